@@ -1,0 +1,66 @@
+/**
+ * Turnout's error classes. Each has a stable `code`; boundaries convert them once: to a Connect
+ * `Code` for RPCs (see `toConnectError`), to the dialect's own status and body for chat traffic.
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+
+/** Stable error codes, as an `as const` object with a derived union type (no `enum`). */
+export const ErrorCode = {
+  InvalidArgument: "invalid_argument",
+  NotFound: "not_found",
+  AlreadyExists: "already_exists",
+  Aborted: "aborted",
+  FailedPrecondition: "failed_precondition",
+  Unavailable: "unavailable",
+  ResourceExhausted: "resource_exhausted",
+  DeadlineExceeded: "deadline_exceeded",
+  Internal: "internal",
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** A problem with one field of an input, by its path (`routes[0].variants[1].model`). */
+export interface FieldViolation {
+  /** Path of the field, dotted with indexes. */
+  field: string;
+  /** What is wrong with it. */
+  message: string;
+}
+
+/** The one error type Turnout's stages throw. */
+export class TurnoutError extends Error {
+  readonly code: ErrorCode;
+  /** Field problems for `invalid_argument` errors; empty otherwise. */
+  readonly violations: readonly FieldViolation[];
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; violations?: FieldViolation[] }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "TurnoutError";
+    this.code = code;
+    this.violations = options?.violations ?? [];
+  }
+}
+
+/** Builds an `invalid_argument` error listing every violation, each as `field: message`. */
+export function invalidArgument(violations: FieldViolation[]): TurnoutError {
+  const message = violations.map((v) => `${v.field}: ${v.message}`).join("; ");
+  return new TurnoutError(ErrorCode.InvalidArgument, message, { violations });
+}
+
+const connectCodes: Record<ErrorCode, Code> = {
+  invalid_argument: Code.InvalidArgument,
+  not_found: Code.NotFound,
+  already_exists: Code.AlreadyExists,
+  aborted: Code.Aborted,
+  failed_precondition: Code.FailedPrecondition,
+  unavailable: Code.Unavailable,
+  resource_exhausted: Code.ResourceExhausted,
+  deadline_exceeded: Code.DeadlineExceeded,
+  internal: Code.Internal,
+};
+
+/** Converts any thrown value to a ConnectError at an RPC boundary. */
+export function toConnectError(err: unknown): ConnectError {
+  if (err instanceof ConnectError) return err;
+  if (err instanceof TurnoutError) return new ConnectError(err.message, connectCodes[err.code], undefined, undefined, err);
+  return new ConnectError("internal error", Code.Internal, undefined, undefined, err);
+}
