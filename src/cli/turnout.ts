@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+/**
+ * The `turnout` command: `up` (control plane + proxy in one process), `sim` (simulated Ollama
+ * nodes), and `help`. Later issues add `control`, `proxy` and admin subcommands.
+ */
+import { runUpCommand } from "./up-command.ts";
+import { runSimCommand } from "../sim/sim-command.ts";
+
+const usage = `turnout — a control plane for LLM traffic on Ollama fleets
+
+Usage:
+  turnout up   [--config FILE] [--port 8080] [--admin-port 8081] [--host 127.0.0.1]
+               [--data-dir .turnout] [--sim-port 11435]
+      Runs the control plane and one proxy in one process. Without a config file and without
+      stored state, it uses a local Ollama at 127.0.0.1:11434 when one answers, and otherwise
+      starts two simulated Ollama nodes so the gateway works out of the box.
+  turnout sim  [--port 11434] [--nodes N] [--models a,b] [...]   (turnout sim --help)
+      Runs simulated Ollama nodes for tests, demos and benchmarks.
+  turnout help
+`;
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  let running: { close(): Promise<void> };
+  switch (command) {
+    case "up":
+      running = await runUpCommand(rest);
+      break;
+    case "sim":
+      running = await runSimCommand(rest);
+      break;
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(usage);
+      return;
+    default:
+      process.stderr.write(`turnout: unknown command "${command}"\n\n${usage}`);
+      process.exitCode = 2;
+      return;
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) process.exit(1); // a second signal forces the exit
+    stopping = true;
+    process.stderr.write(`turnout: ${signal}, shutting down\n`);
+    running.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`turnout: shutdown failed: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`turnout: ${message}\n`);
+  process.exit(1);
+});

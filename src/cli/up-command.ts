@@ -1,0 +1,112 @@
+/**
+ * `turnout up`: the embedded default. One process runs the control plane and one proxy over a
+ * file-backed store in a data directory; no NATS needed.
+ */
+import { parseArgs } from "node:util";
+import { resolve } from "node:path";
+import { createLogger } from "../log.ts";
+import { createFileKvStore } from "../transport/memory/file-kv-store.ts";
+import { createControlPlane } from "../control/control-plane.ts";
+import { startAdminServer } from "../control/admin-server.ts";
+import { loadConfigFile, parseConfig } from "../control/config/load-config.ts";
+import { startProxy } from "../proxy/proxy.ts";
+import { startSimulatorFleet } from "../sim/simulator.ts";
+import { TurnoutError } from "../errors.ts";
+import { demoConfig, findLocalOllama } from "./demo-config.ts";
+
+/** Splits "host:port" (or a bare port) into its parts. */
+function hostPort(value: string, flag: string): { host?: string; port: number } {
+  const match = /^(?:(.*):)?(\d{1,5})$/.exec(value);
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port > 65535) throw new TurnoutError("invalid_argument", `${flag}: "${value}" is not a port or host:port`);
+  return { host: match[1] || undefined, port };
+}
+
+function portFlag(value: string | undefined, flag: string): number | undefined {
+  return value === undefined ? undefined : hostPort(value, flag).port;
+}
+
+/** Runs `turnout up` with command-line arguments; answers a handle that shuts it all down. */
+export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<void> }> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: "string", short: "c" },
+      port: { type: "string" },
+      "admin-port": { type: "string" },
+      host: { type: "string" },
+      "data-dir": { type: "string" },
+      "sim-port": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write("turnout up [--config FILE] [--port 8080] [--admin-port 8081] [--host 127.0.0.1] [--data-dir .turnout] [--sim-port 11435]\n");
+    return { close: async () => {} };
+  }
+  const logger = createLogger();
+  const log = logger.child({ component: "up" });
+  const dataDir = resolve(values["data-dir"] ?? process.env.TURNOUT_DATA_DIR ?? ".turnout");
+  const configPath = values.config ?? process.env.TURNOUT_CONFIG;
+
+  // Store: the desired state and the published snapshot, persisted in the data directory.
+  const store = await createFileKvStore({ dir: resolve(dataDir, "store") });
+  const closers: (() => Promise<void>)[] = [() => store.close()];
+  const close = async () => {
+    for (const fn of closers.reverse()) await fn().catch((err: unknown) => log.warn({ err }, "shutdown step failed"));
+  };
+  try {
+    // Bootstrap: a config file, else a local Ollama, else simulated nodes — only applied when
+    // the store holds no state yet (restarts keep admin changes).
+    let config = configPath ? await loadConfigFile(configPath) : undefined;
+    const empty = (await store.list("")).length === 0;
+    if (!config && empty) {
+      const ollama = await findLocalOllama("http://127.0.0.1:11434");
+      if (ollama) {
+        log.info({ url: ollama.url, models: ollama.models.length }, "using the local Ollama");
+        config = parseConfig(demoConfig([ollama]), "local Ollama");
+      } else {
+        const simPort = portFlag(values["sim-port"], "--sim-port") ?? 11435;
+        const fleet = await startSimulatorFleet(2, { port: simPort, models: ["qwen3:32b", "qwen3:8b"], ttftMs: 150, tokensPerSecond: 40, loadMs: 1500 });
+        closers.push(() => fleet.close());
+        const nodes = fleet.nodes.map((n) => ({ url: n.url, models: ["qwen3:32b", "qwen3:8b"] }));
+        log.info({ nodes: nodes.map((n) => n.url) }, "no Ollama at 127.0.0.1:11434: started simulated nodes");
+        config = parseConfig(demoConfig(nodes), "built-in demo");
+      }
+    }
+
+    // Control plane: validates admin writes, CAS-stores them, compiles and publishes snapshots.
+    const controlPlane = await createControlPlane({ store, logger, bootstrap: config?.state });
+    closers.push(() => controlPlane.close());
+
+    // Admin server: Connect/gRPC/gRPC-web admin API, on its own port.
+    const adminListen = config?.listen?.admin ? hostPort(config.listen.admin, "listen.admin") : undefined;
+    const trafficListen = config?.listen?.traffic ? hostPort(config.listen.traffic, "listen.traffic") : undefined;
+    const host = values.host ?? "127.0.0.1";
+    const admin = await startAdminServer({
+      port: portFlag(values["admin-port"], "--admin-port") ?? adminListen?.port ?? 8081,
+      host: values.host ?? adminListen?.host ?? host,
+      controlPlane,
+      logger,
+    });
+    closers.push(() => admin.close());
+
+    // Proxy: watches snapshots from the store, serves traffic in three dialects.
+    const proxy = await startProxy({
+      store,
+      port: portFlag(values.port, "--port") ?? trafficListen?.port ?? 8080,
+      host: values.host ?? trafficListen?.host ?? host,
+      logger,
+      id: "embedded",
+    });
+    closers.push(() => proxy.close());
+
+    log.info({ traffic: proxy.url, admin: admin.url, dataDir }, "turnout is up");
+    process.stderr.write(`turnout up: traffic ${proxy.url}  admin ${admin.url}  data ${dataDir}\n`);
+    return { close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
