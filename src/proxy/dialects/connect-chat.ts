@@ -1,0 +1,155 @@
+/**
+ * `turnout.v1.ChatService` on the traffic port: a Chat call is forwarded as a native streaming
+ * `/api/chat` through the same route → assign → exchange path as HTTP traffic, and the NDJSON
+ * answer becomes `ChatDelta`s and one final `ChatDone`. Errors before the answer map to Connect
+ * codes (unknown model → NotFound); a mid-stream failure ends the call with Unavailable after the
+ * deltas already sent.
+ */
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import {
+  ChatService,
+  ChatResponseSchema,
+  type ChatRequest,
+  type ChatResponse,
+} from "../../../gen/turnout/v1/chat_pb.js";
+import { TurnoutError, toConnectError } from "../../errors.ts";
+import type { ProxyContext } from "../proxy-context.ts";
+import { assignVariant } from "../routing/assign-variant.ts";
+import { resolveRoute } from "../routing/resolve-route.ts";
+import { Exchange } from "../upstream/exchange.ts";
+import { nativeDialect } from "./dialect.ts";
+import { QueueSink } from "./queue-sink.ts";
+import { mergeOptions, requestIdOf } from "./request-context.ts";
+
+/** Connect code for an HTTP status an upstream or the proxy answered before the stream. */
+function codeOf(status: number): Code {
+  if (status === 400) return Code.InvalidArgument;
+  if (status === 404) return Code.NotFound;
+  if (status === 429 || status === 503) return Code.Unavailable;
+  if (status === 504) return Code.DeadlineExceeded;
+  if (status === 502) return Code.Unavailable;
+  return Code.Internal;
+}
+
+interface NativeLine {
+  error?: string;
+  done?: boolean;
+  done_reason?: string;
+  message?: { content?: string; thinking?: string };
+  prompt_eval_count?: number;
+  eval_count?: number;
+}
+
+/** The ChatService implementation. */
+export function createChatService(ctx: ProxyContext): ServiceImpl<typeof ChatService> {
+  return {
+    async *chat(req: ChatRequest, call: HandlerContext): AsyncGenerator<ChatResponse> {
+      const startedAt = performance.now();
+      const headers: Record<string, string> = {};
+      call.requestHeader.forEach((value, key) => (headers[key] = value));
+      const requestId = requestIdOf(headers);
+      call.responseHeader.set("x-request-id", requestId);
+      const table = ctx.current();
+      call.responseHeader.set("x-turnout-snapshot", table?.versionHeader ?? "0");
+      if (table === undefined) throw new ConnectError("no routing snapshot yet", Code.Unavailable);
+      if (req.model === "") throw toConnectError(new TurnoutError("invalid_argument", "model is required"));
+      const route = resolveRoute(table, req.model);
+      if (route === undefined) throw new ConnectError(`model '${req.model}' not found`, Code.NotFound);
+      const assignment = assignVariant(route, req.user || call.requestHeader.get(table.settings.unitHeader) || undefined);
+      const variant = assignment.variant;
+      call.responseHeader.set("x-turnout-variant", variant.name);
+
+      const body: Record<string, unknown> = {
+        model: variant.model,
+        messages: req.messages.map((m) => ({ role: m.role, content: m.content })),
+        stream: true,
+      };
+      const options = mergeOptions(req.options, variant.options);
+      if (options !== undefined) body.options = options;
+      if (variant.keepAlive !== "") body.keep_alive = /^-?\d+$/.test(variant.keepAlive) ? Number(variant.keepAlive) : variant.keepAlive;
+
+      const sink = new QueueSink();
+      const exchange = new Exchange({
+        table: table.acquire(),
+        route,
+        assignment,
+        requestId,
+        dialect: nativeDialect,
+        sink,
+        method: "POST",
+        path: "/api/chat",
+        body: Buffer.from(JSON.stringify(body)),
+        startedAt,
+        mintedId: null,
+        dropUsage: false,
+        onOutcome: ctx.onOutcome,
+      });
+      const onAbort = () => exchange.abort();
+      call.signal.addEventListener("abort", onAbort, { once: true });
+      exchange.start();
+      let settled = false; // the answer ended on its own (done, error line, error status)
+      try {
+        const head = await sink.head;
+        if (head.status >= 300) {
+          let text = "";
+          for await (const chunk of sink.body()) text += chunk.toString("utf8");
+          let message = text;
+          try {
+            const parsed = JSON.parse(text) as { error?: unknown };
+            if (typeof parsed.error === "string") message = parsed.error;
+          } catch {
+            // keep the raw text
+          }
+          settled = true;
+          throw new ConnectError(message || `upstream answered ${head.status}`, codeOf(head.status));
+        }
+        let carry = "";
+        let ttftMs = -1;
+        for await (const chunk of sink.body()) {
+          const text = carry + chunk.toString("utf8");
+          const lines = text.split("\n");
+          carry = lines.pop() ?? "";
+          for (const line of lines) {
+            if (line === "") continue;
+            const parsed = JSON.parse(line) as NativeLine;
+            if (parsed.error !== undefined) {
+              settled = true;
+              throw new ConnectError(parsed.error, Code.Unavailable);
+            }
+            if (parsed.done === true) {
+              settled = true;
+              yield create(ChatResponseSchema, {
+                event: {
+                  case: "done",
+                  value: {
+                    doneReason: parsed.done_reason ?? "stop",
+                    promptTokens: parsed.prompt_eval_count ?? 0,
+                    completionTokens: parsed.eval_count ?? 0,
+                    timeToFirstTokenMs: ttftMs < 0 ? performance.now() - startedAt : ttftMs,
+                    variant: variant.name,
+                    snapshotVersion: BigInt(table.version),
+                    requestId,
+                    model: route.name,
+                  },
+                },
+              });
+              return;
+            }
+            const content = parsed.message?.content ?? "";
+            const thinking = parsed.message?.thinking ?? "";
+            if (content === "" && thinking === "") continue;
+            if (ttftMs < 0) ttftMs = performance.now() - startedAt;
+            yield create(ChatResponseSchema, { event: { case: "delta", value: { content, thinking } } });
+          }
+        }
+        settled = true;
+        throw new ConnectError("upstream closed the stream before it finished", Code.Unavailable);
+      } finally {
+        call.signal.removeEventListener("abort", onAbort);
+        if (!settled) exchange.abort(); // the caller stopped reading early
+
+      }
+    },
+  };
+}

@@ -1,0 +1,126 @@
+/**
+ * The model-addressed endpoints of both HTTP dialects (native chat, generate, embed, embeddings,
+ * show; /v1 chat/completions, completions, embeddings): decode the body, route by `model`, assign
+ * a variant, rewrite the request for the variant's upstream tag, and hand it to an Exchange that
+ * forwards it to the same endpoint on a node.
+ */
+import type { IncomingHttpHeaders } from "node:http";
+import type { ProxyContext } from "../proxy-context.ts";
+import { assignVariant } from "../routing/assign-variant.ts";
+import { resolveRoute } from "../routing/resolve-route.ts";
+import { mintId } from "../upstream/byte-rewrite.ts";
+import { Exchange, exchangeOf, type ExchangeSink } from "../upstream/exchange.ts";
+import { nativeDialect, openAiDialect, type Dialect } from "./dialect.ts";
+import { mergeOptions, parseJsonBody, readBody, requestIdOf, type BodySource } from "./request-context.ts";
+import { sendError, type ProxyResponse } from "./respond.ts";
+
+/** One model-addressed endpoint. */
+export interface InferenceEndpoint {
+  /** Path on the node (the same as the client's). */
+  readonly path: string;
+  readonly dialect: Dialect;
+  /** Prefix of minted /v1 ids ("chatcmpl-", "cmpl-"), or "" for none. */
+  readonly idPrefix: string;
+}
+
+/** Endpoints by path. */
+export const INFERENCE_ENDPOINTS: ReadonlyMap<string, InferenceEndpoint> = new Map(
+  ([
+    ["/api/chat", nativeDialect, ""],
+    ["/api/generate", nativeDialect, ""],
+    ["/api/embed", nativeDialect, ""],
+    ["/api/embeddings", nativeDialect, ""],
+    ["/api/show", nativeDialect, ""],
+    ["/v1/chat/completions", openAiDialect, "chatcmpl-"],
+    ["/v1/completions", openAiDialect, "cmpl-"],
+    ["/v1/embeddings", openAiDialect, ""],
+  ] as const).map(([path, dialect, idPrefix]) => [path, { path, dialect, idPrefix }]),
+);
+
+/** A client request as both node servers expose it. */
+export interface ProxyRequest extends BodySource {
+  readonly headers: IncomingHttpHeaders;
+}
+
+/** A client response usable as an exchange sink that can tell when the client left. */
+export type ProxyResponseSink = ProxyResponse & ExchangeSink & { once(event: "close", listener: () => void): unknown };
+
+function onResponseClose(this: ExchangeSink): void {
+  exchangeOf(this)?.abort();
+}
+
+/** Serves one request to an inference endpoint. */
+export function serveInference(ctx: ProxyContext, endpoint: InferenceEndpoint, req: ProxyRequest, res: ProxyResponseSink): void {
+  const startedAt = performance.now();
+  const requestId = requestIdOf(req.headers);
+  readBody(req).then(
+    (raw) => forward(ctx, endpoint, req.headers, raw, res, requestId, startedAt),
+    (err: Error) => {
+      const table = ctx.current();
+      sendError(res, endpoint.dialect, 400, err.message, { requestId, snapshot: table?.versionHeader ?? "0", variant: "" });
+    },
+  );
+}
+
+function forward(ctx: ProxyContext, endpoint: InferenceEndpoint, headers: IncomingHttpHeaders, raw: Buffer, res: ProxyResponseSink, requestId: string, startedAt: number): void {
+  const dialect = endpoint.dialect;
+  const table = ctx.current();
+  if (table === undefined) {
+    return sendError(res, dialect, 503, "no routing snapshot yet", { requestId, snapshot: "0", variant: "" }, { "retry-after": "1" });
+  }
+  const meta = { requestId, snapshot: table.versionHeader, variant: "" };
+  const parsed = parseJsonBody(raw);
+  if (!parsed.ok) return sendError(res, dialect, 400, parsed.message, meta);
+  const body = parsed.body;
+  if (endpoint.path === "/api/show" && body.model === undefined && typeof body.name === "string") body.model = body.name;
+  const model = body.model;
+  if (typeof model !== "string" || model === "") return sendError(res, dialect, 400, "model is required", meta);
+  const route = resolveRoute(table, model);
+  if (route === undefined) return sendError(res, dialect, 404, `model '${model}' not found`, meta);
+
+  const headerUnit = headers[table.settings.unitHeader];
+  const unit = typeof headerUnit === "string" && headerUnit !== "" ? headerUnit : typeof body.user === "string" ? body.user : undefined;
+  const assignment = assignVariant(route, unit);
+  const variant = assignment.variant;
+
+  body.model = variant.model;
+  if ("metadata" in body) delete body.metadata;
+  let dropUsage = false;
+  if (dialect.kind === "native") {
+    if (endpoint.path === "/api/show") delete body.name;
+    else {
+      if (variant.options !== undefined) body.options = mergeOptions(body.options, variant.options);
+      if (variant.keepAlive !== "") body.keep_alive = keepAliveValue(variant.keepAlive);
+    }
+  } else if (body.stream === true && endpoint.idPrefix !== "") {
+    const so = body.stream_options;
+    const asked = so !== null && typeof so === "object" && (so as { include_usage?: unknown }).include_usage === true;
+    if (!asked) {
+      body.stream_options = { ...(so !== null && typeof so === "object" ? so : {}), include_usage: true };
+      dropUsage = true;
+    }
+  }
+
+  const exchange = new Exchange({
+    table: table.acquire(),
+    route,
+    assignment,
+    requestId,
+    dialect,
+    sink: res,
+    method: "POST",
+    path: endpoint.path,
+    body: Buffer.from(JSON.stringify(body)),
+    startedAt,
+    mintedId: endpoint.idPrefix === "" ? null : Buffer.from(`"id":"${mintId(endpoint.idPrefix)}"`),
+    dropUsage,
+    onOutcome: ctx.onOutcome,
+  });
+  res.once("close", onResponseClose);
+  exchange.start();
+}
+
+/** keep_alive as Ollama takes it: a number of seconds stays a number, else the duration string. */
+function keepAliveValue(value: string): string | number {
+  return /^-?\d+$/.test(value) ? Number(value) : value;
+}

@@ -1,0 +1,13 @@
+/** What the dialect handlers need from the running proxy. */
+import type { Logger } from "../log.ts";
+import type { OutcomeListener } from "./outcome.ts";
+import type { RoutingTable } from "./snapshot/routing-table.ts";
+
+/** Shared by every handler of one proxy. */
+export interface ProxyContext {
+  /** The table a new request starts on; undefined before the first snapshot. */
+  current(): RoutingTable | undefined;
+  /** Receives each request's outcome. */
+  onOutcome: OutcomeListener | undefined;
+  logger: Logger;
+}

@@ -1,0 +1,96 @@
+/**
+ * The data-plane proxy, wired in data-flow order: snapshot watch → check → apply (one table
+ * reference) → traffic port (HTTP/1.1 + h2c) → Connect ChatService or the HTTP dialects → route →
+ * assign → pick node → forward → outcome. Shut down in reverse: stop accepting and drain traffic,
+ * then stop watching and close the pools.
+ */
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import { ChatService } from "../../gen/turnout/v1/chat_pb.js";
+import type { Logger } from "../log.ts";
+import { listenDual } from "../server/dual-server.ts";
+import type { KvStore, ProxyReport } from "../transport/types.ts";
+import { createChatService } from "./dialects/connect-chat.ts";
+import { createHttpHandler } from "./dialects/http-handler.ts";
+import type { OutcomeListener } from "./outcome.ts";
+import type { ProxyContext } from "./proxy-context.ts";
+import { createSnapshotApplier } from "./snapshot/snapshot-applier.ts";
+
+/** Options of {@link startProxy}. */
+export interface ProxyOptions {
+  /** Store holding the published snapshot at SNAPSHOT_KEY. */
+  store: KvStore;
+  /** Traffic port; 0 picks a free one. */
+  port: number;
+  /** Address to bind. Default "127.0.0.1". */
+  host?: string;
+  /** Root logger; the proxy logs through children. */
+  logger: Logger;
+  /** Proxy id in reports. Default "proxy-<pid>". */
+  id?: string;
+  /** Receives an ACK/NACK for each snapshot newer than the applied one. Default: none. */
+  onReport?: (report: ProxyReport) => void;
+  /** Receives one outcome per proxied request. Default: none. */
+  onOutcome?: OutcomeListener;
+  /** How long `close` waits for open requests before cutting them, in ms. Default 5000. */
+  closeGraceMs?: number;
+}
+
+/** A running proxy. */
+export interface Proxy {
+  /** `http://host:port` of the traffic port. */
+  readonly url: string;
+  readonly port: number;
+  /** Applied snapshot version (0 before any). */
+  version(): number;
+  /** Resolves once a version ≥ `v` is applied. */
+  waitForVersion(v: number, signal?: AbortSignal): Promise<void>;
+  /** Stops serving and releases everything. */
+  close(): Promise<void>;
+}
+
+const CONNECT_PREFIX = "/turnout.v1.ChatService/";
+
+/** Starts a proxy: applies snapshots from `store` and serves traffic on `port`. */
+export async function startProxy(options: ProxyOptions): Promise<Proxy> {
+  const logger = options.logger.child({ component: "proxy" });
+  const id = options.id ?? `proxy-${process.pid}`;
+
+  // Snapshots: store entries in, the current RoutingTable (and ACK/NACK reports) out.
+  const applier = createSnapshotApplier({ store: options.store, proxyId: id, logger, onReport: options.onReport });
+
+  // Dialects: client requests in, exchanges on the current table out.
+  const ctx: ProxyContext = { current: applier.current, onOutcome: options.onOutcome, logger };
+  const http = createHttpHandler(ctx);
+  const connect = connectNodeAdapter({
+    routes: (router) => router.service(ChatService, createChatService(ctx)),
+    fallback: http as unknown as NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>,
+  });
+  const handler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
+    const url = req.url;
+    if (url !== undefined && url.startsWith(CONNECT_PREFIX)) return connect(req as never, res as never);
+    http(req, res);
+  };
+
+  // Traffic port: HTTP/1.1 and h2c on one socket.
+  let server;
+  try {
+    server = await listenDual({ port: options.port, host: options.host ?? "127.0.0.1", handler });
+  } catch (err) {
+    await applier.close();
+    throw err;
+  }
+  logger.info({ url: server.url, id }, "proxy listening");
+
+  return {
+    url: server.url,
+    port: server.port,
+    version: applier.version,
+    waitForVersion: applier.waitForVersion,
+    async close() {
+      await server.close(options.closeGraceMs ?? 5000);
+      await applier.close();
+    },
+  };
+}

@@ -1,0 +1,180 @@
+/**
+ * The compiled, immutable form of a RoutingSnapshot that the hot path reads: routes by name with
+ * their variants resolved to node objects, a bucket → arm table per route, and the byte patterns
+ * used to rewrite model names in answers. Requests pin the table they started on (`acquire`/
+ * `release`); a superseded table (`retire`) gives its upstream pools back once its last request ends.
+ */
+import type { JsonObject } from "@bufbuild/protobuf";
+import type { RoutingSnapshot } from "../../../gen/turnout/v1/routing_pb.js";
+import { bucketTable } from "../../assign/allocate.ts";
+import { NodeUpstream, upstreamKey, type UpstreamTimeouts } from "../upstream/node-upstream.ts";
+
+/** A node in one table: its shared upstream plus this snapshot's limits. */
+export interface CompiledNode {
+  readonly id: string;
+  readonly upstream: NodeUpstream;
+  /** Most requests at once; 0 = unlimited. */
+  readonly maxConcurrent: number;
+}
+
+/** A variant with its nodes resolved. */
+export interface CompiledVariant {
+  readonly name: string;
+  /** Upstream model tag. */
+  readonly model: string;
+  readonly nodes: readonly CompiledNode[];
+  /** Ollama options that win over the client's. */
+  readonly options: JsonObject | undefined;
+  /** keep_alive forced on native requests ("" = leave the client's). */
+  readonly keepAlive: string;
+  /** `"model":"<tag>"` as bytes, what answers carry. */
+  readonly modelPattern: Buffer;
+}
+
+/** A route with its assignment table. */
+export interface CompiledRoute {
+  readonly name: string;
+  readonly variants: ReadonlyMap<string, CompiledVariant>;
+  readonly defaultVariant: CompiledVariant;
+  /** Arm index → variant; empty when there is no split. */
+  readonly arms: readonly CompiledVariant[];
+  /** Bucket → arm index, or null when there is no split. */
+  readonly buckets: Int32Array | null;
+  /** GrowthBook seed of the current phase. */
+  readonly seed: string;
+  /** `"model":"<route>"` as bytes, what clients see. */
+  readonly modelReplacement: Buffer;
+}
+
+/** Proxy-wide settings with defaults applied. */
+export interface CompiledSettings extends UpstreamTimeouts {
+  /** Lower-cased unit header name. */
+  readonly unitHeader: string;
+}
+
+/** Default settings (Settings fields left 0/empty). */
+export const DEFAULT_SETTINGS: CompiledSettings = {
+  unitHeader: "x-turnout-user",
+  connectTimeoutMs: 5_000,
+  firstByteTimeoutMs: 300_000,
+  idleTimeoutMs: 60_000,
+};
+
+/** One applied snapshot. */
+export class RoutingTable {
+  readonly version: number;
+  /** The version as a header value. */
+  readonly versionHeader: string;
+  readonly snapshot: RoutingSnapshot;
+  readonly routes: ReadonlyMap<string, CompiledRoute>;
+  /** Every node, in snapshot order. */
+  readonly nodes: readonly CompiledNode[];
+  readonly settings: CompiledSettings;
+  private refs = 1;
+  private readonly onDispose: (table: RoutingTable) => void;
+
+  constructor(snapshot: RoutingSnapshot, routes: Map<string, CompiledRoute>, nodes: CompiledNode[], settings: CompiledSettings, onDispose: (table: RoutingTable) => void) {
+    this.snapshot = snapshot;
+    this.version = Number(snapshot.version);
+    this.versionHeader = String(this.version);
+    this.routes = routes;
+    this.nodes = nodes;
+    this.settings = settings;
+    this.onDispose = onDispose;
+  }
+
+  /** Pins the table for one request. */
+  acquire(): this {
+    this.refs++;
+    return this;
+  }
+
+  /** Unpins one request (or, via `retire`, the applier's own reference). */
+  release(): void {
+    if (--this.refs === 0) this.onDispose(this);
+  }
+
+  /** Called once when a newer table replaces this one. */
+  retire(): void {
+    this.release();
+  }
+}
+
+/**
+ * Compiles a consistent snapshot (run `checkSnapshot` first). Upstreams whose key exists in
+ * `upstreams` are reused, new ones are added to it; each gets one table reference.
+ */
+export function compileRoutingTable(
+  snapshot: RoutingSnapshot,
+  upstreams: Map<string, NodeUpstream>,
+  onDispose: (table: RoutingTable) => void,
+): RoutingTable {
+  const s = snapshot.settings;
+  const settings: CompiledSettings = {
+    unitHeader: (s?.unitHeader || DEFAULT_SETTINGS.unitHeader).toLowerCase(),
+    connectTimeoutMs: s?.connectTimeoutMs || DEFAULT_SETTINGS.connectTimeoutMs,
+    firstByteTimeoutMs: s?.firstByteTimeoutMs || DEFAULT_SETTINGS.firstByteTimeoutMs,
+    idleTimeoutMs: s?.idleTimeoutMs || DEFAULT_SETTINGS.idleTimeoutMs,
+  };
+  const nodes: CompiledNode[] = [];
+  const byId = new Map<string, CompiledNode>();
+  const modelsOf = new Map<string, readonly string[]>();
+  for (const node of snapshot.nodes) {
+    const key = upstreamKey(node.baseUrl, settings);
+    let upstream = upstreams.get(key);
+    if (!upstream) {
+      upstream = new NodeUpstream(node.baseUrl, settings);
+      upstreams.set(key, upstream);
+    }
+    upstream.tables++;
+    const compiled: CompiledNode = { id: node.id, upstream, maxConcurrent: node.maxConcurrent };
+    nodes.push(compiled);
+    byId.set(node.id, compiled);
+    modelsOf.set(node.id, node.models);
+  }
+
+  const routes = new Map<string, CompiledRoute>();
+  for (const route of snapshot.routes) {
+    const variants = new Map<string, CompiledVariant>();
+    for (const v of route.variants) {
+      const chosen = v.nodes.length > 0
+        ? v.nodes.map((id) => byId.get(id)).filter((n): n is CompiledNode => n !== undefined)
+        : nodes.filter((n) => {
+            const models = modelsOf.get(n.id) ?? [];
+            return models.length === 0 || models.includes(v.model);
+          });
+      variants.set(v.name, {
+        name: v.name,
+        model: v.model,
+        nodes: chosen,
+        options: v.options && Object.keys(v.options).length > 0 ? v.options : undefined,
+        keepAlive: v.keepAlive,
+        modelPattern: Buffer.from(`"model":${JSON.stringify(v.model)}`),
+      });
+    }
+    const defaultVariant = variants.get(route.defaultVariant) ?? variants.values().next().value;
+    if (!defaultVariant) continue; // checkSnapshot rejects routes without variants
+    const arms = route.arms.map((a) => variants.get(a.variant) ?? defaultVariant);
+    routes.set(route.name, {
+      name: route.name,
+      variants,
+      defaultVariant,
+      arms,
+      buckets: arms.length > 0 ? bucketTable(route.arms) : null,
+      seed: route.seed || route.name,
+      modelReplacement: Buffer.from(`"model":${JSON.stringify(route.name)}`),
+    });
+  }
+  return new RoutingTable(snapshot, routes, nodes, settings, onDispose);
+}
+
+/** Gives a disposed table's upstream references back; pools no table uses close and leave `upstreams`. */
+export function releaseUpstreams(table: RoutingTable, upstreams: Map<string, NodeUpstream>): Promise<void> {
+  const closing: Promise<void>[] = [];
+  for (const node of table.nodes) {
+    const u = node.upstream;
+    closing.push(u.release());
+    if (u.tables === 0 && upstreams.get(u.key) === u) upstreams.delete(u.key);
+  }
+  return Promise.all(closing).then(() => undefined);
+}

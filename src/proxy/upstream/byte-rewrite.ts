@@ -1,0 +1,76 @@
+/**
+ * Byte-level helpers for answers: rewrite the model name and ids and read a few numbers without
+ * parsing whole JSON chunks. JSON string values escape quotes, so an unescaped `"key":` in an
+ * answer's bytes is always a key.
+ */
+import { randomBytes } from "node:crypto";
+
+/** `buf` with every `pattern` replaced by `replacement`; `buf` itself when there is none. */
+export function replaceAll(buf: Buffer, pattern: Buffer, replacement: Buffer): Buffer {
+  let at = buf.indexOf(pattern);
+  if (at === -1) return buf;
+  const parts: Buffer[] = [];
+  let from = 0;
+  while (at !== -1) {
+    if (at > from) parts.push(buf.subarray(from, at));
+    parts.push(replacement);
+    from = at + pattern.length;
+    at = buf.indexOf(pattern, from);
+  }
+  if (from < buf.length) parts.push(buf.subarray(from));
+  return Buffer.concat(parts);
+}
+
+const ID_KEY = Buffer.from('"id":"');
+const QUOTE = 0x22;
+
+/**
+ * `buf` with the value of the first `"id":"<prefix>…"` in [start, end) replaced by `id`; `buf`
+ * when there is none. Ollama's OpenAI ids (`chatcmpl-N`, `cmpl-N`) are not unique.
+ */
+export function replaceFirstId(buf: Buffer, id: Buffer): Buffer {
+  const at = buf.indexOf(ID_KEY);
+  if (at === -1) return buf;
+  const valueStart = at + ID_KEY.length;
+  const valueEnd = buf.indexOf(QUOTE, valueStart);
+  if (valueEnd === -1) return buf;
+  return Buffer.concat([buf.subarray(0, valueStart), id, buf.subarray(valueEnd)]);
+}
+
+/** The non-negative integer after `key` (e.g. `"eval_count":`) at or after `from`, or 0. */
+export function numberAfter(buf: Buffer, key: Buffer, from = 0): number {
+  const at = buf.indexOf(key, from);
+  if (at === -1) return 0;
+  let n = 0;
+  for (let i = at + key.length; i < buf.length; i++) {
+    const c = buf[i];
+    if (c < 0x30 || c > 0x39) break;
+    n = n * 10 + (c - 0x30);
+  }
+  return n;
+}
+
+/** The JSON string value after `key` (e.g. `"error":`) at or after `from`, unescaped; "" if none. */
+export function stringAfter(buf: Buffer, key: Buffer, from = 0): string {
+  const at = buf.indexOf(key, from);
+  if (at === -1) return "";
+  let i = at + key.length;
+  while (buf[i] === 0x20) i++;
+  if (buf[i] !== QUOTE) return "";
+  let j = i + 1;
+  while (j < buf.length && buf[j] !== QUOTE) j += buf[j] === 0x5c ? 2 : 1;
+  try {
+    return JSON.parse(buf.toString("utf8", i, j + 1)) as string;
+  } catch {
+    return "";
+  }
+}
+
+const idPrefix = randomBytes(6).toString("hex");
+let idCounter = 0;
+
+/** A process-unique id such as `chatcmpl-3f9a1c0b22d4-1a` (prefix + random + counter). */
+export function mintId(prefix: string): string {
+  idCounter = (idCounter + 1) % Number.MAX_SAFE_INTEGER;
+  return `${prefix}${idPrefix}${idCounter.toString(36)}`;
+}

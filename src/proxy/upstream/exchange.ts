@@ -1,0 +1,311 @@
+/**
+ * One proxied request on the hot path: pick a node, dispatch on its undici pool, relay the answer
+ * to the sink as it arrives, retry once on another node of the same variant when the connection
+ * is refused or the node answers 503 before the first byte, end every stream properly (an in-band
+ * error when the upstream fails mid-answer), release the pinned table and record the outcome.
+ * The exchange is its own undici dispatch handler: no per-chunk closures or allocations beyond the
+ * rewritten bytes.
+ */
+import type { OutgoingHttpHeaders } from "node:http";
+import type { Dispatcher } from "undici";
+import type { Dialect } from "../dialects/dialect.ts";
+import { JSON_TYPE } from "../dialects/dialect.ts";
+import { OutcomeStatus, type OutcomeListener } from "../outcome.ts";
+import type { Assignment } from "../routing/assign-variant.ts";
+import type { CompiledNode, CompiledRoute, RoutingTable } from "../snapshot/routing-table.ts";
+import { AnswerRelay, AnswerTally, idPatternOf } from "./answer-relay.ts";
+import { numberAfter, replaceAll } from "./byte-rewrite.ts";
+import { NoNode, pickNode } from "./pick-node.ts";
+
+/** Where an answer goes: a node ServerResponse (HTTP/1.1 or HTTP/2 compat) or an in-process sink. */
+export interface ExchangeSink {
+  writeHead(status: number, headers: OutgoingHttpHeaders): unknown;
+  write(chunk: Buffer): boolean;
+  end(chunk?: Buffer): unknown;
+  once(event: "drain", listener: () => void): unknown;
+}
+
+/** What an exchange needs to start. */
+export interface ExchangeInit {
+  /** Pinned table (already acquired; the exchange releases it). */
+  table: RoutingTable;
+  route: CompiledRoute;
+  assignment: Assignment;
+  requestId: string;
+  dialect: Dialect;
+  sink: ExchangeSink;
+  method: "GET" | "POST";
+  /** Upstream path (without the node's prefix). */
+  path: string;
+  /** Upstream request body. */
+  body: Buffer | null;
+  /** `performance.now()` when the request arrived. */
+  startedAt: number;
+  /** For /v1: `"id":"<minted id>"` bytes to put in place of Ollama's id; null otherwise. */
+  mintedId: Buffer | null;
+  /** For /v1 streams: drop the usage frame the proxy asked for. */
+  dropUsage: boolean;
+  onOutcome: OutcomeListener | undefined;
+}
+
+const UPSTREAM_HEADERS = { "content-type": "application/json" };
+const RETRYABLE = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+const kExchange = Symbol("exchange");
+/** Ollama's own busy message (two spaces). */
+const BUSY = "server busy, please try again.  maximum pending requests exceeded";
+
+/** The exchange writing to `sink`, if any. */
+export function exchangeOf(sink: ExchangeSink): Exchange | undefined {
+  return (sink as unknown as { [kExchange]?: Exchange })[kExchange];
+}
+
+function onSinkDrain(this: { [kExchange]?: Exchange }): void {
+  this[kExchange]?.resume();
+}
+
+/** A request in flight. Create, then `start()`; call `abort()` when the client leaves. */
+export class Exchange implements Dispatcher.DispatchHandler {
+  readonly init: ExchangeInit;
+  node: CompiledNode | null = null;
+  private attempt = 0;
+  private controller: Dispatcher.DispatchController | null = null;
+  private retryTo: CompiledNode | null = null;
+  /** 0 before headers, 1 streaming, 2 collecting a whole body. */
+  private mode = 0;
+  private status = 0;
+  private parts: Buffer[] | null = null;
+  private relay: AnswerRelay | null = null;
+  private firstByteAt = -1;
+  private gone = false;
+  private finished = false;
+  private inFlight = false;
+
+  constructor(init: ExchangeInit) {
+    this.init = init;
+    (init.sink as unknown as { [kExchange]?: Exchange })[kExchange] = this;
+  }
+
+  /** Picks a node and dispatches. */
+  start(): void {
+    const picked = pickNode(this.init.assignment.variant.nodes);
+    if (picked === NoNode.Full) return this.failBeforeAnswer(503, BUSY, true);
+    if (picked === NoNode.None) return this.failBeforeAnswer(503, `no node serves model '${this.init.assignment.variant.model}'`);
+    this.dispatchTo(picked);
+  }
+
+  private dispatchTo(node: CompiledNode): void {
+    this.node = node;
+    node.upstream.inFlight++;
+    this.inFlight = true;
+    const init = this.init;
+    const headers = init.requestId ? { ...UPSTREAM_HEADERS, "x-request-id": init.requestId } : UPSTREAM_HEADERS;
+    try {
+      node.upstream.pool.dispatch({ path: node.upstream.prefix + init.path, method: init.method, headers, body: init.body }, this);
+    } catch (err) {
+      this.onResponseError(null, err as Error);
+    }
+  }
+
+  /** The client went away: abort the upstream request. */
+  abort(): void {
+    if (this.finished || this.gone) return;
+    this.gone = true;
+    if (this.controller !== null) this.controller.abort(new Error("client disconnected"));
+  }
+
+  /** Resumes the upstream after the sink drained. */
+  resume(): void {
+    if (this.controller !== null && !this.finished) this.controller.resume();
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.gone) controller.abort(new Error("client disconnected"));
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
+    if (status === 503 && this.attempt === 0) {
+      const other = pickNode(this.init.assignment.variant.nodes, this.node ?? undefined);
+      if (typeof other !== "number") {
+        this.retryTo = other;
+        return;
+      }
+    }
+    this.status = status;
+    const type = headers["content-type"];
+    const contentType = typeof type === "string" ? type : JSON_TYPE;
+    const init = this.init;
+    const streaming = status < 300 && (contentType.includes("ndjson") || contentType.includes("event-stream"));
+    if (!streaming) {
+      this.mode = 2;
+      this.parts = [];
+      return;
+    }
+    this.mode = 1;
+    const variant = init.assignment.variant;
+    const replacement = init.route.modelReplacement.equals(variant.modelPattern) ? null : init.route.modelReplacement;
+    this.relay = new AnswerRelay(contentType.includes("event-stream"), variant.modelPattern, replacement, init.mintedId, init.dropUsage);
+    init.sink.writeHead(status, this.answerHeaders(contentType));
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.retryTo !== null) return;
+    if (this.firstByteAt < 0) this.firstByteAt = performance.now();
+    if (this.mode === 1) {
+      const out = (this.relay as AnswerRelay).push(chunk);
+      if (out.length > 0 && !this.init.sink.write(out)) {
+        controller.pause();
+        this.init.sink.once("drain", onSinkDrain);
+      }
+    } else {
+      (this.parts as Buffer[]).push(chunk);
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.retryTo !== null) return this.retry(this.retryTo);
+    const sink = this.init.sink;
+    if (this.mode === 1) {
+      const relay = this.relay as AnswerRelay;
+      const rest = relay.flush();
+      if (rest.length > 0) sink.write(rest);
+      if (!relay.complete && relay.error === "") {
+        relay.error = "upstream closed the stream before it finished";
+        sink.write(this.init.dialect.streamError(relay.error));
+      }
+      sink.end();
+      return this.finish(relay.error === "" ? OutcomeStatus.Ok : OutcomeStatus.UpstreamFailed, relay);
+    }
+    const tally = new AnswerTally();
+    let body = this.parts!.length === 1 ? this.parts![0] : Buffer.concat(this.parts!);
+    if (this.status < 300) body = this.rewriteWhole(body, tally);
+    sink.writeHead(this.status, { ...this.answerHeaders(JSON_TYPE), "content-length": body.length });
+    sink.end(body);
+    this.finish(this.status < 300 ? OutcomeStatus.Ok : OutcomeStatus.UpstreamStatus, tally);
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController | null, err: Error): void {
+    if (this.finished) return;
+    if (this.retryTo !== null) return this.retry(this.retryTo);
+    if (this.gone) return this.finish(OutcomeStatus.ClientGone, null);
+    const code = (err as { code?: string }).code ?? "";
+    if (this.mode === 0 && this.attempt === 0 && RETRYABLE.has(code)) {
+      const other = pickNode(this.init.assignment.variant.nodes, this.node ?? undefined);
+      if (typeof other !== "number") return this.retry(other);
+    }
+    if (this.mode === 1) {
+      const relay = this.relay as AnswerRelay;
+      relay.error = code === "UND_ERR_BODY_TIMEOUT" ? "upstream stalled: no data within the idle timeout" : `upstream failed mid-answer: ${err.message}`;
+      const sink = this.init.sink;
+      // An incomplete last line is dropped: the error line must start a line of its own.
+      relay.flush();
+      sink.write(this.init.dialect.streamError(relay.error));
+      sink.end();
+      return this.finish(OutcomeStatus.UpstreamFailed, relay);
+    }
+    if (code === "UND_ERR_HEADERS_TIMEOUT") return this.failBeforeAnswer(504, "upstream did not answer within the first-byte timeout");
+    this.failBeforeAnswer(502, `upstream unavailable: ${err.message || code}`);
+  }
+
+  private retry(node: CompiledNode): void {
+    this.releaseNode();
+    this.retryTo = null;
+    this.attempt++;
+    this.mode = 0;
+    this.controller = null;
+    if (this.gone) return this.finish(OutcomeStatus.ClientGone, null);
+    // The target was picked with the failed node excluded; it may have filled up meanwhile.
+    if (node.maxConcurrent !== 0 && node.upstream.inFlight >= node.maxConcurrent) return this.failBeforeAnswer(503, BUSY, true);
+    this.dispatchTo(node);
+  }
+
+  private rewriteWhole(body: Buffer, tally: AnswerTally): Buffer {
+    const init = this.init;
+    const variant = init.assignment.variant;
+    tally.complete = true;
+    if (init.dialect.kind === "native") {
+      tally.promptTokens = numberAfter(body, PROMPT_EVAL_COUNT);
+      tally.completionTokens = numberAfter(body, EVAL_COUNT);
+      tally.evalDurationNs = numberAfter(body, EVAL_DURATION);
+    } else {
+      tally.promptTokens = numberAfter(body, PROMPT_TOKENS);
+      tally.completionTokens = numberAfter(body, COMPLETION_TOKENS);
+    }
+    if (!init.route.modelReplacement.equals(variant.modelPattern)) body = replaceAll(body, variant.modelPattern, init.route.modelReplacement);
+    if (init.mintedId !== null) {
+      const pattern = idPatternOf(body);
+      if (pattern !== null) body = replaceAll(body, pattern, init.mintedId);
+    }
+    return body;
+  }
+
+  private answerHeaders(contentType: string): OutgoingHttpHeaders {
+    const init = this.init;
+    return {
+      "content-type": contentType,
+      "x-turnout-variant": init.assignment.variant.name,
+      "x-turnout-snapshot": init.table.versionHeader,
+      "x-request-id": init.requestId,
+    };
+  }
+
+  private failBeforeAnswer(status: number, message: string, busy = false): void {
+    const body = Buffer.from(this.init.dialect.errorBody(status, message));
+    const headers = { ...this.answerHeaders(JSON_TYPE), "content-length": body.length } as OutgoingHttpHeaders;
+    if (busy) headers["retry-after"] = "1";
+    this.status = status;
+    if (!this.gone) {
+      this.init.sink.writeHead(status, headers);
+      this.init.sink.end(body);
+    }
+    this.finish(this.gone ? OutcomeStatus.ClientGone : status === 503 || status === 502 ? OutcomeStatus.Unavailable : OutcomeStatus.UpstreamStatus, null);
+  }
+
+  private releaseNode(): void {
+    if (this.inFlight && this.node !== null) {
+      this.node.upstream.inFlight--;
+      this.inFlight = false;
+    }
+  }
+
+  private finish(status: OutcomeStatus, tally: AnswerTally | null): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.releaseNode();
+    const init = this.init;
+    init.table.release();
+    const listener = init.onOutcome;
+    if (listener === undefined) return;
+    const now = performance.now();
+    const completion = tally?.completionTokens ?? 0;
+    let tps = 0;
+    if (tally !== null && tally.evalDurationNs > 0) tps = (completion * 1e9) / tally.evalDurationNs;
+    else if (completion > 0 && this.firstByteAt >= 0 && now > this.firstByteAt) tps = (completion * 1000) / (now - this.firstByteAt);
+    try {
+      listener({
+        requestId: init.requestId,
+        snapshotVersion: init.table.version,
+        route: init.route.name,
+        variant: init.assignment.variant.name,
+        arm: init.assignment.arm,
+        unitHash: init.assignment.unitHash,
+        node: this.node?.id ?? "",
+        status: this.gone ? OutcomeStatus.ClientGone : status,
+        httpStatus: this.status,
+        latencyMs: now - init.startedAt,
+        ttftMs: this.firstByteAt < 0 ? -1 : this.firstByteAt - init.startedAt,
+        promptTokens: tally?.promptTokens ?? 0,
+        completionTokens: completion,
+        tokensPerSecond: tps,
+      });
+    } catch {
+      // A listener must not break the proxy.
+    }
+  }
+}
+
+const PROMPT_EVAL_COUNT = Buffer.from('"prompt_eval_count":');
+const EVAL_COUNT = Buffer.from('"eval_count":');
+const EVAL_DURATION = Buffer.from('"eval_duration":');
+const PROMPT_TOKENS = Buffer.from('"prompt_tokens":');
+const COMPLETION_TOKENS = Buffer.from('"completion_tokens":');

@@ -1,0 +1,50 @@
+/**
+ * Node choice: power of two choices on this proxy's in-flight count per node, skipping nodes at
+ * their max concurrency and a node already tried for this request.
+ */
+import type { CompiledNode } from "../snapshot/routing-table.ts";
+
+/** Why no node was picked. */
+export const NoNode = {
+  /** The variant has no nodes (or only the excluded one). */
+  None: 1,
+  /** Every candidate is at max concurrency. */
+  Full: 2,
+} as const;
+export type NoNode = (typeof NoNode)[keyof typeof NoNode];
+
+function hasRoom(n: CompiledNode): boolean {
+  return n.maxConcurrent === 0 || n.upstream.inFlight < n.maxConcurrent;
+}
+
+/** Picks a node from `nodes`, never `exclude`; answers a NoNode code when none can take the request. */
+export function pickNode(nodes: readonly CompiledNode[], exclude?: CompiledNode): CompiledNode | NoNode {
+  const count = nodes.length;
+  if (count === 1) {
+    const only = nodes[0];
+    if (only === exclude) return NoNode.None;
+    return hasRoom(only) ? only : NoNode.Full;
+  }
+  if (count === 0) return NoNode.None;
+  // Two random distinct candidates; keep the less loaded one with room.
+  const i = (Math.random() * count) | 0;
+  let j = (Math.random() * (count - 1)) | 0;
+  if (j >= i) j++;
+  const a = nodes[i];
+  const b = nodes[j];
+  const aOk = a !== exclude && hasRoom(a);
+  const bOk = b !== exclude && hasRoom(b);
+  if (aOk && bOk) return a.upstream.inFlight <= b.upstream.inFlight ? a : b;
+  if (aOk) return a;
+  if (bOk) return b;
+  // Both unusable: scan for the least loaded node with room.
+  let best: CompiledNode | undefined;
+  let sawCandidate = false;
+  for (const n of nodes) {
+    if (n === exclude) continue;
+    sawCandidate = true;
+    if (hasRoom(n) && (best === undefined || n.upstream.inFlight < best.upstream.inFlight)) best = n;
+  }
+  if (best) return best;
+  return sawCandidate ? NoNode.Full : NoNode.None;
+}
