@@ -116,6 +116,7 @@ export class InferenceJob implements SlotWaiter {
     const w = this.#s.work;
     if (w.kind === "single") {
       const body = w.render(ns(this.#grantedAt - this.#startedAt), ns(this.#firstAt - this.#startedAt));
+      this.#headers();
       sendJson(this.#s.res, 200, body, w.contentType);
       this.#finish();
       return;
@@ -126,6 +127,7 @@ export class InferenceJob implements SlotWaiter {
       else this.#whole();
       return;
     }
+    this.#headers();
     this.#s.res.writeHead(200, { "content-type": w.framer.streamType });
     this.#step();
   };
@@ -135,6 +137,7 @@ export class InferenceJob implements SlotWaiter {
     if (this.#state !== HOLDING) return;
     const w = this.#s.work as GenerationWork;
     const text = answerText(w.seed, w.count);
+    this.#headers();
     sendJson(this.#s.res, 200, w.framer.whole(text, this.#result(w)), w.framer.wholeType);
     this.#finish();
   };
@@ -176,6 +179,10 @@ export class InferenceJob implements SlotWaiter {
     return { doneReason: w.doneReason, promptTokens: w.promptTokens, evalCount: w.count, totalNs, loadNs, promptEvalNs, evalNs };
   }
 
+  #headers(): void {
+    this.#s.ctx.emit({ type: "headers", model: this.#s.model, path: this.#s.path });
+  }
+
   #fail(status: number, message: string): void {
     this.#status = status;
     this.#s.sendError(this.#s.res, status, message);
@@ -185,8 +192,9 @@ export class InferenceJob implements SlotWaiter {
 
   #finish(): void {
     this.#state = DONE;
-    this.#s.ctx.runtime.release(this.#s.model);
+    // End first, then hand the slot on: events then show the order a client sees.
     this.#end();
+    this.#s.ctx.runtime.release(this.#s.model);
   }
 
   #end(): void {

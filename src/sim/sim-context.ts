@@ -31,6 +31,8 @@ export interface SimulatorStats {
 export type SimEvent =
   | { type: "load"; model: string }
   | { type: "unload"; model: string }
+  /** A successful answer's headers (and first bytes) were written. */
+  | { type: "headers"; model: string; path: string }
   /** An inference request finished (answered, failed or aborted). */
   | { type: "request-end"; model: string; path: string; status: number };
 
@@ -53,6 +55,7 @@ export class SimContext {
   #nextId = 0;
   readonly #idPrefix: string;
   #waiters: Waiter[] = [];
+  #listeners: ((e: SimEvent) => void)[] = [];
 
   constructor(init: { knobs: SimulatorKnobs; defaultKeepAliveMs: number; faults: FaultInjector; catalog: Map<string, CatalogEntry>; version: string }) {
     this.knobs = init.knobs;
@@ -71,6 +74,7 @@ export class SimContext {
 
   /** Resolves the waiters this event matches. Costs nothing when nobody waits. */
   emit(event: SimEvent): void {
+    for (const l of this.#listeners) l(event);
     if (this.#waiters.length === 0) return;
     const keep: Waiter[] = [];
     for (const w of this.#waiters) {
@@ -98,6 +102,14 @@ export class SimContext {
       }
       this.#waiters.push(w);
     });
+  }
+
+  /** Calls `listener` with every event until the returned function is called. */
+  subscribe(listener: (e: SimEvent) => void): () => void {
+    this.#listeners = [...this.#listeners, listener];
+    return () => {
+      this.#listeners = this.#listeners.filter((l) => l !== listener);
+    };
   }
 
   /** A snapshot of the counters. */

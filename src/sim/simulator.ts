@@ -34,6 +34,9 @@ export interface Simulator {
   stats(): SimulatorStats;
   /** Resolves with the next event of `type` that `match` accepts (subscribe before causing it). */
   waitFor(type: SimEvent["type"], match?: (e: SimEvent) => boolean, signal?: AbortSignal): Promise<SimEvent>;
+  /** Calls `listener` with every event (for tests that need the order of events); returns the
+   * unsubscribe function. */
+  subscribe(listener: (e: SimEvent) => void): () => void;
   /** Whether `model` is loaded (resident) now. */
   isLoaded(model: string): boolean;
 }
@@ -138,6 +141,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     },
     stats: () => ctx.stats(),
     waitFor: (type, match, signal) => ctx.waitFor(type, match, signal),
+    subscribe: (listener) => ctx.subscribe(listener),
     isLoaded: (model) => ctx.runtime.isLoaded(model),
   };
 }
