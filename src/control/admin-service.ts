@@ -1,0 +1,74 @@
+/**
+ * The AdminService handlers: thin adapters from Connect requests to the admin operations; every
+ * error is converted once, here, with `toConnectError`.
+ */
+import type { ServiceImpl } from "@connectrpc/connect";
+import { AdminService } from "../../gen/turnout/v1/admin_pb.js";
+import { invalidArgument, toConnectError } from "../errors.ts";
+import type { AdminOperations } from "./admin-operations.ts";
+
+/** Runs `fn`, converting any error to a ConnectError. */
+async function rpc<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toConnectError(err);
+  }
+}
+
+const rev = (r: bigint | undefined) => (r === undefined ? undefined : Number(r));
+const big = (n: number) => BigInt(n);
+
+/** The AdminService implementation over `ops`. */
+export function createAdminService(ops: AdminOperations): ServiceImpl<typeof AdminService> {
+  return {
+    listNodes: () => rpc(async () => ({ nodes: (await ops.listNodes()).map((n) => ({ node: n.value, revision: big(n.revision) })) })),
+    getNode: (req) =>
+      rpc(async () => {
+        const n = await ops.getNode(req.id);
+        return { node: { node: n.value, revision: big(n.revision) } };
+      }),
+    putNode: (req) =>
+      rpc(async () => {
+        if (req.node === undefined) throw missing("node");
+        const r = await ops.putNode(req.node, rev(req.expectedRevision));
+        return { revision: big(r.revision), snapshotVersion: big(r.snapshotVersion) };
+      }),
+    deleteNode: (req) => rpc(async () => ({ snapshotVersion: big((await ops.deleteNode(req.id, rev(req.expectedRevision))).snapshotVersion) })),
+    listRoutes: () => rpc(async () => ({ routes: (await ops.listRoutes()).map((r) => ({ route: r.value, revision: big(r.revision) })) })),
+    getRoute: (req) =>
+      rpc(async () => {
+        const r = await ops.getRoute(req.name);
+        return { route: { route: r.value, revision: big(r.revision) } };
+      }),
+    putRoute: (req) =>
+      rpc(async () => {
+        if (req.route === undefined) throw missing("route");
+        const r = await ops.putRoute(req.route, rev(req.expectedRevision));
+        return { revision: big(r.revision), snapshotVersion: big(r.snapshotVersion), route: r.route };
+      }),
+    deleteRoute: (req) => rpc(async () => ({ snapshotVersion: big((await ops.deleteRoute(req.name, rev(req.expectedRevision))).snapshotVersion) })),
+    getCurrentModel: (req) =>
+      rpc(async () => {
+        const m = await ops.getCurrentModel(req.route);
+        return { ...m, sinceVersion: big(m.sinceVersion), snapshotVersion: big(m.snapshotVersion) };
+      }),
+    switchModel: (req) =>
+      rpc(async () => {
+        const r = await ops.switchModel(req.route, req.variant, rev(req.expectedRevision));
+        return { previousVariant: r.previousVariant, revision: big(r.revision), snapshotVersion: big(r.snapshotVersion) };
+      }),
+    setWeights: (req) =>
+      rpc(async () => {
+        const weights = req.weights.map((w) => ({ variant: w.variant, weight: w.weight }));
+        const r = await ops.setWeights(req.route, weights, rev(req.expectedRevision));
+        return { route: r.route, revision: big(r.revision), snapshotVersion: big(r.snapshotVersion) };
+      }),
+    getSnapshot: () => rpc(async () => ({ snapshot: await ops.getSnapshot() })),
+  };
+}
+
+/** The error for a request field that must be set. */
+function missing(field: string) {
+  return invalidArgument([{ field, message: "must be set" }]);
+}

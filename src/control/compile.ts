@@ -1,0 +1,53 @@
+/**
+ * Compile: the desired state plus the previous snapshot in, the next immutable RoutingSnapshot
+ * out. Pure (the clock is a parameter). Nodes are sorted by id and routes by name, settings get
+ * their defaults, and the snapshot carries version = previous + 1, its parent and content hash.
+ */
+import { clone, create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { NodeSchema, RouteSchema, RoutingSnapshotSchema, type RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
+import { checkSnapshot } from "../snapshot/check.ts";
+import { snapshotContentHash } from "../snapshot/content-hash.ts";
+import { withDefaultSettings, type DesiredState } from "./desired-state.ts";
+
+function byKey<T>(key: (item: T) => string): (a: T, b: T) => number {
+  return (a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+}
+
+/** A snapshot of `state` in the given order (no sorting), with its content hash. */
+function assemble(state: DesiredState, version: bigint, parentVersion: bigint, createdAt: Date | undefined): RoutingSnapshot {
+  const snapshot = create(RoutingSnapshotSchema, {
+    version,
+    parentVersion,
+    createdAt: createdAt === undefined ? undefined : timestampFromDate(createdAt),
+    nodes: state.nodes.map((n) => clone(NodeSchema, n)),
+    routes: state.routes.map((r) => clone(RouteSchema, r)),
+    settings: withDefaultSettings(state.settings),
+  });
+  snapshot.contentHash = snapshotContentHash(snapshot);
+  return snapshot;
+}
+
+/**
+ * The snapshot that follows `previous` (undefined for the first) for `state`: version
+ * previous.version + 1 (1 for the first), parent_version previous.version (0), nodes sorted by id,
+ * routes by name, default settings filled in, content hash, created_at `now`.
+ */
+export function compileSnapshot(state: DesiredState, previous: RoutingSnapshot | undefined, now: Date = new Date()): RoutingSnapshot {
+  const parent = previous?.version ?? 0n;
+  const sorted: DesiredState = {
+    nodes: [...state.nodes].sort(byKey((n) => n.id)),
+    routes: [...state.routes].sort(byKey((r) => r.name)),
+    settings: state.settings,
+  };
+  return assemble(sorted, parent + 1n, parent, now);
+}
+
+/**
+ * Every consistency problem of `state` as a whole (the snapshot check run over it), with paths
+ * indexing `state.nodes` and `state.routes` in the order given (`routes[2].variants[0].nodes[1]:
+ * node "gpu-9" does not exist`). Empty when a snapshot of it would be consistent.
+ */
+export function checkDesiredState(state: DesiredState): string[] {
+  return checkSnapshot(assemble(state, 1n, 0n, undefined));
+}

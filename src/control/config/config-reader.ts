@@ -1,0 +1,131 @@
+/**
+ * Typed reading of an untyped YAML tree that records every problem with its path instead of
+ * stopping at the first: wrong types, out-of-range numbers, bad durations and unknown keys.
+ */
+import type { FieldViolation } from "../../errors.ts";
+
+/** Collects problems; `broken` remembers paths whose value could not be read at all. */
+export class Problems {
+  readonly list: FieldViolation[] = [];
+  readonly broken = new Set<string>();
+
+  add(field: string, message: string): void {
+    this.list.push({ field, message });
+  }
+
+  /** Records an unreadable value at `field` (later problems under it are noise). */
+  bad(field: string, message: string): void {
+    this.add(field, message);
+    this.broken.add(field);
+  }
+
+  /** True when `field` is, or lies under, a path already known to be unreadable or reported. */
+  covers(field: string): boolean {
+    for (const known of [...this.broken, ...this.list.map((p) => p.field)]) {
+      if (field === known || field.startsWith(`${known}.`) || field.startsWith(`${known}[`)) return true;
+    }
+    return false;
+  }
+}
+
+/** `base.key` (or `key` at the top). */
+export function at(base: string, key: string | number): string {
+  if (typeof key === "number") return `${base}[${key}]`;
+  return base === "" ? key : `${base}.${key}`;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  return typeof value === "object" ? "a mapping" : `${typeof value} ${JSON.stringify(value)}`;
+}
+
+/** A mapping at `path` with only `allowed` keys (others reported), or undefined. */
+export function readMap(value: unknown, path: string, p: Problems, allowed?: readonly string[]): Record<string, unknown> | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "object" || Array.isArray(value)) {
+    p.bad(path || "(top level)", `must be a mapping, got ${describe(value)}`);
+    return undefined;
+  }
+  const map = value as Record<string, unknown>;
+  if (allowed) {
+    for (const key of Object.keys(map)) {
+      if (!allowed.includes(key)) p.add(at(path, key), `unknown key (allowed: ${allowed.join(", ")})`);
+    }
+  }
+  return map;
+}
+
+/** A list at `path`, or undefined (absent or reported). */
+export function readList(value: unknown, path: string, p: Problems): unknown[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) {
+    p.bad(path, `must be a list, got ${describe(value)}`);
+    return undefined;
+  }
+  return value;
+}
+
+/** A string at `path` (numbers are taken as their text), or undefined. */
+export function readString(value: unknown, path: string, p: Problems): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  p.bad(path, `must be a string, got ${describe(value)}`);
+  return undefined;
+}
+
+/** A list of strings at `path`. */
+export function readStrings(value: unknown, path: string, p: Problems): string[] {
+  const list = readList(value, path, p) ?? [];
+  const out: string[] = [];
+  list.forEach((item, i) => {
+    const s = readString(item, at(path, i), p);
+    if (s !== undefined) out.push(s);
+  });
+  return out;
+}
+
+/** A whole number in [min, max] at `path`, or undefined. */
+export function readInt(value: unknown, path: string, p: Problems, min: number, max: number): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    p.bad(path, `must be a whole number from ${min} to ${max}, got ${describe(value)}`);
+    return undefined;
+  }
+  return value;
+}
+
+/** A boolean at `path`, or undefined. */
+export function readBool(value: unknown, path: string, p: Problems): boolean | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "boolean") {
+    p.bad(path, `must be true or false, got ${describe(value)}`);
+    return undefined;
+  }
+  return value;
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+const MAX_MS = 0xffff_ffff;
+
+/** Milliseconds of a duration: a number of ms, or text like "250ms", "5s", "5m", "1h30m". */
+export function parseDurationMs(value: unknown): number | undefined {
+  if (typeof value === "number") return Number.isInteger(value) && value >= 0 && value <= MAX_MS ? value : undefined;
+  if (typeof value !== "string") return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return parseDurationMs(Number(text));
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(text)) return undefined;
+  let ms = 0;
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) ms += Number(m[1]) * UNIT_MS[m[2]];
+  ms = Math.round(ms);
+  return ms <= MAX_MS ? ms : undefined;
+}
+
+/** A duration at `path` in ms (see {@link parseDurationMs}), or undefined. */
+export function readDuration(value: unknown, path: string, p: Problems): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  const ms = parseDurationMs(value);
+  if (ms === undefined) p.bad(path, `must be a duration such as "250ms", "5s", "5m" or a number of ms, got ${describe(value)}`);
+  return ms;
+}

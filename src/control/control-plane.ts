@@ -1,0 +1,123 @@
+/**
+ * The control plane: admin operations over the store, the snapshot publisher, and startup
+ * (bootstrap from a config file when the store is empty; make sure a current snapshot is
+ * published). Transport-independent: it only needs a KvStore.
+ */
+import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
+import { AdminService } from "../../gen/turnout/v1/admin_pb.js";
+import type { RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
+import { ErrorCode, TurnoutError, invalidArgument } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { KvStore } from "../transport/types.ts";
+import { createAdminOperations, type AdminOperations } from "./admin-operations.ts";
+import { createAdminService } from "./admin-service.ts";
+import { checkDesiredState } from "./compile.ts";
+import type { DesiredState } from "./desired-state.ts";
+import { normalizeNode, normalizeRoute } from "./normalize.ts";
+import { publishSnapshot } from "./publish.ts";
+import { createStateStore, type StateStore } from "./state-store.ts";
+import { validateDesiredState } from "./validate.ts";
+
+/** Options of {@link createControlPlane}. */
+export interface ControlPlaneOptions {
+  /** Where desired state and the published snapshot live. Not closed by the control plane. */
+  store: KvStore;
+  /** Root logger; the control plane logs as `component: "control"`. */
+  logger: Logger;
+  /**
+   * Desired state to write when the store holds no nodes and no routes yet (a config file). When
+   * the store already holds state it is kept and `bootstrap` is ignored (logged), so restarts keep
+   * admin changes. Default: none.
+   */
+  bootstrap?: DesiredState;
+  /** Clock for snapshots' created_at. Default `() => new Date()`. */
+  now?: () => Date;
+}
+
+/** A running control plane. */
+export interface ControlPlane {
+  /** The admin operations, for in-process callers. */
+  readonly admin: AdminOperations;
+  /** The AdminService implementation (Connect handlers). */
+  readonly service: ServiceImpl<typeof AdminService>;
+  /** Registers AdminService on a router: `connectNodeAdapter({ routes: controlPlane.routes })`. */
+  routes(router: ConnectRouter): void;
+  /** The snapshot this control plane published or found last. */
+  currentSnapshot(): RoutingSnapshot;
+  /** Waits for writes in progress; later operations fail with `unavailable`. */
+  close(): Promise<void>;
+}
+
+/** Writes `bootstrap` into an empty store (validated and normalised first). */
+async function writeBootstrap(store: StateStore, bootstrap: DesiredState): Promise<void> {
+  const violations = validateDesiredState(bootstrap);
+  if (violations.length > 0) throw invalidArgument(violations);
+  const state: DesiredState = {
+    nodes: bootstrap.nodes.map(normalizeNode),
+    routes: bootstrap.routes.map((r) => normalizeRoute(r)),
+    settings: bootstrap.settings,
+  };
+  const problems = checkDesiredState(state);
+  if (problems.length > 0) throw invalidArgument(problems.map((p) => ({ field: p.slice(0, p.indexOf(": ")), message: p.slice(p.indexOf(": ") + 2) })));
+  if (state.settings) await store.putSettings(state.settings, 0);
+  for (const node of state.nodes) await store.putNode(node, 0);
+  for (const route of state.routes) await store.putRoute(route, 0);
+}
+
+/**
+ * Starts the control plane over `options.store`: applies `bootstrap` to an empty store, then
+ * publishes a snapshot of the stored state unless the current one already has that content.
+ */
+export async function createControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+  const log = options.logger.child({ component: "control" });
+  const store = createStateStore(options.store);
+  let chain: Promise<unknown> = Promise.resolve();
+  let closed = false;
+  let current: RoutingSnapshot | undefined;
+
+  function exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (closed) return Promise.reject(new TurnoutError(ErrorCode.Unavailable, "the control plane is shutting down"));
+    const run = chain.then(fn);
+    chain = run.catch(() => undefined);
+    return run;
+  }
+
+  async function publish() {
+    const result = await publishSnapshot(store, { logger: log, now: options.now });
+    current = result.snapshot;
+    return result;
+  }
+
+  await exclusive(async () => {
+    const state = await store.readState();
+    const empty = state.nodes.length === 0 && state.routes.length === 0;
+    if (options.bootstrap !== undefined && empty) {
+      await writeBootstrap(store, options.bootstrap);
+      log.info({ nodes: options.bootstrap.nodes.length, routes: options.bootstrap.routes.length }, "bootstrapped the store from the config");
+    } else if (options.bootstrap !== undefined) {
+      log.info(
+        { nodes: state.nodes.length, routes: state.routes.length },
+        "config not applied: the store already holds state, which is kept (admin changes survive restarts)",
+      );
+    }
+    const result = await publish();
+    log.info({ version: Number(result.snapshot.version), published: result.published }, "snapshot ready");
+  });
+
+  const admin = createAdminOperations({ store, exclusive, publish });
+  const service = createAdminService(admin);
+  return {
+    admin,
+    service,
+    routes: (router) => router.service(AdminService, service),
+    currentSnapshot() {
+      if (current === undefined) throw new TurnoutError(ErrorCode.Unavailable, "no snapshot has been published yet");
+      return current;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await chain;
+    },
+  };
+}

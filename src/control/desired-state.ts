@@ -1,0 +1,35 @@
+/**
+ * The desired state: what operators asked for (nodes, routes, settings), as stored by the control
+ * plane and bootstrapped from a config file. `compileSnapshot` turns it into a RoutingSnapshot.
+ */
+import { create } from "@bufbuild/protobuf";
+import { SettingsSchema, type Node, type Route, type Settings } from "../../gen/turnout/v1/routing_pb.js";
+
+/** Everything a snapshot is compiled from. */
+export interface DesiredState {
+  /** Upstream nodes, in any order. */
+  nodes: Node[];
+  /** Routes, in any order; arms carry their bucket ranges (see `normalizeRoute`). */
+  routes: Route[];
+  /** Proxy-wide settings; unset fields (0 / "") take the defaults below. */
+  settings?: Settings;
+}
+
+/** Default assignment unit header. */
+export const DEFAULT_UNIT_HEADER = "x-turnout-user";
+/** Default connect timeout to a node, ms. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+/** Default wait for an upstream's first byte (covers cold model loads), ms. */
+export const DEFAULT_FIRST_BYTE_TIMEOUT_MS = 300_000;
+/** Default longest idle gap between two chunks of an upstream stream, ms. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+
+/** `settings` with every unset field replaced by its default. */
+export function withDefaultSettings(settings: Settings | undefined): Settings {
+  return create(SettingsSchema, {
+    unitHeader: settings?.unitHeader || DEFAULT_UNIT_HEADER,
+    connectTimeoutMs: settings?.connectTimeoutMs || DEFAULT_CONNECT_TIMEOUT_MS,
+    firstByteTimeoutMs: settings?.firstByteTimeoutMs || DEFAULT_FIRST_BYTE_TIMEOUT_MS,
+    idleTimeoutMs: settings?.idleTimeoutMs || DEFAULT_IDLE_TIMEOUT_MS,
+  });
+}

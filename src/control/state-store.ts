@@ -1,0 +1,138 @@
+/**
+ * The desired state on top of a KvStore. Keys: `nodes.<id>`, `routes.<base64url(name)>` (route
+ * names may hold ':' or '/', which NATS keys do not allow), `settings`, the published snapshot at
+ * SNAPSHOT_KEY and `meta.route-since` (since which snapshot version each route's default variant
+ * serves). Values are binary protobuf (Node, Route, Settings, RoutingSnapshot); an object's
+ * revision is its KvEntry revision.
+ */
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  NodeSchema,
+  RouteSchema,
+  RoutingSnapshotSchema,
+  SettingsSchema,
+  type Node,
+  type Route,
+  type RoutingSnapshot,
+  type Settings,
+} from "../../gen/turnout/v1/routing_pb.js";
+import { ErrorCode, TurnoutError } from "../errors.ts";
+import { SNAPSHOT_KEY, type KvEntry, type KvStore } from "../transport/types.ts";
+import type { DesiredState } from "./desired-state.ts";
+
+/** A stored object with the revision of its last write. */
+export interface Stored<T> {
+  value: T;
+  revision: number;
+}
+
+/** The whole stored desired state. */
+export interface StoredState {
+  /** Nodes sorted by id. */
+  nodes: Stored<Node>[];
+  /** Routes sorted by key. */
+  routes: Stored<Route>[];
+  settings?: Stored<Settings>;
+}
+
+/** Since which snapshot version each route's default variant has served it. */
+export type RouteSince = Record<string, { variant: string; since: number }>;
+
+const NODES = "nodes.";
+const ROUTES = "routes.";
+/** Key of the stored settings. */
+export const SETTINGS_KEY = "settings";
+/** Key of the route-since record. */
+export const ROUTE_SINCE_KEY = "meta.route-since";
+
+/** Store key of node `id`. */
+export function nodeKey(id: string): string {
+  return NODES + id;
+}
+
+/** Store key of route `name`. */
+export function routeKey(name: string): string {
+  return ROUTES + Buffer.from(name, "utf8").toString("base64url");
+}
+
+function decode<T>(entry: KvEntry, parse: (bytes: Uint8Array) => T): Stored<T> {
+  try {
+    return { value: parse(entry.value), revision: entry.revision };
+  } catch (cause) {
+    throw new TurnoutError(ErrorCode.Internal, `stored value at ${entry.key} is not readable`, { cause });
+  }
+}
+
+const parseNode = (b: Uint8Array) => fromBinary(NodeSchema, b);
+const parseRoute = (b: Uint8Array) => fromBinary(RouteSchema, b);
+const parseSettings = (b: Uint8Array) => fromBinary(SettingsSchema, b);
+
+/** The plain desired state of a stored state. */
+export function desiredOf(state: StoredState): DesiredState {
+  return { nodes: state.nodes.map((n) => n.value), routes: state.routes.map((r) => r.value), settings: state.settings?.value };
+}
+
+/** Typed access to the desired state and the published snapshot in `kv`. */
+export interface StateStore {
+  readonly kv: KvStore;
+  readState(): Promise<StoredState>;
+  getNode(id: string): Promise<Stored<Node> | undefined>;
+  getRoute(name: string): Promise<Stored<Route> | undefined>;
+  /** Writes a node with CAS on `expectedRevision` (see KvStore.put); answers the new revision. */
+  putNode(node: Node, expectedRevision?: number): Promise<number>;
+  deleteNode(id: string, expectedRevision?: number): Promise<void>;
+  putRoute(route: Route, expectedRevision?: number): Promise<number>;
+  deleteRoute(name: string, expectedRevision?: number): Promise<void>;
+  putSettings(settings: Settings, expectedRevision?: number): Promise<number>;
+  /** The published snapshot and the revision of its key. */
+  readSnapshot(): Promise<Stored<RoutingSnapshot> | undefined>;
+  /** Publishes `snapshot` with CAS on the snapshot key's revision (0: must not exist). */
+  writeSnapshot(snapshot: RoutingSnapshot, expectedRevision: number): Promise<number>;
+  readRouteSince(): Promise<RouteSince>;
+  writeRouteSince(since: RouteSince): Promise<void>;
+}
+
+/** Creates the typed state store over `kv`. */
+export function createStateStore(kv: KvStore): StateStore {
+  return {
+    kv,
+    async readState() {
+      const [nodes, routes, settings] = await Promise.all([kv.list(NODES), kv.list(ROUTES), kv.get(SETTINGS_KEY)]);
+      return {
+        nodes: nodes.map((e) => decode(e, parseNode)),
+        routes: routes.map((e) => decode(e, parseRoute)),
+        settings: settings === undefined ? undefined : decode(settings, parseSettings),
+      };
+    },
+    async getNode(id) {
+      const entry = await kv.get(nodeKey(id));
+      return entry === undefined ? undefined : decode(entry, parseNode);
+    },
+    async getRoute(name) {
+      const entry = await kv.get(routeKey(name));
+      return entry === undefined ? undefined : decode(entry, parseRoute);
+    },
+    putNode: (node, expected) => kv.put(nodeKey(node.id), toBinary(NodeSchema, node), expected),
+    deleteNode: (id, expected) => kv.delete(nodeKey(id), expected),
+    putRoute: (route, expected) => kv.put(routeKey(route.name), toBinary(RouteSchema, route), expected),
+    deleteRoute: (name, expected) => kv.delete(routeKey(name), expected),
+    putSettings: (settings, expected) => kv.put(SETTINGS_KEY, toBinary(SettingsSchema, settings), expected),
+    async readSnapshot() {
+      const entry = await kv.get(SNAPSHOT_KEY);
+      return entry === undefined ? undefined : decode(entry, (b) => fromBinary(RoutingSnapshotSchema, b));
+    },
+    writeSnapshot: (snapshot, expected) => kv.put(SNAPSHOT_KEY, toBinary(RoutingSnapshotSchema, snapshot), expected),
+    async readRouteSince() {
+      const entry = await kv.get(ROUTE_SINCE_KEY);
+      if (entry === undefined) return {};
+      try {
+        return JSON.parse(new TextDecoder().decode(entry.value)) as RouteSince;
+      } catch {
+        return {}; // only informational: rebuilt from the current snapshot
+      }
+    },
+    async writeRouteSince(since) {
+      await kv.put(ROUTE_SINCE_KEY, new TextEncoder().encode(JSON.stringify(since)));
+    },
+  };
+}
