@@ -80,12 +80,17 @@ export const embeddingsV1: Handler = async (ctx, req, res) => {
   let promptTokens = 0;
   for (const s of inputs) promptTokens += countPromptTokens(s);
   const modelJson = JSON.stringify(model);
+  const base64 = typeof body.encoding_format === "string" && body.encoding_format.toLowerCase() === "base64";
   new InferenceJob({
     ctx, res, path: "/v1/embeddings", model, keepAlive: undefined, sendError: openAIError, injectable: true,
     work: {
       kind: "single", delayed: true, contentType: "application/json",
       render() {
-        const data = inputs.map((s, i) => `{"object":"embedding","embedding":[${embedding(model, s).join(",")}],"index":${i}}`).join(",");
+        const data = inputs.map((s, i) => {
+          const v = embedding(model, s);
+          const e = base64 ? `"${Buffer.from(new Float32Array(v).buffer).toString("base64")}"` : `[${v.join(",")}]`;
+          return `{"object":"embedding","embedding":${e},"index":${i}}`;
+        }).join(",");
         return `{"object":"list","data":[${data}],"model":${modelJson},"usage":{"prompt_tokens":${promptTokens},"total_tokens":${promptTokens}}}\n`;
       },
     },
