@@ -96,6 +96,9 @@ export async function startProxyFixture(options: {
     port: 0,
     logger: createLogger({ level: "silent" }),
     id: "test",
+    // listenDual's close does not see idle HTTP/1.1 keep-alive sockets yet (reported), so every
+    // close would wait out the grace period; tests close only after their answers ended.
+    closeGraceMs: 200,
     onReport: (r) => {
       reports.push(r);
       reportWaiter?.(r);
