@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { JSON_TYPE, nativeError, readJsonBody, sendJson, sendText } from "./http-io.ts";
 import { InferenceJob, type JobSpec } from "./inference-job.ts";
 import { NativeChatFramer, NativeGenerateFramer, loadAnswer } from "./native-framers.ts";
-import { answerLength, messagesKey, requestKeepAlive, requestOptions, servedModel } from "./request-fields.ts";
+import { answerLength, canComplete, messagesKey, requestKeepAlive, requestOptions, servedModel } from "./request-fields.ts";
 import type { SimContext } from "./sim-context.ts";
 import { answerSeed, countPromptTokens, embedding } from "./text-generator.ts";
 
@@ -55,6 +55,7 @@ export const chat: Handler = async (ctx, req, res) => {
   if (messages !== undefined && messages !== null && !Array.isArray(messages)) {
     return nativeError(res, 400, "json: cannot unmarshal messages into Go struct field ChatRequest.messages of type []api.Message");
   }
+  if (!canComplete(ctx, r.model, "chat", res, nativeError)) return;
   if (!messages || messages.length === 0) return loadOrUnload(ctx, res, "/api/chat", r.model, r.modelJson, r.keepAlive, "chat");
   const key = messagesKey(messages);
   const seed = answerSeed(r.model, key);
@@ -76,6 +77,7 @@ export const generate: Handler = async (ctx, req, res) => {
   if (prompt !== undefined && prompt !== null && typeof prompt !== "string") {
     return nativeError(res, 400, "json: cannot unmarshal prompt into Go struct field GenerateRequest.prompt of type string");
   }
+  if (!canComplete(ctx, r.model, "generate", res, nativeError)) return;
   if (!prompt) return loadOrUnload(ctx, res, "/api/generate", r.model, r.modelJson, r.keepAlive, "generate");
   const key = `${typeof system === "string" ? system : ""}\u0000${prompt}\u0000${typeof suffix === "string" ? suffix : ""}`;
   const seed = answerSeed(r.model, key);

@@ -8,7 +8,7 @@ import { openAIError, readJsonBody, sendJson } from "./http-io.ts";
 import { InferenceJob } from "./inference-job.ts";
 import { embedInputs, type Handler } from "./native-routes.ts";
 import { OpenAIChatFramer, OpenAICompletionFramer, type OpenAIFrameIdentity } from "./openai-framers.ts";
-import { answerLength, messagesKey, servedModel } from "./request-fields.ts";
+import { answerLength, canComplete, messagesKey, servedModel } from "./request-fields.ts";
 import type { SimContext } from "./sim-context.ts";
 import { answerSeed, countPromptTokens, embedding } from "./text-generator.ts";
 
@@ -36,7 +36,7 @@ export const chatCompletions: Handler = async (ctx, req, res) => {
   const messages = body.messages;
   if (!Array.isArray(messages) || messages.length === 0) return openAIError(res, 400, "[] is too short - 'messages'");
   const model = servedModel(ctx, body, res, openAIError);
-  if (model === undefined) return;
+  if (model === undefined || !canComplete(ctx, model, "chat", res, openAIError)) return;
   const key = messagesKey(messages);
   const seed = answerSeed(model, key);
   const { count, doneReason } = answerLength(body.max_tokens ?? body.max_completion_tokens, ctx.knobs.outputTokens);
@@ -56,7 +56,7 @@ export const completions: Handler = async (ctx, req, res) => {
   const prompt = body.prompt ?? "";
   if (typeof prompt !== "string") return openAIError(res, 400, "invalid prompt: only a string is supported");
   const model = servedModel(ctx, body, res, openAIError);
-  if (model === undefined) return;
+  if (model === undefined || !canComplete(ctx, model, "generate", res, openAIError)) return;
   const key = `\u0000${prompt}\u0000${typeof body.suffix === "string" ? body.suffix : ""}`;
   const seed = answerSeed(model, key);
   const { count, doneReason } = answerLength(body.max_tokens, ctx.knobs.outputTokens);

@@ -28,6 +28,14 @@ export function servedModel(ctx: SimContext, body: Record<string, unknown>, res:
   return model;
 }
 
+/** Ollama's 400 for a chat or generate request to a model without the completion capability
+ * (an embedding model); answers it and returns false. */
+export function canComplete(ctx: SimContext, model: string, what: "chat" | "generate", res: ServerResponse, sendError: ErrorWriter): boolean {
+  if (ctx.catalog.get(model)!.capabilities.includes("completion")) return true;
+  sendError(res, 400, `${JSON.stringify(model)} does not support ${what}`);
+  return false;
+}
+
 /** `keep_alive` in ms (FOREVER when negative, undefined when absent), or an error message. */
 export function requestKeepAlive(body: Record<string, unknown>): { ok: true; ms: number | undefined } | { ok: false; message: string } {
   const v = body.keep_alive;

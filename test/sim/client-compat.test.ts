@@ -41,7 +41,7 @@ describe("the real client libraries against the simulator", () => {
 
   test("ollama-js generates, embeds, lists and shows", async () => {
     const g = await ollama.generate({ model: "qwen3:8b", prompt: "hi" });
-    assert.ok(g.response.length > 0);
+    assert.ok((g.response ?? "").length > 0);
     const e = await ollama.embed({ model: "qwen3:8b", input: ["a", "b"] });
     assert.equal(e.embeddings.length, 2);
     const list = await ollama.list();

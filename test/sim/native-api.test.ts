@@ -130,6 +130,8 @@ describe("simulator native API", () => {
       ["/api/chat", "", 400, "missing request body"],
       ["/api/chat", "{not json", 400, /./],
       ["/api/generate", "[1,2]", 400, /cannot unmarshal array/],
+      ["/api/chat", { model: "nomic-embed-text", messages: user("x") }, 400, '"nomic-embed-text" does not support chat'],
+      ["/api/generate", { model: "nomic-embed-text", prompt: "x" }, 400, '"nomic-embed-text" does not support generate'],
       ["/api/chat", { model: "qwen3:8b", messages: user("x"), keep_alive: "soon" }, 400, /invalid duration/],
     ];
     for (const [path, body, status, message] of cases) {
