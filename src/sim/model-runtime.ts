@@ -35,6 +35,8 @@ export interface ModelRuntimeOptions {
   onEvent(event: ModelEvent): void;
 }
 
+const MAX_TIMER_MS = 2_147_483_647;
+
 /** About 292 years, what Go shows for a negative (forever) keep-alive. */
 const FOREVER_SPAN_MS = 9_223_372_036_854;
 
@@ -142,7 +144,7 @@ export class ModelRuntime {
     for (const m of this.#models.values()) {
       if (m.status !== "loaded") continue;
       let expiresAt = m.expiresAt;
-      if (m.expiryTimer === undefined) {
+      if (m.expiryTimer === undefined && !(m.active === 0 && expiresAt > now)) {
         const ka = this.#keepAlive(m);
         expiresAt = ka === FOREVER ? now + FOREVER_SPAN_MS : now + ka;
       }
@@ -222,11 +224,14 @@ export class ModelRuntime {
       return;
     }
     m.expiresAt = Date.now() + ka;
+    // Node timers overflow past ~24.8 days; a keep-alive that long outlives any simulator run.
+    if (ka > MAX_TIMER_MS) return;
     m.expiryTimer = setTimeout(() => this.#unload(m), ka);
     m.expiryTimer.unref();
   }
 
   #clearExpiry(m: ModelState): void {
+    m.expiresAt = 0;
     if (m.expiryTimer !== undefined) {
       clearTimeout(m.expiryTimer);
       m.expiryTimer = undefined;

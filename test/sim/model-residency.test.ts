@@ -67,6 +67,10 @@ test("keep_alive as seconds and the node default both apply; negative keeps the 
   const [m] = await ps(sim.url);
   assert.equal(m!.name, "llama3.2:3b");
   assert.ok(new Date(m!.expires_at).getUTCFullYear() > 2200);
+  await post(sim.url + "/api/chat", chat("llama3.2:3b", { keep_alive: "720h", stream: false }));
+  const days = (Date.parse((await ps(sim.url))[0]!.expires_at) - Date.now()) / 86_400_000;
+  assert.ok(days > 29.9 && days <= 30, `a keep-alive beyond Node's timer range still counts: ${days} days`);
+  assert.equal(sim.isLoaded("llama3.2:3b"), true);
 });
 
 test("an empty generate loads the model and keep_alive 0 unloads it", async (t) => {
