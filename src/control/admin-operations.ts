@@ -4,6 +4,10 @@
  * CAS-write the object with the caller's expected revision → publish (a no-op when the content is
  * unchanged). Writes are serialised within the process; CAS protects against other writers.
  * An invalid or conflicting write changes nothing and the old snapshot keeps serving.
+ *
+ * SwitchModel sets default_variant and clears the arms (the whole route goes to that variant); the
+ * previous arms are forgotten, so a later SetWeights starts from a fresh contiguous split. The
+ * route's seed is kept. since_version is recorded per route at publish (see publish.ts).
  */
 import { clone, create, equals } from "@bufbuild/protobuf";
 import { ArmSchema, NodeSchema, RouteSchema, type Arm, type Node, type Route, type RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
@@ -76,21 +80,26 @@ function requireRouteName(name: string, field: string): void {
   if (problem) throw invalidArgument([{ field, message: problem }]);
 }
 
-/** `state` with `node` put (replaced or added); answers the state and the node's index. */
+/** `state` with `node` put (replaced or added) or, when undefined, node `id` removed; answers the state and the node's index (-1 when removed). */
 function withNode(state: StoredState, node: Node | undefined, id: string): { desired: DesiredState; index: number } {
   const desired = desiredOf(state);
   let index = desired.nodes.findIndex((n) => n.id === id);
-  if (node === undefined) desired.nodes.splice(index, 1), (index = -1);
-  else if (index < 0) index = desired.nodes.push(node) - 1;
+  if (node === undefined) {
+    desired.nodes.splice(index, 1);
+    index = -1;
+  } else if (index < 0) index = desired.nodes.push(node) - 1;
   else desired.nodes[index] = node;
   return { desired, index };
 }
 
+/** Like {@link withNode}, for routes. */
 function withRoute(state: StoredState, route: Route | undefined, name: string): { desired: DesiredState; index: number } {
   const desired = desiredOf(state);
   let index = desired.routes.findIndex((r) => r.name === name);
-  if (route === undefined) desired.routes.splice(index, 1), (index = -1);
-  else if (index < 0) index = desired.routes.push(route) - 1;
+  if (route === undefined) {
+    desired.routes.splice(index, 1);
+    index = -1;
+  } else if (index < 0) index = desired.routes.push(route) - 1;
   else desired.routes[index] = route;
   return { desired, index };
 }
