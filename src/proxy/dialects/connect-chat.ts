@@ -84,9 +84,11 @@ export function createChatService(ctx: ProxyContext): ServiceImpl<typeof ChatSer
         mintedId: null,
         dropUsage: false,
         onOutcome: ctx.onOutcome,
+        logger: ctx.logger,
       });
       const onAbort = () => exchange.abort();
       call.signal.addEventListener("abort", onAbort, { once: true });
+      if (call.signal.aborted) exchange.abort();
       exchange.start();
       let settled = false; // the answer ended on its own (done, error line, error status)
       try {

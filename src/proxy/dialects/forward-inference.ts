@@ -45,7 +45,11 @@ export interface ProxyRequest extends BodySource {
 /** A client response usable as an exchange sink that can tell when the client left. */
 export type ProxyResponseSink = ProxyResponse & ExchangeSink & { once(event: "close", listener: () => void): unknown };
 
-function onResponseClose(this: ExchangeSink): void {
+const kGone = Symbol("client-gone");
+
+/** The client connection closed: abort the exchange, or note it when none started yet. */
+function onResponseClose(this: ExchangeSink & { [kGone]?: boolean }): void {
+  this[kGone] = true;
   exchangeOf(this)?.abort();
 }
 
@@ -53,6 +57,7 @@ function onResponseClose(this: ExchangeSink): void {
 export function serveInference(ctx: ProxyContext, endpoint: InferenceEndpoint, req: ProxyRequest, res: ProxyResponseSink): void {
   const startedAt = performance.now();
   const requestId = requestIdOf(req.headers);
+  res.once("close", onResponseClose);
   readBody(req).then(
     (raw) => forward(ctx, endpoint, req.headers, raw, res, requestId, startedAt),
     (err: Error) => {
@@ -63,6 +68,7 @@ export function serveInference(ctx: ProxyContext, endpoint: InferenceEndpoint, r
 }
 
 function forward(ctx: ProxyContext, endpoint: InferenceEndpoint, headers: IncomingHttpHeaders, raw: Buffer, res: ProxyResponseSink, requestId: string, startedAt: number): void {
+  if ((res as { [kGone]?: boolean })[kGone] === true) return; // the client left while sending
   const dialect = endpoint.dialect;
   const table = ctx.current();
   if (table === undefined) {
@@ -115,8 +121,8 @@ function forward(ctx: ProxyContext, endpoint: InferenceEndpoint, headers: Incomi
     mintedId: endpoint.idPrefix === "" ? null : Buffer.from(`"id":"${mintId(endpoint.idPrefix)}"`),
     dropUsage,
     onOutcome: ctx.onOutcome,
+    logger: ctx.logger,
   });
-  res.once("close", onResponseClose);
   exchange.start();
 }
 

@@ -8,6 +8,7 @@
  */
 import type { OutgoingHttpHeaders } from "node:http";
 import type { Dispatcher } from "undici";
+import type { Logger } from "../../log.ts";
 import type { Dialect } from "../dialects/dialect.ts";
 import { JSON_TYPE } from "../dialects/dialect.ts";
 import { OutcomeStatus, type OutcomeListener } from "../outcome.ts";
@@ -46,6 +47,8 @@ export interface ExchangeInit {
   /** For /v1 streams: drop the usage frame the proxy asked for. */
   dropUsage: boolean;
   onOutcome: OutcomeListener | undefined;
+  /** Logs upstream failures (never bodies). */
+  logger: Logger;
 }
 
 const UPSTREAM_HEADERS = { "content-type": "application/json" };
@@ -193,6 +196,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       const other = pickNode(this.init.assignment.variant.nodes, this.node ?? undefined);
       if (typeof other !== "number") return this.retry(other);
     }
+    this.init.logger.warn({ requestId: this.init.requestId, node: this.node?.id, route: this.init.route.name, code, err: err.message }, "upstream request failed");
     if (this.mode === 1) {
       const relay = this.relay as AnswerRelay;
       relay.error = code === "UND_ERR_BODY_TIMEOUT" ? "upstream stalled: no data within the idle timeout" : `upstream failed mid-answer: ${err.message}`;
