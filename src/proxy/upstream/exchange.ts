@@ -16,6 +16,7 @@ import type { Assignment } from "../routing/assign-variant.ts";
 import type { CompiledNode, CompiledRoute, RoutingTable } from "../snapshot/routing-table.ts";
 import { AnswerRelay, AnswerTally, idPatternOf } from "./answer-relay.ts";
 import { numberAfter, replaceAll } from "./byte-rewrite.ts";
+import { COOL_DOWN_MS } from "./node-upstream.ts";
 import { NoNode, pickNode } from "./pick-node.ts";
 
 /** Where an answer goes: a node ServerResponse (HTTP/1.1 or HTTP/2 compat) or an in-process sink. */
@@ -127,6 +128,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
+    if (status === 503) (this.node as CompiledNode).upstream.coolUntil = performance.now() + COOL_DOWN_MS;
     if (status === 503 && this.attempt === 0) {
       const other = pickNode(this.init.assignment.variant.nodes, this.node ?? undefined);
       if (typeof other !== "number") {
@@ -192,6 +194,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.retryTo !== null) return this.retry(this.retryTo);
     if (this.gone) return this.finish(OutcomeStatus.ClientGone, null);
     const code = (err as { code?: string }).code ?? "";
+    if (this.mode === 0 && RETRYABLE.has(code) && this.node !== null) this.node.upstream.coolUntil = performance.now() + COOL_DOWN_MS;
     if (this.mode === 0 && this.attempt === 0 && RETRYABLE.has(code)) {
       const other = pickNode(this.init.assignment.variant.nodes, this.node ?? undefined);
       if (typeof other !== "number") return this.retry(other);

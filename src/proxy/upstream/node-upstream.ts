@@ -29,6 +29,11 @@ export class NodeUpstream {
   inFlight = 0;
   /** Routing tables that reference this upstream. */
   tables = 0;
+  /**
+   * `performance.now()` until which the node is avoided: it refused a connection or answered 503
+   * (a node that fails fast must not attract traffic by looking idle). 0 = not cooling.
+   */
+  coolUntil = 0;
 
   constructor(baseUrl: string, timeouts: UpstreamTimeouts) {
     const url = new URL(baseUrl);
@@ -50,6 +55,9 @@ export class NodeUpstream {
     return this.pool.close().catch(() => undefined);
   }
 }
+
+/** How long a node that refused or answered 503 is avoided, in ms. */
+export const COOL_DOWN_MS = 1000;
 
 /** The reuse key of an upstream. */
 export function upstreamKey(baseUrl: string, t: UpstreamTimeouts): string {

@@ -1,6 +1,7 @@
 /**
  * Node choice: power of two choices on this proxy's in-flight count per node, skipping nodes at
- * their max concurrency and a node already tried for this request.
+ * their max concurrency and a node already tried for this request, and avoiding nodes cooling
+ * down after a refusal or a 503 while any other node can take the request.
  */
 import type { CompiledNode } from "../snapshot/routing-table.ts";
 
@@ -15,6 +16,11 @@ export type NoNode = (typeof NoNode)[keyof typeof NoNode];
 
 function hasRoom(n: CompiledNode): boolean {
   return n.maxConcurrent === 0 || n.upstream.inFlight < n.maxConcurrent;
+}
+
+/** In-flight count, pushed behind every other node while the node cools down. */
+function load(n: CompiledNode, now: number): number {
+  return n.upstream.coolUntil > now ? n.upstream.inFlight + 1e9 : n.upstream.inFlight;
 }
 
 /** Picks a node from `nodes`, never `exclude`; answers a NoNode code when none can take the request. */
@@ -34,16 +40,21 @@ export function pickNode(nodes: readonly CompiledNode[], exclude?: CompiledNode)
   const b = nodes[j];
   const aOk = a !== exclude && hasRoom(a);
   const bOk = b !== exclude && hasRoom(b);
-  if (aOk && bOk) return a.upstream.inFlight <= b.upstream.inFlight ? a : b;
-  if (aOk) return a;
-  if (bOk) return b;
-  // Both unusable: scan for the least loaded node with room.
+  const now = performance.now();
+  if (aOk && bOk) {
+    const la = load(a, now);
+    const lb = load(b, now);
+    if (la < 1e9 || lb < 1e9) return la <= lb ? a : b;
+    // Both cooling: fall through to the scan for a node that is not.
+  } else if (aOk && load(a, now) < 1e9) return a;
+  else if (bOk && load(b, now) < 1e9) return b;
+  // Neither is a good pick: scan for the least loaded node with room, cooling ones last.
   let best: CompiledNode | undefined;
   let sawCandidate = false;
   for (const n of nodes) {
     if (n === exclude) continue;
     sawCandidate = true;
-    if (hasRoom(n) && (best === undefined || n.upstream.inFlight < best.upstream.inFlight)) best = n;
+    if (hasRoom(n) && (best === undefined || load(n, now) < load(best, now))) best = n;
   }
   if (best) return best;
   return sawCandidate ? NoNode.Full : NoNode.None;
