@@ -45,6 +45,7 @@ export async function listenDual(options: DualServerOptions): Promise<DualServer
   h1.requestTimeout = 0;
   const h2 = http2.createServer({}, options.handler);
   const sockets = new Set<net.Socket>();
+  let onDrained: (() => void) | undefined;
   const h2Sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (session) => {
     h2Sessions.add(session);
@@ -53,7 +54,10 @@ export async function listenDual(options: DualServerOptions): Promise<DualServer
 
   const server = net.createServer((socket) => {
     sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
+    socket.once("close", () => {
+      sockets.delete(socket);
+      if (sockets.size === 0) onDrained?.();
+    });
     socket.setNoDelay(true);
     let head: Buffer = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
@@ -82,6 +86,9 @@ export async function listenDual(options: DualServerOptions): Promise<DualServer
       resolve();
     });
   });
+  // The http server never listens itself, but its connection tracking (idle-connection closing,
+  // headers/request timeouts) starts on "listening": start it by hand.
+  h1.emit("listening");
   const address = server.address() as net.AddressInfo;
   const urlHost = host.includes(":") ? `[${host}]` : host;
 
@@ -91,16 +98,23 @@ export async function listenDual(options: DualServerOptions): Promise<DualServer
     async close(graceMs = 5000) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       h1.closeIdleConnections();
+      // Responses still running on HTTP/1.1 close their connection when done, and requests
+      // arriving meanwhile are told to close too.
+      for (const socket of sockets) {
+        const res = (socket as { _httpMessage?: { shouldKeepAlive: boolean } })._httpMessage;
+        if (res) res.shouldKeepAlive = false;
+      }
+      h1.on("request", (_req: http.IncomingMessage, res: http.ServerResponse) => (res.shouldKeepAlive = false));
       for (const session of h2Sessions) session.close();
       const timer = setTimeout(() => {
         for (const socket of sockets) socket.destroy();
       }, graceMs);
       timer.unref();
       const drained = new Promise<void>((resolve) => {
-        const check = () => (sockets.size === 0 ? resolve() : setTimeout(check, 10).unref());
-        check();
+        onDrained = resolve;
+        if (sockets.size === 0) resolve();
       });
-      h1.close();
+      h1.close(() => {}); // not listening itself: only stops its timers and idle connections
       await Promise.all([closed, drained]);
       clearTimeout(timer);
     },
