@@ -82,6 +82,28 @@ describe("Connect ChatService.Chat on the traffic port", () => {
     }
   });
 
+  it("aborts the upstream request when an HTTP/2 caller cancels mid-stream", async () => {
+    const client = createClient(ChatService, createConnectTransport({ baseUrl: f.proxy.url, httpVersion: "2" }));
+    f.sims[0].setFaults({ tokensPerSecond: 20 });
+    try {
+      const controller = new AbortController();
+      const ended = f.sims[0].waitFor("request-end");
+      await assert.rejects(async () => {
+        for await (const res of client.chat(
+          { model: "qwen3-32b", messages: [{ role: "user", content: "hi" }], options: { num_predict: 200 } },
+          { signal: controller.signal },
+        )) {
+          if (res.event.case === "delta") controller.abort();
+        }
+      });
+      await ended;
+      assert.equal(f.sims[0].stats().inFlight, 0);
+      assert.ok(f.sims[0].stats().aborted >= 1);
+    } finally {
+      f.sims[0].setFaults({ tokensPerSecond: 0 });
+    }
+  });
+
   it("still serves the HTTP dialects next to Connect", async () => {
     const res = await fetch(`${f.proxy.url}/api/version`);
     assert.equal(res.status, 200);

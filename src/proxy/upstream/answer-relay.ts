@@ -132,6 +132,28 @@ export class AnswerRelay extends AnswerTally {
   }
 }
 
+/**
+ * A whole (non-streamed) 2xx answer with the model name and /v1 id rewritten; its counts go to
+ * `tally` (native `prompt_eval_count`/`eval_count`/`eval_duration`, /v1 `usage`).
+ */
+export function rewriteWholeAnswer(body: Buffer, native: boolean, modelPattern: Buffer, modelReplacement: Buffer | null, mintedId: Buffer | null, tally: AnswerTally): Buffer {
+  tally.complete = true;
+  if (native) {
+    tally.promptTokens = numberAfter(body, PROMPT_EVAL_COUNT);
+    tally.completionTokens = numberAfter(body, EVAL_COUNT);
+    tally.evalDurationNs = numberAfter(body, EVAL_DURATION);
+  } else {
+    tally.promptTokens = numberAfter(body, PROMPT_TOKENS);
+    tally.completionTokens = numberAfter(body, COMPLETION_TOKENS);
+  }
+  if (modelReplacement !== null) body = replaceAll(body, modelPattern, modelReplacement);
+  if (mintedId !== null) {
+    const pattern = idPatternOf(body);
+    if (pattern !== null) body = replaceAll(body, pattern, mintedId);
+  }
+  return body;
+}
+
 const EMPTY = Buffer.alloc(0);
 const TWO_NL = Buffer.from("\n\n");
 

@@ -14,8 +14,7 @@ import { JSON_TYPE } from "../dialects/dialect.ts";
 import { OutcomeStatus, type OutcomeListener } from "../outcome.ts";
 import type { Assignment } from "../routing/assign-variant.ts";
 import type { CompiledNode, CompiledRoute, RoutingTable } from "../snapshot/routing-table.ts";
-import { AnswerRelay, AnswerTally, idPatternOf } from "./answer-relay.ts";
-import { numberAfter, replaceAll } from "./byte-rewrite.ts";
+import { AnswerRelay, AnswerTally, rewriteWholeAnswer } from "./answer-relay.ts";
 import { COOL_DOWN_MS } from "./node-upstream.ts";
 import { NoNode, pickNode } from "./pick-node.ts";
 
@@ -80,6 +79,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private parts: Buffer[] | null = null;
   private relay: AnswerRelay | null = null;
   private firstByteAt = -1;
+  private contentType = JSON_TYPE;
   private gone = false;
   private finished = false;
   private inFlight = false;
@@ -139,6 +139,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.status = status;
     const type = headers["content-type"];
     const contentType = typeof type === "string" ? type : JSON_TYPE;
+    this.contentType = contentType;
     const init = this.init;
     const streaming = status < 300 && (contentType.includes("ndjson") || contentType.includes("event-stream"));
     if (!streaming) {
@@ -181,10 +182,19 @@ export class Exchange implements Dispatcher.DispatchHandler {
       sink.end();
       return this.finish(relay.error === "" ? OutcomeStatus.Ok : OutcomeStatus.UpstreamFailed, relay);
     }
+    const init = this.init;
     const tally = new AnswerTally();
-    let body = this.parts!.length === 1 ? this.parts![0] : Buffer.concat(this.parts!);
-    if (this.status < 300) body = this.rewriteWhole(body, tally);
-    sink.writeHead(this.status, { ...this.answerHeaders(JSON_TYPE), "content-length": body.length });
+    const parts = this.parts as Buffer[];
+    let body = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    if (this.status < 300) {
+      const variant = init.assignment.variant;
+      const replacement = init.route.modelReplacement.equals(variant.modelPattern) ? null : init.route.modelReplacement;
+      body = rewriteWholeAnswer(body, init.dialect.kind === "native", variant.modelPattern, replacement, init.mintedId, tally);
+    }
+    const headers = this.answerHeaders(this.contentType);
+    headers["content-length"] = body.length;
+    if (this.status === 503) headers["retry-after"] = "1";
+    sink.writeHead(this.status, headers);
     sink.end(body);
     this.finish(this.status < 300 ? OutcomeStatus.Ok : OutcomeStatus.UpstreamStatus, tally);
   }
@@ -224,26 +234,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
     // The target was picked with the failed node excluded; it may have filled up meanwhile.
     if (node.maxConcurrent !== 0 && node.upstream.inFlight >= node.maxConcurrent) return this.failBeforeAnswer(503, BUSY, true);
     this.dispatchTo(node);
-  }
-
-  private rewriteWhole(body: Buffer, tally: AnswerTally): Buffer {
-    const init = this.init;
-    const variant = init.assignment.variant;
-    tally.complete = true;
-    if (init.dialect.kind === "native") {
-      tally.promptTokens = numberAfter(body, PROMPT_EVAL_COUNT);
-      tally.completionTokens = numberAfter(body, EVAL_COUNT);
-      tally.evalDurationNs = numberAfter(body, EVAL_DURATION);
-    } else {
-      tally.promptTokens = numberAfter(body, PROMPT_TOKENS);
-      tally.completionTokens = numberAfter(body, COMPLETION_TOKENS);
-    }
-    if (!init.route.modelReplacement.equals(variant.modelPattern)) body = replaceAll(body, variant.modelPattern, init.route.modelReplacement);
-    if (init.mintedId !== null) {
-      const pattern = idPatternOf(body);
-      if (pattern !== null) body = replaceAll(body, pattern, init.mintedId);
-    }
-    return body;
   }
 
   private answerHeaders(contentType: string): OutgoingHttpHeaders {
@@ -310,9 +300,3 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
   }
 }
-
-const PROMPT_EVAL_COUNT = Buffer.from('"prompt_eval_count":');
-const EVAL_COUNT = Buffer.from('"eval_count":');
-const EVAL_DURATION = Buffer.from('"eval_duration":');
-const PROMPT_TOKENS = Buffer.from('"prompt_tokens":');
-const COMPLETION_TOKENS = Buffer.from('"completion_tokens":');
