@@ -1,7 +1,8 @@
 /**
- * The state `turnout up` bootstraps when it is given no config file: a route `qwen3-32b` over the
- * nodes it found (a local Ollama, or simulated nodes), written as native config YAML so it goes
- * through the same validation as any config file.
+ * The state `turnout up` bootstraps when it is given no config file, written as native config
+ * YAML so it goes through the same validation as any config file:
+ * - over a local Ollama: one route per model, named exactly as the model (clients change nothing);
+ * - over simulated nodes: a route `qwen3-32b` with the variants `qwen3-32b` and `qwen3-8b`.
  */
 
 /** A node found for the demo. */
@@ -10,18 +11,31 @@ export interface DemoNode {
   models: string[];
 }
 
-/** Config YAML for the demo nodes: every model is a variant; the first is the default. */
-export function demoConfig(nodes: DemoNode[]): string {
-  const models = [...new Set(nodes.flatMap((n) => n.models))];
-  const variantName = (model: string) => model.replace(/[^A-Za-z0-9._-]/g, "-");
-  const lines = ["nodes:"];
-  nodes.forEach((node, i) => {
-    lines.push(`  - id: node-${i + 1}`, `    url: ${JSON.stringify(node.url)}`, `    models: ${JSON.stringify(node.models)}`);
-  });
-  lines.push("routes:", `  - name: ${JSON.stringify(models.length > 0 && models[0] === "qwen3:32b" ? "qwen3-32b" : (models[0] ?? "default"))}`);
-  lines.push(`    default: ${JSON.stringify(variantName(models[0] ?? "default"))}`, "    variants:");
-  for (const model of models) lines.push(`      - name: ${JSON.stringify(variantName(model))}`, `        model: ${JSON.stringify(model)}`);
-  return lines.join("\n") + "\n";
+const variantName = (model: string) => model.replace(/[^A-Za-z0-9._-]/g, "-");
+
+function nodeLines(nodes: DemoNode[]): string[] {
+  return ["nodes:", ...nodes.map((n, i) => `  - { id: node-${i + 1}, url: ${JSON.stringify(n.url)}, models: ${JSON.stringify(n.models)} }`)];
+}
+
+/** Config YAML with one single-variant route per model of a local Ollama. */
+export function localOllamaConfig(node: DemoNode): string {
+  const routes = node.models.map((model) =>
+    `  - { name: ${JSON.stringify(model)}, variants: [ { name: ${JSON.stringify(variantName(model))}, model: ${JSON.stringify(model)} } ] }`,
+  );
+  return [...nodeLines([node]), "routes:", ...routes].join("\n") + "\n";
+}
+
+/** Config YAML for simulated nodes serving qwen3:32b and qwen3:8b: one route, two variants. */
+export function simulatedConfig(nodes: DemoNode[]): string {
+  return [
+    ...nodeLines(nodes),
+    "routes:",
+    "  - name: qwen3-32b",
+    "    default: qwen3-32b",
+    "    variants:",
+    '      - { name: qwen3-32b, model: "qwen3:32b" }',
+    '      - { name: qwen3-8b, model: "qwen3:8b" }',
+  ].join("\n") + "\n";
 }
 
 /** Asks `url` whether an Ollama answers there; answers its models, or undefined. */

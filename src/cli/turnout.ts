@@ -10,10 +10,11 @@ const usage = `turnout — a control plane for LLM traffic on Ollama fleets
 
 Usage:
   turnout up   [--config FILE] [--port 8080] [--admin-port 8081] [--host 127.0.0.1]
-               [--data-dir .turnout] [--sim-port 11435]
+               [--data-dir .turnout] [--ollama http://127.0.0.1:11434] [--sim-port 11435]
       Runs the control plane and one proxy in one process. Without a config file and without
-      stored state, it uses a local Ollama at 127.0.0.1:11434 when one answers, and otherwise
-      starts two simulated Ollama nodes so the gateway works out of the box.
+      stored state, it routes every model of the Ollama at --ollama when one answers, and
+      otherwise starts two simulated Ollama nodes (--sim-port, --sim-port+1) with a route
+      "qwen3-32b", so the gateway works out of the box.
   turnout sim  [--port 11434] [--nodes N] [--models a,b] [...]   (turnout sim --help)
       Runs simulated Ollama nodes for tests, demos and benchmarks.
   turnout help

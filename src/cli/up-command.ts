@@ -12,7 +12,7 @@ import { loadConfigFile, parseConfig } from "../control/config/load-config.ts";
 import { startProxy } from "../proxy/proxy.ts";
 import { startSimulatorFleet } from "../sim/simulator.ts";
 import { TurnoutError } from "../errors.ts";
-import { demoConfig, findLocalOllama } from "./demo-config.ts";
+import { findLocalOllama, localOllamaConfig, simulatedConfig } from "./demo-config.ts";
 
 /** Splits "host:port" (or a bare port) into its parts. */
 function hostPort(value: string, flag: string): { host?: string; port: number } {
@@ -37,12 +37,13 @@ export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<v
       host: { type: "string" },
       "data-dir": { type: "string" },
       "sim-port": { type: "string" },
+      ollama: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
   });
   if (values.help) {
-    process.stdout.write("turnout up [--config FILE] [--port 8080] [--admin-port 8081] [--host 127.0.0.1] [--data-dir .turnout] [--sim-port 11435]\n");
+    process.stdout.write("turnout up [--config FILE] [--port 8080] [--admin-port 8081] [--host 127.0.0.1] [--data-dir .turnout] [--ollama http://127.0.0.1:11434] [--sim-port 11435]\n");
     return { close: async () => {} };
   }
   const logger = createLogger();
@@ -62,17 +63,17 @@ export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<v
     let config = configPath ? await loadConfigFile(configPath) : undefined;
     const empty = (await store.list("")).length === 0;
     if (!config && empty) {
-      const ollama = await findLocalOllama("http://127.0.0.1:11434");
+      const ollama = await findLocalOllama(values.ollama ?? "http://127.0.0.1:11434");
       if (ollama) {
         log.info({ url: ollama.url, models: ollama.models.length }, "using the local Ollama");
-        config = parseConfig(demoConfig([ollama]), "local Ollama");
+        config = parseConfig(localOllamaConfig(ollama), "local Ollama");
       } else {
         const simPort = portFlag(values["sim-port"], "--sim-port") ?? 11435;
         const fleet = await startSimulatorFleet(2, { port: simPort, models: ["qwen3:32b", "qwen3:8b"], ttftMs: 150, tokensPerSecond: 40, loadMs: 1500 });
         closers.push(() => fleet.close());
         const nodes = fleet.nodes.map((n) => ({ url: n.url, models: ["qwen3:32b", "qwen3:8b"] }));
-        log.info({ nodes: nodes.map((n) => n.url) }, "no Ollama at 127.0.0.1:11434: started simulated nodes");
-        config = parseConfig(demoConfig(nodes), "built-in demo");
+        log.info({ nodes: nodes.map((n) => n.url) }, "no Ollama answered: started simulated nodes");
+        config = parseConfig(simulatedConfig(nodes), "built-in demo");
       }
     }
 

@@ -110,3 +110,48 @@ test("turnout up refuses the seed article's example with a clear error naming al
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("turnout up with no config routes every model of a local Ollama under its own name", async () => {
+  const ollama = await startSimulator({ models: ["llama3.2:3b", "qwen3:8b"] });
+  const dir = await mkdtemp(join(tmpdir(), "turnout-local-"));
+  try {
+    const gw = await up(["--data-dir", join(dir, "data"), "--ollama", ollama.url]);
+    try {
+      const tags = (await (await fetch(`${gw.traffic}/api/tags`)).json()) as { models: { name: string }[] };
+      assert.deepEqual(tags.models.map((m) => m.name).sort(), ["llama3.2:3b", "qwen3:8b"]);
+      const res = await fetch(`${gw.traffic}/api/generate`, { method: "POST", body: JSON.stringify({ model: "llama3.2:3b", prompt: "hi", stream: false }) });
+      assert.equal(res.status, 200);
+      assert.equal(((await res.json()) as { model: string }).model, "llama3.2:3b");
+    } finally {
+      await stop(gw);
+    }
+  } finally {
+    await ollama.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("turnout up with no config and no Ollama starts simulated nodes behind the route qwen3-32b", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "turnout-demo-"));
+  try {
+    // A closed port stands in for "no Ollama here".
+    const gone = await startSimulator({ models: ["x"] });
+    await gone.close();
+    const gw = await up(["--data-dir", join(dir, "data"), "--ollama", gone.url, "--sim-port", "0"]);
+    try {
+      const res = await fetch(`${gw.traffic}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "qwen3-32b", messages: [{ role: "user", content: "hi" }] }),
+      });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("x-turnout-variant"), "qwen3-32b");
+      const current = await adminCall(gw.admin, "GetCurrentModel", { route: "qwen3-32b" });
+      assert.equal(current.json.model, "qwen3:32b");
+    } finally {
+      await stop(gw);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
