@@ -24,6 +24,9 @@ export interface LoadOptions {
   concurrency?: number;
   /** Longest a single request may take before it counts as an error, in ms. Default 10000. */
   requestTimeoutMs?: number;
+  /** Where to record latencies (to merge several runs); `latency` then summarises all of it.
+   * Default: a fresh buffer. */
+  samples?: Samples;
 }
 
 /** What one load run measured. */
@@ -48,7 +51,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const pool = new Pool(options.url, { connections, headersTimeout: timeout, bodyTimeout: timeout });
   const path = options.path ?? "/api/chat";
   const headers = { "content-type": "application/json" };
-  const latency = new Samples();
+  const latency = options.samples ?? new Samples();
   const lag = new Samples();
   let ok = 0;
   let errors = 0;
