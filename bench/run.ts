@@ -45,10 +45,18 @@ if (args.help) {
 const plan = args.quick
   ? { warmupMs: 300, chatMs: 1000, rateMs: 1500, streamMs: 1000 }
   : { warmupMs: 1000, chatMs: 5000, rateMs: 6000, streamMs: 5000 };
-const connections = Number(args.connections);
-const rate = Number(args.rate);
-const streamConcurrency = Number(args["stream-concurrency"]);
-const streamTps = Number(args["stream-tps"]);
+function positive(name: string, text: string, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > max) {
+    process.stderr.write(`bench: --${name} must be an integer from 1 to ${max}, got ${JSON.stringify(text)}\n`);
+    process.exit(2);
+  }
+  return n;
+}
+const connections = positive("connections", args.connections, 1024);
+const rate = positive("rate", args.rate, 20_000);
+const streamConcurrency = positive("stream-concurrency", args["stream-concurrency"], 1024);
+const streamTps = positive("stream-tps", args["stream-tps"], 100_000);
 const CHAT_TOKENS = 8;
 const STREAM_CHUNKS = 50;
 
@@ -69,7 +77,11 @@ interface Measured<R> {
 
 const tmpDir = mkdtempSync(join(tmpdir(), "turnout-bench-"));
 const useWrk = !args["no-wrk"] && (await haveWrk());
-const env = await startTargets({ tmpDir, skipNginx: args["no-nginx"], progress });
+const env = await startTargets({ tmpDir, skipNginx: args["no-nginx"], progress }).catch((err: Error) => {
+  progress(`FAILED to start the targets: ${err.stack ?? err}`);
+  rmSync(tmpDir, { recursive: true, force: true });
+  process.exit(1);
+});
 const notes = [...env.skipped];
 let exitCode = 0;
 

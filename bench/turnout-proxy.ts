@@ -1,8 +1,9 @@
 /**
- * Bench entry: Turnout's proxy in its own process, as `turnout up` would run it, in front of one
- * simulated node. It opens a file KV store in a temp dir, writes a snapshot that routes model
- * `bench` to the simulator's model, starts the proxy and reports its URL over IPC once the
- * snapshot is applied.
+ * Bench entry: Turnout as `turnout up` runs it — the embedded control plane and one proxy in one
+ * process over a file KV store (in a temp dir) — in front of one simulated node. The state comes
+ * from a native config file's text that routes model `bench` to the simulator's model; the
+ * control plane validates, compiles and publishes the snapshot, the proxy applies it, and the
+ * entry reports its traffic URL over IPC. (The admin server is left out: it is idle in the bench.)
  *
  * `node bench/turnout-proxy.ts --upstream http://127.0.0.1:P --model bench-sim:1b`
  */
@@ -10,17 +11,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { create, toBinary } from "@bufbuild/protobuf";
-import { RoutingSnapshotSchema } from "../gen/turnout/v1/routing_pb.js";
+import { parseConfig } from "../src/control/config/load-config.ts";
+import { createControlPlane } from "../src/control/control-plane.ts";
 import { createLogger } from "../src/log.ts";
 import { startProxy } from "../src/proxy/proxy.ts";
-import { snapshotContentHash } from "../src/snapshot/content-hash.ts";
 import { createFileKvStore } from "../src/transport/memory/file-kv-store.ts";
-import { SNAPSHOT_KEY } from "../src/transport/types.ts";
 import { announceReady } from "./children.ts";
-
-/** The model name bench clients send to Turnout. */
-export const BENCH_ROUTE = "bench";
 
 const { values } = parseArgs({
   options: {
@@ -30,32 +26,31 @@ const { values } = parseArgs({
 });
 if (!values.upstream) throw new Error("turnout-proxy: --upstream URL is required");
 
-const dir = mkdtempSync(join(tmpdir(), "turnout-bench-"));
-const store = createFileKvStore({ dir, fsync: false });
-const snapshot = create(RoutingSnapshotSchema, {
-  version: 1n,
-  parentVersion: 0n,
-  nodes: [{ id: "sim-1", baseUrl: values.upstream, models: [values.model] }],
-  routes: [
-    {
-      name: BENCH_ROUTE,
-      defaultVariant: "sim",
-      variants: [{ name: "sim", model: values.model, nodes: ["sim-1"] }],
-      seed: BENCH_ROUTE,
-    },
-  ],
-  settings: { unitHeader: "x-turnout-user", connectTimeoutMs: 5000, firstByteTimeoutMs: 300_000, idleTimeoutMs: 60_000 },
-});
-snapshot.contentHash = snapshotContentHash(snapshot);
-await store.put(SNAPSHOT_KEY, toBinary(RoutingSnapshotSchema, snapshot));
+const config = parseConfig(
+  `nodes:
+  - id: sim-1
+    url: ${JSON.stringify(values.upstream)}
+    models: [${JSON.stringify(values.model)}]
+routes:
+  - name: bench
+    variants:
+      - name: sim
+        model: ${JSON.stringify(values.model)}
+`,
+  "bench",
+);
 
+const dir = mkdtempSync(join(tmpdir(), "turnout-bench-"));
 // Logs at LOG_LEVEL (the bench sets "warn" unless told otherwise).
 const logger = createLogger();
+const store = createFileKvStore({ dir });
+const controlPlane = await createControlPlane({ store, logger, bootstrap: config.state });
 const proxy = await startProxy({ store, port: 0, host: "127.0.0.1", logger, id: "bench" });
-await proxy.waitForVersion(1, AbortSignal.timeout(10_000));
+await proxy.waitForVersion(Number(controlPlane.currentSnapshot().version), AbortSignal.timeout(10_000));
 
 announceReady(proxy.url, async () => {
   await proxy.close();
+  await controlPlane.close();
   await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
