@@ -20,6 +20,21 @@ export interface StreamProbeOptions {
   durationMs: number;
   /** Longest wait for headers or between chunks, in ms. Default 10000. */
   timeoutMs?: number;
+  /** Where to record timings (to merge several runs); the summaries then cover all of it.
+   * Default: fresh buffers. */
+  samples?: StreamSamples;
+}
+
+/** Sample buffers of a stream probe. */
+export interface StreamSamples {
+  ttfb: Samples;
+  gap: Samples;
+  total: Samples;
+}
+
+/** Fresh buffers for {@link StreamProbeOptions.samples}. */
+export function streamSamples(): StreamSamples {
+  return { ttfb: new Samples(), gap: new Samples(), total: new Samples() };
 }
 
 /** What the probe measured. */
@@ -52,9 +67,7 @@ export async function runStreamProbe(options: StreamProbeOptions): Promise<Strea
   const pool = new Pool(options.url, { connections: options.concurrency, headersTimeout: timeout, bodyTimeout: timeout });
   const path = options.path ?? "/api/chat";
   const headers = { "content-type": "application/json" };
-  const ttfb = new Samples();
-  const gap = new Samples();
-  const total = new Samples();
+  const { ttfb, gap, total } = options.samples ?? streamSamples();
   let ok = 0;
   let errors = 0;
   let chunks = 0;
