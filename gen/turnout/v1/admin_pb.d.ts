@@ -5,6 +5,7 @@
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
 import type { Arm, Node, Route, RoutingSnapshot } from "./routing_pb.js";
+import type { Convergence } from "./fleet_pb.js";
 
 /**
  * Describes the file turnout/v1/admin.proto.
@@ -131,6 +132,14 @@ export declare type PutNodeRequest = Message<"turnout.v1.PutNodeRequest"> & {
    * @generated from field: optional uint64 expected_revision = 2;
    */
   expectedRevision?: bigint | undefined;
+
+  /**
+   * When > 0, answer only once every live proxy serves the new snapshot, or fail with
+   * DeadlineExceeded after this many milliseconds (the change itself stays accepted).
+   *
+   * @generated from field: uint32 wait_for_fleet_ms = 3;
+   */
+  waitForFleetMs: number;
 };
 
 /**
@@ -158,6 +167,13 @@ export declare type PutNodeResponse = Message<"turnout.v1.PutNodeResponse"> & {
    * @generated from field: uint64 snapshot_version = 2;
    */
   snapshotVersion: bigint;
+
+  /**
+   * Convergence of the new snapshot (filled when the request asked to wait for the fleet).
+   *
+   * @generated from field: turnout.v1.Convergence convergence = 3;
+   */
+  convergence?: Convergence | undefined;
 };
 
 /**
@@ -185,6 +201,14 @@ export declare type DeleteNodeRequest = Message<"turnout.v1.DeleteNodeRequest"> 
    * @generated from field: optional uint64 expected_revision = 2;
    */
   expectedRevision?: bigint | undefined;
+
+  /**
+   * When > 0, answer only once every live proxy serves the new snapshot, or fail with
+   * DeadlineExceeded after this many milliseconds (the change itself stays accepted).
+   *
+   * @generated from field: uint32 wait_for_fleet_ms = 3;
+   */
+  waitForFleetMs: number;
 };
 
 /**
@@ -205,6 +229,13 @@ export declare type DeleteNodeResponse = Message<"turnout.v1.DeleteNodeResponse"
    * @generated from field: uint64 snapshot_version = 1;
    */
   snapshotVersion: bigint;
+
+  /**
+   * Convergence of the new snapshot (filled when the request asked to wait for the fleet).
+   *
+   * @generated from field: turnout.v1.Convergence convergence = 2;
+   */
+  convergence?: Convergence | undefined;
 };
 
 /**
@@ -334,6 +365,14 @@ export declare type PutRouteRequest = Message<"turnout.v1.PutRouteRequest"> & {
    * @generated from field: optional uint64 expected_revision = 2;
    */
   expectedRevision?: bigint | undefined;
+
+  /**
+   * When > 0, answer only once every live proxy serves the new snapshot, or fail with
+   * DeadlineExceeded after this many milliseconds (the change itself stays accepted).
+   *
+   * @generated from field: uint32 wait_for_fleet_ms = 3;
+   */
+  waitForFleetMs: number;
 };
 
 /**
@@ -368,6 +407,13 @@ export declare type PutRouteResponse = Message<"turnout.v1.PutRouteResponse"> & 
    * @generated from field: turnout.v1.Route route = 3;
    */
   route?: Route | undefined;
+
+  /**
+   * Convergence of the new snapshot (filled when the request asked to wait for the fleet).
+   *
+   * @generated from field: turnout.v1.Convergence convergence = 4;
+   */
+  convergence?: Convergence | undefined;
 };
 
 /**
@@ -395,6 +441,14 @@ export declare type DeleteRouteRequest = Message<"turnout.v1.DeleteRouteRequest"
    * @generated from field: optional uint64 expected_revision = 2;
    */
   expectedRevision?: bigint | undefined;
+
+  /**
+   * When > 0, answer only once every live proxy serves the new snapshot, or fail with
+   * DeadlineExceeded after this many milliseconds (the change itself stays accepted).
+   *
+   * @generated from field: uint32 wait_for_fleet_ms = 3;
+   */
+  waitForFleetMs: number;
 };
 
 /**
@@ -415,6 +469,13 @@ export declare type DeleteRouteResponse = Message<"turnout.v1.DeleteRouteRespons
    * @generated from field: uint64 snapshot_version = 1;
    */
   snapshotVersion: bigint;
+
+  /**
+   * Convergence of the new snapshot (filled when the request asked to wait for the fleet).
+   *
+   * @generated from field: turnout.v1.Convergence convergence = 2;
+   */
+  convergence?: Convergence | undefined;
 };
 
 /**
@@ -524,6 +585,14 @@ export declare type SwitchModelRequest = Message<"turnout.v1.SwitchModelRequest"
    * @generated from field: optional uint64 expected_revision = 3;
    */
   expectedRevision?: bigint | undefined;
+
+  /**
+   * When > 0, answer only once every live proxy serves the new snapshot, or fail with
+   * DeadlineExceeded after this many milliseconds (the change itself stays accepted).
+   *
+   * @generated from field: uint32 wait_for_fleet_ms = 4;
+   */
+  waitForFleetMs: number;
 };
 
 /**
@@ -558,6 +627,13 @@ export declare type SwitchModelResponse = Message<"turnout.v1.SwitchModelRespons
    * @generated from field: uint64 snapshot_version = 3;
    */
   snapshotVersion: bigint;
+
+  /**
+   * Convergence of the new snapshot (filled when the request asked to wait for the fleet).
+   *
+   * @generated from field: turnout.v1.Convergence convergence = 4;
+   */
+  convergence?: Convergence | undefined;
 };
 
 /**
@@ -592,6 +668,14 @@ export declare type SetWeightsRequest = Message<"turnout.v1.SetWeightsRequest"> 
    * @generated from field: optional uint64 expected_revision = 3;
    */
   expectedRevision?: bigint | undefined;
+
+  /**
+   * When > 0, answer only once every live proxy serves the new snapshot, or fail with
+   * DeadlineExceeded after this many milliseconds (the change itself stays accepted).
+   *
+   * @generated from field: uint32 wait_for_fleet_ms = 4;
+   */
+  waitForFleetMs: number;
 };
 
 /**
@@ -653,6 +737,13 @@ export declare type SetWeightsResponse = Message<"turnout.v1.SetWeightsResponse"
    * @generated from field: uint64 snapshot_version = 3;
    */
   snapshotVersion: bigint;
+
+  /**
+   * Convergence of the new snapshot (filled when the request asked to wait for the fleet).
+   *
+   * @generated from field: turnout.v1.Convergence convergence = 4;
+   */
+  convergence?: Convergence | undefined;
 };
 
 /**
