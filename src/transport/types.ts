@@ -55,3 +55,77 @@ export interface ProxyReport {
   /** Version of the snapshot the report is about. */
   version: number;
 }
+
+/** A message on the event bus. */
+export interface BusMessage {
+  /** Subject it was published on, e.g. "turnout.events.config". */
+  readonly subject: string;
+  /** Payload bytes. */
+  readonly data: Uint8Array;
+}
+
+/**
+ * Fire-and-forget publish/subscribe (core NATS subjects; in-process in embedded mode). Used for
+ * proxy status reports (ACK/NACK, heartbeats) and config events. Nothing is stored: a subscriber
+ * sees only what is published while it listens.
+ */
+export interface EventBus {
+  /** Publishes `data` on `subject`. Never throws because the bus is down (the message is dropped). */
+  publish(subject: string, data: Uint8Array): void;
+  /**
+   * Yields every message on `subject` (NATS wildcards: `*` one token, `>` the rest) from now
+   * until `signal` aborts.
+   */
+  subscribe(subject: string, signal: AbortSignal): AsyncIterable<BusMessage>;
+}
+
+/** One entry of the outcome log, as a durable consumer sees it. */
+export interface LogEntry {
+  /** The appended bytes. */
+  readonly data: Uint8Array;
+  /** Position in the log (a JetStream stream sequence), increasing. */
+  readonly seq: number;
+  /** Marks this entry processed for the consumer; unacked entries are delivered again later. */
+  ack(): void;
+}
+
+/**
+ * A durable, append-only log (a JetStream stream; a file in embedded mode) that proxies append
+ * outcome batches to and the control plane reads with a durable consumer, so neither side's
+ * restart loses or doubles a record.
+ */
+export interface OutcomeLog {
+  /**
+   * Appends `data` durably. `id` deduplicates: appending the same id twice (a retry) stores it
+   * once. Throws `TurnoutError` `unavailable` when the log cannot be reached.
+   */
+  append(id: string, data: Uint8Array): Promise<void>;
+  /**
+   * Yields entries not yet acked by the durable consumer `consumer`, oldest first, then new ones
+   * as they arrive, until `signal` aborts. A restarted consumer resumes after its last ack.
+   */
+  consume(consumer: string, signal: AbortSignal): AsyncIterable<LogEntry>;
+}
+
+/** Everything above the seam needs: a store, a bus and the outcome log. */
+export interface Transport {
+  readonly store: KvStore;
+  readonly bus: EventBus;
+  readonly outcomes: OutcomeLog;
+  /** Closes the three (and the connection under them). */
+  close(): Promise<void>;
+}
+
+/** Subjects on the bus; payloads are the JSON form of the named turnout.v1 message. */
+export const SUBJECTS = {
+  /** ProxyStatus from proxy `<id>`: on every snapshot seen and as heartbeat. */
+  proxyStatus: (proxyId: string) => `turnout.fleet.status.${proxyId}`,
+  /** Wildcard of every proxy's status. */
+  proxyStatusAll: "turnout.fleet.status.*",
+  /** ConfigChanged for every accepted admin change. */
+  configChanged: "turnout.events.config",
+  /** SnapshotPublished for every new snapshot. */
+  snapshotPublished: "turnout.events.snapshot",
+  /** ProxyStatus again for every ACK/NACK (not heartbeats), for event followers. */
+  proxyApplied: "turnout.events.proxy",
+} as const;
