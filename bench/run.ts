@@ -76,6 +76,9 @@ const env = await startTargets({ tmpDir, skipNginx: args["no-nginx"], progress }
   rmSync(tmpDir, { recursive: true, force: true });
   process.exit(1);
 });
+// Removed however the bench ends (SIGINT included: the signal handler exits without `finally`).
+// Registered after the children's exit handler, so they are killed before their files go.
+process.on("exit", () => rmSync(tmpDir, { recursive: true, force: true }));
 const notes = [...env.skipped];
 let exitCode = 0;
 

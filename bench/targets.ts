@@ -42,7 +42,7 @@ export interface Targets {
 
 /** Options of {@link startTargets}. */
 export interface TargetOptions {
-  /** Temp dir for nginx's files. */
+  /** Temp dir for nginx's files and Turnout's data dir. */
   tmpDir: string;
   /** Leave nginx out even when it is installed. Default false. */
   skipNginx?: boolean;
@@ -73,7 +73,14 @@ export async function startTargets(options: TargetOptions): Promise<Targets> {
     const root = fileURLToPath(new URL("..", import.meta.url));
     if (existsSync(join(root, "src/proxy/proxy.ts"))) {
       options.progress("starting Turnout proxy");
-      const turnout = await startNodeChild("turnout-proxy", "turnout-proxy.ts", ["--upstream", sim.url, "--model", SIM_MODEL]);
+      const turnout = await startNodeChild("turnout-proxy", "turnout-proxy.ts", [
+        "--upstream",
+        sim.url,
+        "--model",
+        SIM_MODEL,
+        "--data-dir",
+        join(options.tmpDir, "turnout-data"),
+      ]);
       children.push(turnout.child);
       targets.push({ name: "turnout", url: turnout.url, model: TURNOUT_ROUTE, pid: turnout.child.pid });
     } else skipped.push("turnout: src/proxy/proxy.ts is not there yet");

@@ -5,7 +5,7 @@
  * control plane validates, compiles and publishes the snapshot, the proxy applies it, and the
  * entry reports its traffic URL over IPC. (The admin server is left out: it is idle in the bench.)
  *
- * `node bench/turnout-proxy.ts --upstream http://127.0.0.1:P --model bench-sim:1b`
+ * `node bench/turnout-proxy.ts --upstream http://127.0.0.1:P [--model bench-sim:1b] [--data-dir DIR]`
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,6 +22,8 @@ const { values } = parseArgs({
   options: {
     upstream: { type: "string" },
     model: { type: "string", default: "bench-sim:1b" },
+    /** Data directory of the file store; default a new temp dir, removed at exit. */
+    "data-dir": { type: "string" },
   },
 });
 if (!values.upstream) throw new Error("turnout-proxy: --upstream URL is required");
@@ -40,7 +42,10 @@ routes:
   "bench",
 );
 
-const dir = mkdtempSync(join(tmpdir(), "turnout-bench-"));
+const dir = values["data-dir"] ?? mkdtempSync(join(tmpdir(), "turnout-bench-store-"));
+// Removed however the process ends (a hard exit after a slow close included); the bench passes a
+// dir inside its own temp dir, so even a SIGKILLed child leaves nothing behind.
+process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
 // Logs at LOG_LEVEL (the bench sets "warn" unless told otherwise).
 const logger = createLogger();
 const store = createFileKvStore({ dir });
@@ -52,5 +57,4 @@ announceReady(proxy.url, async () => {
   await proxy.close();
   await controlPlane.close();
   await store.close();
-  rmSync(dir, { recursive: true, force: true });
 });
