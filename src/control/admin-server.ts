@@ -6,6 +6,7 @@
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "../log.ts";
 import { listenDual } from "../server/dual-server.ts";
+import { registerReflection } from "../server/reflection/register-reflection.ts";
 import type { ControlPlane } from "./control-plane.ts";
 
 /** Options of {@link startAdminServer}. */
@@ -34,7 +35,7 @@ export interface AdminServer {
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const log = options.logger.child({ component: "admin-server" });
   const handler = connectNodeAdapter({
-    routes: options.controlPlane.routes,
+    routes: (router) => { options.controlPlane.routes(router); registerReflection(router); },
     fallback(_req, res) {
       res.writeHead(404, { "content-type": "application/json" });
       res.end(JSON.stringify({ code: "not_found", message: "no such admin procedure; see turnout.v1.AdminService" }));

@@ -10,6 +10,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { ChatService } from "../../gen/turnout/v1/chat_pb.js";
 import type { Logger } from "../log.ts";
 import { listenDual } from "../server/dual-server.ts";
+import { REFLECTION_PATH_PREFIX, registerReflection } from "../server/reflection/register-reflection.ts";
 import type { KvStore, ProxyReport } from "../transport/types.ts";
 import { createChatService } from "./dialects/connect-chat.ts";
 import { createHttpHandler } from "./dialects/http-handler.ts";
@@ -64,12 +65,12 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   const ctx: ProxyContext = { current: applier.current, onOutcome: options.onOutcome, logger };
   const http = createHttpHandler(ctx);
   const connect = connectNodeAdapter({
-    routes: (router) => router.service(ChatService, createChatService(ctx)),
+    routes: (router) => { router.service(ChatService, createChatService(ctx)); registerReflection(router); },
     fallback: http as unknown as NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>,
   });
   const handler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
     const url = req.url;
-    if (url !== undefined && url.startsWith(CONNECT_PREFIX)) return connect(req as never, res as never);
+    if (url !== undefined && (url.startsWith(CONNECT_PREFIX) || url.startsWith(REFLECTION_PATH_PREFIX))) return connect(req as never, res as never);
     http(req, res);
   };
 
