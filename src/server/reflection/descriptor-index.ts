@@ -8,7 +8,7 @@ import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 
 /** Lookups over a closed set of descriptor files. */
 export interface DescriptorIndex {
-  /** The file named `name` (e.g. "turnout/v1/admin.proto"). */
+  /** The file named `name` as imports name it (e.g. "turnout/v1/admin.proto"). */
   fileByName(name: string): DescFile | undefined;
   /** The file declaring `symbol`: a message, enum, service, extension, method or field. */
   fileContainingSymbol(symbol: string): DescFile | undefined;
@@ -33,7 +33,8 @@ export function closeOverImports(roots: Iterable<DescFile>): DescFile[] {
 /** Builds the index over `roots` and their transitive imports. */
 export function createDescriptorIndex(roots: Iterable<DescFile>): DescriptorIndex {
   const files = closeOverImports(roots);
-  const byName = new Map(files.map((f) => [f.name, f]));
+  // `DescFile.name` drops the ".proto" suffix; reflection names files as imports do.
+  const byName = new Map(files.map((f) => [f.proto.name, f]));
   const registry: Registry = createRegistry(...files);
   return {
     fileByName: (name) => byName.get(name),
