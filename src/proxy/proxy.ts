@@ -11,11 +11,13 @@ import { ChatService } from "../../gen/turnout/v1/chat_pb.js";
 import type { Logger } from "../log.ts";
 import { listenDual } from "../server/dual-server.ts";
 import { REFLECTION_PATH_PREFIX, registerReflection } from "../server/reflection/register-reflection.ts";
-import type { KvStore, ProxyReport } from "../transport/types.ts";
+import type { EventBus, KvStore, ProxyReport } from "../transport/types.ts";
 import { createChatService } from "./dialects/connect-chat.ts";
 import { createHttpHandler } from "./dialects/http-handler.ts";
 import type { OutcomeListener } from "./outcome.ts";
 import type { ProxyContext } from "./proxy-context.ts";
+import { createStatusReporter, type StatusReporter } from "./report/status-reporter.ts";
+import { createLastGoodFile } from "./snapshot/last-good-file.ts";
 import { createSnapshotApplier } from "./snapshot/snapshot-applier.ts";
 
 /** Options of {@link startProxy}. */
@@ -36,6 +38,18 @@ export interface ProxyOptions {
   onOutcome?: OutcomeListener;
   /** How long `close` waits for open requests before cutting them, in ms. Default 5000. */
   closeGraceMs?: number;
+  /**
+   * Bus for the proxy's status: ProxyStatus on `SUBJECTS.proxyStatus(id)` for every snapshot seen
+   * and every `heartbeatMs`, ACK/NACKs also on `SUBJECTS.proxyApplied`. Default: none (no reports).
+   */
+  bus?: EventBus;
+  /** Interval between status heartbeats on `bus`, in ms. Default 1000. */
+  heartbeatMs?: number;
+  /**
+   * Directory for the last good snapshot (`last-good-snapshot.pb`): served at startup before the
+   * store answers, rewritten after every apply. Default: none (nothing kept on disk).
+   */
+  dataDir?: string;
 }
 
 /** A running proxy. */
@@ -58,8 +72,18 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   const logger = options.logger.child({ component: "proxy" });
   const id = options.id ?? `proxy-${process.pid}`;
 
-  // Snapshots: store entries in, the current RoutingTable (and ACK/NACK reports) out.
-  const applier = createSnapshotApplier({ store: options.store, proxyId: id, logger, onReport: options.onReport });
+  // Status: ACK/NACK reports and the in-flight count in, ProxyStatus on the bus out.
+  let inFlight = 0;
+  const reporter: StatusReporter | undefined = options.bus && createStatusReporter({ bus: options.bus, id, logger, heartbeatMs: options.heartbeatMs, inFlight: () => inFlight });
+  const onReport = (r: ProxyReport) => {
+    options.onReport?.(r);
+    reporter?.report(r);
+  };
+
+  // Snapshots: the last good one on disk, then store entries in; the current RoutingTable (and
+  // ACK/NACK reports) out.
+  const lastGood = options.dataDir === undefined ? undefined : createLastGoodFile({ dir: options.dataDir, logger });
+  const applier = createSnapshotApplier({ store: options.store, proxyId: id, logger, onReport, lastGood });
 
   // Dialects: client requests in, exchanges on the current table out.
   const ctx: ProxyContext = { current: applier.current, onOutcome: options.onOutcome, logger };
@@ -69,6 +93,8 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     fallback: http as unknown as NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>,
   });
   const handler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
+    inFlight++;
+    res.once("close", () => inFlight--);
     const url = req.url;
     if (url !== undefined && (url.startsWith(CONNECT_PREFIX) || url.startsWith(REFLECTION_PATH_PREFIX))) return connect(req as never, res as never);
     http(req, res);
@@ -83,6 +109,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     throw err;
   }
   logger.info({ url: server.url, id }, "proxy listening");
+  reporter?.start(server.url);
 
   return {
     url: server.url,
@@ -90,6 +117,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     version: applier.version,
     waitForVersion: applier.waitForVersion,
     async close() {
+      reporter?.close();
       await server.close(options.closeGraceMs ?? 5000);
       await applier.close();
     },

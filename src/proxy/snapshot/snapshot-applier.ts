@@ -10,6 +10,7 @@ import type { Logger } from "../../log.ts";
 import { checkSnapshot } from "../../snapshot/check.ts";
 import { SNAPSHOT_KEY, type KvStore, type ProxyReport } from "../../transport/types.ts";
 import type { NodeUpstream } from "../upstream/node-upstream.ts";
+import type { LastGoodFile } from "./last-good-file.ts";
 import { compileRoutingTable, releaseUpstreams, type RoutingTable } from "./routing-table.ts";
 
 /** Options of {@link createSnapshotApplier}. */
@@ -23,6 +24,11 @@ export interface SnapshotApplierOptions {
   onReport?: (report: ProxyReport) => void;
   /** Delay before re-watching after the watch fails, in ms. Default 1000. */
   rewatchDelayMs?: number;
+  /**
+   * Local copy of the last good snapshot: loaded (and checked) before the watch starts, so a
+   * restart serves it even when the store never answers; rewritten after every apply. Default: none.
+   */
+  lastGood?: LastGoodFile;
 }
 
 /** A running applier. */
@@ -69,36 +75,47 @@ export function createSnapshotApplier(options: SnapshotApplierOptions): Snapshot
     void done.finally(() => draining.delete(done));
   };
 
-  const apply = (value: Uint8Array) => {
+  /** Decodes, checks and swaps in `value`; answers false when it was rejected. */
+  const apply = (value: Uint8Array, fromDisk = false): boolean => {
     let snapshot: RoutingSnapshot;
     try {
       snapshot = fromBinary(RoutingSnapshotSchema, value);
     } catch (err) {
+      if (fromDisk) return false;
       const error = `malformed snapshot: ${(err as Error).message}`;
       log.warn({ error }, "snapshot rejected");
       report({ proxy: proxyId, version: 0, appliedVersion: applied, state: "NACK", error });
-      return;
+      return false;
     }
     const version = Number(snapshot.version);
-    if (version <= applied) return;
+    if (version <= applied) return true;
     const problems = checkSnapshot(snapshot);
     if (problems.length > 0) {
+      if (fromDisk) return false;
       const error = problems.join("; ");
       log.warn({ version, error }, "snapshot rejected");
       report({ proxy: proxyId, version, appliedVersion: applied, state: "NACK", error });
-      return;
+      return false;
     }
     const next = compileRoutingTable(snapshot, upstreams, onDispose);
     const previous = table;
     table = next;
     applied = version;
     previous?.retire();
-    log.info({ version }, "snapshot applied");
+    log.info({ version, fromDisk }, "snapshot applied");
+    if (!fromDisk) options.lastGood?.save(value);
     report({ proxy: proxyId, version, appliedVersion: version, state: "ACK" });
     const ready = waiters.filter((w) => w.version <= version);
     waiters = waiters.filter((w) => w.version > version);
     for (const w of ready) w.resolve();
+    return true;
   };
+
+  // The last good snapshot on disk, before the store delivers anything.
+  const saved = options.lastGood?.read();
+  if (saved !== undefined && !apply(saved, true)) {
+    log.warn({ file: options.lastGood?.path }, "the last good snapshot on disk is corrupt or inconsistent; ignored");
+  }
 
   const loop = async () => {
     const signal = controller.signal;
@@ -157,6 +174,7 @@ export function createSnapshotApplier(options: SnapshotApplierOptions): Snapshot
       table = undefined;
       last?.retire();
       while (draining.size > 0) await Promise.all([...draining]);
+      await options.lastGood?.flush();
     },
   };
 }
