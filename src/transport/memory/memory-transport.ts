@@ -1,0 +1,42 @@
+/**
+ * The embedded Transport: everything in one process over one data directory —
+ * the file KV store in `<dir>/store`, the in-process event bus, and the file outcome log in
+ * `<dir>/outcomes`. One process owns the directory at a time.
+ */
+import * as path from "node:path";
+import type { Transport } from "../types.ts";
+import { createMemoryEventBus, type MemoryEventBus } from "./event-bus.ts";
+import { createFileKvStore } from "./file-kv-store.ts";
+import { createFileOutcomeLog, type FileOutcomeLog } from "./file-outcome-log.ts";
+
+/** Options of {@link createMemoryTransport}. */
+export interface MemoryTransportOptions {
+  /** Data directory (the store in `store/`, the outcome log in `outcomes/`); created when missing. */
+  dir: string;
+  /** fsync writes of the store and the log. Default true; tests over a throwaway dir may turn it off. */
+  fsync?: boolean;
+}
+
+/** The embedded transport, with the concrete bus and log types. */
+export interface MemoryTransport extends Transport {
+  readonly bus: MemoryEventBus;
+  readonly outcomes: FileOutcomeLog;
+}
+
+/** Opens the embedded transport over `options.dir`. */
+export function createMemoryTransport(options: MemoryTransportOptions): MemoryTransport {
+  const dir = path.resolve(options.dir);
+  const store = createFileKvStore({ dir: path.join(dir, "store"), fsync: options.fsync });
+  const bus = createMemoryEventBus();
+  const outcomes = createFileOutcomeLog({ dir: path.join(dir, "outcomes"), fsync: options.fsync });
+  let closing: Promise<void> | undefined;
+  return {
+    store,
+    bus,
+    outcomes,
+    close() {
+      closing ??= Promise.all([store.close(), outcomes.close()]).then(() => undefined);
+      return closing;
+    },
+  };
+}
