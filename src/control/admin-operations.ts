@@ -13,6 +13,7 @@ import { clone, create, equals } from "@bufbuild/protobuf";
 import { ArmSchema, NodeSchema, RouteSchema, type Arm, type Node, type Route, type RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
 import { ErrorCode, TurnoutError, invalidArgument } from "../errors.ts";
 import { checkDesiredState } from "./compile.ts";
+import type { ConfigChange } from "./events/config-events.ts";
 import type { DesiredState } from "./desired-state.ts";
 import { normalizeNode, normalizeRoute, resolveArms } from "./normalize.ts";
 import type { PublishResult } from "./publish.ts";
@@ -65,6 +66,8 @@ export interface AdminOperationsContext {
   exclusive<T>(fn: () => Promise<T>): Promise<T>;
   /** Compiles and publishes the stored state. */
   publish(): Promise<PublishResult>;
+  /** Told of every accepted change after its publish (never of a no-op write). Default: none. */
+  onChange?: (change: ConfigChange) => void;
 }
 
 function notFound(what: string): TurnoutError {
@@ -113,6 +116,11 @@ function requireConsistent(desired: DesiredState, target: WriteTarget, action: s
 export function createAdminOperations(ctx: AdminOperationsContext): AdminOperations {
   const { store, exclusive, publish } = ctx;
   const version = (r: PublishResult) => Number(r.snapshot.version);
+  /** Announces an accepted change and answers its result. */
+  const changed = <T extends { snapshotVersion: number; revision?: number }>(kind: ConfigChange["kind"], name: string, action: ConfigChange["action"], result: T): T => {
+    ctx.onChange?.({ kind, name, action, revision: result.revision ?? 0, snapshotVersion: result.snapshotVersion });
+    return result;
+  };
 
   async function currentVersion(): Promise<number> {
     return Number((await store.readSnapshot())?.value.version ?? 0n);
@@ -123,14 +131,14 @@ export function createAdminOperations(ctx: AdminOperationsContext): AdminOperati
    * caller's expected revision was checked against it), then publishes. Unchanged content is a
    * no-op that answers the current revision and snapshot version.
    */
-  async function writeRoute(state: StoredState, route: Route, existing: Stored<Route> | undefined, field: string): Promise<WriteResult> {
+  async function writeRoute(state: StoredState, route: Route, existing: Stored<Route> | undefined, field: string, action: ConfigChange["action"]): Promise<WriteResult> {
     if (existing !== undefined && equals(RouteSchema, existing.value, route)) {
       return { revision: existing.revision, snapshotVersion: await currentVersion() };
     }
     const { desired, index } = withRoute(state, route, route.name);
     requireConsistent(desired, { kind: "route", index, field }, `writing route ${JSON.stringify(route.name)}`);
     const revision = await store.putRoute(route, existing?.revision ?? 0);
-    return { revision, snapshotVersion: version(await publish()) };
+    return changed("route", route.name, action, { revision, snapshotVersion: version(await publish()) });
   }
 
   async function getSnapshot(): Promise<RoutingSnapshot> {
@@ -163,7 +171,7 @@ export function createAdminOperations(ctx: AdminOperationsContext): AdminOperati
         const { desired, index } = withNode(state, node, node.id);
         requireConsistent(desired, { kind: "node", index, field: "node" }, `writing node ${JSON.stringify(node.id)}`);
         const revision = await store.putNode(node, existing?.revision ?? 0);
-        return { revision, snapshotVersion: version(await publish()) };
+        return changed("node", node.id, "put", { revision, snapshotVersion: version(await publish()) });
       });
     },
     async deleteNode(id, expected) {
@@ -176,7 +184,7 @@ export function createAdminOperations(ctx: AdminOperationsContext): AdminOperati
         const { desired } = withNode(state, undefined, id);
         requireConsistent(desired, { kind: "node", index: -1, field: "id" }, `deleting node ${JSON.stringify(id)}`);
         await store.deleteNode(id, existing.revision);
-        return { snapshotVersion: version(await publish()) };
+        return changed("node", id, "delete", { snapshotVersion: version(await publish()) });
       });
     },
     listRoutes: async () => (await store.readState()).routes.sort((a, b) => (a.value.name < b.value.name ? -1 : a.value.name > b.value.name ? 1 : 0)),
@@ -190,7 +198,7 @@ export function createAdminOperations(ctx: AdminOperationsContext): AdminOperati
         const existing = state.routes.find((r) => r.value.name === input.name);
         checkExpectedRevision(`route ${JSON.stringify(input.name)}`, existing?.revision, expected);
         const route = normalizeRoute(input, existing?.value);
-        return { ...(await writeRoute(state, route, existing, "route")), route };
+        return { ...(await writeRoute(state, route, existing, "route", "put")), route };
       });
     },
     async deleteRoute(name, expected) {
@@ -200,7 +208,7 @@ export function createAdminOperations(ctx: AdminOperationsContext): AdminOperati
         const existing = await routeOf(state, name);
         checkExpectedRevision(`route ${JSON.stringify(name)}`, existing.revision, expected);
         await store.deleteRoute(name, existing.revision);
-        return { snapshotVersion: version(await publish()) };
+        return changed("route", name, "delete", { snapshotVersion: version(await publish()) });
       });
     },
     async getCurrentModel(name) {
@@ -233,7 +241,7 @@ export function createAdminOperations(ctx: AdminOperationsContext): AdminOperati
         const route = clone(RouteSchema, existing.value);
         route.defaultVariant = variant;
         route.arms = [];
-        const result = await writeRoute(state, route, existing, "route");
+        const result = await writeRoute(state, route, existing, "route", "switch");
         return { ...result, previousVariant: existing.value.defaultVariant };
       });
     },
@@ -246,7 +254,7 @@ export function createAdminOperations(ctx: AdminOperationsContext): AdminOperati
         checkExpectedRevision(`route ${JSON.stringify(name)}`, existing.revision, expected);
         const route = clone(RouteSchema, existing.value);
         route.arms = resolveArms(weights.map((w) => create(ArmSchema, { variant: w.variant, weight: w.weight })), existing.value.arms);
-        return { ...(await writeRoute(state, route, existing, "route")), route };
+        return { ...(await writeRoute(state, route, existing, "route", "weights")), route };
       });
     },
     getSnapshot,

@@ -6,6 +6,8 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { AdminService } from "../../gen/turnout/v1/admin_pb.js";
 import { invalidArgument, toConnectError } from "../errors.ts";
 import type { AdminOperations } from "./admin-operations.ts";
+import type { Fleet } from "./fleet/fleet.ts";
+import { checkFleetWait, waitForFleet } from "./fleet/wait-for-fleet.ts";
 
 /** Runs `fn`, converting any error to a ConnectError. */
 async function rpc<T>(fn: () => Promise<T>): Promise<T> {
@@ -19,8 +21,18 @@ async function rpc<T>(fn: () => Promise<T>): Promise<T> {
 const rev = (r: bigint | undefined) => (r === undefined ? undefined : Number(r));
 const big = (n: number) => BigInt(n);
 
-/** The AdminService implementation over `ops`. */
-export function createAdminService(ops: AdminOperations): ServiceImpl<typeof AdminService> {
+/**
+ * The AdminService implementation over `ops`. With `fleet`, writes honour `wait_for_fleet_ms`
+ * (without it such a write is refused before it changes anything).
+ */
+export function createAdminService(ops: AdminOperations, fleet?: Fleet): ServiceImpl<typeof AdminService> {
+  /** Runs a write that may wait for the fleet: checked first, then waited on after the write. */
+  const write = <T extends { snapshotVersion: bigint }>(waitMs: number, signal: AbortSignal, fn: () => Promise<T>) =>
+    rpc(async () => {
+      checkFleetWait(fleet, waitMs);
+      const result = await fn();
+      return { ...result, convergence: await waitForFleet(fleet, Number(result.snapshotVersion), waitMs, signal) };
+    });
   return {
     listNodes: () => rpc(async () => ({ nodes: (await ops.listNodes()).map((n) => ({ node: n.value, revision: big(n.revision) })) })),
     getNode: (req) =>
@@ -28,38 +40,38 @@ export function createAdminService(ops: AdminOperations): ServiceImpl<typeof Adm
         const n = await ops.getNode(req.id);
         return { node: { node: n.value, revision: big(n.revision) } };
       }),
-    putNode: (req) =>
-      rpc(async () => {
+    putNode: (req, ctx) =>
+      write(req.waitForFleetMs, ctx.signal, async () => {
         if (req.node === undefined) throw missing("node");
         const r = await ops.putNode(req.node, rev(req.expectedRevision));
         return { revision: big(r.revision), snapshotVersion: big(r.snapshotVersion) };
       }),
-    deleteNode: (req) => rpc(async () => ({ snapshotVersion: big((await ops.deleteNode(req.id, rev(req.expectedRevision))).snapshotVersion) })),
+    deleteNode: (req, ctx) => write(req.waitForFleetMs, ctx.signal, async () => ({ snapshotVersion: big((await ops.deleteNode(req.id, rev(req.expectedRevision))).snapshotVersion) })),
     listRoutes: () => rpc(async () => ({ routes: (await ops.listRoutes()).map((r) => ({ route: r.value, revision: big(r.revision) })) })),
     getRoute: (req) =>
       rpc(async () => {
         const r = await ops.getRoute(req.name);
         return { route: { route: r.value, revision: big(r.revision) } };
       }),
-    putRoute: (req) =>
-      rpc(async () => {
+    putRoute: (req, ctx) =>
+      write(req.waitForFleetMs, ctx.signal, async () => {
         if (req.route === undefined) throw missing("route");
         const r = await ops.putRoute(req.route, rev(req.expectedRevision));
         return { revision: big(r.revision), snapshotVersion: big(r.snapshotVersion), route: r.route };
       }),
-    deleteRoute: (req) => rpc(async () => ({ snapshotVersion: big((await ops.deleteRoute(req.name, rev(req.expectedRevision))).snapshotVersion) })),
+    deleteRoute: (req, ctx) => write(req.waitForFleetMs, ctx.signal, async () => ({ snapshotVersion: big((await ops.deleteRoute(req.name, rev(req.expectedRevision))).snapshotVersion) })),
     getCurrentModel: (req) =>
       rpc(async () => {
         const m = await ops.getCurrentModel(req.route);
         return { ...m, sinceVersion: big(m.sinceVersion), snapshotVersion: big(m.snapshotVersion) };
       }),
-    switchModel: (req) =>
-      rpc(async () => {
+    switchModel: (req, ctx) =>
+      write(req.waitForFleetMs, ctx.signal, async () => {
         const r = await ops.switchModel(req.route, req.variant, rev(req.expectedRevision));
         return { previousVariant: r.previousVariant, revision: big(r.revision), snapshotVersion: big(r.snapshotVersion) };
       }),
-    setWeights: (req) =>
-      rpc(async () => {
+    setWeights: (req, ctx) =>
+      write(req.waitForFleetMs, ctx.signal, async () => {
         const weights = req.weights.map((w) => ({ variant: w.variant, weight: w.weight }));
         const r = await ops.setWeights(req.route, weights, rev(req.expectedRevision));
         return { route: r.route, revision: big(r.revision), snapshotVersion: big(r.snapshotVersion) };

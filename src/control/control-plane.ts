@@ -3,16 +3,21 @@
  * (bootstrap from a config file when the store is empty; make sure a current snapshot is
  * published). Transport-independent: it only needs a KvStore.
  */
+import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { AdminService } from "../../gen/turnout/v1/admin_pb.js";
+import { FleetService } from "../../gen/turnout/v1/fleet_pb.js";
 import type { RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
 import { ErrorCode, TurnoutError, invalidArgument } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { KvStore } from "../transport/types.ts";
+import type { EventBus, KvStore } from "../transport/types.ts";
 import { createAdminOperations, type AdminOperations } from "./admin-operations.ts";
 import { createAdminService } from "./admin-service.ts";
 import { checkDesiredState } from "./compile.ts";
 import type { DesiredState } from "./desired-state.ts";
+import { createConfigEvents } from "./events/config-events.ts";
+import { createFleet, type Fleet } from "./fleet/fleet.ts";
+import { createFleetService } from "./fleet/fleet-service.ts";
 import { normalizeNode, normalizeRoute } from "./normalize.ts";
 import { publishSnapshot } from "./publish.ts";
 import { createStateStore, type StateStore } from "./state-store.ts";
@@ -32,6 +37,11 @@ export interface ControlPlaneOptions {
   bootstrap?: DesiredState;
   /** Clock for snapshots' created_at. Default `() => new Date()`. */
   now?: () => Date;
+  /**
+   * Event bus: with it the control plane tracks the fleet (proxy status reports; FleetService,
+   * `wait_for_fleet_ms`) and publishes ConfigChanged / SnapshotPublished events. Default: none.
+   */
+  bus?: EventBus;
 }
 
 /** A running control plane. */
@@ -40,7 +50,9 @@ export interface ControlPlane {
   readonly admin: AdminOperations;
   /** The AdminService implementation (Connect handlers). */
   readonly service: ServiceImpl<typeof AdminService>;
-  /** Registers AdminService on a router: `connectNodeAdapter({ routes: controlPlane.routes })`. */
+  /** The fleet as this control plane sees it; undefined without a bus. */
+  readonly fleet: Fleet | undefined;
+  /** Registers AdminService (and FleetService, with a bus) on a router: `connectNodeAdapter({ routes: controlPlane.routes })`. */
   routes(router: ConnectRouter): void;
   /** The snapshot this control plane published or found last. */
   currentSnapshot(): RoutingSnapshot;
@@ -75,6 +87,10 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
   let closed = false;
   let current: RoutingSnapshot | undefined;
 
+  // Fleet and config events, when there is a bus: reports and snapshot versions in, views out.
+  const fleet = options.bus && createFleet({ bus: options.bus, store: options.store, logger: options.logger });
+  const events = options.bus && createConfigEvents({ bus: options.bus, logger: options.logger, now: options.now });
+
   function exclusive<T>(fn: () => Promise<T>): Promise<T> {
     if (closed) return Promise.reject(new TurnoutError(ErrorCode.Unavailable, "the control plane is shutting down"));
     const run = chain.then(fn);
@@ -85,31 +101,46 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
   async function publish() {
     const result = await publishSnapshot(store, { logger: log, now: options.now });
     current = result.snapshot;
+    if (result.published) {
+      const createdAt = result.snapshot.createdAt;
+      fleet?.observeSnapshot(Number(result.snapshot.version), createdAt ? timestampMs(createdAt) : Date.now());
+      events?.snapshotPublished(result.snapshot);
+    }
     return result;
   }
 
-  await exclusive(async () => {
-    const state = await store.readState();
-    const empty = state.nodes.length === 0 && state.routes.length === 0;
-    if (options.bootstrap !== undefined && empty) {
-      await writeBootstrap(store, options.bootstrap);
-      log.info({ nodes: options.bootstrap.nodes.length, routes: options.bootstrap.routes.length }, "bootstrapped the store from the config");
-    } else if (options.bootstrap !== undefined) {
-      log.info(
-        { nodes: state.nodes.length, routes: state.routes.length },
-        "config not applied: the store already holds state, which is kept (admin changes survive restarts)",
-      );
-    }
-    const result = await publish();
-    log.info({ version: Number(result.snapshot.version), published: result.published }, "snapshot ready");
-  });
+  try {
+    await exclusive(async () => {
+      const state = await store.readState();
+      const empty = state.nodes.length === 0 && state.routes.length === 0;
+      if (options.bootstrap !== undefined && empty) {
+        await writeBootstrap(store, options.bootstrap);
+        log.info({ nodes: options.bootstrap.nodes.length, routes: options.bootstrap.routes.length }, "bootstrapped the store from the config");
+      } else if (options.bootstrap !== undefined) {
+        log.info(
+          { nodes: state.nodes.length, routes: state.routes.length },
+          "config not applied: the store already holds state, which is kept (admin changes survive restarts)",
+        );
+      }
+      const result = await publish();
+      log.info({ version: Number(result.snapshot.version), published: result.published }, "snapshot ready");
+    });
+  } catch (err) {
+    await fleet?.close();
+    throw err;
+  }
 
-  const admin = createAdminOperations({ store, exclusive, publish });
-  const service = createAdminService(admin);
+  const admin = createAdminOperations({ store, exclusive, publish, onChange: events?.configChanged });
+  const service = createAdminService(admin, fleet);
+  const fleetService = fleet && createFleetService(fleet);
   return {
     admin,
     service,
-    routes: (router) => router.service(AdminService, service),
+    fleet,
+    routes(router) {
+      router.service(AdminService, service);
+      if (fleetService) router.service(FleetService, fleetService);
+    },
     currentSnapshot() {
       if (current === undefined) throw new TurnoutError(ErrorCode.Unavailable, "no snapshot has been published yet");
       return current;
@@ -118,6 +149,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       if (closed) return;
       closed = true;
       await chain;
+      await fleet?.close();
     },
   };
 }
