@@ -32,6 +32,10 @@ export interface Outcome {
   arm: string;
   /** Hex FNV-1a hash of the assignment unit, "" when there was none. */
   unitHash: string;
+  /** Assignment bucket of the unit (0..9999), -1 when there was no unit or no split. */
+  bucket?: number;
+  /** Index of the arm in the route's split, -1 when the default variant served it unassigned. */
+  armIndex?: number;
   /** Node id that served the last attempt, "" when none was tried. */
   node: string;
   /** How it ended. */

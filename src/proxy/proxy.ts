@@ -11,10 +11,11 @@ import { ChatService } from "../../gen/turnout/v1/chat_pb.js";
 import type { Logger } from "../log.ts";
 import { listenDual } from "../server/dual-server.ts";
 import { REFLECTION_PATH_PREFIX, registerReflection } from "../server/reflection/register-reflection.ts";
-import type { EventBus, KvStore, ProxyReport } from "../transport/types.ts";
+import type { EventBus, KvStore, OutcomeLog, ProxyReport } from "../transport/types.ts";
 import { createChatService } from "./dialects/connect-chat.ts";
 import { createHttpHandler } from "./dialects/http-handler.ts";
 import type { OutcomeListener } from "./outcome.ts";
+import { createProxyOutcomes, isMetricsPath } from "./outcomes/proxy-outcomes.ts";
 import type { ProxyContext } from "./proxy-context.ts";
 import { createStatusReporter, type StatusReporter } from "./report/status-reporter.ts";
 import { createLastGoodFile } from "./snapshot/last-good-file.ts";
@@ -50,6 +51,8 @@ export interface ProxyOptions {
    * store answers, rewritten after every apply. Default: none (nothing kept on disk).
    */
   dataDir?: string;
+  /** Outcome log each request's outcome is published to, in batches. Default: none. */
+  outcomes?: OutcomeLog;
 }
 
 /** A running proxy. */
@@ -85,17 +88,22 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   const lastGood = options.dataDir === undefined ? undefined : createLastGoodFile({ dir: options.dataDir, logger });
   const applier = createSnapshotApplier({ store: options.store, proxyId: id, logger, onReport, lastGood });
 
+  // Outcomes: one record per request in; Prometheus counters (GET /metrics), batches to the
+  // outcome log and the caller's onOutcome out.
+  const outcomes = createProxyOutcomes({ proxyId: id, logger, log: options.outcomes, onOutcome: options.onOutcome, current: applier.current, inFlight: () => inFlight });
+
   // Dialects: client requests in, exchanges on the current table out.
-  const ctx: ProxyContext = { current: applier.current, onOutcome: options.onOutcome, logger };
+  const ctx: ProxyContext = { current: applier.current, onOutcome: outcomes.listener, logger };
   const http = createHttpHandler(ctx);
   const connect = connectNodeAdapter({
     routes: (router) => { router.service(ChatService, createChatService(ctx)); registerReflection(router); },
     fallback: http as unknown as NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>,
   });
   const handler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
+    const url = req.url;
+    if (url !== undefined && isMetricsPath(url)) return outcomes.serveMetrics(req, res);
     inFlight++;
     res.once("close", () => inFlight--);
-    const url = req.url;
     if (url !== undefined && (url.startsWith(CONNECT_PREFIX) || url.startsWith(REFLECTION_PATH_PREFIX))) return connect(req as never, res as never);
     http(req, res);
   };
@@ -105,6 +113,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   try {
     server = await listenDual({ port: options.port, host: options.host ?? "127.0.0.1", handler });
   } catch (err) {
+    await outcomes.close();
     await applier.close();
     throw err;
   }
@@ -119,6 +128,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     async close() {
       reporter?.close();
       await server.close(options.closeGraceMs ?? 5000);
+      await outcomes.close();
       await applier.close();
     },
   };

@@ -286,6 +286,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
         variant: init.assignment.variant.name,
         arm: init.assignment.arm,
         unitHash: init.assignment.unitHash,
+        bucket: init.assignment.bucket,
+        armIndex: init.assignment.bucket >= 0 && init.route.buckets !== null ? init.route.buckets[init.assignment.bucket] : -1,
         node: this.node?.id ?? "",
         status: this.gone ? OutcomeStatus.ClientGone : status,
         httpStatus: this.status,

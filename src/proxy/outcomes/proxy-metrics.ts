@@ -1,0 +1,95 @@
+/**
+ * The proxy's own Prometheus counters, fed from each request's outcome: requests by route,
+ * variant, outcome class and HTTP code, latency and time-to-first-token histograms and generated
+ * tokens by route and variant. Recording is a few map lookups and increments; the text is built
+ * only when `/metrics` is scraped.
+ */
+import { FixedHistogram, PrometheusWriter, type Labels } from "../../stats/prometheus-text.ts";
+import type { Outcome } from "../outcome.ts";
+
+interface SeriesCounters {
+  /** outcome class → HTTP code → count. */
+  requests: Map<string, Map<number, number>>;
+  latency: FixedHistogram;
+  ttft: FixedHistogram;
+  completionTokens: number;
+}
+
+/** What the proxy knows besides outcomes, read at scrape time. */
+export interface ProxyGauges {
+  /** Requests being served now. */
+  inFlight: number;
+  /** Applied snapshot version. */
+  snapshotVersion: number;
+  /** Outcome batcher counters; undefined when outcomes are not published. */
+  batcher?: { appendedBatches: number; droppedBatches: number; droppedRecords: number; queuedRecords: number; retries: number };
+}
+
+/** Per-series counters of one proxy. */
+export class ProxyMetrics {
+  /** route → variant → counters. */
+  private readonly series = new Map<string, Map<string, SeriesCounters>>();
+  private outcomes = 0;
+
+  /** Counts one outcome. */
+  record(o: Outcome): void {
+    this.outcomes++;
+    let byVariant = this.series.get(o.route);
+    if (byVariant === undefined) {
+      byVariant = new Map();
+      this.series.set(o.route, byVariant);
+    }
+    let s = byVariant.get(o.variant);
+    if (s === undefined) {
+      s = { requests: new Map(), latency: new FixedHistogram(), ttft: new FixedHistogram(), completionTokens: 0 };
+      byVariant.set(o.variant, s);
+    }
+    let byCode = s.requests.get(o.status);
+    if (byCode === undefined) {
+      byCode = new Map();
+      s.requests.set(o.status, byCode);
+    }
+    byCode.set(o.httpStatus, (byCode.get(o.httpStatus) ?? 0) + 1);
+    s.latency.observe(o.latencyMs / 1000);
+    if (o.ttftMs >= 0) s.ttft.observe(o.ttftMs / 1000);
+    s.completionTokens += o.completionTokens;
+  }
+
+  /** Outcomes recorded. */
+  total(): number {
+    return this.outcomes;
+  }
+
+  /** The exposition text of every proxy family. */
+  text(gauges: ProxyGauges): string {
+    const requests: [Labels, number][] = [];
+    const latency: [Labels, FixedHistogram][] = [];
+    const ttft: [Labels, FixedHistogram][] = [];
+    const tokens: [Labels, number][] = [];
+    for (const [route, byVariant] of this.series) {
+      for (const [variant, s] of byVariant) {
+        const labels = { route, variant };
+        for (const [status, byCode] of s.requests) for (const [code, n] of byCode) requests.push([{ route, variant, status, code: String(code) }, n]);
+        latency.push([labels, s.latency]);
+        if (s.ttft.count > 0) ttft.push([labels, s.ttft]);
+        tokens.push([labels, s.completionTokens]);
+      }
+    }
+    const w = new PrometheusWriter()
+      .counter("turnout_proxy_requests_total", "Proxied requests by route, variant, outcome class and HTTP status code sent.", requests)
+      .histogram("turnout_proxy_request_duration_seconds", "Time from a request's arrival to the end of its answer.", latency)
+      .histogram("turnout_proxy_time_to_first_token_seconds", "Time from a request's arrival to the first byte of the node's answer.", ttft)
+      .counter("turnout_proxy_completion_tokens_total", "Tokens generated, as the nodes reported them.", tokens)
+      .gauge("turnout_proxy_in_flight_requests", "Requests being served now (scrapes of /metrics not counted).", [[undefined, gauges.inFlight]])
+      .gauge("turnout_proxy_snapshot_version", "Routing snapshot version this proxy serves (0 before any).", [[undefined, gauges.snapshotVersion]]);
+    const b = gauges.batcher;
+    if (b !== undefined) {
+      w.counter("turnout_proxy_outcome_batches_appended_total", "Outcome batches appended to the outcome log.", [[undefined, b.appendedBatches]])
+        .counter("turnout_proxy_outcome_batches_dropped_total", "Outcome batches dropped (queue full, rejected, or unsent at shutdown).", [[undefined, b.droppedBatches]])
+        .counter("turnout_proxy_outcomes_dropped_total", "Outcome records dropped.", [[undefined, b.droppedRecords]])
+        .counter("turnout_proxy_outcome_append_retries_total", "Failed outcome appends that were retried.", [[undefined, b.retries]])
+        .gauge("turnout_proxy_outcomes_queued", "Outcome records waiting to be appended.", [[undefined, b.queuedRecords]]);
+    }
+    return w.text();
+  }
+}

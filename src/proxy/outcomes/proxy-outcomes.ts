@@ -1,0 +1,86 @@
+/**
+ * Where a proxy's outcomes go: its Prometheus counters, the outcome log (batched, when one is
+ * given) and the caller's own listener, in that order. Also serves `GET /metrics` on the traffic
+ * port. Shut down after the traffic port (so the last requests' outcomes are in) and before the
+ * snapshot applier.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { Logger } from "../../log.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "../../stats/prometheus-text.ts";
+import type { OutcomeLog } from "../../transport/types.ts";
+import type { OutcomeListener } from "../outcome.ts";
+import type { RoutingTable } from "../snapshot/routing-table.ts";
+import { createOutcomeBatcher, type OutcomeBatcher, type OutcomeBatcherOptions } from "./outcome-batcher.ts";
+import { preciseNowMs } from "./outcome-record.ts";
+import { ProxyMetrics } from "./proxy-metrics.ts";
+
+/** Options of {@link createProxyOutcomes}. */
+export interface ProxyOutcomesOptions {
+  proxyId: string;
+  logger: Logger;
+  /** The outcome log to publish to. Default: none (outcomes only feed `/metrics` and `onOutcome`). */
+  log?: OutcomeLog;
+  /** Also receives every outcome. Default: none. */
+  onOutcome?: OutcomeListener;
+  /** The table new requests start on (for the snapshot version gauge). */
+  current: () => RoutingTable | undefined;
+  /** Requests being served now (for the in-flight gauge). */
+  inFlight: () => number;
+  /** Batching limits (see OutcomeBatcherOptions). Default: the batcher's defaults. */
+  batching?: Partial<Omit<OutcomeBatcherOptions, "log" | "proxyId" | "logger">>;
+}
+
+/** The proxy's outcome sinks. */
+export interface ProxyOutcomes {
+  /** Give this to the request handlers. */
+  readonly listener: OutcomeListener;
+  /** The batcher, when a log was given. */
+  readonly batcher: OutcomeBatcher | undefined;
+  /** The Prometheus text of this proxy. */
+  metricsText(): string;
+  /** Answers `GET /metrics`. */
+  serveMetrics(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void;
+  /** Appends what is left to the log. */
+  close(): Promise<void>;
+}
+
+/** True for `/metrics` and `/metrics?...`. */
+export function isMetricsPath(url: string): boolean {
+  return url.startsWith("/metrics") && (url.length === 8 || url.charCodeAt(8) === 63 /* ? */);
+}
+
+/** Creates the sinks. */
+export function createProxyOutcomes(options: ProxyOutcomesOptions): ProxyOutcomes {
+  const metrics = new ProxyMetrics();
+  const batcher = options.log === undefined ? undefined : createOutcomeBatcher({ ...options.batching, log: options.log, proxyId: options.proxyId, logger: options.logger });
+  const user = options.onOutcome;
+  const listener: OutcomeListener = (o) => {
+    metrics.record(o);
+    batcher?.push(o, preciseNowMs());
+    if (user !== undefined) user(o);
+  };
+  const metricsText = () => {
+    const table = options.current();
+    return metrics.text({ inFlight: options.inFlight(), snapshotVersion: table?.version ?? 0, batcher: batcher?.stats() });
+  };
+  return {
+    listener,
+    batcher,
+    metricsText,
+    serveMetrics(req, res) {
+      const r = res as ServerResponse;
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        r.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain" });
+        r.end("method not allowed\n");
+        return;
+      }
+      const body = metricsText();
+      r.writeHead(200, { "content-type": PROMETHEUS_CONTENT_TYPE, "content-length": Buffer.byteLength(body) });
+      r.end(req.method === "HEAD" ? undefined : body);
+    },
+    async close() {
+      await batcher?.close();
+    },
+  };
+}
