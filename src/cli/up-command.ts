@@ -5,7 +5,7 @@
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { createLogger } from "../log.ts";
-import { createFileKvStore } from "../transport/memory/file-kv-store.ts";
+import { createMemoryTransport } from "../transport/memory/memory-transport.ts";
 import { createControlPlane } from "../control/control-plane.ts";
 import { startAdminServer } from "../control/admin-server.ts";
 import { loadConfigFile, parseConfig } from "../control/config/load-config.ts";
@@ -51,9 +51,11 @@ export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<v
   const dataDir = resolve(values["data-dir"] ?? process.env.TURNOUT_DATA_DIR ?? ".turnout");
   const configPath = values.config ?? process.env.TURNOUT_CONFIG;
 
-  // Store: the desired state and the published snapshot, persisted in the data directory.
-  const store = await createFileKvStore({ dir: resolve(dataDir, "store") });
-  const closers: (() => Promise<void>)[] = [() => store.close()];
+  // Transport: the store (desired state, published snapshot) and the outcome log persisted in the
+  // data directory, and the in-process bus (proxy status, config events).
+  const transport = createMemoryTransport({ dir: dataDir });
+  const { store, bus } = transport;
+  const closers: (() => Promise<void>)[] = [() => transport.close()];
   const close = async () => {
     for (const fn of closers.reverse()) await fn().catch((err: unknown) => log.warn({ err }, "shutdown step failed"));
   };
@@ -78,7 +80,7 @@ export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<v
     }
 
     // Control plane: validates admin writes, CAS-stores them, compiles and publishes snapshots.
-    const controlPlane = await createControlPlane({ store, logger, bootstrap: config?.state });
+    const controlPlane = await createControlPlane({ store, bus, logger, bootstrap: config?.state });
     closers.push(() => controlPlane.close());
 
     // Admin server: Connect/gRPC/gRPC-web admin API, on its own port.
@@ -100,6 +102,8 @@ export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<v
       host: values.host ?? trafficListen?.host ?? host,
       logger,
       id: "embedded",
+      bus,
+      dataDir: resolve(dataDir, "proxy"),
     });
     closers.push(() => proxy.close());
 

@@ -10,7 +10,8 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { request } from "undici";
 import { AdminService } from "../../gen/turnout/v1/admin_pb.js";
 import { createLogger } from "../../src/log.ts";
-import { createFileKvStore } from "../../src/transport/memory/file-kv-store.ts";
+import { createMemoryTransport } from "../../src/transport/memory/memory-transport.ts";
+import type { EventBus } from "../../src/transport/types.ts";
 import { createControlPlane } from "../../src/control/control-plane.ts";
 import { startAdminServer } from "../../src/control/admin-server.ts";
 import { parseConfig } from "../../src/control/config/load-config.ts";
@@ -24,6 +25,9 @@ export interface Embedded {
   admin: Client<typeof AdminService>;
   proxy: Awaited<ReturnType<typeof startProxy>>;
   dataDir: string;
+  /** The in-process bus the control plane and the proxy share (proxy status, config events). */
+  bus: EventBus;
+  controlPlane: Awaited<ReturnType<typeof createControlPlane>>;
   close(): Promise<void>;
 }
 
@@ -32,15 +36,18 @@ export async function startEmbedded(options: {
   sims: SimulatorOptions[];
   config: (simUrls: string[]) => string;
   dataDir?: string;
+  /** Proxy status heartbeat interval in ms. Default 1000. */
+  heartbeatMs?: number;
 }): Promise<Embedded> {
   const sims = await Promise.all(options.sims.map((o) => startSimulator(o)));
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "turnout-it-")));
   const logger = createLogger({ level: "silent" });
-  const store = await createFileKvStore({ dir: join(dataDir, "store") });
+  const transport = createMemoryTransport({ dir: dataDir, fsync: false });
+  const { store, bus } = transport;
   const { state } = parseConfig(options.config(sims.map((s) => s.url)), "test config");
-  const controlPlane = await createControlPlane({ store, logger, bootstrap: state });
+  const controlPlane = await createControlPlane({ store, bus, logger, bootstrap: state });
   const adminServer = await startAdminServer({ port: 0, host: "127.0.0.1", controlPlane, logger });
-  const proxy = await startProxy({ store, port: 0, host: "127.0.0.1", logger, id: "test-proxy" });
+  const proxy = await startProxy({ store, port: 0, host: "127.0.0.1", logger, id: "test-proxy", bus, heartbeatMs: options.heartbeatMs, dataDir: join(dataDir, "proxy") });
   const admin = createClient(AdminService, createConnectTransport({ baseUrl: adminServer.url, httpVersion: "1.1" }));
   return {
     sims,
@@ -49,11 +56,13 @@ export async function startEmbedded(options: {
     admin,
     proxy,
     dataDir,
+    bus,
+    controlPlane,
     async close() {
       await proxy.close();
       await adminServer.close();
       await controlPlane.close();
-      await store.close();
+      await transport.close();
       await Promise.all(sims.map((s) => s.close()));
       if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
