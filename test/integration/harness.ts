@@ -11,7 +11,7 @@ import { request } from "undici";
 import { AdminService } from "../../gen/turnout/v1/admin_pb.js";
 import { createLogger } from "../../src/log.ts";
 import { createMemoryTransport } from "../../src/transport/memory/memory-transport.ts";
-import type { EventBus } from "../../src/transport/types.ts";
+import type { EventBus, KvStore } from "../../src/transport/types.ts";
 import { createControlPlane } from "../../src/control/control-plane.ts";
 import { startAdminServer } from "../../src/control/admin-server.ts";
 import { parseConfig } from "../../src/control/config/load-config.ts";
@@ -27,6 +27,8 @@ export interface Embedded {
   dataDir: string;
   /** The in-process bus the control plane and the proxy share (proxy status, config events). */
   bus: EventBus;
+  /** The store the control plane writes and the proxy watches. */
+  store: KvStore;
   controlPlane: Awaited<ReturnType<typeof createControlPlane>>;
   close(): Promise<void>;
 }
@@ -57,6 +59,7 @@ export async function startEmbedded(options: {
     proxy,
     dataDir,
     bus,
+    store,
     controlPlane,
     async close() {
       await proxy.close();
