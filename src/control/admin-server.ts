@@ -7,6 +7,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "../log.ts";
 import { listenDual } from "../server/dual-server.ts";
 import { registerReflection } from "../server/reflection/register-reflection.ts";
+import { PROMETHEUS_CONTENT_TYPE, isMetricsPath } from "../stats/prometheus-text.ts";
 import type { ControlPlane } from "./control-plane.ts";
 
 /** Options of {@link startAdminServer}. */
@@ -36,7 +37,14 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   const log = options.logger.child({ component: "admin-server" });
   const handler = connectNodeAdapter({
     routes: (router) => { options.controlPlane.routes(router); registerReflection(router); },
-    fallback(_req, res) {
+    fallback(req, res) {
+      if (req.url !== undefined && isMetricsPath(req.url) && (req.method === "GET" || req.method === "HEAD")) {
+        const body = options.controlPlane.metrics.prometheusText();
+        res.writeHead(200, { "content-type": PROMETHEUS_CONTENT_TYPE, "content-length": Buffer.byteLength(body) });
+        if (req.method === "HEAD") res.end();
+        else res.end(body);
+        return;
+      }
       res.writeHead(404, { "content-type": "application/json" });
       res.end(JSON.stringify({ code: "not_found", message: "no such admin procedure; see turnout.v1.AdminService" }));
     },

@@ -7,10 +7,11 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { AdminService } from "../../gen/turnout/v1/admin_pb.js";
 import { FleetService } from "../../gen/turnout/v1/fleet_pb.js";
+import { MetricsService } from "../../gen/turnout/v1/metrics_pb.js";
 import type { RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
 import { ErrorCode, TurnoutError, invalidArgument } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { EventBus, KvStore } from "../transport/types.ts";
+import type { EventBus, KvStore, OutcomeLog } from "../transport/types.ts";
 import { createAdminOperations, type AdminOperations } from "./admin-operations.ts";
 import { createAdminService } from "./admin-service.ts";
 import { checkDesiredState } from "./compile.ts";
@@ -18,6 +19,8 @@ import type { DesiredState } from "./desired-state.ts";
 import { createConfigEvents } from "./events/config-events.ts";
 import { createFleet, type Fleet } from "./fleet/fleet.ts";
 import { createFleetService } from "./fleet/fleet-service.ts";
+import { createControlMetrics, type ControlMetrics } from "./metrics/control-metrics.ts";
+import { countStoreErrors } from "./metrics/store-error-counter.ts";
 import { normalizeNode, normalizeRoute } from "./normalize.ts";
 import { publishSnapshot } from "./publish.ts";
 import { createStateStore, type StateStore } from "./state-store.ts";
@@ -42,6 +45,16 @@ export interface ControlPlaneOptions {
    * `wait_for_fleet_ms`) and publishes ConfigChanged / SnapshotPublished events. Default: none.
    */
   bus?: EventBus;
+  /**
+   * Outcome log to consume (durable consumer `consumerName`) into live metrics: MetricsService
+   * and the admin port's `/metrics`. Default: none (metrics stay empty).
+   */
+  outcomes?: OutcomeLog;
+  /**
+   * Durable consumer name on `outcomes`: one per control plane (each sees every outcome); reuse it
+   * across restarts to resume where the last run acked. Default `control-<host name>`.
+   */
+  consumerName?: string;
 }
 
 /** A running control plane. */
@@ -52,7 +65,9 @@ export interface ControlPlane {
   readonly service: ServiceImpl<typeof AdminService>;
   /** The fleet as this control plane sees it; undefined without a bus. */
   readonly fleet: Fleet | undefined;
-  /** Registers AdminService (and FleetService, with a bus) on a router: `connectNodeAdapter({ routes: controlPlane.routes })`. */
+  /** Live metrics from the outcome log (MetricsService, Prometheus text). */
+  readonly metrics: ControlMetrics;
+  /** Registers AdminService, MetricsService (and FleetService, with a bus) on a router: `connectNodeAdapter({ routes: controlPlane.routes })`. */
   routes(router: ConnectRouter): void;
   /** The snapshot this control plane published or found last. */
   currentSnapshot(): RoutingSnapshot;
@@ -82,7 +97,8 @@ async function writeBootstrap(store: StateStore, bootstrap: DesiredState): Promi
  */
 export async function createControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
   const log = options.logger.child({ component: "control" });
-  const store = createStateStore(options.store);
+  const counted = countStoreErrors(options.store);
+  const store = createStateStore(counted.store);
   let chain: Promise<unknown> = Promise.resolve();
   let closed = false;
   let current: RoutingSnapshot | undefined;
@@ -133,12 +149,23 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
   const admin = createAdminOperations({ store, exclusive, publish, onChange: events?.configChanged });
   const service = createAdminService(admin, fleet);
   const fleetService = fleet && createFleetService(fleet);
+
+  // Metrics: outcome log entries in (durable consumer), MetricsService windows and Prometheus text out.
+  const metrics = createControlMetrics({
+    outcomes: options.outcomes,
+    consumerName: options.consumerName,
+    logger: options.logger,
+    snapshotVersion: () => Number(current?.version ?? 0n),
+    storeErrors: counted.errors,
+  });
   return {
     admin,
     service,
     fleet,
+    metrics,
     routes(router) {
       router.service(AdminService, service);
+      router.service(MetricsService, metrics.service);
       if (fleetService) router.service(FleetService, fleetService);
     },
     currentSnapshot() {
@@ -148,6 +175,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     async close() {
       if (closed) return;
       closed = true;
+      await metrics.close();
       await chain;
       await fleet?.close();
     },

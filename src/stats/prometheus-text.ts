@@ -9,6 +9,11 @@
 /** Content type of the text format. */
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
+/** True for `/metrics` and `/metrics?...`, where exporters answer. */
+export function isMetricsPath(url: string): boolean {
+  return url.startsWith("/metrics") && (url.length === 8 || url.charCodeAt(8) === 63 /* ? */);
+}
+
 /** Label names to values (names must match `[a-zA-Z_][a-zA-Z0-9_]*`). */
 export type Labels = Readonly<Record<string, string>>;
 

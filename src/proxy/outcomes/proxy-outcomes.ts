@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Logger } from "../../log.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../../stats/prometheus-text.ts";
+export { isMetricsPath } from "../../stats/prometheus-text.ts";
 import type { OutcomeLog } from "../../transport/types.ts";
 import type { OutcomeListener } from "../outcome.ts";
 import type { RoutingTable } from "../snapshot/routing-table.ts";
@@ -43,11 +44,6 @@ export interface ProxyOutcomes {
   serveMetrics(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void;
   /** Appends what is left to the log. */
   close(): Promise<void>;
-}
-
-/** True for `/metrics` and `/metrics?...`. */
-export function isMetricsPath(url: string): boolean {
-  return url.startsWith("/metrics") && (url.length === 8 || url.charCodeAt(8) === 63 /* ? */);
 }
 
 /** Creates the sinks. */

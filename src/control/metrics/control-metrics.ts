@@ -1,0 +1,97 @@
+/**
+ * The control plane's metrics stage, wired in data-flow order: outcome log (durable consumer) →
+ * aggregator (per-second buckets) → MetricsService windows and the Prometheus text of the admin
+ * port. Without an outcome log the service answers empty windows.
+ */
+import { hostname } from "node:os";
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { MetricsService } from "../../../gen/turnout/v1/metrics_pb.js";
+import type { Logger } from "../../log.ts";
+import { PrometheusWriter, type Labels } from "../../stats/prometheus-text.ts";
+import type { OutcomeLog } from "../../transport/types.ts";
+import { createMetricsService } from "./metrics-service.ts";
+import { createOutcomeAggregator, type OutcomeAggregator, type OutcomeAggregatorOptions } from "./outcome-aggregator.ts";
+import { startOutcomeConsumer, type OutcomeConsumer } from "./outcome-consumer.ts";
+
+/** Options of {@link createControlMetrics}. */
+export interface ControlMetricsOptions {
+  /** The outcome log to consume. Default: none (windows stay empty). */
+  outcomes?: OutcomeLog;
+  /**
+   * Durable consumer name. Each control plane needs its own (each then sees every outcome); a
+   * restarted control plane must reuse its name to resume where it acked. Default
+   * `control-<host name>`.
+   */
+  consumerName?: string;
+  logger: Logger;
+  /** Clock in epoch ms. Default `Date.now`. */
+  now?: () => number;
+  /** Aggregator limits (horizon, dedupe window, series cap). */
+  aggregator?: OutcomeAggregatorOptions;
+  /** Requests in flight now for a series. Default: 0 (proxies report in-flight per proxy only). */
+  inFlight?: (route: string, variant: string) => number;
+  /** The published snapshot version, for the Prometheus gauge. Default: none (not exported). */
+  snapshotVersion?: () => number;
+  /** Store errors by operation and code, for the Prometheus counter. Default: none (not exported). */
+  storeErrors?: () => { operation: string; code: string; count: number }[];
+}
+
+/** The running metrics stage. */
+export interface ControlMetrics {
+  readonly aggregator: OutcomeAggregator;
+  /** The MetricsService implementation. */
+  readonly service: ServiceImpl<typeof MetricsService>;
+  /** The Prometheus text of the control plane (outcomes, per-series counters, snapshot, store). */
+  prometheusText(): string;
+  /** Stops consuming (the entry being applied is acked first). */
+  close(): Promise<void>;
+}
+
+/** Default durable consumer name of this machine's control plane. */
+export function defaultConsumerName(): string {
+  return `control-${hostname().replace(/[^\w-]/g, "_")}`;
+}
+
+/** Starts the metrics stage (consuming at once when `outcomes` is given). */
+export function createControlMetrics(options: ControlMetricsOptions): ControlMetrics {
+  const now = options.now ?? Date.now;
+  const aggregator = createOutcomeAggregator(options.aggregator);
+  const consumer: OutcomeConsumer | undefined =
+    options.outcomes === undefined
+      ? undefined
+      : startOutcomeConsumer({ log: options.outcomes, consumerName: options.consumerName ?? defaultConsumerName(), aggregator, logger: options.logger, now });
+  const service = createMetricsService({ source: { window: (seconds, route) => aggregator.window(seconds, now(), route) }, inFlight: options.inFlight });
+
+  return {
+    aggregator,
+    service,
+    prometheusText() {
+      const w = new PrometheusWriter();
+      const totals = aggregator.totals();
+      w.counter("turnout_control_outcomes_consumed_total", "Outcome records applied to the metrics aggregator (each request once).", [[undefined, aggregator.outcomesTotal()]]);
+      w.counter("turnout_control_outcome_duplicates_total", "Redelivered outcome records recognised and not counted again.", [[undefined, aggregator.duplicatesTotal()]]);
+      w.counter("turnout_control_outcome_entries_total", "Outcome log entries (batches) consumed and acked.", [[undefined, consumer?.entriesTotal() ?? 0]]);
+      w.counter("turnout_control_outcome_malformed_total", "Outcome log entries that were not an OutcomeBatch (skipped).", [[undefined, consumer?.malformedTotal() ?? 0]]);
+      w.counter("turnout_control_outcome_consume_errors_total", "Times consuming the outcome log failed and was retried.", [[undefined, consumer?.errorsTotal() ?? 0]]);
+      const requests: [Labels, number][] = [];
+      const tokens: [Labels, number][] = [];
+      for (const s of totals) {
+        for (const [status, count] of s.byStatus) requests.push([{ route: s.route, variant: s.variant, status }, count]);
+        tokens.push([{ route: s.route, variant: s.variant }, s.completionTokens]);
+      }
+      w.counter("turnout_control_requests_total", "Requests seen in outcomes, by route, variant and outcome class.", requests);
+      w.counter("turnout_control_completion_tokens_total", "Tokens generated, by route and variant, from outcomes.", tokens);
+      if (options.snapshotVersion !== undefined) {
+        w.gauge("turnout_control_snapshot_version", "Version of the snapshot this control plane published or found last.", [[undefined, options.snapshotVersion()]]);
+      }
+      if (options.storeErrors !== undefined) {
+        const errors = options.storeErrors().map((e): [Labels, number] => [{ operation: e.operation, code: e.code }, e.count]);
+        w.counter("turnout_control_store_errors_total", "Errors the state store answered, by operation and code (aborted = lost compare-and-swap).", errors);
+      }
+      return w.text();
+    },
+    async close() {
+      await consumer?.close();
+    },
+  };
+}

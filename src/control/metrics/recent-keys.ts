@@ -1,0 +1,54 @@
+/**
+ * A bounded set of recently seen keys, for dropping redelivered outcome records. Keys live in
+ * generations (one per `generationSeconds` of arrival time); a key is remembered for at least
+ * `keepSeconds`, after which its whole generation is forgotten at once. When more than `maxKeys`
+ * are held, the oldest generation goes early (memory stays bounded under any load).
+ */
+
+/** Options of {@link RecentKeys}. */
+export interface RecentKeysOptions {
+  /** How long a key is remembered, in seconds. Default 300 (JetStream redelivers after its 30 s ack wait). */
+  keepSeconds?: number;
+  /** Seconds per generation. Default 30. */
+  generationSeconds?: number;
+  /** Most keys held. Default 1,000,000. */
+  maxKeys?: number;
+}
+
+/** Recently seen keys. */
+export class RecentKeys {
+  private readonly generationMs: number;
+  private readonly maxGenerations: number;
+  private readonly maxKeys: number;
+  /** Newest last. */
+  private readonly generations: { id: number; keys: Set<string> }[] = [];
+  private size = 0;
+
+  constructor(options: RecentKeysOptions = {}) {
+    this.generationMs = (options.generationSeconds ?? 30) * 1000;
+    this.maxGenerations = Math.ceil((options.keepSeconds ?? 300) * 1000 / this.generationMs) + 1;
+    this.maxKeys = options.maxKeys ?? 1_000_000;
+  }
+
+  /** Records `key` at time `nowMs`; answers false when it was already held (a duplicate). */
+  add(key: string, nowMs: number): boolean {
+    for (const g of this.generations) if (g.keys.has(key)) return false;
+    const id = Math.floor(nowMs / this.generationMs);
+    let newest = this.generations.at(-1);
+    if (newest === undefined || newest.id < id) {
+      newest = { id, keys: new Set() };
+      this.generations.push(newest);
+    }
+    newest.keys.add(key);
+    this.size++;
+    while (this.generations.length > 1 && (this.generations[0].id <= id - this.maxGenerations || this.size > this.maxKeys)) {
+      this.size -= this.generations.shift()!.keys.size;
+    }
+    return true;
+  }
+
+  /** Keys held now. */
+  get count(): number {
+    return this.size;
+  }
+}
