@@ -54,7 +54,7 @@ export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<v
   // Transport: the store (desired state, published snapshot) and the outcome log persisted in the
   // data directory, and the in-process bus (proxy status, config events).
   const transport = createMemoryTransport({ dir: dataDir });
-  const { store, bus } = transport;
+  const { store, bus, outcomes } = transport;
   const closers: (() => Promise<void>)[] = [() => transport.close()];
   const close = async () => {
     for (const fn of closers.reverse()) await fn().catch((err: unknown) => log.warn({ err }, "shutdown step failed"));
@@ -80,7 +80,8 @@ export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<v
     }
 
     // Control plane: validates admin writes, CAS-stores them, compiles and publishes snapshots.
-    const controlPlane = await createControlPlane({ store, bus, logger, bootstrap: config?.state });
+    // It also consumes the outcome log (durable consumer "control") into live metrics.
+    const controlPlane = await createControlPlane({ store, bus, logger, bootstrap: config?.state, outcomes, consumerName: "control" });
     closers.push(() => controlPlane.close());
 
     // Admin server: Connect/gRPC/gRPC-web admin API, on its own port.
@@ -104,6 +105,7 @@ export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<v
       id: "embedded",
       bus,
       dataDir: resolve(dataDir, "proxy"),
+      outcomes,
     });
     closers.push(() => proxy.close());
 

@@ -45,11 +45,11 @@ export async function startEmbedded(options: {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "turnout-it-")));
   const logger = createLogger({ level: "silent" });
   const transport = createMemoryTransport({ dir: dataDir, fsync: false });
-  const { store, bus } = transport;
+  const { store, bus, outcomes } = transport;
   const { state } = parseConfig(options.config(sims.map((s) => s.url)), "test config");
-  const controlPlane = await createControlPlane({ store, bus, logger, bootstrap: state });
+  const controlPlane = await createControlPlane({ store, bus, logger, bootstrap: state, outcomes, consumerName: "control" });
   const adminServer = await startAdminServer({ port: 0, host: "127.0.0.1", controlPlane, logger });
-  const proxy = await startProxy({ store, port: 0, host: "127.0.0.1", logger, id: "test-proxy", bus, heartbeatMs: options.heartbeatMs, dataDir: join(dataDir, "proxy") });
+  const proxy = await startProxy({ store, port: 0, host: "127.0.0.1", logger, id: "test-proxy", bus, heartbeatMs: options.heartbeatMs, dataDir: join(dataDir, "proxy"), outcomes });
   const admin = createClient(AdminService, createConnectTransport({ baseUrl: adminServer.url, httpVersion: "1.1" }));
   return {
     sims,
