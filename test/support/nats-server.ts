@@ -31,6 +31,8 @@ export interface NatsServer {
   readonly url: string;
   readonly port: number;
   readonly storeDir: string;
+  /** Process id of the running server (throws when it is not running), e.g. to SIGSTOP it. */
+  pid(): number;
   /** Graceful shutdown (SIGTERM, waits for exit); removes the store dir when this module made it. */
   stop(): Promise<void>;
   /** SIGKILL, like a crash; resolves when the process has exited. The store dir is kept. */
@@ -149,6 +151,10 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     port,
     storeDir,
     kill,
+    pid() {
+      if (child?.pid === undefined) throw new Error("nats-server is not running");
+      return child.pid;
+    },
     async stop() {
       const c = child;
       child = undefined;
