@@ -35,7 +35,10 @@ export interface AdminServer {
 /** Starts the admin server. */
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const log = options.logger.child({ component: "admin-server" });
+  // Aborted by close(): ends server streams (WatchFleet, WatchMetrics) so closing does not wait them out.
+  const shutdown = new AbortController();
   const handler = connectNodeAdapter({
+    shutdownSignal: shutdown.signal,
     routes: (router) => { options.controlPlane.routes(router); registerReflection(router); },
     fallback(req, res) {
       if (req.url !== undefined && isMetricsPath(req.url) && (req.method === "GET" || req.method === "HEAD")) {
@@ -49,11 +52,28 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       res.end(JSON.stringify({ code: "not_found", message: "no such admin procedure; see turnout.v1.AdminService" }));
     },
   });
-  const server = await listenDual({ port: options.port, host: options.host, handler });
+  // Open requests, so close() can let ended streams leave their connections idle before closing.
+  let open = 0;
+  let onIdle: (() => void) | undefined;
+  const counted: typeof handler = (req, res) => {
+    open++;
+    res.once("close", () => {
+      if (--open === 0) onIdle?.();
+    });
+    handler(req, res);
+  };
+  const server = await listenDual({ port: options.port, host: options.host, handler: counted });
   log.info({ url: server.url }, "admin server listening");
   return {
     url: server.url,
     port: server.port,
-    close: () => server.close(),
+    async close() {
+      shutdown.abort();
+      if (open > 0) {
+        const idle = new Promise<void>((resolve) => (onIdle = resolve));
+        await Promise.race([idle, new Promise<void>((resolve) => setTimeout(resolve, 1000).unref())]);
+      }
+      await server.close();
+    },
   };
 }

@@ -219,3 +219,14 @@ test("a proxy heartbeats its status and turns GONE three intervals after it stop
     await gw.close();
   }
 });
+
+test("closing the admin server ends open WatchFleet streams cleanly instead of waiting them out", async () => {
+  const gw = await start();
+  const stream = gw.fleet.watchFleet({})[Symbol.asyncIterator]();
+  assert.equal((await stream.next()).done, false);
+  const ended = stream.next();
+  const started = performance.now();
+  await gw.close();
+  assert.deepEqual(await ended, { done: true, value: undefined });
+  assert.ok(performance.now() - started < 4000, "close did not wait for the 5 s grace period");
+});
