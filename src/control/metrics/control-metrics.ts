@@ -43,7 +43,7 @@ export interface ControlMetrics {
   readonly service: ServiceImpl<typeof MetricsService>;
   /** The Prometheus text of the control plane (outcomes, per-series counters, snapshot, store). */
   prometheusText(): string;
-  /** Stops consuming (the entry being applied is acked first). */
+  /** Ends WatchMetrics streams and stops consuming (the entry being applied is acked first). */
   close(): Promise<void>;
 }
 
@@ -60,7 +60,12 @@ export function createControlMetrics(options: ControlMetricsOptions): ControlMet
     options.outcomes === undefined
       ? undefined
       : startOutcomeConsumer({ log: options.outcomes, consumerName: options.consumerName ?? defaultConsumerName(), aggregator, logger: options.logger, now });
-  const service = createMetricsService({ source: { window: (seconds, route) => aggregator.window(seconds, now(), route) }, inFlight: options.inFlight });
+  const closing = new AbortController();
+  const service = createMetricsService({
+    source: { window: (seconds, route) => aggregator.window(seconds, now(), route) },
+    inFlight: options.inFlight,
+    closed: closing.signal,
+  });
 
   return {
     aggregator,
@@ -91,6 +96,7 @@ export function createControlMetrics(options: ControlMetricsOptions): ControlMet
       return w.text();
     },
     async close() {
+      closing.abort();
       await consumer?.close();
     },
   };

@@ -31,6 +31,8 @@ export interface MetricsServiceOptions {
   source: MetricsSource;
   /** Requests in flight now for a series; default: 0 (not known per series). */
   inFlight?: (route: string, variant: string) => number;
+  /** Ends every WatchMetrics stream when it aborts (the control plane closing). Default: none. */
+  closed?: AbortSignal;
 }
 
 function windowSecondsOf(value: number): number {
@@ -86,7 +88,7 @@ export function createMetricsService(options: MetricsServiceOptions): ServiceImp
         throw toConnectError(err);
       }
       const interval = req.intervalMs === 0 ? DEFAULT_INTERVAL_MS : req.intervalMs;
-      const signal = ctx.signal;
+      const signal = options.closed === undefined ? ctx.signal : AbortSignal.any([ctx.signal, options.closed]);
       while (!signal.aborted) {
         yield { window: toMetricsWindow(source.window(seconds, req.route), inFlight) };
         try {
