@@ -1,22 +1,26 @@
 #!/usr/bin/env node
 /**
  * The `turnout` command: `up` (control plane + proxy in one process), `sim` (simulated Ollama
- * nodes), and `help`. Later issues add `control`, `proxy` and admin subcommands.
+ * nodes), `control` and `proxy` (the distributed halves, on NATS), and `help`.
  */
 import { runUpCommand } from "./up-command.ts";
 import { runSimCommand } from "../sim/sim-command.ts";
+import { CONTROL_USAGE, runControlCommand } from "./control-command.ts";
+import { PROXY_USAGE, runProxyCommand } from "./proxy-command.ts";
 
-const usage = `turnout — a control plane for LLM traffic on Ollama fleets
+const indent = (text: string) => text.replace(/^/gm, "  ").trimEnd() + "\n";
+
+const usage = () => `turnout — a control plane for LLM traffic on Ollama fleets
 
 Usage:
-  turnout up   [--config FILE] [--port 8080] [--admin-port 8081] [--host 127.0.0.1]
-               [--data-dir .turnout] [--ollama http://127.0.0.1:11434] [--sim-port 11435]
-      Runs the control plane and one proxy in one process. Without a config file and without
-      stored state, it routes every model of the Ollama at --ollama when one answers, and
-      otherwise starts two simulated Ollama nodes (--sim-port, --sim-port+1) with a route
-      "qwen3-32b", so the gateway works out of the box.
-  turnout sim  [--port 11434] [--nodes N] [--models a,b] [...]   (turnout sim --help)
-      Runs simulated Ollama nodes for tests, demos and benchmarks.
+  turnout up [--config FILE] [--port 8080] [--admin-port 8081] [--host 127.0.0.1]
+             [--data-dir .turnout] [--ollama http://127.0.0.1:11434] [--sim-port 11435] [--nats URL]
+    Runs the control plane and one proxy in one process, over the data directory (or on NATS
+    with --nats). Without a config file and without stored state, it routes every model of the
+    Ollama at --ollama when one answers, and otherwise starts two simulated Ollama nodes
+    (--sim-port and the next port) behind a route "qwen3-32b", so it works out of the box.
+${indent(CONTROL_USAGE)}${indent(PROXY_USAGE)}  turnout sim [--port 11434] [--nodes N] [--models a,b] [...]   (turnout sim --help)
+    Runs simulated Ollama nodes for tests, demos and benchmarks.
   turnout help
 `;
 
@@ -30,14 +34,20 @@ async function main(argv: string[]): Promise<void> {
     case "sim":
       running = await runSimCommand(rest);
       break;
+    case "control":
+      running = await runControlCommand(rest);
+      break;
+    case "proxy":
+      running = await runProxyCommand(rest);
+      break;
     case undefined:
     case "help":
     case "--help":
     case "-h":
-      process.stdout.write(usage);
+      process.stdout.write(usage());
       return;
     default:
-      process.stderr.write(`turnout: unknown command "${command}"\n\n${usage}`);
+      process.stderr.write(`turnout: unknown command "${command}"\n\n${usage()}`);
       process.exitCode = 2;
       return;
   }

@@ -1,30 +1,16 @@
 /**
  * `turnout up`: the embedded default. One process runs the control plane and one proxy over a
- * file-backed store in a data directory; no NATS needed.
+ * file-backed store in a data directory; no NATS needed. With `--nats URL` both run on NATS.
  */
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { createLogger } from "../log.ts";
-import { createMemoryTransport } from "../transport/memory/memory-transport.ts";
-import { createControlPlane } from "../control/control-plane.ts";
-import { startAdminServer } from "../control/admin-server.ts";
 import { loadConfigFile, parseConfig } from "../control/config/load-config.ts";
 import { startProxy } from "../proxy/proxy.ts";
 import { startSimulatorFleet } from "../sim/simulator.ts";
-import { TurnoutError } from "../errors.ts";
+import { hostPort, openTransport, portFlag } from "./flags.ts";
+import { startControlNode } from "./control-node.ts";
 import { findLocalOllama, localOllamaConfig, simulatedConfig } from "./demo-config.ts";
-
-/** Splits "host:port" (or a bare port) into its parts. */
-function hostPort(value: string, flag: string): { host?: string; port: number } {
-  const match = /^(?:(.*):)?(\d{1,5})$/.exec(value);
-  const port = match ? Number(match[2]) : NaN;
-  if (!match || port > 65535) throw new TurnoutError("invalid_argument", `${flag}: "${value}" is not a port or host:port`);
-  return { host: match[1] || undefined, port };
-}
-
-function portFlag(value: string | undefined, flag: string): number | undefined {
-  return value === undefined ? undefined : hostPort(value, flag).port;
-}
 
 /** Runs `turnout up` with command-line arguments; answers a handle that shuts it all down. */
 export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<void> }> {
@@ -38,12 +24,13 @@ export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<v
       "data-dir": { type: "string" },
       "sim-port": { type: "string" },
       ollama: { type: "string" },
+      nats: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
   });
   if (values.help) {
-    process.stdout.write("turnout up [--config FILE] [--port 8080] [--admin-port 8081] [--host 127.0.0.1] [--data-dir .turnout] [--ollama http://127.0.0.1:11434] [--sim-port 11435]\n");
+    process.stdout.write("turnout up [--config FILE] [--port 8080] [--admin-port 8081] [--host 127.0.0.1] [--data-dir .turnout] [--ollama http://127.0.0.1:11434] [--sim-port 11435] [--nats URL]\n");
     return { close: async () => {} };
   }
   const logger = createLogger();
@@ -51,9 +38,10 @@ export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<v
   const dataDir = resolve(values["data-dir"] ?? process.env.TURNOUT_DATA_DIR ?? ".turnout");
   const configPath = values.config ?? process.env.TURNOUT_CONFIG;
 
-  // Transport: the store (desired state, published snapshot) and the outcome log persisted in the
-  // data directory, and the in-process bus (proxy status, config events).
-  const transport = createMemoryTransport({ dir: dataDir });
+  // Transport: the store (desired state, published snapshot), the bus (proxy status, config
+  // events) and the outcome log — in the data directory and in process, or on NATS.
+  const nats = values.nats ?? process.env.NATS_URL;
+  const transport = await openTransport({ nats, dataDir, name: "turnout-up", logger });
   const { store, bus, outcomes } = transport;
   const closers: (() => Promise<void>)[] = [() => transport.close()];
   const close = async () => {
@@ -79,20 +67,19 @@ export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<v
       }
     }
 
-    // Control plane: validates admin writes, CAS-stores them, compiles and publishes snapshots.
-    // It also consumes the outcome log (durable consumer "control") into live metrics.
-    const controlPlane = await createControlPlane({ store, bus, logger, bootstrap: config?.state, outcomes, consumerName: "control" });
-    closers.push(() => controlPlane.close());
-
-    // Admin server: Connect/gRPC/gRPC-web admin API, on its own port.
+    // Control plane + admin server: validates admin writes, CAS-stores them, compiles and
+    // publishes snapshots; tracks the fleet; consumes outcomes (durable consumer
+    // "control-embedded") into live metrics. Admin API on its own port.
     const adminListen = config?.listen?.admin ? hostPort(config.listen.admin, "listen.admin") : undefined;
     const trafficListen = config?.listen?.traffic ? hostPort(config.listen.traffic, "listen.traffic") : undefined;
     const host = values.host ?? "127.0.0.1";
-    const admin = await startAdminServer({
+    const admin = await startControlNode({
+      transport,
+      logger,
+      bootstrap: config?.state,
       port: portFlag(values["admin-port"], "--admin-port") ?? adminListen?.port ?? 8081,
       host: values.host ?? adminListen?.host ?? host,
-      controlPlane,
-      logger,
+      id: "embedded",
     });
     closers.push(() => admin.close());
 

@@ -1,0 +1,55 @@
+/**
+ * A control plane with its admin server, over any transport: what `turnout control` runs, and the
+ * control half of `turnout up`.
+ */
+import type { Logger } from "../log.ts";
+import type { Transport } from "../transport/types.ts";
+import type { DesiredState } from "../control/desired-state.ts";
+import { createControlPlane } from "../control/control-plane.ts";
+import { startAdminServer } from "../control/admin-server.ts";
+
+/** Options of {@link startControlNode}. */
+export interface ControlNodeOptions {
+  transport: Transport;
+  logger: Logger;
+  /** State to write when the store holds none yet. */
+  bootstrap?: DesiredState;
+  /** Admin port (0 picks one). */
+  port: number;
+  /** Admin bind address. */
+  host: string;
+  /** Control-plane id: its durable outcome consumer is `control-<id>`, so keep it stable. */
+  id: string;
+}
+
+/** A running control plane and admin server. */
+export interface ControlNode {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Starts the control plane (validate → store → compile → publish; fleet; metrics) and its admin server. */
+export async function startControlNode(options: ControlNodeOptions): Promise<ControlNode> {
+  const { transport, logger } = options;
+  const controlPlane = await createControlPlane({
+    store: transport.store,
+    bus: transport.bus,
+    outcomes: transport.outcomes,
+    consumerName: `control-${options.id}`,
+    bootstrap: options.bootstrap,
+    logger,
+  });
+  try {
+    const admin = await startAdminServer({ port: options.port, host: options.host, controlPlane, logger });
+    return {
+      url: admin.url,
+      async close() {
+        await admin.close();
+        await controlPlane.close();
+      },
+    };
+  } catch (err) {
+    await controlPlane.close();
+    throw err;
+  }
+}

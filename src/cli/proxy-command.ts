@@ -1,0 +1,64 @@
+/**
+ * `turnout proxy --nats URL`: a stateless data-plane proxy on NATS. Run as many as you like; each
+ * watches the snapshot key, ACKs or NACKs it, heartbeats, and publishes its outcomes.
+ */
+import { parseArgs } from "node:util";
+import { resolve } from "node:path";
+import { createLogger } from "../log.ts";
+import { startProxy } from "../proxy/proxy.ts";
+import { TurnoutError } from "../errors.ts";
+import { defaultId, openTransport, portFlag } from "./flags.ts";
+
+export const PROXY_USAGE = `turnout proxy --nats URL [--port 8080] [--host 127.0.0.1] [--id ID] [--data-dir DIR]
+  A data-plane proxy on NATS: Ollama, OpenAI and Connect chat traffic on --port (plus /health and
+  /metrics). Keeps its last good snapshot in --data-dir (default .turnout/proxy-<id>) and serves
+  from it when started while NATS is down. --id defaults to <hostname>-<port>.
+`;
+
+/** Runs `turnout proxy`. */
+export async function runProxyCommand(argv: string[]): Promise<{ close(): Promise<void> }> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      nats: { type: "string" },
+      port: { type: "string" },
+      host: { type: "string" },
+      id: { type: "string" },
+      "data-dir": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(PROXY_USAGE);
+    return { close: async () => {} };
+  }
+  const nats = values.nats ?? process.env.NATS_URL;
+  if (nats === undefined) throw new TurnoutError("invalid_argument", "--nats: a NATS URL is required (or NATS_URL)");
+  const port = portFlag(values.port, "--port") ?? 8080;
+  const id = values.id ?? defaultId(port);
+  const logger = createLogger().child({ proxy: id });
+  const transport = await openTransport({ nats, dataDir: "", name: `turnout-proxy-${id}`, logger, background: true });
+  try {
+    const proxy = await startProxy({
+      store: transport.store,
+      bus: transport.bus,
+      outcomes: transport.outcomes,
+      port,
+      host: values.host ?? "127.0.0.1",
+      logger,
+      id,
+      dataDir: resolve(values["data-dir"] ?? `.turnout/proxy-${id}`),
+    });
+    process.stderr.write(`turnout proxy ${id}: traffic ${proxy.url}  nats ${nats}\n`);
+    return {
+      async close() {
+        await proxy.close();
+        await transport.close();
+      },
+    };
+  } catch (err) {
+    await transport.close();
+    throw err;
+  }
+}
