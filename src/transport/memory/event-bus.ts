@@ -6,6 +6,7 @@
  * lose them) rather than memory growing without limit.
  */
 import { ErrorCode, TurnoutError } from "../../errors.ts";
+import { createBoundedQueue, type BoundedQueue } from "../bounded-queue.ts";
 import type { BusMessage, EventBus } from "../types.ts";
 import { isValidPattern, isValidSubject, subjectTokens, tokensMatch } from "./subject-match.ts";
 
@@ -23,45 +24,21 @@ export interface MemoryEventBus extends EventBus {
 
 interface Subscriber {
   pattern: string[];
-  queue: BusMessage[];
-  /** Index of the next message to yield in `queue` (a moving head, compacted now and then). */
-  head: number;
-  wake: (() => void) | undefined;
-  ended: boolean;
+  queue: BoundedQueue<BusMessage>;
 }
 
 /** Creates an in-process event bus. */
 export function createMemoryEventBus(options: MemoryEventBusOptions = {}): MemoryEventBus {
-  const bufferSize = Math.max(1, options.bufferSize ?? 10_000);
+  const bufferSize = options.bufferSize ?? 10_000;
   const subscribers = new Set<Subscriber>();
   let dropped = 0;
 
-  function end(sub: Subscriber): void {
-    sub.ended = true;
-    subscribers.delete(sub);
-    sub.wake?.();
-  }
-
   async function* drain(sub: Subscriber, signal: AbortSignal, onAbort: () => void): AsyncGenerator<BusMessage> {
     try {
-      while (!sub.ended) {
-        if (sub.head < sub.queue.length) {
-          const message = sub.queue[sub.head++];
-          if (sub.head > 1024 && sub.head * 2 > sub.queue.length) {
-            sub.queue = sub.queue.slice(sub.head);
-            sub.head = 0;
-          }
-          yield message;
-          continue;
-        }
-        sub.queue.length = 0;
-        sub.head = 0;
-        await new Promise<void>((resolve) => (sub.wake = resolve));
-        sub.wake = undefined;
-      }
+      yield* sub.queue.drain();
     } finally {
       signal.removeEventListener("abort", onAbort);
-      end(sub);
+      subscribers.delete(sub);
     }
   }
 
@@ -72,28 +49,22 @@ export function createMemoryEventBus(options: MemoryEventBusOptions = {}): Memor
       const tokens = subjectTokens(subject);
       const message: BusMessage = { subject, data: data.slice() };
       for (const sub of subscribers) {
-        if (!tokensMatch(sub.pattern, tokens)) continue;
-        if (sub.queue.length - sub.head >= bufferSize) {
-          sub.head++;
-          dropped++;
-          if (sub.head >= bufferSize) {
-            sub.queue = sub.queue.slice(sub.head);
-            sub.head = 0;
-          }
-        }
-        sub.queue.push(message);
-        sub.wake?.();
+        if (tokensMatch(sub.pattern, tokens) && !sub.queue.push(message)) dropped++;
       }
     },
 
     /** Subscribes at once (not at the first `next()`), so nothing published after this call is missed. */
     subscribe(subject, signal) {
       if (!isValidPattern(subject)) throw new TurnoutError(ErrorCode.InvalidArgument, `bad subject "${subject}"`);
-      const sub: Subscriber = { pattern: subjectTokens(subject), queue: [], head: 0, wake: undefined, ended: signal.aborted };
-      const onAbort = () => end(sub);
-      if (!sub.ended) {
+      const sub: Subscriber = { pattern: subjectTokens(subject), queue: createBoundedQueue(bufferSize) };
+      const onAbort = () => {
+        sub.queue.end();
+        subscribers.delete(sub);
+      };
+      if (signal.aborted) sub.queue.end();
+      else {
         subscribers.add(sub);
-        signal.addEventListener("abort", onAbort);
+        signal.addEventListener("abort", onAbort, { once: true });
       }
       return drain(sub, signal, onAbort);
     },

@@ -1,0 +1,232 @@
+/**
+ * The distributed OutcomeLog: a JetStream stream that proxies append to and a durable pull
+ * consumer per reader, so a restart of the reader, of the proxies or of NATS loses nothing.
+ *
+ * Stream settings (created on start when missing; an existing stream is used as it is):
+ * name `stream` (default TURNOUT_OUTCOMES), subjects [`subject`] (default turnout.outcomes),
+ * file storage, 1 replica, limits retention with max_age 7 days and max_bytes 1 GiB (discard
+ * old), duplicate_window 2 minutes: `append(id, …)` publishes with `Nats-Msg-Id: id`, so a retry
+ * within two minutes is stored once.
+ *
+ * Consumers: `consume(name)` uses the durable pull consumer `name` (explicit ack, deliver all,
+ * ack_wait 10 s, max_ack_pending 10000), created when missing. Within one `consume` call each
+ * entry is yielded once (a redelivery of an entry still held is skipped). Entries yielded but not
+ * acked when the call ends (signal aborted) are nak'ed, so the next reader gets them at once;
+ * those of a crashed reader, and those the client had pulled but not yet yielded, come back after
+ * ack_wait.
+ */
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JsMsg,
+} from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
+import { ErrorCode, TurnoutError } from "../../errors.ts";
+import type { Logger } from "../../log.ts";
+import { checkConsumerName } from "../memory/consumer-offsets.ts";
+import type { LogEntry, OutcomeLog } from "../types.ts";
+import { aborted, unreachable, type NatsLink } from "./nats-connection.ts";
+
+/** Options of {@link createNatsOutcomeLog}. */
+export interface NatsOutcomeLogOptions {
+  /** The connection (see connectNats). */
+  link: NatsLink;
+  /** Logger; a child with component "nats-outcomes" is made. */
+  logger: Logger;
+  /** Stream name. Default "TURNOUT_OUTCOMES". */
+  stream?: string;
+  /** Subject the stream stores. Default "turnout.outcomes". */
+  subject?: string;
+  /** Stream max_age in ms when created. Default 7 days. */
+  maxAgeMs?: number;
+  /** Stream max_bytes when created. Default 1 GiB. */
+  maxBytes?: number;
+  /** Stream duplicate_window in ms when created. Default 2 minutes. */
+  duplicateWindowMs?: number;
+  /** Consumers' ack_wait in ms when created: how soon a crashed reader's unacked entries come back. Default 10000. */
+  ackWaitMs?: number;
+}
+
+/** The NATS outcome log; `close()` ends its consumers (the link is closed by its owner). */
+export interface NatsOutcomeLog extends OutcomeLog {
+  close(): Promise<void>;
+}
+
+const RETRY_MS = [100, 250, 500, 1000, 2000];
+/** Acked seqs remembered per consume call, to recognise redeliveries of entries acked already. */
+const ACKED_WINDOW = 100_000;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}
+
+/** Opens the log; creates the stream now when connected, else on the first connection. */
+export async function createNatsOutcomeLog(options: NatsOutcomeLogOptions): Promise<NatsOutcomeLog> {
+  const { link } = options;
+  const streamName = options.stream ?? "TURNOUT_OUTCOMES";
+  const subject = options.subject ?? "turnout.outcomes";
+  const log = options.logger.child({ component: "nats-outcomes", stream: streamName });
+  const closer = new AbortController();
+  let js: JetStreamClient | undefined;
+  let stream: Promise<JetStreamClient> | undefined;
+
+  /** The JetStream client once the stream exists (created on first use while connected). */
+  function open(): Promise<JetStreamClient> {
+    if (stream !== undefined) return stream;
+    const nc = link.require(`opening stream ${streamName}`);
+    stream = (async () => {
+      const jsm = await jetstreamManager(nc, { timeout: link.requestTimeoutMs, checkAPI: false });
+      try {
+        await jsm.streams.info(streamName);
+      } catch (err) {
+        if ((err as Error).message !== "stream not found") throw err;
+        await jsm.streams.add({
+          name: streamName,
+          subjects: [subject],
+          storage: StorageType.File,
+          retention: RetentionPolicy.Limits,
+          discard: DiscardPolicy.Old,
+          num_replicas: 1,
+          max_age: nanos(options.maxAgeMs ?? 7 * 24 * 3600_000),
+          max_bytes: options.maxBytes ?? 1024 ** 3,
+          duplicate_window: nanos(options.duplicateWindowMs ?? 120_000),
+        });
+        log.info("stream created");
+      }
+      js ??= jetstream(nc, { timeout: link.requestTimeoutMs });
+      return js;
+    })();
+    stream.catch(() => (stream = undefined));
+    return stream;
+  }
+
+  /** Ensures the durable consumer and starts pulling from it. */
+  async function pull(name: string): Promise<ConsumerMessages> {
+    const client = await open();
+    const jsm = await client.jetstreamManager(false);
+    try {
+      await jsm.consumers.info(streamName, name);
+    } catch (err) {
+      if (!/consumer not found/i.test((err as Error).message)) throw err;
+      await jsm.consumers.add(streamName, {
+        durable_name: name,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: nanos(options.ackWaitMs ?? 10_000),
+        max_ack_pending: 10_000,
+        filter_subject: subject,
+      });
+      log.info({ consumer: name }, "durable consumer created");
+    }
+    const consumer = await client.consumers.get(streamName, name);
+    return consumer.consume({ max_messages: 256 });
+  }
+
+  async function* consume(name: string, signal: AbortSignal): AsyncGenerator<LogEntry> {
+    const both = AbortSignal.any([signal, closer.signal]);
+    let failures = 0;
+    /** Entries yielded by this call and not acked yet, and the seqs it acked lately. */
+    const held = new Map<number, JsMsg>();
+    const acked = new Set<number>();
+    // entries handed out but not acked when this call ends go back to the stream at once (a
+    // crashed reader's come back after ack_wait)
+    both.addEventListener("abort", () => {
+      for (const m of held.values()) m.nak();
+      held.clear();
+    }, { once: true });
+    while (!both.aborted) {
+      try {
+        await link.whenConnected(both);
+      } catch {
+        return;
+      }
+      let messages: ConsumerMessages;
+      try {
+        messages = await Promise.race([pull(name), aborted(both)]);
+      } catch (err) {
+        if (both.aborted) return;
+        log.warn({ consumer: name, err: (err as Error).message }, "cannot consume; retrying");
+        await sleep(RETRY_MS[Math.min(failures++, RETRY_MS.length - 1)], both);
+        continue;
+      }
+      failures = 0;
+      const stop = () => messages.stop();
+      both.addEventListener("abort", stop, { once: true });
+      try {
+        for await (const m of messages) {
+          if (both.aborted) return;
+          if (m.redelivered && (held.has(m.seq) || acked.has(m.seq))) {
+            // redelivered after ack_wait while this call still holds it (keep the newest delivery
+            // for the ack, yield nothing), or acked since (ack again)
+            if (acked.has(m.seq)) m.ack();
+            else held.set(m.seq, m);
+            continue;
+          }
+          held.set(m.seq, m);
+          const seq = m.seq;
+          yield {
+            data: m.data,
+            seq,
+            ack: () => {
+              const delivery = held.get(seq);
+              if (delivery === undefined) return;
+              held.delete(seq);
+              delivery.ack();
+              acked.add(seq);
+              if (acked.size > ACKED_WINDOW) acked.delete(acked.values().next().value as number);
+            },
+          };
+        }
+      } finally {
+        both.removeEventListener("abort", stop);
+        messages.stop();
+      }
+      if (!both.aborted) log.info({ consumer: name }, "consumer ended; pulling again");
+    }
+  }
+
+  if (link.connected()) {
+    try {
+      await open();
+    } catch (err) {
+      throw unreachable(`creating stream ${streamName}`, err);
+    }
+  }
+
+  return {
+    async append(id, data) {
+      if (closer.signal.aborted) throw new TurnoutError(ErrorCode.Unavailable, "the outcome log is closed");
+      link.require(`append to ${streamName}`);
+      try {
+        await (await open()).publish(subject, data, { msgID: id, timeout: link.requestTimeoutMs });
+      } catch (err) {
+        if (err instanceof TurnoutError) throw err;
+        throw unreachable(`append to ${streamName}`, err);
+      }
+    },
+
+    consume(consumer, signal) {
+      checkConsumerName(consumer);
+      return consume(consumer, signal);
+    },
+
+    async close() {
+      closer.abort();
+    },
+  };
+}
