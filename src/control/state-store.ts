@@ -5,7 +5,7 @@
  * serves). Values are binary protobuf (Node, Route, Settings, RoutingSnapshot); an object's
  * revision is its KvEntry revision.
  */
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
   NodeSchema,
   RouteSchema,
@@ -119,7 +119,15 @@ export function createStateStore(kv: KvStore): StateStore {
     putSettings: (settings, expected) => kv.put(SETTINGS_KEY, toBinary(SettingsSchema, settings), expected),
     async readSnapshot() {
       const entry = await kv.get(SNAPSHOT_KEY);
-      return entry === undefined ? undefined : decode(entry, (b) => fromBinary(RoutingSnapshotSchema, b));
+      if (entry === undefined) return undefined;
+      try {
+        return { value: fromBinary(RoutingSnapshotSchema, entry.value), revision: entry.revision };
+      } catch {
+        // Bytes that are no snapshot (written around the control plane): stand in an empty one
+        // whose version is the entry's store revision — at least the number of writes ever made,
+        // so higher than any version published before — and so the next publish replaces it.
+        return { value: create(RoutingSnapshotSchema, { version: BigInt(entry.revision) }), revision: entry.revision };
+      }
     },
     writeSnapshot: (snapshot, expected) => kv.put(SNAPSHOT_KEY, toBinary(RoutingSnapshotSchema, snapshot), expected),
     async readRouteSince() {
