@@ -90,3 +90,18 @@ test("with waitForFirstConnect the link comes up when NATS does; until then oper
   await store.put("k", bytes("hello"));
   assert.equal(text((await first).value.value), "hello");
 });
+
+test("a transport closes promptly while NATS is down, ending its watches", async (t) => {
+  const server = await startNatsServer();
+  t.after(() => server.stop());
+  const logger = createLogger();
+  const link = await connectNats({ servers: server.url, name: "closing", logger });
+  const store = await createNatsKvStore({ link, logger });
+  const watching = store.watch("k", new AbortController().signal)[Symbol.asyncIterator]().next();
+  await server.kill();
+  const started = performance.now();
+  await store.close();
+  await link.close();
+  assert.equal((await watching).done, true);
+  assert.ok(performance.now() - started < 2500);
+});

@@ -44,7 +44,7 @@ export interface NatsLink {
   ready(signal?: AbortSignal): Promise<NatsConnection>;
   /** Resolves when connected (at once if connected now); rejects when `signal` aborts or the link closes. */
   whenConnected(signal?: AbortSignal): Promise<NatsConnection>;
-  /** Drains and closes the connection. */
+  /** Drains (while connected, at most `requestTimeoutMs`) and closes the connection; stops a pending first connect. */
   close(): Promise<void>;
 }
 
@@ -142,7 +142,9 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsLink
   });
 
   if (options.waitForFirstConnect) {
-    connecting.catch((err: unknown) => log.error({ err: (err as Error).message }, "NATS connection failed"));
+    connecting.catch((err: unknown) => {
+      if (!closed) log.error({ err: (err as Error).message }, "NATS connection failed");
+    });
   } else {
     try {
       await connecting;
@@ -177,7 +179,15 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsLink
       wakeRetry?.();
       for (const wake of waiters) wake();
       waiters = [];
-      if (nc !== undefined && !nc.isClosed()) await nc.drain().catch(() => nc?.close());
+      if (nc === undefined || nc.isClosed()) return;
+      // drain (flushes pending acks and publishes) only while connected, and not for ever
+      if (isConnected) {
+        let timer: NodeJS.Timeout | undefined;
+        const giveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, requestTimeoutMs)));
+        await Promise.race([nc.drain().catch(() => undefined), giveUp]);
+        clearTimeout(timer);
+      }
+      if (!nc.isClosed()) await nc.close();
     },
   };
   return link;

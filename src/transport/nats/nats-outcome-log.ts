@@ -170,9 +170,10 @@ export async function createNatsOutcomeLog(options: NatsOutcomeLogOptions): Prom
       try {
         for await (const m of messages) {
           if (both.aborted) return;
-          if (m.redelivered && (held.has(m.seq) || acked.has(m.seq))) {
-            // redelivered after ack_wait while this call still holds it (keep the newest delivery
-            // for the ack, yield nothing), or acked since (ack again)
+          if (held.has(m.seq) || acked.has(m.seq)) {
+            // delivered again while this call still holds it (after ack_wait: keep the newest
+            // delivery for the ack, yield nothing), or acked since (ack again; a nats-server
+            // killed before it synced the consumer state re-sends acked entries as new)
             if (acked.has(m.seq)) m.ack();
             else held.set(m.seq, m);
             continue;
