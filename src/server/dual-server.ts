@@ -100,9 +100,14 @@ export async function listenDual(options: DualServerOptions): Promise<DualServer
       h1.closeIdleConnections();
       // Responses still running on HTTP/1.1 close their connection when done, and requests
       // arriving meanwhile are told to close too.
+      // (`shouldKeepAlive` only counts before the headers went out, so a response already
+      // streaming ends its socket on "finish".)
       for (const socket of sockets) {
-        const res = (socket as { _httpMessage?: { shouldKeepAlive: boolean } })._httpMessage;
-        if (res) res.shouldKeepAlive = false;
+        const res = (socket as { _httpMessage?: http.ServerResponse })._httpMessage;
+        if (res) {
+          res.shouldKeepAlive = false;
+          res.once("finish", () => socket.destroySoon());
+        }
       }
       h1.on("request", (_req: http.IncomingMessage, res: http.ServerResponse) => (res.shouldKeepAlive = false));
       for (const session of h2Sessions) session.close();
