@@ -93,6 +93,13 @@ export declare type ProxyStatus = Message<"turnout.v1.ProxyStatus"> & {
    * @generated from field: google.protobuf.Timestamp started_at = 11;
    */
   startedAt?: Timestamp | undefined;
+
+  /**
+   * Requests in flight now, per route and variant (only series with requests in flight).
+   *
+   * @generated from field: repeated turnout.v1.SeriesInFlight in_flight_by_series = 12;
+   */
+  inFlightBySeries: SeriesInFlight[];
 };
 
 /**
@@ -100,6 +107,40 @@ export declare type ProxyStatus = Message<"turnout.v1.ProxyStatus"> & {
  * Use `create(ProxyStatusSchema)` to create a new message.
  */
 export declare const ProxyStatusSchema: GenMessage<ProxyStatus>;
+
+/**
+ * SeriesInFlight counts a proxy's requests in flight for one route and variant.
+ *
+ * @generated from message turnout.v1.SeriesInFlight
+ */
+export declare type SeriesInFlight = Message<"turnout.v1.SeriesInFlight"> & {
+  /**
+   * Route name.
+   *
+   * @generated from field: string route = 1;
+   */
+  route: string;
+
+  /**
+   * Variant name.
+   *
+   * @generated from field: string variant = 2;
+   */
+  variant: string;
+
+  /**
+   * Requests in flight.
+   *
+   * @generated from field: uint32 in_flight = 3;
+   */
+  inFlight: number;
+};
+
+/**
+ * Describes the message turnout.v1.SeriesInFlight.
+ * Use `create(SeriesInFlightSchema)` to create a new message.
+ */
+export declare const SeriesInFlightSchema: GenMessage<SeriesInFlight>;
 
 /**
  * ConfigChanged announces an accepted admin change.
