@@ -22,7 +22,7 @@ import { createFleetService } from "./fleet/fleet-service.ts";
 import { createControlMetrics, type ControlMetrics } from "./metrics/control-metrics.ts";
 import { countStoreErrors } from "./metrics/store-error-counter.ts";
 import { normalizeNode, normalizeRoute } from "./normalize.ts";
-import { publishSnapshot } from "./publish.ts";
+import { publishSnapshot, type PublishResult } from "./publish.ts";
 import { createStateStore, type StateStore } from "./state-store.ts";
 import { validateDesiredState } from "./validate.ts";
 
@@ -107,14 +107,78 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
   const fleet = options.bus && createFleet({ bus: options.bus, store: options.store, logger: options.logger });
   const events = options.bus && createConfigEvents({ bus: options.bus, logger: options.logger, now: options.now });
 
+  // Writes run one at a time (read → validate → CAS-write). A write that asks to publish releases
+  // the lock, and its publish waits until the writes queued behind it have written too (or failed),
+  // so a burst of edits is debounced into one snapshot without delaying a lone write. A publish
+  // never waits longer than MAX_BATCH_MS for a steady stream of writes.
+  const MAX_BATCH_MS = 500;
+  let unsettled = 0; // writes queued or running that have neither asked to publish nor ended
+  let running: { release(): void; settle(): void } | undefined;
+  let waiting: { since: number; resolve(r: PublishResult): void; reject(e: unknown): void }[] = [];
+  let publishing: Promise<void> | undefined;
+  let batchTimer: NodeJS.Timeout | undefined;
+
   function exclusive<T>(fn: () => Promise<T>): Promise<T> {
     if (closed) return Promise.reject(new TurnoutError(ErrorCode.Unavailable, "the control plane is shutting down"));
-    const run = chain.then(fn);
-    chain = run.catch(() => undefined);
+    unsettled++;
+    let settled = false;
+    const settle = () => {
+      if (settled) return;
+      settled = true;
+      unsettled--;
+      startPublish();
+    };
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const run = chain.then(() => {
+      running = { release, settle };
+      return fn();
+    });
+    const end = () => {
+      if (running?.release === release) running = undefined;
+      release();
+      settle();
+    };
+    void run.then(end, end);
+    chain = released;
     return run;
   }
 
-  async function publish() {
+  /** Publishes the stored state once the current burst of writes has been written. */
+  function publish(): Promise<PublishResult> {
+    const result = new Promise<PublishResult>((resolve, reject) => waiting.push({ since: Date.now(), resolve, reject }));
+    const current = running;
+    running = undefined;
+    current?.release();
+    current?.settle();
+    startPublish();
+    return result;
+  }
+
+  function startPublish(): void {
+    if (publishing || waiting.length === 0) return;
+    const waited = Date.now() - waiting[0].since;
+    if (unsettled > 0 && waited < MAX_BATCH_MS) {
+      batchTimer ??= setTimeout(() => {
+        batchTimer = undefined;
+        startPublish();
+      }, MAX_BATCH_MS - waited);
+      return;
+    }
+    clearTimeout(batchTimer);
+    batchTimer = undefined;
+    const batch = waiting;
+    waiting = [];
+    publishing = publishNow().then(
+      (r) => batch.forEach((w) => w.resolve(r)),
+      (e: unknown) => batch.forEach((w) => w.reject(e)),
+    ).finally(() => {
+      publishing = undefined;
+      startPublish();
+    });
+  }
+
+  async function publishNow(): Promise<PublishResult> {
     const result = await publishSnapshot(store, { logger: log, now: options.now });
     current = result.snapshot;
     if (result.published) {
@@ -177,6 +241,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       closed = true;
       await metrics.close();
       await chain;
+      while (publishing) await publishing;
       await fleet?.close();
     },
   };
