@@ -112,6 +112,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
   // so a burst of edits is debounced into one snapshot without delaying a lone write. A publish
   // never waits longer than MAX_BATCH_MS for a steady stream of writes.
   const MAX_BATCH_MS = 500;
+  const WRITE_ATTEMPTS = 10;
   let unsettled = 0; // writes queued or running that have neither asked to publish nor ended
   let running: { release(): void; settle(): void } | undefined;
   let waiting: { since: number; resolve(r: PublishResult): void; reject(e: unknown): void }[] = [];
@@ -130,9 +131,19 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     };
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
-    const run = chain.then(() => {
-      running = { release, settle };
-      return fn();
+    // A CAS lost to another control plane (no publish asked yet) is re-read and retried; a
+    // caller's stale expected_revision fails the same check again and is answered `aborted`.
+    const run = chain.then(async () => {
+      for (let attempt = 1; ; attempt++) {
+        running = { release, settle };
+        try {
+          return await fn();
+        } catch (err) {
+          const lostRace = err instanceof TurnoutError && err.code === ErrorCode.Aborted && running?.release === release;
+          if (!lostRace || attempt >= WRITE_ATTEMPTS) throw err;
+          log.debug({ attempt, err: err.message }, "admin write lost a race; re-reading and retrying");
+        }
+      }
     });
     const end = () => {
       if (running?.release === release) running = undefined;
