@@ -43,8 +43,13 @@ export function createLastGoodFile(options: LastGoodFileOptions): LastGoodFile {
   let writing: Promise<void> | undefined;
   let counter = 0;
 
+  let madeDir = false;
+
   async function write(bytes: Uint8Array): Promise<void> {
-    await fsp.mkdir(dir, { recursive: true });
+    if (!madeDir) {
+      await fsp.mkdir(dir, { recursive: true });
+      madeDir = true;
+    }
     const tmp = `${file}.tmp-${process.pid}-${counter++}`;
     const handle = await fsp.open(tmp, "w");
     try {

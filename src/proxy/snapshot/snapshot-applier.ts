@@ -102,9 +102,10 @@ export function createSnapshotApplier(options: SnapshotApplierOptions): Snapshot
     table = next;
     applied = version;
     previous?.retire();
+    // ACK first: the log line and the disk copy are off the convergence path.
+    report({ proxy: proxyId, version, appliedVersion: version, state: "ACK" });
     log.info({ version, fromDisk }, "snapshot applied");
     if (!fromDisk) options.lastGood?.save(value);
-    report({ proxy: proxyId, version, appliedVersion: version, state: "ACK" });
     const ready = waiters.filter((w) => w.version <= version);
     waiters = waiters.filter((w) => w.version > version);
     for (const w of ready) w.resolve();
