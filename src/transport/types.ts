@@ -89,10 +89,19 @@ export interface LogEntry {
   ack(): void;
 }
 
+/** One entry read back by {@link OutcomeLog.replay}: already processed, nothing to ack. */
+export interface ReplayedEntry {
+  /** The appended bytes. */
+  readonly data: Uint8Array;
+  /** Position in the log, increasing. */
+  readonly seq: number;
+}
+
 /**
  * A durable, append-only log (a JetStream stream; a file in embedded mode) that proxies append
  * outcome batches to and the control plane reads with a durable consumer, so neither side's
- * restart loses or doubles a record.
+ * restart loses or doubles a record. A restarted reader rebuilds in-memory state with `replay`
+ * (what its previous run processed) and then continues with `consume` (everything else).
  */
 export interface OutcomeLog {
   /**
@@ -105,6 +114,16 @@ export interface OutcomeLog {
    * as they arrive, until `signal` aborts. A restarted consumer resumes after its last ack.
    */
   consume(consumer: string, signal: AbortSignal): AsyncIterable<LogEntry>;
+  /**
+   * Yields, oldest first, the entries appended at or after `sinceMs` (epoch ms) that the durable
+   * consumer `consumer` has already acked — what a previous run of the consumer processed — then
+   * ends. Together with a following `consume` every retained entry since `sinceMs` is seen once.
+   * Leaves the durable consumer untouched; yields nothing for an unknown consumer. The time bound
+   * may be coarse (a log may also yield somewhat older entries; readers filter by their own
+   * timestamps). Ends early when `signal` aborts. Throws `TurnoutError` `unavailable` when the
+   * log cannot be reached.
+   */
+  replay(consumer: string, sinceMs: number, signal: AbortSignal): AsyncIterable<ReplayedEntry>;
 }
 
 /** Everything above the seam needs: a store, a bus and the outcome log. */

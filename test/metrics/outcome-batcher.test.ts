@@ -65,6 +65,7 @@ function flaky(inner: OutcomeLog) {
       }
     },
     consume: (c, s) => inner.consume(c, s),
+    replay: (c, since, s) => inner.replay(c, since, s),
   };
   return { log, attempts, state };
 }

@@ -125,9 +125,9 @@ test("a torn record at the tail (crash mid-write) is cut off on open and its seq
   assert.deepEqual(all.map((e) => [e.seq, text(e.data)]), [[1, "A"], [2, "B"], [3, "C"]]);
 });
 
-test("retention: segments acked by every known consumer are deleted; maxBytes bounds the disk regardless", async (t) => {
+test("retention: segments acked by every known consumer are deleted (keepAckedMs 0); maxBytes bounds the disk regardless", async (t) => {
   const dir = tempDir(t);
-  const log = open(dir, { segmentBytes: 256 });
+  const log = open(dir, { segmentBytes: 256, keepAckedMs: 0 });
   const a = new AbortController();
   const b = new AbortController();
   const ita = log.consume("a", a.signal)[Symbol.asyncIterator]();
@@ -157,6 +157,105 @@ test("retention: segments acked by every known consumer are deleted; maxBytes bo
   const first = await take(capped.consume("late", c.signal)[Symbol.asyncIterator](), 1);
   c.abort();
   assert.ok(first[0].seq >= firstRetained, "a consumer starts at the first retained entry");
+});
+
+/** Sets the last-write time of every segment file in `dir` to `ms` ago. */
+function ageSegments(dir: string, ms: number): void {
+  const segments = path.join(dir, "segments");
+  const when = new Date(Date.now() - ms);
+  for (const name of fs.readdirSync(segments)) fs.utimesSync(path.join(segments, name), when, when);
+}
+
+/** Every entry `replay` yields, as [seq, text]. */
+async function replayAll(log: { replay: (c: string, since: number, s: AbortSignal) => AsyncIterable<{ seq: number; data: Uint8Array }> }, consumer: string, sinceMs: number) {
+  const out: [number, string][] = [];
+  for await (const e of log.replay(consumer, sinceMs, new AbortController().signal)) out.push([e.seq, text(e.data)]);
+  return out;
+}
+
+test("retention keeps acked segments for keepAckedMs after their last write (default 1 hour), then deletes them", async (t) => {
+  const dir = tempDir(t);
+  const log = open(dir, { segmentBytes: 256 });
+  const ac = new AbortController();
+  const it = log.consume("c", ac.signal)[Symbol.asyncIterator]();
+  for (let i = 0; i < 60; i++) await log.append(`id${i}`, bytes("x".repeat(40)));
+  for (const e of await take(it, 60)) e.ack();
+  ac.abort();
+  await it.next(); // acks written
+  await log.append("one-more", bytes("x"));
+  const segments = log.stats().segments;
+  assert.ok(segments >= 10, `acked but recent: all ${segments} segments kept`);
+  assert.equal((await replayAll(log, "c", 0)).length, 60, "everything acked can be replayed");
+  await log.close();
+
+  ageSegments(dir, 3600_000 + 60_000); // the segments were last written over an hour ago
+  const reopened = open(dir, { segmentBytes: 256 });
+  t.after(() => reopened.close());
+  for (let i = 0; i < 10; i++) await reopened.append(`late${i}`, bytes("y".repeat(40))); // rolls: retention runs
+  assert.ok(reopened.stats().segments < segments, `acked segments older than an hour deleted: ${reopened.stats().segments} of ${segments} left`);
+  assert.ok(reopened.stats().firstSeq > 1);
+});
+
+test("replay yields, oldest first, exactly the entries the consumer acked (also out of order, also after a reopen), without moving the consumer", async (t) => {
+  const dir = tempDir(t);
+  const log = open(dir, { segmentBytes: 256 });
+  for (let i = 1; i <= 30; i++) await log.append(`id${i}`, bytes(String(i)));
+  const ac = new AbortController();
+  const it = log.consume("c", ac.signal)[Symbol.asyncIterator]();
+  const got = await take(it, 30);
+  for (const e of got.slice(0, 20)) e.ack(); // floor 20
+  got[24].ack(); // and 25 out of order
+  ac.abort();
+  await it.next();
+  const expected: [number, string][] = [...Array.from({ length: 20 }, (_, i): [number, string] => [i + 1, String(i + 1)]), [25, "25"]];
+  assert.deepEqual(await replayAll(log, "c", 0), expected);
+  assert.deepEqual(await replayAll(log, "unknown", 0), [], "an unknown consumer has nothing to replay");
+  await log.close();
+
+  const reopened = open(dir, { segmentBytes: 256 });
+  t.after(() => reopened.close());
+  assert.deepEqual(await replayAll(reopened, "c", 0), expected, "acks and segments are read back from disk");
+  const ac2 = new AbortController();
+  const rest = await take(reopened.consume("c", ac2.signal)[Symbol.asyncIterator](), 9);
+  ac2.abort();
+  assert.deepEqual(rest.map((e) => e.seq), [21, 22, 23, 24, 26, 27, 28, 29, 30], "consume still yields exactly the unacked entries");
+});
+
+test("replay skips segments last written before sinceMs (segment granularity) and stops when the signal aborts", async (t) => {
+  const dir = tempDir(t);
+  const first = open(dir, { segmentBytes: 256 });
+  for (let i = 1; i <= 20; i++) await first.append(`old${i}`, bytes(`old${i}`));
+  const ac = new AbortController();
+  const it = first.consume("c", ac.signal)[Symbol.asyncIterator]();
+  for (const e of await take(it, 20)) e.ack();
+  ac.abort();
+  await it.next();
+  await first.close();
+  ageSegments(dir, 2 * 3600_000); // written two hours ago
+
+  const log = open(dir, { segmentBytes: 256, keepAckedMs: 3 * 3600_000 });
+  t.after(() => log.close());
+  const oldSegments = log.stats().segments;
+  const since = Date.now() - 3600_000;
+  for (let i = 1; i <= 20; i++) await log.append(`new${i}`, bytes(`new${i}`));
+  assert.ok(log.stats().segments > oldSegments, "new entries went into new segments");
+  const ac2 = new AbortController();
+  const it2 = log.consume("c", ac2.signal)[Symbol.asyncIterator]();
+  for (const e of await take(it2, 20)) e.ack();
+  ac2.abort();
+  await it2.next();
+
+  const replayed = await replayAll(log, "c", since);
+  // the segment being written when the log was reopened got new entries: it comes whole
+  assert.ok(replayed.every((_, i) => i === 0 || replayed[i - 1][0] < replayed[i][0]), "oldest first");
+  assert.deepEqual(replayed.filter(([, s]) => s.startsWith("new")).map(([seq]) => seq), Array.from({ length: 20 }, (_, i) => 21 + i));
+  assert.ok(replayed.filter(([, s]) => s.startsWith("old")).length < 20, "segments written only before sinceMs are skipped");
+  assert.equal((await replayAll(log, "c", 0)).length, 40, "a sinceMs before everything replays all 40");
+
+  const stop = new AbortController();
+  let n = 0;
+  for await (const _ of log.replay("c", 0, stop.signal)) if (++n === 5) stop.abort();
+  assert.equal(n, 5, "nothing is yielded after the signal aborts");
 });
 
 test("close ends consumers and refuses appends with unavailable; bad consumer names are refused", async (t) => {

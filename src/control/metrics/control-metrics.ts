@@ -1,7 +1,10 @@
 /**
- * The control plane's metrics stage, wired in data-flow order: outcome log (durable consumer) →
+ * The control plane's metrics stage, wired in data-flow order: outcome log (replay of what this
+ * consumer acked within the horizon, then the durable consumer — see outcome-consumer.ts) →
  * aggregator (per-second buckets) → MetricsService windows and the Prometheus text of the admin
- * port. Without an outcome log the service answers empty windows.
+ * port. Without an outcome log the service answers empty windows. A restarted control plane
+ * rebuilds its windows from the log, so they cover the whole horizon again, counting each
+ * request once; its all-time counters start with the rebuilt hour.
  */
 import { hostname } from "node:os";
 import type { ServiceImpl } from "@connectrpc/connect";
@@ -41,6 +44,8 @@ export interface ControlMetrics {
   readonly aggregator: OutcomeAggregator;
   /** The MetricsService implementation. */
   readonly service: ServiceImpl<typeof MetricsService>;
+  /** Resolves once the windows are rebuilt from the outcome log (at once without a log). */
+  rebuilt(): Promise<void>;
   /** The Prometheus text of the control plane (outcomes, per-series counters, snapshot, store). */
   prometheusText(): string;
   /** Ends WatchMetrics streams and stops consuming (the entry being applied is acked first). */
@@ -59,7 +64,14 @@ export function createControlMetrics(options: ControlMetricsOptions): ControlMet
   const consumer: OutcomeConsumer | undefined =
     options.outcomes === undefined
       ? undefined
-      : startOutcomeConsumer({ log: options.outcomes, consumerName: options.consumerName ?? defaultConsumerName(), aggregator, logger: options.logger, now });
+      : startOutcomeConsumer({
+          log: options.outcomes,
+          consumerName: options.consumerName ?? defaultConsumerName(),
+          aggregator,
+          logger: options.logger,
+          now,
+          replayMs: (options.aggregator?.horizonSeconds ?? 3600) * 1000,
+        });
   const closing = new AbortController();
   const service = createMetricsService({
     source: { window: (seconds, route) => aggregator.window(seconds, now(), route) },
@@ -70,12 +82,15 @@ export function createControlMetrics(options: ControlMetricsOptions): ControlMet
   return {
     aggregator,
     service,
+    rebuilt: () => consumer?.rebuilt() ?? Promise.resolve(),
     prometheusText() {
       const w = new PrometheusWriter();
       const totals = aggregator.totals();
       w.counter("turnout_control_outcomes_consumed_total", "Outcome records applied to the metrics aggregator (each request once).", [[undefined, aggregator.outcomesTotal()]]);
       w.counter("turnout_control_outcome_duplicates_total", "Redelivered outcome records recognised and not counted again.", [[undefined, aggregator.duplicatesTotal()]]);
       w.counter("turnout_control_outcome_entries_total", "Outcome log entries (batches) consumed and acked.", [[undefined, consumer?.entriesTotal() ?? 0]]);
+      w.counter("turnout_control_outcome_replayed_entries_total", "Outcome log entries replayed at startup to rebuild the metrics window.", [[undefined, consumer?.replayedTotal() ?? 0]]);
+      w.counter("turnout_control_outcome_redelivered_entries_total", "Outcome log entries delivered again after being applied (skipped by seq).", [[undefined, consumer?.redeliveredTotal() ?? 0]]);
       w.counter("turnout_control_outcome_malformed_total", "Outcome log entries that were not an OutcomeBatch (skipped).", [[undefined, consumer?.malformedTotal() ?? 0]]);
       w.counter("turnout_control_outcome_consume_errors_total", "Times consuming the outcome log failed and was retried.", [[undefined, consumer?.errorsTotal() ?? 0]]);
       const requests: [Labels, number][] = [];

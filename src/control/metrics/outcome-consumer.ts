@@ -1,10 +1,25 @@
 /**
  * Reads the outcome log with a durable consumer and feeds the aggregator: log entries (binary
- * OutcomeBatch) in, applied records out. Each entry is acked right after its records are applied
- * (nothing awaits in between), so stopping between entries leaves nothing applied but unacked; a
- * crash between apply and ack is covered by the aggregator's dedupe within the process and, across
- * processes, means the entry is delivered to the next consumer (documented at-least-once edge).
- * When the log is unreachable the consumer retries with backoff until closed.
+ * OutcomeBatch) in, applied records out — "rebuild, then resume":
+ *
+ * 1. Rebuild: the aggregator of a (re)started control plane is empty, but the previous run of the
+ *    same durable consumer had applied and acked entries. `log.replay(consumer, now − horizon)`
+ *    yields those acked entries (oldest first, the durable consumer untouched); their records
+ *    that finished within the horizon are applied.
+ * 2. Resume: `log.consume(consumer)` yields every entry not acked yet — new ones, and those the
+ *    dead run applied but had not acked (its in-memory counts died with it, so applying them now
+ *    counts them once). Each entry is acked right after its records are applied (nothing awaits
+ *    in between), so a graceful stop leaves nothing applied but unacked.
+ *
+ * Exactness: replay covers the acked entries (NATS: up to the ack floor; acks are sent in log
+ * order, see nats-outcome-log.ts for the one edge) and consume the unacked ones, so every entry
+ * since the horizon is applied once by this process. Within the process, entries are deduplicated
+ * by log seq (the last `seqWindow` applied seqs are remembered: a redelivery — a lost ack, a
+ * consumer restarted after a NATS failure, an overlap of replay and consume — is acked and skipped;
+ * an entry redelivered after newer ones, such as those a crashed run had pulled and that come back
+ * after ack_wait, is still applied, which "skip seq ≤ highest" would get wrong). The aggregator's
+ * record-key dedupe stays as the guard against a proxy's batch stored twice under two seqs.
+ * When the log is unreachable the consumer retries (the rebuild, then consuming) with backoff.
  */
 import { fromBinary } from "@bufbuild/protobuf";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -25,12 +40,26 @@ export interface OutcomeConsumerOptions {
   now?: () => number;
   /** Longest pause between attempts to consume again after a failure, in ms. Default 2000. */
   maxRetryDelayMs?: number;
+  /**
+   * How far back the rebuild reaches, in ms: records that finished this recently, in entries the
+   * previous run of the consumer acked, are replayed before consuming. 0 skips the rebuild.
+   * Default 3600000 (the aggregator's default horizon).
+   */
+  replayMs?: number;
+  /** How many applied log seqs are remembered to skip redeliveries. Default 100000. */
+  seqWindow?: number;
 }
 
 /** A running consumer. */
 export interface OutcomeConsumer {
   /** Log entries acked. */
   entriesTotal(): number;
+  /** Log entries applied by the rebuild (replayed). */
+  replayedTotal(): number;
+  /** Redelivered log entries skipped (their seq was applied already). */
+  redeliveredTotal(): number;
+  /** Resolves once the rebuild is over (or the consumer closed). */
+  rebuilt(): Promise<void>;
   /** Entries that did not decode (acked and skipped). */
   malformedTotal(): number;
   /** Times consuming failed and was retried. */
@@ -57,61 +86,128 @@ export function outcomeRecordOf(o: Outcome, proxy: string): OutcomeRecord {
   };
 }
 
-/** Starts consuming `options.log` as `options.consumerName`. */
+/** Log seqs applied lately: a bounded set, the oldest forgotten first. */
+class AppliedSeqs {
+  private readonly seqs = new Set<number>();
+  private readonly max: number;
+  constructor(max: number) {
+    this.max = max;
+  }
+  has(seq: number): boolean {
+    return this.seqs.has(seq);
+  }
+  add(seq: number): void {
+    this.seqs.add(seq);
+    if (this.seqs.size > this.max) this.seqs.delete(this.seqs.values().next().value as number);
+  }
+}
+
+/** The log may yield entries somewhat older than asked; this much earlier is asked for, in ms, so a proxy's late batch or clock skew loses nothing. */
+const REPLAY_SLACK_MS = 60_000;
+
+/** Starts consuming `options.log` as `options.consumerName`: rebuild, then resume (see the file comment). */
 export function startOutcomeConsumer(options: OutcomeConsumerOptions): OutcomeConsumer {
   const log = options.logger.child({ component: "outcome-consumer" });
   const now = options.now ?? Date.now;
   const maxDelay = options.maxRetryDelayMs ?? 2000;
+  const replayMs = options.replayMs ?? 3600_000;
+  const name = options.consumerName;
+  const applied = new AppliedSeqs(options.seqWindow ?? 100_000);
   const controller = new AbortController();
   const signal = controller.signal;
   let entries = 0;
+  let replayed = 0;
+  let redelivered = 0;
   let malformed = 0;
   let errors = 0;
+  let delay = 100;
+  let rebuildDone!: () => void;
+  const rebuilt = new Promise<void>((resolve) => (rebuildDone = resolve));
 
-  async function run(): Promise<void> {
-    let delay = 100;
+  /** Applies one entry's records (those finished at or after `sinceMs`); false for a redelivery. */
+  function apply(seq: number, data: Uint8Array, sinceMs: number): boolean {
+    if (applied.has(seq)) {
+      redelivered++;
+      return false;
+    }
+    applied.add(seq);
+    let batch;
+    try {
+      batch = fromBinary(OutcomeBatchSchema, data);
+    } catch (err) {
+      malformed++;
+      log.warn({ seq, err: (err as Error).message }, "skipped an outcome log entry that is not an OutcomeBatch");
+      return true;
+    }
+    const t = now();
+    for (const o of batch.outcomes) {
+      const record = outcomeRecordOf(o, batch.proxy);
+      if (record.finishedAtMs >= sinceMs) options.aggregator.apply(record, t);
+    }
+    return true;
+  }
+
+  /** Runs `attempt` until it completes, retrying with backoff; false when closed first. */
+  async function withRetries(what: string, attempt: () => Promise<void>): Promise<boolean> {
     while (!signal.aborted) {
       try {
-        for await (const entry of options.log.consume(options.consumerName, signal)) {
-          let batch;
-          try {
-            batch = fromBinary(OutcomeBatchSchema, entry.data);
-          } catch (err) {
-            malformed++;
-            log.warn({ seq: entry.seq, err: (err as Error).message }, "skipped an outcome log entry that is not an OutcomeBatch");
-          }
-          if (batch !== undefined) {
-            const t = now();
-            for (const o of batch.outcomes) options.aggregator.apply(outcomeRecordOf(o, batch.proxy), t);
-          }
-          entry.ack();
-          entries++;
-          delay = 100;
-        }
-        if (signal.aborted) return;
-        throw new Error("the outcome log ended the consumer");
+        await attempt();
+        return !signal.aborted;
       } catch (err) {
-        if (signal.aborted) return;
+        if (signal.aborted) return false;
         errors++;
-        log.warn({ err: (err as Error).message, retryInMs: delay }, "consuming outcomes failed; retrying");
+        log.warn({ err: (err as Error).message, retryInMs: delay }, `${what} failed; retrying`);
       }
       try {
         await sleep(delay, undefined, { signal });
       } catch {
-        return;
+        return false;
       }
       delay = Math.min(delay * 2, maxDelay);
     }
+    return false;
+  }
+
+  async function run(): Promise<void> {
+    // 1. Rebuild what the previous run of this consumer had applied and acked.
+    if (replayMs > 0) {
+      const started = now();
+      const sinceMs = started - replayMs;
+      const ok = await withRetries("replaying outcomes", async () => {
+        for await (const entry of options.log.replay(name, sinceMs - REPLAY_SLACK_MS, signal)) {
+          if (apply(entry.seq, entry.data, sinceMs)) replayed++;
+          delay = 100;
+        }
+      });
+      rebuildDone();
+      if (!ok) return;
+      log.info({ consumer: name, entries: replayed, outcomes: options.aggregator.outcomesTotal(), ms: now() - started }, "metrics rebuilt from the outcome log");
+    }
+    rebuildDone();
+    // 2. Resume the durable consumer: everything not acked yet.
+    await withRetries("consuming outcomes", async () => {
+      for await (const entry of options.log.consume(name, signal)) {
+        apply(entry.seq, entry.data, -Infinity);
+        entry.ack();
+        entries++;
+        delay = 100;
+      }
+      if (!signal.aborted) throw new Error("the outcome log ended the consumer");
+    });
   }
 
   const running = run();
-  log.info({ consumer: options.consumerName }, "consuming outcomes");
+  log.info({ consumer: name }, "consuming outcomes");
   return {
     entriesTotal: () => entries,
+    replayedTotal: () => replayed,
+    redeliveredTotal: () => redelivered,
+    rebuilt: () => rebuilt,
     malformedTotal: () => malformed,
     errorsTotal: () => errors,
     async close() {
       controller.abort();
+      rebuildDone();
       await running;
     },
   };

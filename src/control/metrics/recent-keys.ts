@@ -2,7 +2,9 @@
  * A bounded set of recently seen keys, for dropping redelivered outcome records. Keys live in
  * generations (one per `generationSeconds` of arrival time); a key is remembered for at least
  * `keepSeconds`, after which its whole generation is forgotten at once. When more than `maxKeys`
- * are held, the oldest generation goes early (memory stays bounded under any load).
+ * are held, the oldest generation goes early (memory stays bounded under any load); a generation
+ * holding a quarter of `maxKeys` is closed early, so a burst within one generation (a rebuild
+ * replaying an hour at once) stays bounded too.
  */
 
 /** Options of {@link RecentKeys}. */
@@ -35,8 +37,8 @@ export class RecentKeys {
     for (const g of this.generations) if (g.keys.has(key)) return false;
     const id = Math.floor(nowMs / this.generationMs);
     let newest = this.generations.at(-1);
-    if (newest === undefined || newest.id < id) {
-      newest = { id, keys: new Set() };
+    if (newest === undefined || newest.id < id || newest.keys.size >= this.maxKeys / 4) {
+      newest = { id: Math.max(id, newest?.id ?? id), keys: new Set() };
       this.generations.push(newest);
     }
     newest.keys.add(key);

@@ -26,6 +26,8 @@ export interface ConsumerOffsets {
   floor(): number;
   /** True when `seq` is acked. */
   isAcked(seq: number): boolean;
+  /** The highest acked seq (the floor when nothing above it is acked). */
+  lastAcked(): number;
   /** Marks `seq` acked and schedules a write. */
   ack(seq: number): void;
   /** Moves the floor up to `seq` (records below the log's first retained seq are gone). */
@@ -104,6 +106,11 @@ export function consumerOffsets(dir: string, name: string, stored: Stored, fsync
     name,
     floor: () => floor,
     isAcked: (seq) => seq <= floor || above.has(seq),
+    lastAcked() {
+      let last = floor;
+      for (const s of above) if (s > last) last = s;
+      return last;
+    },
     ack(seq) {
       if (seq <= floor || above.has(seq)) return;
       above.add(seq);

@@ -14,20 +14,27 @@
  * Dedupe: the ids of the last `dedupeWindow` appended records (rebuilt from the segments on
  * open) are remembered; appending a remembered id again stores nothing and succeeds.
  *
- * Retention (disk stays bounded): a sealed segment is deleted when every known consumer has
- * acked all of it; regardless of acks, sealed segments whose last write is older than `maxAgeMs`
- * and the oldest sealed segments beyond `maxBytes` in total are deleted too (like the stream's
- * limits in distributed mode: a consumer that was away that long misses them). The segment being
- * written is never deleted.
+ * Retention (disk stays bounded): a sealed segment is deleted once every known consumer has
+ * acked all of it AND its last write is older than `keepAckedMs` (default 1 hour), so a restarted
+ * reader can still `replay` the last hour it had processed; regardless of acks, sealed segments
+ * whose last write is older than `maxAgeMs` and the oldest sealed segments beyond `maxBytes` in
+ * total are deleted too (like the stream's limits in distributed mode: a consumer that was away
+ * that long misses them). The segment being written is never deleted. Retention runs when a
+ * segment is sealed and after consumer acks are written.
  *
  * Redelivery: a consumer sees every unacked entry again when it consumes again (after a restart
  * or a new `consume` call); within one `consume` call each entry is yielded once.
+ *
+ * Replay: `replay(consumer, sinceMs)` yields the entries the consumer has acked (its floor and
+ * the out-of-order acks above it, exactly as stored) from every retained segment whose last write
+ * is at or after `sinceMs`. Records carry no timestamp, so the time bound has segment granularity:
+ * a segment written to since `sinceMs` is replayed whole (its older entries come along).
  */
 import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import { ErrorCode, TurnoutError } from "../../errors.ts";
-import type { LogEntry, OutcomeLog } from "../types.ts";
+import type { LogEntry, OutcomeLog, ReplayedEntry } from "../types.ts";
 import { checkConsumerName, consumerOffsets, loadConsumerOffsets, type ConsumerOffsets } from "./consumer-offsets.ts";
 import { decodeRecords, encodeRecord, type LogRecord } from "./log-record.ts";
 
@@ -45,6 +52,12 @@ export interface FileOutcomeLogOptions {
   maxAgeMs?: number;
   /** Total size above which the oldest sealed segments are deleted, in bytes. Default 1 GiB. */
   maxBytes?: number;
+  /**
+   * How long a sealed segment every consumer has acked is kept after its last write, in ms, so a
+   * restarted consumer can `replay` what it had processed (the control plane rebuilds its last hour
+   * of metrics from it). `maxAgeMs` and `maxBytes` still apply. Default 3600000 (1 hour).
+   */
+  keepAckedMs?: number;
 }
 
 /** The file outcome log; `close()` finishes pending appends and ack writes. */
@@ -93,6 +106,7 @@ export function createFileOutcomeLog(options: FileOutcomeLogOptions): FileOutcom
   const window = options.dedupeWindow ?? 100_000;
   const maxAgeMs = options.maxAgeMs ?? 7 * 24 * 3600_000;
   const maxBytes = options.maxBytes ?? 1 << 30;
+  const keepAckedMs = options.keepAckedMs ?? 3600_000;
 
   // ---- load -------------------------------------------------------------------------------
   fs.mkdirSync(segDir, { recursive: true });
@@ -232,7 +246,7 @@ export function createFileOutcomeLog(options: FileOutcomeLogOptions): FileOutcom
     while (segments.length > 1) {
       const seg = segments[0];
       const last = segments[1].start - 1;
-      const acked = consumers.size > 0 && minFloor >= last;
+      const acked = consumers.size > 0 && minFloor >= last && now - seg.mtimeMs > keepAckedMs;
       if (!acked && now - seg.mtimeMs <= maxAgeMs && total <= maxBytes) break;
       await fsp.rm(seg.file, { force: true });
       segments.shift();
@@ -301,6 +315,26 @@ export function createFileOutcomeLog(options: FileOutcomeLogOptions): FileOutcom
     }
   }
 
+  /** Yields the entries `offsets` has acked in the segments written to since `sinceMs`. */
+  async function* replayAcked(offsets: ConsumerOffsets, sinceMs: number, signal: AbortSignal): AsyncGenerator<ReplayedEntry> {
+    const until = offsets.lastAcked();
+    const chosen = segments.filter((s) => s.mtimeMs >= sinceMs && s.start <= until);
+    for (const seg of chosen) {
+      let offset = 0;
+      while (offset < seg.size) {
+        if (signal.aborted || closed) return;
+        const { records, consumed } = await readAt(seg, offset);
+        offset += consumed;
+        for (const r of records) {
+          if (r.seq > until) return;
+          if (!offsets.isAcked(r.seq)) continue;
+          if (signal.aborted || closed) return;
+          yield { data: r.data, seq: r.seq };
+        }
+      }
+    }
+  }
+
   return {
     append(id, data) {
       if (closed) return Promise.reject(new TurnoutError(ErrorCode.Unavailable, `outcome log in ${dir} is closed`));
@@ -324,6 +358,12 @@ export function createFileOutcomeLog(options: FileOutcomeLogOptions): FileOutcom
         await created;
         yield* read(o, signal);
       })();
+    },
+
+    replay(consumer, sinceMs, signal) {
+      checkConsumerName(consumer);
+      const offsets = consumers.get(consumer);
+      return offsets === undefined ? (async function* () {})() : replayAcked(offsets, sinceMs, signal);
     },
 
     stats: () => ({ firstSeq: firstSeq(), lastSeq: lastSeq(), segments: segments.length, bytes: segments.reduce((n, s) => n + s.size, 0) }),
