@@ -232,6 +232,8 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     logger: options.logger,
     snapshotVersion: () => Number(current?.version ?? 0n),
     storeErrors: counted.errors,
+    // in flight per series: what live proxies reported last (needs the bus)
+    inFlight: fleet && ((route, variant) => fleet.inFlight(route, variant)),
   });
   return {
     admin,

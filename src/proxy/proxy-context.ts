@@ -1,6 +1,7 @@
 /** What the dialect handlers need from the running proxy. */
 import type { Logger } from "../log.ts";
 import type { OutcomeListener } from "./outcome.ts";
+import type { SeriesInFlight } from "./report/series-in-flight.ts";
 import type { RoutingTable } from "./snapshot/routing-table.ts";
 
 /** Shared by every handler of one proxy. */
@@ -9,5 +10,7 @@ export interface ProxyContext {
   current(): RoutingTable | undefined;
   /** Receives each request's outcome. */
   onOutcome: OutcomeListener | undefined;
+  /** Per-(route, variant) in-flight counts, for the status reports. Default: none. */
+  seriesInFlight?: SeriesInFlight;
   logger: Logger;
 }

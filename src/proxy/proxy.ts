@@ -17,6 +17,7 @@ import { createHttpHandler } from "./dialects/http-handler.ts";
 import type { OutcomeListener } from "./outcome.ts";
 import { createProxyOutcomes, isMetricsPath } from "./outcomes/proxy-outcomes.ts";
 import type { ProxyContext } from "./proxy-context.ts";
+import { SeriesInFlight } from "./report/series-in-flight.ts";
 import { createStatusReporter, type StatusReporter } from "./report/status-reporter.ts";
 import { createLastGoodFile } from "./snapshot/last-good-file.ts";
 import { createSnapshotApplier } from "./snapshot/snapshot-applier.ts";
@@ -75,9 +76,12 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   const logger = options.logger.child({ component: "proxy" });
   const id = options.id ?? `proxy-${process.pid}`;
 
-  // Status: ACK/NACK reports and the in-flight count in, ProxyStatus on the bus out.
+  // Status: ACK/NACK reports and the in-flight counts (total, per series) in, ProxyStatus on the bus out.
   let inFlight = 0;
-  const reporter: StatusReporter | undefined = options.bus && createStatusReporter({ bus: options.bus, id, logger, heartbeatMs: options.heartbeatMs, inFlight: () => inFlight });
+  const seriesInFlight = options.bus && new SeriesInFlight();
+  const reporter: StatusReporter | undefined =
+    options.bus &&
+    createStatusReporter({ bus: options.bus, id, logger, heartbeatMs: options.heartbeatMs, inFlight: () => inFlight, inFlightBySeries: () => seriesInFlight?.snapshot() ?? [] });
   const onReport = (r: ProxyReport) => {
     options.onReport?.(r);
     reporter?.report(r);
@@ -93,7 +97,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   const outcomes = createProxyOutcomes({ proxyId: id, logger, log: options.outcomes, onOutcome: options.onOutcome, current: applier.current, inFlight: () => inFlight });
 
   // Dialects: client requests in, exchanges on the current table out.
-  const ctx: ProxyContext = { current: applier.current, onOutcome: outcomes.listener, logger };
+  const ctx: ProxyContext = { current: applier.current, onOutcome: outcomes.listener, logger, seriesInFlight };
   const http = createHttpHandler(ctx);
   const connect = connectNodeAdapter({
     routes: (router) => { router.service(ChatService, createChatService(ctx)); registerReflection(router); },

@@ -37,6 +37,11 @@ export interface Fleet {
   convergence(version?: number): Convergence;
   /** The latest snapshot version seen (0 before any). */
   latestVersion(): number;
+  /**
+   * Requests in flight on (`route`, `variant`): the sum over live proxies of their last report's
+   * `in_flight_by_series` (as fresh as the heartbeat interval).
+   */
+  inFlight(route: string, variant: string): number;
   /** Records a snapshot this control plane published, with its publish time (ms). */
   observeSnapshot(version: number, at: number): void;
   /**
@@ -171,6 +176,13 @@ export function createFleet(options: FleetOptions): Fleet {
     view: () => tracker.view(now()),
     convergence,
     latestVersion: () => tracker.latestVersion(),
+    inFlight(route, variant) {
+      let sum = 0;
+      for (const entry of tracker.entries(now(), false)) {
+        for (const s of entry.status?.inFlightBySeries ?? []) if (s.route === route && s.variant === variant) sum += s.inFlight;
+      }
+      return sum;
+    },
     observeSnapshot(version, at) {
       if (tracker.observeSnapshot(version, at)) changed();
     },

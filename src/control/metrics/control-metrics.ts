@@ -31,7 +31,7 @@ export interface ControlMetricsOptions {
   now?: () => number;
   /** Aggregator limits (horizon, dedupe window, series cap). */
   aggregator?: OutcomeAggregatorOptions;
-  /** Requests in flight now for a series. Default: 0 (proxies report in-flight per proxy only). */
+  /** Requests in flight now for a series (the control plane sums the live proxies' reports). Default: 0. */
   inFlight?: (route: string, variant: string) => number;
   /** The published snapshot version, for the Prometheus gauge. Default: none (not exported). */
   snapshotVersion?: () => number;

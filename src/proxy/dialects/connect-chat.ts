@@ -84,6 +84,7 @@ export function createChatService(ctx: ProxyContext): ServiceImpl<typeof ChatSer
         mintedId: null,
         dropUsage: false,
         onOutcome: ctx.onOutcome,
+        seriesInFlight: ctx.seriesInFlight,
         logger: ctx.logger,
       });
       const onAbort = () => exchange.abort();

@@ -121,6 +121,7 @@ function forward(ctx: ProxyContext, endpoint: InferenceEndpoint, headers: Incomi
     mintedId: endpoint.idPrefix === "" ? null : Buffer.from(`"id":"${mintId(endpoint.idPrefix)}"`),
     dropUsage,
     onOutcome: ctx.onOutcome,
+    seriesInFlight: ctx.seriesInFlight,
     logger: ctx.logger,
   });
   exchange.start();

@@ -1,5 +1,6 @@
 /**
- * The proxy's status reporter: snapshot ACK/NACK reports and a live in-flight count in,
+ * The proxy's status reporter: snapshot ACK/NACK reports and live in-flight counts (total and per
+ * route and variant) in,
  * `ProxyStatus` messages (JSON) out on the bus — on `SUBJECTS.proxyStatus(id)` for every snapshot
  * seen and as a heartbeat every interval, and on `SUBJECTS.proxyApplied` for every ACK/NACK.
  * The control planes' fleet trackers listen to these; so can any NATS client.
@@ -8,6 +9,7 @@ import { create, toJsonString } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { hostname } from "node:os";
 import { ApplyState, ProxyStatusSchema, type ProxyStatus } from "../../../gen/turnout/v1/events_pb.js";
+import type { SeriesInFlightCount } from "./series-in-flight.ts";
 import type { Logger } from "../../log.ts";
 import { SUBJECTS, type EventBus, type ProxyReport } from "../../transport/types.ts";
 
@@ -19,6 +21,8 @@ export interface StatusReporterOptions {
   id: string;
   /** Requests in flight on the proxy now. */
   inFlight: () => number;
+  /** Requests in flight now per route and variant (ProxyStatus.in_flight_by_series). Default: none reported. */
+  inFlightBySeries?: () => SeriesInFlightCount[];
   logger: Logger;
   /** Interval between heartbeats, in ms. Default 1000. */
   heartbeatMs?: number;
@@ -72,6 +76,7 @@ export function createStatusReporter(options: StatusReporterOptions): StatusRepo
       state,
       error,
       inFlight: Math.max(0, options.inFlight()),
+      inFlightBySeries: options.inFlightBySeries?.() ?? [],
       heartbeatAt: timestampFromMs(now()),
       heartbeatIntervalMs: heartbeatMs,
       url,

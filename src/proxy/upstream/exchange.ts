@@ -9,6 +9,7 @@
 import type { OutgoingHttpHeaders } from "node:http";
 import type { Dispatcher } from "undici";
 import type { Logger } from "../../log.ts";
+import type { InFlightCounter, SeriesInFlight } from "../report/series-in-flight.ts";
 import type { Dialect } from "../dialects/dialect.ts";
 import { JSON_TYPE } from "../dialects/dialect.ts";
 import { OutcomeStatus, type OutcomeListener } from "../outcome.ts";
@@ -47,6 +48,8 @@ export interface ExchangeInit {
   /** For /v1 streams: drop the usage frame the proxy asked for. */
   dropUsage: boolean;
   onOutcome: OutcomeListener | undefined;
+  /** Per-series in-flight counts: this exchange counts on its route and variant until it finishes. Default: none. */
+  seriesInFlight?: SeriesInFlight;
   /** Logs upstream failures (never bodies). */
   logger: Logger;
 }
@@ -83,9 +86,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private gone = false;
   private finished = false;
   private inFlight = false;
+  private readonly series: InFlightCounter | null;
 
   constructor(init: ExchangeInit) {
     this.init = init;
+    this.series = init.seriesInFlight?.enter(init.route.name, init.assignment.variant.name) ?? null;
     (init.sink as unknown as { [kExchange]?: Exchange })[kExchange] = this;
   }
 
@@ -268,6 +273,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private finish(status: OutcomeStatus, tally: AnswerTally | null): void {
     if (this.finished) return;
     this.finished = true;
+    if (this.series !== null) this.series.count--;
     this.releaseNode();
     const init = this.init;
     init.table.release();
