@@ -2,7 +2,8 @@
  * The MetricsService handlers: thin adapters from Connect requests to aggregator windows.
  * GetMetrics answers one window ending now; WatchMetrics yields a window every `interval_ms`
  * until the call ends. After a control-plane restart a client simply calls WatchMetrics again:
- * the new control plane's durable consumer resumes where the old one acked.
+ * the new control plane has rebuilt its windows from the outcome log and resumed its durable
+ * consumer where the old one acked (see outcome-consumer.ts).
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
