@@ -13,6 +13,7 @@ import { ErrorCode, TurnoutError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { SNAPSHOT_KEY, SUBJECTS, type EventBus, type KvStore } from "../../transport/types.ts";
 import { createFleetTracker, type FleetTrackerOptions, type FleetView } from "./fleet-tracker.ts";
+import { delay } from "../../delay.ts";
 
 /** Options of {@link createFleet}. */
 export interface FleetOptions extends FleetTrackerOptions {
@@ -60,22 +61,6 @@ export interface Fleet {
 }
 
 const decoder = new TextDecoder();
-
-/** Resolves after `ms` or when `signal` aborts (never rejects). */
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
 
 /** Starts following the fleet. */
 export function createFleet(options: FleetOptions): Fleet {

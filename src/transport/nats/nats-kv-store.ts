@@ -21,6 +21,7 @@ import type { Logger } from "../../log.ts";
 import type { KvEntry, KvStore } from "../types.ts";
 import { decodeKvKey, encodeKvKey, prefixFilter } from "./kv-key-codec.ts";
 import { aborted, unreachable, type NatsLink } from "./nats-connection.ts";
+import { delay } from "../../delay.ts";
 
 /** Options of {@link createNatsKvStore}. */
 export interface NatsKvStoreOptions {
@@ -46,18 +47,6 @@ function isLostRace(err: unknown): boolean {
 
 function live(entry: NatsKvEntry | null): NatsKvEntry | undefined {
   return entry === null || entry.operation !== "PUT" ? undefined : entry;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }
 
 /**
@@ -123,7 +112,7 @@ export async function createNatsKvStore(options: NatsKvStoreOptions): Promise<Kv
       } catch (err) {
         if (both.aborted) return;
         log.warn({ key, err: (err as Error).message }, "cannot watch key; retrying");
-        await sleep(RETRY_MS[Math.min(failures++, RETRY_MS.length - 1)], both);
+        await delay(RETRY_MS[Math.min(failures++, RETRY_MS.length - 1)], both);
         continue;
       }
       failures = 0;

@@ -42,6 +42,7 @@ import type { Logger } from "../../log.ts";
 import { checkConsumerName } from "../memory/consumer-offsets.ts";
 import type { LogEntry, OutcomeLog, ReplayedEntry } from "../types.ts";
 import { aborted, unreachable, type NatsLink } from "./nats-connection.ts";
+import { delay } from "../../delay.ts";
 
 /** Options of {@link createNatsOutcomeLog}. */
 export interface NatsOutcomeLogOptions {
@@ -73,18 +74,6 @@ const RETRY_MS = [100, 250, 500, 1000, 2000];
 const REPLAY_BATCH = 512;
 /** Acked seqs remembered per consume call, to recognise redeliveries of entries acked already. */
 const ACKED_WINDOW = 100_000;
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
-}
 
 /** Opens the log; creates the stream now when connected, else on the first connection. */
 export async function createNatsOutcomeLog(options: NatsOutcomeLogOptions): Promise<NatsOutcomeLog> {
@@ -182,7 +171,7 @@ export async function createNatsOutcomeLog(options: NatsOutcomeLogOptions): Prom
         } catch (err) {
           if (both.aborted) return;
           log.warn({ consumer: name, err: (err as Error).message }, "cannot consume; retrying");
-          await sleep(RETRY_MS[Math.min(failures++, RETRY_MS.length - 1)], both);
+          await delay(RETRY_MS[Math.min(failures++, RETRY_MS.length - 1)], both);
           continue;
         }
         failures = 0;
