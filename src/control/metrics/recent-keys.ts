@@ -22,9 +22,10 @@ export class RecentKeys {
   private readonly generationMs: number;
   private readonly maxGenerations: number;
   private readonly maxKeys: number;
-  /** Newest last. */
-  private readonly generations: { id: number; keys: Set<string> }[] = [];
-  private size = 0;
+  /** Key → the generation that holds it: one lookup per key, whatever the number of generations. */
+  private readonly held = new Map<string, number>();
+  /** Oldest first: each generation's id and keys, to forget them together. */
+  private readonly generations: { id: number; keys: string[] }[] = [];
 
   constructor(options: RecentKeysOptions = {}) {
     this.generationMs = (options.generationSeconds ?? 30) * 1000;
@@ -34,23 +35,23 @@ export class RecentKeys {
 
   /** Records `key` at time `nowMs`; answers false when it was already held (a duplicate). */
   add(key: string, nowMs: number): boolean {
-    for (const g of this.generations) if (g.keys.has(key)) return false;
+    if (this.held.has(key)) return false;
     const id = Math.floor(nowMs / this.generationMs);
     let newest = this.generations.at(-1);
-    if (newest === undefined || newest.id < id || newest.keys.size >= this.maxKeys / 4) {
-      newest = { id: Math.max(id, newest?.id ?? id), keys: new Set() };
+    if (newest === undefined || newest.id < id || newest.keys.length >= this.maxKeys / 4) {
+      newest = { id: Math.max(id, newest?.id ?? id), keys: [] };
       this.generations.push(newest);
     }
-    newest.keys.add(key);
-    this.size++;
-    while (this.generations.length > 1 && (this.generations[0].id <= id - this.maxGenerations || this.size > this.maxKeys)) {
-      this.size -= this.generations.shift()!.keys.size;
+    newest.keys.push(key);
+    this.held.set(key, newest.id);
+    while (this.generations.length > 1 && (this.generations[0].id <= id - this.maxGenerations || this.held.size > this.maxKeys)) {
+      for (const k of this.generations.shift()!.keys) this.held.delete(k);
     }
     return true;
   }
 
   /** Keys held now. */
   get count(): number {
-    return this.size;
+    return this.held.size;
   }
 }

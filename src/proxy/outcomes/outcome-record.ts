@@ -1,10 +1,10 @@
 /**
  * The proxy's outcome record in its wire form: one `turnout.v1.Outcome` per request, in a binary
- * `OutcomeBatch` per log entry. Conversion happens once per batch, off the request path.
+ * `OutcomeBatch` per log entry. Encoded field by field with the protobuf BinaryWriter (no message
+ * objects are built: this runs for every request); `test/metrics/outcome-record.test.ts` checks
+ * the bytes decode to what `create(OutcomeSchema, …)` would hold.
  */
-import { create, toBinary } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { OutcomeBatchSchema, OutcomeSchema, type Outcome as OutcomeMessage } from "../../../gen/turnout/v1/events_pb.js";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import type { Outcome } from "../outcome.ts";
 
 /** Epoch ms with sub-millisecond precision (distinguishes requests ending in the same ms). */
@@ -12,39 +12,53 @@ export function preciseNowMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
-function timestampOf(ms: number) {
-  const seconds = Math.floor(ms / 1000);
-  const nanos = Math.min(999_999_999, Math.round((ms - seconds * 1000) * 1e6));
-  const t = timestampFromMs(seconds * 1000);
-  t.nanos = nanos;
-  return t;
+function str(w: BinaryWriter, field: number, value: string): void {
+  if (value !== "") w.tag(field, WireType.LengthDelimited).string(value);
 }
 
-/** The wire form of `o`, served by `proxy`, ended at `finishedAtMs` (epoch ms). */
-export function toOutcomeMessage(o: Outcome, proxy: string, finishedAtMs: number): OutcomeMessage {
-  return create(OutcomeSchema, {
-    requestId: o.requestId,
-    proxy,
-    snapshotVersion: BigInt(o.snapshotVersion),
-    route: o.route,
-    variant: o.variant,
-    arm: o.armIndex ?? -1,
-    unitHash: o.bucket ?? -1,
-    node: o.node,
-    status: o.status,
-    httpStatus: o.httpStatus,
-    latencyMs: o.latencyMs,
-    ttftMs: o.ttftMs,
-    promptTokens: o.promptTokens,
-    completionTokens: o.completionTokens,
-    tokensPerSecond: o.tokensPerSecond,
-    finishedAt: timestampOf(finishedAtMs),
-  });
+function double(w: BinaryWriter, field: number, value: number): void {
+  if (value !== 0) w.tag(field, WireType.Bit64).double(value);
+}
+
+function uint32(w: BinaryWriter, field: number, value: number): void {
+  if (value !== 0) w.tag(field, WireType.Varint).uint32(value);
+}
+
+function int32(w: BinaryWriter, field: number, value: number): void {
+  if (value !== 0) w.tag(field, WireType.Varint).int32(value);
+}
+
+/** Writes `o` (served by `proxy`, ended at `finishedAtMs`) as field `field` of the batch. */
+function writeOutcome(w: BinaryWriter, o: Outcome, proxy: string, finishedAtMs: number): void {
+  w.tag(2, WireType.LengthDelimited).fork();
+  str(w, 1, o.requestId);
+  str(w, 2, proxy);
+  if (o.snapshotVersion !== 0) w.tag(3, WireType.Varint).uint64(o.snapshotVersion);
+  str(w, 4, o.route);
+  str(w, 5, o.variant);
+  int32(w, 6, o.armIndex ?? -1);
+  int32(w, 7, o.bucket ?? -1);
+  str(w, 8, o.node);
+  str(w, 9, o.status);
+  uint32(w, 10, o.httpStatus);
+  double(w, 11, o.latencyMs);
+  double(w, 12, o.ttftMs);
+  uint32(w, 13, o.promptTokens);
+  uint32(w, 14, o.completionTokens);
+  double(w, 15, o.tokensPerSecond);
+  const seconds = Math.floor(finishedAtMs / 1000);
+  const nanos = Math.min(999_999_999, Math.round((finishedAtMs - seconds * 1000) * 1e6));
+  w.tag(16, WireType.LengthDelimited).fork();
+  if (seconds !== 0) w.tag(1, WireType.Varint).int64(seconds);
+  int32(w, 2, nanos);
+  w.join();
+  w.join();
 }
 
 /** Encodes outcomes (with their end times) as a binary OutcomeBatch. */
 export function encodeOutcomeBatch(proxy: string, outcomes: readonly Outcome[], finishedAtMs: readonly number[]): Uint8Array {
-  const batch = create(OutcomeBatchSchema, { proxy });
-  for (let i = 0; i < outcomes.length; i++) batch.outcomes.push(toOutcomeMessage(outcomes[i], proxy, finishedAtMs[i]));
-  return toBinary(OutcomeBatchSchema, batch);
+  const w = new BinaryWriter();
+  str(w, 1, proxy);
+  for (let i = 0; i < outcomes.length; i++) writeOutcome(w, outcomes[i], proxy, finishedAtMs[i]);
+  return w.finish();
 }
