@@ -28,7 +28,7 @@ export async function preflight(target: Target, streamChunks: number): Promise<s
     const json = JSON.parse(text) as { done?: boolean; message?: { content?: string }; model?: string };
     if (json.done !== true || typeof json.message?.content !== "string") return `chat answer is not an Ollama chat: ${text.slice(0, 200)}`;
     if (json.model !== target.model) return `chat answer names model ${json.model}, expected ${target.model}`;
-    if (target.name === "turnout" && plain.headers["x-turnout-variant"] === undefined) return "answer has no x-turnout-variant header";
+    if (target.name.startsWith("turnout") && plain.headers["x-turnout-variant"] === undefined) return "answer has no x-turnout-variant header";
 
     const streamed = await post(chatBody(target.model, true, streamChunks));
     const lines = (await streamed.body.text()).trimEnd().split("\n");

@@ -18,7 +18,11 @@ const TURNOUT_ROUTE = "bench";
 
 /** One thing the load is sent to. */
 export interface Target {
-  /** Short name in the tables: "direct", "bare undici", "turnout", "nginx". */
+  /**
+   * Short name in the tables: "direct", "bare undici", "turnout core" (routing proxy alone, as
+   * in issue 2), "turnout" (the proxy with status reports and outcomes batched to the log),
+   * "turnout up" (proxy + control plane with live metrics in one process), "nginx".
+   */
   name: string;
   url: string;
   /** Model name clients send to this target. */
@@ -72,17 +76,21 @@ export async function startTargets(options: TargetOptions): Promise<Targets> {
 
     const root = fileURLToPath(new URL("..", import.meta.url));
     if (existsSync(join(root, "src/proxy/proxy.ts"))) {
-      options.progress("starting Turnout proxy");
-      const turnout = await startNodeChild("turnout-proxy", "turnout-proxy.ts", [
-        "--upstream",
-        sim.url,
-        "--model",
-        SIM_MODEL,
-        "--data-dir",
-        join(options.tmpDir, "turnout-data"),
-      ]);
-      children.push(turnout.child);
-      targets.push({ name: "turnout", url: turnout.url, model: TURNOUT_ROUTE, pid: turnout.child.pid });
+      for (const [name, mode] of [["turnout core", "core"], ["turnout", "proxy"], ["turnout up", "up"]] as const) {
+        options.progress(`starting Turnout (${name})`);
+        const turnout = await startNodeChild(`turnout-${mode}`, "turnout-proxy.ts", [
+          "--upstream",
+          sim.url,
+          "--model",
+          SIM_MODEL,
+          "--mode",
+          mode,
+          "--data-dir",
+          join(options.tmpDir, `turnout-data-${mode}`),
+        ]);
+        children.push(turnout.child);
+        targets.push({ name, url: turnout.url, model: TURNOUT_ROUTE, pid: turnout.child.pid });
+      }
     } else skipped.push("turnout: src/proxy/proxy.ts is not there yet");
 
     const nginx = options.skipNginx ? undefined : await findNginx();

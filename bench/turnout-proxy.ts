@@ -1,6 +1,14 @@
 /**
- * Bench entry: Turnout as `turnout up` runs it — the embedded control plane and one proxy in one
- * process over a file KV store (in a temp dir) — in front of one simulated node. The state comes
+ * Bench entry: Turnout in front of one simulated node, over the memory transport (file KV store,
+ * in-process bus with fleet status, file outcome log; in a temp dir), in one of three modes:
+ * - `--mode core`: the routing proxy alone (issue 2's feature set: no status reports, no outcome
+ *   log), the configuration issue 2's CPU target is stated for;
+ * - `--mode proxy` (default): the proxy's own work, as `turnout proxy` does it — outcomes
+ *   recorded, batched and appended to the log, status reported — with a control plane that
+ *   compiles and publishes but does not consume outcomes (in distributed mode that happens in
+ *   the control plane's process);
+ * - `--mode up`: everything `turnout up` runs in its one process, the control plane's outcome
+ *   consumer and live-metrics aggregation included. The state comes
  * from a native config file's text that routes model `bench` to the simulator's model; the
  * control plane validates, compiles and publishes the snapshot, the proxy applies it, and the
  * entry reports its traffic URL over IPC. (The admin server is left out: it is idle in the bench.)
@@ -15,18 +23,24 @@ import { parseConfig } from "../src/control/config/load-config.ts";
 import { createControlPlane } from "../src/control/control-plane.ts";
 import { createLogger } from "../src/log.ts";
 import { startProxy } from "../src/proxy/proxy.ts";
-import { createFileKvStore } from "../src/transport/memory/file-kv-store.ts";
+import { createMemoryTransport } from "../src/transport/memory/memory-transport.ts";
 import { announceReady } from "./children.ts";
 
 const { values } = parseArgs({
   options: {
     upstream: { type: "string" },
     model: { type: "string", default: "bench-sim:1b" },
+    mode: { type: "string", default: "proxy" },
     /** Data directory of the file store; default a new temp dir, removed at exit. */
     "data-dir": { type: "string" },
   },
 });
 if (!values.upstream) throw new Error("turnout-proxy: --upstream URL is required");
+if (values.mode !== "core" && values.mode !== "proxy" && values.mode !== "up") {
+  throw new Error(`turnout-proxy: --mode must be "core", "proxy" or "up", not "${values.mode}"`);
+}
+const core = values.mode === "core";
+const consumeOutcomes = values.mode === "up";
 
 const config = parseConfig(
   `nodes:
@@ -48,13 +62,25 @@ const dir = values["data-dir"] ?? mkdtempSync(join(tmpdir(), "turnout-bench-stor
 process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
 // Logs at LOG_LEVEL (the bench sets "warn" unless told otherwise).
 const logger = createLogger();
-const store = createFileKvStore({ dir });
-const controlPlane = await createControlPlane({ store, logger, bootstrap: config.state });
-const proxy = await startProxy({ store, port: 0, host: "127.0.0.1", logger, id: "bench" });
+const transport = createMemoryTransport({ dir });
+const { store, bus, outcomes } = transport;
+const controlPlane = await createControlPlane({
+  store,
+  bus: core ? undefined : bus,
+  outcomes: consumeOutcomes ? outcomes : undefined,
+  consumerName: "control-bench",
+  logger,
+  bootstrap: config.state,
+});
+const proxy = await startProxy(
+  core
+    ? { store, port: 0, host: "127.0.0.1", logger, id: "bench" }
+    : { store, bus, outcomes, dataDir: join(dir, "proxy"), port: 0, host: "127.0.0.1", logger, id: "bench" },
+);
 await proxy.waitForVersion(Number(controlPlane.currentSnapshot().version), AbortSignal.timeout(10_000));
 
 announceReady(proxy.url, async () => {
   await proxy.close();
   await controlPlane.close();
-  await store.close();
+  await transport.close();
 });
