@@ -103,11 +103,15 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     routes: (router) => { router.service(ChatService, createChatService(ctx)); registerReflection(router); },
     fallback: http as unknown as NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>,
   });
+  // One listener for every response ('close' is emitted once): no closure per request.
+  const onResponseClose = () => {
+    inFlight--;
+  };
   const handler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
     const url = req.url;
     if (url !== undefined && isMetricsPath(url)) return outcomes.serveMetrics(req, res);
     inFlight++;
-    res.once("close", () => inFlight--);
+    res.on("close", onResponseClose);
     if (url !== undefined && (url.startsWith(CONNECT_PREFIX) || url.startsWith(REFLECTION_PATH_PREFIX))) return connect(req as never, res as never);
     http(req, res);
   };

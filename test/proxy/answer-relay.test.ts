@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { AnswerRelay } from "../../src/proxy/upstream/answer-relay.ts";
+import { AnswerRelay, AnswerTally, rewriteWholeAnswer } from "../../src/proxy/upstream/answer-relay.ts";
 
 const pattern = Buffer.from('"model":"qwen3:32b"');
 const replacement = Buffer.from('"model":"qwen3-32b"');
@@ -54,5 +54,24 @@ describe("answer relay", () => {
     ]);
     assert.equal(out, 'data: {"id":"chatcmpl-mine","model":"qwen3-32b","choices":[{"delta":{"content":"a"}}]}\n\ndata: [DONE]\n\n');
     assert.deepEqual([relay.promptTokens, relay.completionTokens, relay.complete], [2, 5, true]);
+  });
+
+  it("reads a whole answer's top-level counts, not a same-named key in tool-call arguments", () => {
+    const native = Buffer.from(
+      '{"model":"qwen3:32b","message":{"role":"assistant","content":"","tool_calls":[{"function":{"name":"f","arguments":{"eval_count":99,"prompt_eval_count":98}}}]},' +
+        '"done":true,"prompt_eval_count":4,"prompt_eval_duration":10,"eval_count":8,"eval_duration":2000}',
+    );
+    const tally = new AnswerTally();
+    const out = rewriteWholeAnswer(native, true, pattern, replacement, null, tally);
+    assert.deepEqual([tally.promptTokens, tally.completionTokens, tally.evalDurationNs, tally.complete], [4, 8, 2000, true]);
+    assert.equal(out.toString(), native.toString().replace('"model":"qwen3:32b"', '"model":"qwen3-32b"'));
+
+    const openAi = Buffer.from(
+      '{"id":"chatcmpl-1","model":"qwen3:32b","choices":[{"message":{"tool_calls":[{"function":{"arguments":"{}"}}],"usage":{"prompt_tokens":77}}}],' +
+        '"usage":{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8}}',
+    );
+    const v1 = new AnswerTally();
+    rewriteWholeAnswer(openAi, false, pattern, replacement, null, v1);
+    assert.deepEqual([v1.promptTokens, v1.completionTokens], [3, 5]);
   });
 });

@@ -11,7 +11,7 @@ import { resolveRoute } from "../routing/resolve-route.ts";
 import { mintId } from "../upstream/byte-rewrite.ts";
 import { Exchange, exchangeOf, type ExchangeSink } from "../upstream/exchange.ts";
 import { nativeDialect, openAiDialect, type Dialect } from "./dialect.ts";
-import { mergeOptions, parseJsonBody, readBody, requestIdOf, type BodySource } from "./request-context.ts";
+import { mergeOptions, parseJsonBody, readBody, requestIdOf, type BodySource, type BodyTarget } from "./request-context.ts";
 import { sendError, type ProxyResponse } from "./respond.ts";
 
 /** One model-addressed endpoint. */
@@ -43,7 +43,7 @@ export interface ProxyRequest extends BodySource {
 }
 
 /** A client response usable as an exchange sink that can tell when the client left. */
-export type ProxyResponseSink = ProxyResponse & ExchangeSink & { once(event: "close", listener: () => void): unknown };
+export type ProxyResponseSink = ProxyResponse & ExchangeSink & { on(event: "close", listener: () => void): unknown };
 
 const kGone = Symbol("client-gone");
 
@@ -53,18 +53,40 @@ function onResponseClose(this: ExchangeSink & { [kGone]?: boolean }): void {
   exchangeOf(this)?.abort();
 }
 
+/** One inference request while its body is read: the body's target, so no closures per request. */
+class PendingInference implements BodyTarget {
+  readonly ctx: ProxyContext;
+  readonly endpoint: InferenceEndpoint;
+  readonly headers: IncomingHttpHeaders;
+  readonly res: ProxyResponseSink;
+  readonly requestId: string;
+  readonly startedAt: number;
+  constructor(ctx: ProxyContext, endpoint: InferenceEndpoint, headers: IncomingHttpHeaders, res: ProxyResponseSink, requestId: string, startedAt: number) {
+    this.ctx = ctx;
+    this.endpoint = endpoint;
+    this.headers = headers;
+    this.res = res;
+    this.requestId = requestId;
+    this.startedAt = startedAt;
+  }
+
+  onBody(raw: Buffer): void {
+    forward(this.ctx, this.endpoint, this.headers, raw, this.res, this.requestId, this.startedAt);
+  }
+
+  onBodyError(err: Error): void {
+    const table = this.ctx.current();
+    sendError(this.res, this.endpoint.dialect, 400, err.message, { requestId: this.requestId, snapshot: table?.versionHeader ?? "0", variant: "" });
+  }
+}
+
 /** Serves one request to an inference endpoint. */
 export function serveInference(ctx: ProxyContext, endpoint: InferenceEndpoint, req: ProxyRequest, res: ProxyResponseSink): void {
   const startedAt = performance.now();
   const requestId = requestIdOf(req.headers);
-  res.once("close", onResponseClose);
-  readBody(req).then(
-    (raw) => forward(ctx, endpoint, req.headers, raw, res, requestId, startedAt),
-    (err: Error) => {
-      const table = ctx.current();
-      sendError(res, endpoint.dialect, 400, err.message, { requestId, snapshot: table?.versionHeader ?? "0", variant: "" });
-    },
-  );
+  // 'close' is emitted once: a plain listener, no once() wrapper.
+  res.on("close", onResponseClose);
+  readBody(req, new PendingInference(ctx, endpoint, req.headers, res, requestId, startedAt));
 }
 
 function forward(ctx: ProxyContext, endpoint: InferenceEndpoint, headers: IncomingHttpHeaders, raw: Buffer, res: ProxyResponseSink, requestId: string, startedAt: number): void {

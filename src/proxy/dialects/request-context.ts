@@ -24,21 +24,69 @@ export interface BodySource {
 /** Largest request body accepted, in bytes (images are base64 in chat requests). */
 export const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
-/** Reads the whole request body. */
-export function readBody(req: BodySource): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    let first: Buffer | null = null;
-    let parts: Buffer[] | null = null;
-    let size = 0;
-    req.on("data", (chunk) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) return reject(new Error("request body too large"));
-      if (first === null) first = chunk;
-      else (parts ??= [first]).push(chunk);
-    });
-    req.on("end", () => resolve(parts !== null ? Buffer.concat(parts) : (first ?? Buffer.alloc(0))));
-    req.on("error", reject);
-  });
+/** Receives a request body read by {@link readBody}: exactly one of the two is called, once. */
+export interface BodyTarget {
+  /** The whole body (an empty Buffer when there was none). */
+  onBody(raw: Buffer): void;
+  /** Reading failed (the stream errored or the body exceeded {@link MAX_BODY_BYTES}). */
+  onBodyError(err: Error): void;
+}
+
+const kBody = Symbol("body-collector");
+
+/** The body read so far; hangs off the request so that its listeners need no closures. */
+class BodyCollector {
+  readonly target: BodyTarget;
+  first: Buffer | null = null;
+  parts: Buffer[] | null = null;
+  size = 0;
+  settled = false;
+  constructor(target: BodyTarget) {
+    this.target = target;
+  }
+}
+
+type Collecting = { [kBody]?: BodyCollector };
+
+function onBodyData(this: Collecting, chunk: Buffer): void {
+  const c = this[kBody] as BodyCollector;
+  if (c.settled) return;
+  c.size += chunk.length;
+  if (c.size > MAX_BODY_BYTES) {
+    c.settled = true;
+    c.first = c.parts = null;
+    return c.target.onBodyError(new Error("request body too large"));
+  }
+  if (c.first === null) c.first = chunk;
+  else (c.parts ??= [c.first]).push(chunk);
+}
+
+function onBodyEnd(this: Collecting): void {
+  const c = this[kBody] as BodyCollector;
+  if (c.settled) return;
+  c.settled = true;
+  const raw = c.parts !== null ? Buffer.concat(c.parts) : (c.first ?? Buffer.alloc(0));
+  c.first = c.parts = null;
+  c.target.onBody(raw);
+}
+
+function onBodyError(this: Collecting, err: Error): void {
+  const c = this[kBody] as BodyCollector;
+  if (c.settled) return;
+  c.settled = true;
+  c.first = c.parts = null;
+  c.target.onBodyError(err);
+}
+
+/**
+ * Reads the whole request body into `target` — without a promise or per-request closures: this
+ * is on every proxied request's path.
+ */
+export function readBody(req: BodySource, target: BodyTarget): void {
+  (req as Collecting)[kBody] = new BodyCollector(target);
+  req.on("data", onBodyData);
+  req.on("end", onBodyEnd);
+  req.on("error", onBodyError);
 }
 
 /** What was wrong with a body, in Ollama's words, or the parsed object. */

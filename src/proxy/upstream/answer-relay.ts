@@ -4,7 +4,7 @@
  * chunk's token counts, an in-band error, and whether the stream ended properly. Whole lines go out
  * as soon as they arrive; only an incomplete trailing line waits for its end.
  */
-import { numberAfter, replaceAll, stringAfter } from "./byte-rewrite.ts";
+import { lastNumberAfter, numberAfter, replaceAll, stringAfter } from "./byte-rewrite.ts";
 
 const NL = 0x0a;
 const DONE_TRUE = Buffer.from('"done":true');
@@ -139,12 +139,12 @@ export class AnswerRelay extends AnswerTally {
 export function rewriteWholeAnswer(body: Buffer, native: boolean, modelPattern: Buffer, modelReplacement: Buffer | null, mintedId: Buffer | null, tally: AnswerTally): Buffer {
   tally.complete = true;
   if (native) {
-    tally.promptTokens = numberAfter(body, PROMPT_EVAL_COUNT);
-    tally.completionTokens = numberAfter(body, EVAL_COUNT);
-    tally.evalDurationNs = numberAfter(body, EVAL_DURATION);
+    tally.promptTokens = lastNumberAfter(body, PROMPT_EVAL_COUNT);
+    tally.completionTokens = lastNumberAfter(body, EVAL_COUNT);
+    tally.evalDurationNs = lastNumberAfter(body, EVAL_DURATION);
   } else {
-    tally.promptTokens = numberAfter(body, PROMPT_TOKENS);
-    tally.completionTokens = numberAfter(body, COMPLETION_TOKENS);
+    tally.promptTokens = lastNumberAfter(body, PROMPT_TOKENS);
+    tally.completionTokens = lastNumberAfter(body, COMPLETION_TOKENS);
   }
   if (modelReplacement !== null) body = replaceAll(body, modelPattern, modelReplacement);
   if (mintedId !== null) {

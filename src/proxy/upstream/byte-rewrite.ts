@@ -50,6 +50,23 @@ export function numberAfter(buf: Buffer, key: Buffer, from = 0): number {
   return n;
 }
 
+/**
+ * The non-negative integer after the LAST `key` in `buf`, or 0. For whole answers: their top-level
+ * counts come last (Ollama's final fields, /v1 `usage`), after any same-named key nested in the
+ * message (tool-call arguments), and a backward search finds them without scanning the content.
+ */
+export function lastNumberAfter(buf: Buffer, key: Buffer): number {
+  const at = buf.lastIndexOf(key);
+  if (at === -1) return 0;
+  let n = 0;
+  for (let i = at + key.length; i < buf.length; i++) {
+    const c = buf[i];
+    if (c < 0x30 || c > 0x39) break;
+    n = n * 10 + (c - 0x30);
+  }
+  return n;
+}
+
 /** The JSON string value after `key` (e.g. `"error":`) at or after `from`, unescaped; "" if none. */
 export function stringAfter(buf: Buffer, key: Buffer, from = 0): string {
   const at = buf.indexOf(key, from);

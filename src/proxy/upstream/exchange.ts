@@ -54,7 +54,8 @@ export interface ExchangeInit {
   logger: Logger;
 }
 
-const UPSTREAM_HEADERS = { "content-type": "application/json" };
+const JSON_TYPE_UPSTREAM = "application/json";
+const UPSTREAM_HEADERS = { "content-type": JSON_TYPE_UPSTREAM };
 const RETRYABLE = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
 const kExchange = Symbol("exchange");
 /** Ollama's own busy message (two spaces). */
@@ -107,7 +108,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     node.upstream.inFlight++;
     this.inFlight = true;
     const init = this.init;
-    const headers = init.requestId ? { ...UPSTREAM_HEADERS, "x-request-id": init.requestId } : UPSTREAM_HEADERS;
+    const headers = init.requestId ? { "content-type": JSON_TYPE_UPSTREAM, "x-request-id": init.requestId } : UPSTREAM_HEADERS;
     try {
       node.upstream.pool.dispatch({ path: node.upstream.prefix + init.path, method: init.method, headers, body: init.body }, this);
     } catch (err) {
