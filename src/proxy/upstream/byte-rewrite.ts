@@ -40,9 +40,13 @@ export function replaceFirstId(buf: Buffer, id: Buffer): Buffer {
 /** The non-negative integer after `key` (e.g. `"eval_count":`) at or after `from`, or 0. */
 export function numberAfter(buf: Buffer, key: Buffer, from = 0): number {
   const at = buf.indexOf(key, from);
-  if (at === -1) return 0;
+  return at === -1 ? 0 : digitsAt(buf, at + key.length);
+}
+
+/** The non-negative integer spelled by the ASCII digits starting at `start` (0 when none). */
+function digitsAt(buf: Buffer, start: number): number {
   let n = 0;
-  for (let i = at + key.length; i < buf.length; i++) {
+  for (let i = start; i < buf.length; i++) {
     const c = buf[i];
     if (c < 0x30 || c > 0x39) break;
     n = n * 10 + (c - 0x30);
@@ -57,14 +61,7 @@ export function numberAfter(buf: Buffer, key: Buffer, from = 0): number {
  */
 export function lastNumberAfter(buf: Buffer, key: Buffer): number {
   const at = buf.lastIndexOf(key);
-  if (at === -1) return 0;
-  let n = 0;
-  for (let i = at + key.length; i < buf.length; i++) {
-    const c = buf[i];
-    if (c < 0x30 || c > 0x39) break;
-    n = n * 10 + (c - 0x30);
-  }
-  return n;
+  return at === -1 ? 0 : digitsAt(buf, at + key.length);
 }
 
 /** The JSON string value after `key` (e.g. `"error":`) at or after `from`, unescaped; "" if none. */
