@@ -5,15 +5,19 @@
 import { parseArgs } from "node:util";
 import { createLogger } from "../log.ts";
 import { loadConfigFile } from "../control/config/load-config.ts";
+import { withAlertFlags } from "../control/config/alerts-config.ts";
 import { TurnoutError } from "../errors.ts";
 import { defaultId, openTransport, portFlag } from "./flags.ts";
 import { startControlNode } from "./control-node.ts";
 
 export const CONTROL_USAGE = `turnout control --nats URL [--admin-port 8081] [--host 127.0.0.1] [--config FILE] [--id ID]
+                [--alert-webhook URL]... [--alert-slack URL]...
   A control plane on NATS: admin API (Connect, gRPC, gRPC-web, reflection) on --admin-port,
   state in JetStream KV, snapshots published to proxies, fleet status and live metrics.
   --config bootstraps the state when NATS holds none yet. --id (default <hostname>-<admin port>)
   names its durable outcome consumer: keep it stable across restarts.
+  --alert-webhook / --alert-slack POST alerts (rollback, node down/up, proxy NACK) as generic JSON
+  / Slack messages, added to the config file's alerts.webhooks (read at every start).
 `;
 
 /** Runs `turnout control`. */
@@ -26,6 +30,8 @@ export async function runControlCommand(argv: string[]): Promise<{ close(): Prom
       host: { type: "string" },
       config: { type: "string", short: "c" },
       id: { type: "string" },
+      "alert-webhook": { type: "string", multiple: true },
+      "alert-slack": { type: "string", multiple: true },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -40,9 +46,10 @@ export async function runControlCommand(argv: string[]): Promise<{ close(): Prom
   const id = values.id ?? defaultId(port);
   const logger = createLogger().child({ control: id });
   const config = values.config ? await loadConfigFile(values.config) : undefined;
+  const alerts = withAlertFlags(config?.alerts, values["alert-webhook"], values["alert-slack"]);
   const transport = await openTransport({ nats, dataDir: "", name: `turnout-control-${id}`, logger });
   try {
-    const node = await startControlNode({ transport, logger, bootstrap: config?.state, port, host: values.host ?? "127.0.0.1", id });
+    const node = await startControlNode({ transport, logger, bootstrap: config?.state, port, host: values.host ?? "127.0.0.1", id, alerts });
     process.stderr.write(`turnout control ${id}: admin ${node.url}  nats ${nats}\n`);
     return {
       async close() {

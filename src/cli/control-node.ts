@@ -7,6 +7,8 @@ import type { Transport } from "../transport/types.ts";
 import type { DesiredState } from "../control/desired-state.ts";
 import { createControlPlane } from "../control/control-plane.ts";
 import { startAdminServer } from "../control/admin-server.ts";
+import { createAlerts } from "../control/alerts/alerts.ts";
+import type { AlertsConfig } from "../control/config/alerts-config.ts";
 
 /** Options of {@link startControlNode}. */
 export interface ControlNodeOptions {
@@ -20,6 +22,8 @@ export interface ControlNodeOptions {
   host: string;
   /** Control-plane id: its durable outcome consumer is `control-<id>`, so keep it stable. */
   id: string;
+  /** Alert webhooks (config file and CLI flags). Default: none (no alerts). */
+  alerts?: AlertsConfig;
 }
 
 /** A running control plane and admin server. */
@@ -28,9 +32,15 @@ export interface ControlNode {
   close(): Promise<void>;
 }
 
-/** Starts the control plane (validate → store → compile → publish; fleet; metrics) and its admin server. */
+/**
+ * Starts the alerts stage (bus events → webhooks), the control plane (validate → store → compile
+ * → publish; fleet; metrics) and its admin server; closes them in reverse.
+ */
 export async function startControlNode(options: ControlNodeOptions): Promise<ControlNode> {
   const { transport, logger } = options;
+  // Alerts: NACKs, node health and rollout events from the bus in, webhook POSTs out. Started
+  // first so a NACK of the control plane's first snapshot is not missed.
+  const alerts = createAlerts({ bus: transport.bus, webhooks: options.alerts?.webhooks ?? [], nodeWindowMs: options.alerts?.nodeWindowMs, logger });
   const controlPlane = await createControlPlane({
     store: transport.store,
     bus: transport.bus,
@@ -38,18 +48,23 @@ export async function startControlNode(options: ControlNodeOptions): Promise<Con
     consumerName: `control-${options.id}`,
     bootstrap: options.bootstrap,
     logger,
+  }).catch(async (err: unknown) => {
+    await alerts.close(0);
+    throw err;
   });
   try {
-    const admin = await startAdminServer({ port: options.port, host: options.host, controlPlane, logger });
+    const admin = await startAdminServer({ port: options.port, host: options.host, controlPlane, logger, extraMetrics: alerts.prometheusText });
     return {
       url: admin.url,
       async close() {
         await admin.close();
         await controlPlane.close();
+        await alerts.close();
       },
     };
   } catch (err) {
     await controlPlane.close();
+    await alerts.close(0);
     throw err;
   }
 }

@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { createLogger } from "../log.ts";
 import { loadConfigFile, parseConfig } from "../control/config/load-config.ts";
+import { withAlertFlags } from "../control/config/alerts-config.ts";
 import { startProxy } from "../proxy/proxy.ts";
 import { startSimulatorFleet } from "../sim/simulator.ts";
 import { hostPort, openTransport, portFlag } from "./flags.ts";
@@ -25,12 +26,14 @@ export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<v
       "sim-port": { type: "string" },
       ollama: { type: "string" },
       nats: { type: "string" },
+      "alert-webhook": { type: "string", multiple: true },
+      "alert-slack": { type: "string", multiple: true },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
   });
   if (values.help) {
-    process.stdout.write("turnout up [--config FILE] [--port 8080] [--admin-port 8081] [--host 127.0.0.1] [--data-dir .turnout] [--ollama http://127.0.0.1:11434] [--sim-port 11435] [--nats URL]\n");
+    process.stdout.write("turnout up [--config FILE] [--port 8080] [--admin-port 8081] [--host 127.0.0.1] [--data-dir .turnout] [--ollama http://127.0.0.1:11434] [--sim-port 11435] [--nats URL] [--alert-webhook URL]... [--alert-slack URL]...\n");
     return { close: async () => {} };
   }
   const logger = createLogger();
@@ -50,9 +53,12 @@ export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<v
   try {
     // Bootstrap: a config file, else a local Ollama, else simulated nodes — only applied when
     // the store holds no state yet (restarts keep admin changes).
+    // Alerts are process configuration: the file's `alerts:` and the flags, at every start.
     let config = configPath ? await loadConfigFile(configPath) : undefined;
+    const alerts = withAlertFlags(config?.alerts, values["alert-webhook"], values["alert-slack"]);
     const empty = (await store.list("")).length === 0;
-    if (!config && empty) {
+    const noState = !config || (config.state.nodes.length === 0 && config.state.routes.length === 0);
+    if (noState && empty) {
       const ollama = await findLocalOllama(values.ollama ?? "http://127.0.0.1:11434");
       if (ollama) {
         log.info({ url: ollama.url, models: ollama.models.length }, "using the local Ollama");
@@ -69,7 +75,8 @@ export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<v
 
     // Control plane + admin server: validates admin writes, CAS-stores them, compiles and
     // publishes snapshots; tracks the fleet; consumes outcomes (durable consumer
-    // "control-embedded") into live metrics. Admin API on its own port.
+    // "control-embedded") into live metrics. Admin API on its own port. Alerts: bus events to
+    // webhooks.
     const adminListen = config?.listen?.admin ? hostPort(config.listen.admin, "listen.admin") : undefined;
     const trafficListen = config?.listen?.traffic ? hostPort(config.listen.traffic, "listen.traffic") : undefined;
     const host = values.host ?? "127.0.0.1";
@@ -80,6 +87,7 @@ export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<v
       port: portFlag(values["admin-port"], "--admin-port") ?? adminListen?.port ?? 8081,
       host: values.host ?? adminListen?.host ?? host,
       id: "embedded",
+      alerts,
     });
     closers.push(() => admin.close());
 

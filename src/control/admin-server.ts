@@ -20,6 +20,8 @@ export interface AdminServerOptions {
   controlPlane: ControlPlane;
   /** Root logger; the server logs as `component: "admin-server"`. */
   logger: Logger;
+  /** More Prometheus text appended to the control plane's on `/metrics` (e.g. alert counters). Default: none. */
+  extraMetrics?: () => string;
 }
 
 /** A listening admin server. */
@@ -42,7 +44,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     routes: (router) => { options.controlPlane.routes(router); registerReflection(router); },
     fallback(req, res) {
       if (req.url !== undefined && isMetricsPath(req.url) && (req.method === "GET" || req.method === "HEAD")) {
-        const body = options.controlPlane.metrics.prometheusText();
+        const body = options.controlPlane.metrics.prometheusText() + (options.extraMetrics?.() ?? "");
         res.writeHead(200, { "content-type": PROMETHEUS_CONTENT_TYPE, "content-length": Buffer.byteLength(body) });
         if (req.method === "HEAD") res.end();
         else res.end(body);

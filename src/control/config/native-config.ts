@@ -6,6 +6,7 @@
 import { create, type JsonObject } from "@bufbuild/protobuf";
 import { ArmSchema, NodeSchema, RouteSchema, SettingsSchema, VariantSchema, type Node, type Route } from "../../../gen/turnout/v1/routing_pb.js";
 import type { DesiredState } from "../desired-state.ts";
+import type { AlertsConfig } from "./alerts-config.ts";
 import { Problems, at, readDuration, readInt, readList, readMap, readString, readStrings } from "./config-reader.ts";
 
 /** What a config file yields. */
@@ -14,6 +15,8 @@ export interface ConfigFile {
   state: DesiredState;
   /** Where to listen ("host:port" or a bare port), when the file says. */
   listen?: { traffic?: string; admin?: string };
+  /** The `alerts:` block: process configuration, applied at every start (never stored). */
+  alerts?: AlertsConfig;
 }
 
 function readNode(value: unknown, path: string, p: Problems): Node {
@@ -60,7 +63,7 @@ function readRoute(value: unknown, path: string, p: Problems): Route {
 
 /** Reads a native config tree; problems go to `p`. */
 export function readNativeConfig(root: unknown, p: Problems): ConfigFile {
-  const top = readMap(root, "", p, ["listen", "settings", "nodes", "routes"]) ?? {};
+  const top = readMap(root, "", p, ["listen", "settings", "nodes", "routes", "alerts"]) ?? {};
   const listenMap = readMap(top.listen, "listen", p, ["traffic", "admin"]);
   const settingsMap = readMap(top.settings, "settings", p, ["unit_header", "connect_timeout", "first_byte_timeout", "idle_timeout"]);
   const settings =

@@ -9,6 +9,7 @@ import { checkDesiredState } from "../compile.ts";
 import type { DesiredState } from "../desired-state.ts";
 import { normalizeNode, normalizeRoute } from "../normalize.ts";
 import { validateDesiredState } from "../validate.ts";
+import { readAlertsConfig } from "./alerts-config.ts";
 import { Problems } from "./config-reader.ts";
 import { nativeConfigPath, readNativeConfig, type ConfigFile } from "./native-config.ts";
 import { isSeedConfig, readSeedConfig } from "./seed-config.ts";
@@ -33,8 +34,10 @@ export function parseConfig(text: string, sourceName: string): ConfigFile {
     }));
     throw configError(sourceName, violations);
   }
-  const root: unknown = doc.toJS() ?? {};
+  const whole: unknown = doc.toJS() ?? {};
   const p = new Problems();
+  // `alerts:` is read the same way in both shapes; the rest is the desired state.
+  const { root, alerts } = splitAlerts(whole, p);
   const seed = isSeedConfig(root);
   const config = seed ? readSeedConfig(root, p) : readNativeConfig(root, p);
   const { state } = config;
@@ -64,7 +67,13 @@ export function parseConfig(text: string, sourceName: string): ConfigFile {
     if (!p.covers(field)) p.add(field, v.message);
   }
   if (p.list.length > 0) throw configError(sourceName, sortByPath(p.list));
-  return { state: normalised, listen: config.listen };
+  return { state: normalised, listen: config.listen, ...(alerts !== undefined && { alerts }) };
+}
+
+function splitAlerts(whole: unknown, p: Problems): { root: unknown; alerts: ReturnType<typeof readAlertsConfig> } {
+  if (typeof whole !== "object" || whole === null || Array.isArray(whole) || !("alerts" in whole)) return { root: whole, alerts: undefined };
+  const { alerts, ...root } = whole as Record<string, unknown>;
+  return { root, alerts: readAlertsConfig(alerts, p) };
 }
 
 /** Orders violations by path, indexes compared as numbers (file order for lists). */

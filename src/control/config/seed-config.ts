@@ -59,7 +59,7 @@ export function isSeedConfig(root: unknown): boolean {
 
 /** Reads a seed-article config tree; problems go to `p`. */
 export function readSeedConfig(root: unknown, p: Problems): ConfigFile {
-  const top = readMap(root, "", p, ["gateway", "models", "routing", "health_check"]) ?? {};
+  const top = readMap(root, "", p, ["gateway", "models", "routing", "health_check", "alerts"]) ?? {};
   const gateway = readMap(top.gateway, "gateway", p, ["port", "host", "timeout", "max_connections", "route"]) ?? {};
   const port = readInt(gateway.port, "gateway.port", p, 0, 65535);
   const host = readString(gateway.host, "gateway.host", p);
