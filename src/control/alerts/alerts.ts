@@ -25,7 +25,7 @@ export interface AlertsOptions {
   logger: Logger;
   /** Shortest time between two alerts of one node, in ms (see node-dedupe.ts). Default 10000. */
   nodeWindowMs?: number;
-  /** Alerts queued per webhook before the oldest are dropped. Default 1000. */
+  /** Alerts queued per webhook before the oldest are dropped, unless the webhook says. Default 1000. */
   queueSize?: number;
   /** Retry waits (tests shorten them). Default: see retry-policy.ts. */
   backoff?: BackoffOptions;
@@ -51,7 +51,7 @@ export function createAlerts(options: AlertsOptions): Alerts {
   const log = options.logger.child({ component: "alerts" });
   const now = options.now ?? Date.now;
   const stop = new AbortController();
-  const notifiers = options.webhooks.map((w) => createWebhookNotifier({ ...w, logger: options.logger, queueSize: options.queueSize, backoff: options.backoff }));
+  const notifiers = options.webhooks.map((w) => createWebhookNotifier({ ...w, queueSize: w.queueSize ?? options.queueSize, logger: options.logger, backoff: options.backoff }));
   const recentNacks = new Set<string>();
   const malformed = new Map<string, number>();
   const raised = new Map<AlertKind, number>();

@@ -26,13 +26,13 @@ export interface WebhookConfig {
   timeoutMs?: number;
   /** Attempts per alert before giving up. Default 5. */
   maxAttempts?: number;
+  /** Alerts queued at most; the oldest is dropped for a new one when full. Default 1000. */
+  queueSize?: number;
 }
 
 /** Options of {@link createWebhookNotifier}. */
 export interface WebhookNotifierOptions extends WebhookConfig {
   logger: Logger;
-  /** Alerts queued at most; the oldest is dropped for a new one when full. Default 1000. */
-  queueSize?: number;
   /** Retry waits (tests shorten them). Default: see retry-policy.ts. */
   backoff?: BackoffOptions;
 }

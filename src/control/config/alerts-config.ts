@@ -11,6 +11,7 @@
  *       events: [rollback, node_down, node_up, proxy_nack]   # default; gate_failed is opt-in
  *       timeout: 5s               # per attempt (default 5s)
  *       max_attempts: 5           # default 5
+ *       queue_size: 1000          # alerts waiting at most; the oldest are dropped (default 1000)
  * ```
  *
  * A webhook URL is a credential: error messages name its field, never its value.
@@ -48,7 +49,7 @@ function readWebhook(value: unknown, path: string, p: Problems): WebhookConfig |
     p.bad(path, "must be a mapping with a url, got a string"); // never echo what may be a URL
     return undefined;
   }
-  const m = readMap(value, path, p, ["url", "format", "events", "timeout", "max_attempts"]);
+  const m = readMap(value, path, p, ["url", "format", "events", "timeout", "max_attempts", "queue_size"]);
   if (m === undefined) {
     if (!p.covers(path)) p.add(path, "must be a mapping with a url");
     return undefined;
@@ -77,6 +78,7 @@ function readWebhook(value: unknown, path: string, p: Problems): WebhookConfig |
   const timeoutMs = readDuration(m.timeout, at(path, "timeout"), p);
   if (timeoutMs !== undefined && (timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS)) p.add(at(path, "timeout"), "must be from 1ms to 5m");
   const maxAttempts = readInt(m.max_attempts, at(path, "max_attempts"), p, 1, 100);
+  const queueSize = readInt(m.queue_size, at(path, "queue_size"), p, 1, 1_000_000);
   if (url === undefined) return undefined;
   return {
     url,
@@ -84,6 +86,7 @@ function readWebhook(value: unknown, path: string, p: Problems): WebhookConfig |
     ...(events !== undefined && { events }),
     ...(timeoutMs !== undefined && { timeoutMs }),
     ...(maxAttempts !== undefined && { maxAttempts }),
+    ...(queueSize !== undefined && { queueSize }),
   };
 }
 
