@@ -15,10 +15,12 @@ const usage = () => `turnout — a control plane for LLM traffic on Ollama fleet
 Usage:
   turnout up [--config FILE] [--port 8080] [--admin-port 8081] [--host 127.0.0.1]
              [--data-dir .turnout] [--ollama http://127.0.0.1:11434] [--sim-port 11435] [--nats URL]
+             [--alert-webhook URL]... [--alert-slack URL]...
     Runs the control plane and one proxy in one process, over the data directory (or on NATS
     with --nats). Without a config file and without stored state, it routes every model of the
     Ollama at --ollama when one answers, and otherwise starts two simulated Ollama nodes
     (--sim-port and the next port) behind a route "qwen3-32b", so it works out of the box.
+    --alert-webhook / --alert-slack (repeatable) POST alerts as generic JSON / Slack messages.
 ${indent(CONTROL_USAGE)}${indent(PROXY_USAGE)}  turnout sim [--port 11434] [--nodes N] [--models a,b] [...]   (turnout sim --help)
     Runs simulated Ollama nodes for tests, demos and benchmarks.
   turnout help
