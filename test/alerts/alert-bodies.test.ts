@@ -115,7 +115,7 @@ test("a rollback becomes a rollback alert; gate_failed when the webhook asks for
       kind: "gate_failed",
       severity: "warning",
       title: "Rollout gate failed on qwen3-32b",
-      text: "Route qwen3-32b: a gate failed for canary canary at 10%: error rate 0.1 > 0.02",
+      text: "Route qwen3-32b: a gate failed for canary at 10%: error rate 0.1 > 0.02",
       at: "2026-12-01T18:00:02Z",
       details,
     },
@@ -124,12 +124,12 @@ test("a rollback becomes a rollback alert; gate_failed when the webhook asks for
       kind: "rollback",
       severity: "critical",
       title: "Rollout of qwen3-32b rolled back",
-      text: "Route qwen3-32b: canary canary at 10% was rolled back to stable: error rate 0.1 > 0.02",
+      text: "Route qwen3-32b rolled back from canary at 10% to stable: error rate 0.1 > 0.02",
       at: "2026-12-01T18:00:02Z",
       details,
     },
   ]);
-  assert.equal(slack[1].blocks[1].text.text, ":red_circle: Route qwen3-32b: canary canary at 10% was rolled back to stable: error rate 0.1 &gt; 0.02");
+  assert.equal(slack[1].blocks[1].text.text, ":red_circle: Route qwen3-32b rolled back from canary at 10% to stable: error rate 0.1 &gt; 0.02");
   assert.equal(slack[1].blocks[2].fields.length, 7);
 });
 

@@ -107,7 +107,29 @@ test("gives up after max_attempts with one log line naming the origin, never the
   }
 });
 
-test("a receiver that never answers delays neither the bus nor the other webhook; its full queue drops the oldest and counts them", async () => {
+test("an attempt the receiver never answers times out and is retried; the give-up says so", async () => {
+  const { logger, lines } = capturingLogger();
+  const hanging = await startReceiver(() => "hang");
+  const notifier = createWebhookNotifier({ url: hanging.url, timeoutMs: 200, maxAttempts: 2, logger, backoff: fast });
+  try {
+    const start = performance.now();
+    notifier.enqueue(alert(1));
+    await hanging.waitFor(2);
+    const deadline = Date.now() + 10_000;
+    while (notifier.counts().failed.size === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const took = performance.now() - start;
+    assert.equal(notifier.counts().failed.get("proxy_nack"), 1);
+    assert.ok(took >= 400 && took < 8000, `two 200 ms attempts took ${took.toFixed(0)} ms`);
+    const [givenUp] = lines().filter((l) => l.msg === "alert not delivered; giving up");
+    assert.equal(givenUp.attempts, 2);
+    assert.match(givenUp.error, /no answer within 200 ms|UND_ERR_HEADERS_TIMEOUT/);
+  } finally {
+    await notifier.close();
+    await hanging.close();
+  }
+});
+
+test("a receiver that never answers delays neither the bus nor the other webhook; its full queue drops the oldest and counts them", async (t) => {
   const hanging = await startReceiver(() => "hang");
   const healthy = await startReceiver();
   const bus = createMemoryEventBus();
@@ -132,6 +154,7 @@ test("a receiver that never answers delays neither the bus nor the other webhook
     await hanging.waitFor(1);
     const got = await healthy.waitFor(200, 10_000);
     const took = performance.now() - start;
+    t.diagnostic(`200 alerts to the healthy webhook in ${took.toFixed(0)} ms; publishing took ${published.toFixed(1)} ms`);
     assert.ok(took < 10_000, `the healthy webhook got 200 alerts in ${took.toFixed(0)} ms while the other hangs (30 s timeout)`);
     assert.deepEqual(got.map((r) => r.body.details.version), Array.from({ length: 200 }, (_, i) => i + 1), "all, in order");
     await following;

@@ -152,14 +152,14 @@ export function decodeRolloutEvent(data: Uint8Array, now: number): Alert | NotAl
   if (step !== undefined) details.step = step;
   if (percent !== undefined) details.canaryPercent = percent;
   if (reason) details.reason = reason;
-  const canary = to ? `canary ${to}` : "the canary";
+  const canary = to || "the canary";
   const at = percent !== undefined ? ` at ${percent}%` : "";
   const because = reason ? `: ${reason}` : "";
   return kind === AlertKind.Rollback
     ? {
         kind,
         title: `Rollout of ${route} rolled back`,
-        text: `Route ${route}: ${canary}${at} was rolled back${from ? ` to ${from}` : ""}${because}`,
+        text: `Route ${route} rolled back from ${canary}${at}${from ? ` to ${from}` : ""}${because}`,
         at: time(m.at, now),
         details,
       }
