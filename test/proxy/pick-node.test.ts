@@ -4,13 +4,18 @@ import type { CompiledNode } from "../../src/proxy/snapshot/routing-table.ts";
 import type { NodeUpstream } from "../../src/proxy/upstream/node-upstream.ts";
 import { NoNode, pickNode } from "../../src/proxy/upstream/pick-node.ts";
 
-function node(id: string, inFlight: number, maxConcurrent = 0, coolUntil = 0): CompiledNode {
-  return { id, maxConcurrent, upstream: { inFlight, coolUntil } as NodeUpstream };
+function node(id: string, inFlight: number, maxConcurrent = 0, coolUntil = 0, fleetInFlight = 0): CompiledNode {
+  return { id, maxConcurrent, upstream: { inFlight, coolUntil, fleetInFlight } as NodeUpstream };
 }
 
 describe("node choice", () => {
   it("of two nodes always takes the one with fewer requests in flight", () => {
     const nodes = [node("a", 3), node("b", 1)];
+    for (let i = 0; i < 50; i++) assert.equal((pickNode(nodes) as CompiledNode).id, "b");
+  });
+
+  it("counts the other proxies' requests in flight on a node as well as its own", () => {
+    const nodes = [node("a", 0, 0, 0, 3), node("b", 1, 0, 0, 1)];
     for (let i = 0; i < 50; i++) assert.equal((pickNode(nodes) as CompiledNode).id, "b");
   });
 

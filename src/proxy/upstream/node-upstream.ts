@@ -1,6 +1,7 @@
 /**
  * One upstream Ollama node as the proxy sees it: an undici `Pool` to its origin, the path prefix
- * of its base URL, and the number of requests this proxy has in flight on it. Upstreams are shared
+ * of its base URL, the number of requests this proxy has in flight on it and the number the other
+ * proxies of the fleet have in flight on it (from their FleetLoad reports). Upstreams are shared
  * by the routing tables that use the same base URL and timeouts, so a snapshot that leaves a node
  * unchanged keeps its connections; the pool closes (draining what is in flight) once no table
  * uses it any more.
@@ -25,8 +26,12 @@ export class NodeUpstream {
   readonly pool: Pool;
   /** Path prefix of the base URL without a trailing slash ("" for none). */
   readonly prefix: string;
+  /** Base URL of the node, as in the snapshot (the node's identity in FleetLoad reports). */
+  readonly baseUrl: string;
   /** Requests this proxy has in flight on the node. */
   inFlight = 0;
+  /** Requests the other live proxies of the fleet have in flight on the node (see fleet-load.ts). */
+  fleetInFlight = 0;
   /** Routing tables that reference this upstream. */
   tables = 0;
   /**
@@ -38,6 +43,7 @@ export class NodeUpstream {
   constructor(baseUrl: string, timeouts: UpstreamTimeouts) {
     const url = new URL(baseUrl);
     this.key = upstreamKey(baseUrl, timeouts);
+    this.baseUrl = baseUrl;
     this.prefix = url.pathname.replace(/\/+$/, "");
     this.pool = new Pool(url.origin, {
       connectTimeout: timeouts.connectTimeoutMs,

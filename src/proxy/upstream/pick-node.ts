@@ -1,5 +1,6 @@
 /**
- * Node choice: power of two choices on this proxy's in-flight count per node, skipping nodes at
+ * Node choice: power of two choices on the fleet-wide in-flight count per node (this proxy's own
+ * plus the other proxies' FleetLoad reports), skipping nodes at
  * their max concurrency and a node already tried for this request, and avoiding nodes cooling
  * down after a refusal or a 503 while any other node can take the request.
  */
@@ -18,9 +19,11 @@ function hasRoom(n: CompiledNode): boolean {
   return n.maxConcurrent === 0 || n.upstream.inFlight < n.maxConcurrent;
 }
 
-/** In-flight count, pushed behind every other node while the node cools down. */
+/** Fleet-wide in-flight count, pushed behind every other node while the node cools down. */
 function load(n: CompiledNode, now: number): number {
-  return n.upstream.coolUntil > now ? n.upstream.inFlight + 1e9 : n.upstream.inFlight;
+  const u = n.upstream;
+  const inFlight = u.inFlight + u.fleetInFlight;
+  return u.coolUntil > now ? inFlight + 1e9 : inFlight;
 }
 
 /** Picks a node from `nodes`, never `exclude`; answers a NoNode code when none can take the request. */
