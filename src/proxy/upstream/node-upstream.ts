@@ -70,7 +70,8 @@ export class NodeUpstream {
    * with `depth` requests in flight on the node fleet-wide (itself included).
    */
   observe(seconds: number, depth: number): void {
-    const x = seconds / (depth > 1 ? depth : 1);
+    // At least 1 µs: 0 means "not observed yet".
+    const x = Math.max(1e-6, seconds / (depth > 1 ? depth : 1));
     this.secondsPerRequest = this.secondsPerRequest === 0 ? x : this.secondsPerRequest + SPEED_WEIGHT * (x - this.secondsPerRequest);
     const t = this.typical;
     t.secondsPerRequest = t.secondsPerRequest === 0 ? x : t.secondsPerRequest + SPEED_WEIGHT * (x - t.secondsPerRequest);
