@@ -3,7 +3,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { fromJsonString } from "@bufbuild/protobuf";
 import { request } from "undici";
+import { FleetLoadSchema, type FleetLoad } from "../../gen/turnout/v1/events_pb.js";
 import { parseConfig } from "../../src/control/config/load-config.ts";
 import { createControlPlane } from "../../src/control/control-plane.ts";
 import { createLogger } from "../../src/log.ts";
@@ -12,7 +14,7 @@ import { startProxy, type Proxy } from "../../src/proxy/proxy.ts";
 import { startSimulator, type Simulator } from "../../src/sim/simulator.ts";
 import { createMemoryTransport } from "../../src/transport/memory/memory-transport.ts";
 import { createNatsTransport } from "../../src/transport/nats/nats-transport.ts";
-import type { Transport } from "../../src/transport/types.ts";
+import { SUBJECTS, type Transport } from "../../src/transport/types.ts";
 import { startNatsServer } from "../support/nats-server.ts";
 
 const logger = createLogger({ level: "silent" });
@@ -121,8 +123,17 @@ for (const [kind, setup] of [["a real nats-server", natsSetup], ["the embedded b
         const [p1, p2] = proxies;
         await Promise.all(proxies.map((p) => p.waitForVersion(1, AbortSignal.timeout(10_000))));
 
+        // Any bus client can read p1's reports: the JSON form of FleetLoad.
+        const reports: FleetLoad[] = [];
+        const listening = new AbortController();
+        const listenedFrom = performance.now();
+        void (async () => {
+          for await (const m of env.control.bus.subscribe(SUBJECTS.fleetLoad("p1"), listening.signal)) reports.push(fromJsonString(FleetLoadSchema, new TextDecoder().decode(m.data)));
+        })();
+
         const streams = hold(p1.url, "held", 3, held.signal);
-        await until("p2 to see p1's 3 requests on node a", () => p2.fleetLoad!.othersInFlight(a.url) === 3);
+        const threeOnA = (r: FleetLoad) => r.proxy === "p1" && r.refreshIntervalMs === 1000 && r.nodes.length === 1 && r.nodes[0].url === a.url && r.nodes[0].inFlight === 3;
+        await until("p2 and a bus listener to see p1's 3 requests on node a", () => p2.fleetLoad!.othersInFlight(a.url) === 3 && reports.some(threeOnA));
         assert.equal(p1.fleetLoad!.othersInFlight(a.url), 0, "a proxy does not count its own report as another's");
         assert.equal(p2.fleetLoad!.peers(), 1);
 
@@ -133,6 +144,11 @@ for (const [kind, setup] of [["a real nats-server", natsSetup], ["the embedded b
         held.abort();
         await Promise.all(streams);
         await until("p1's counts to clear on p2", () => p2.fleetLoad!.othersInFlight(a.url) === 0 && p2.fleetLoad!.peers() === 0);
+        listening.abort();
+        const listenedMs = performance.now() - listenedFrom;
+        assert.deepEqual(reports.at(-1)!.nodes, [], "the last report says p1 has nothing in flight");
+        // Changes are coalesced: at most one report per 50 ms tick.
+        assert.ok(reports.length <= Math.ceil(listenedMs / 50) + 1, `${reports.length} reports in ${listenedMs.toFixed(0)} ms`);
       } finally {
         held.abort();
         for (const p of proxies) await p.close();
