@@ -16,7 +16,7 @@ import { announceReady } from "./children.ts";
 /** Hop-by-hop headers, never forwarded (RFC 9110 §7.6.1). */
 const HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"]);
 
-function endToEnd(headers: IncomingHttpHeaders): Record<string, string | string[]> {
+export function endToEnd(headers: IncomingHttpHeaders): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const key in headers) {
     const value = headers[key];
@@ -26,7 +26,7 @@ function endToEnd(headers: IncomingHttpHeaders): Record<string, string | string[
 }
 
 /** Relays one upstream answer to the client's response. */
-class Relay implements Dispatcher.DispatchHandler {
+export class Relay implements Dispatcher.DispatchHandler {
   res: ServerResponse;
   controller: Dispatcher.DispatchController | undefined;
   constructor(res: ServerResponse) {

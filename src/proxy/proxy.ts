@@ -18,6 +18,7 @@ import type { OutcomeListener } from "./outcome.ts";
 import { createProxyOutcomes, isMetricsPath } from "./outcomes/proxy-outcomes.ts";
 import type { ProxyContext } from "./proxy-context.ts";
 import { SeriesInFlight } from "./report/series-in-flight.ts";
+import { createFleetLoad, type FleetLoad } from "./report/fleet-load.ts";
 import { createStatusReporter, type StatusReporter } from "./report/status-reporter.ts";
 import { createLastGoodFile } from "./snapshot/last-good-file.ts";
 import { createSnapshotApplier } from "./snapshot/snapshot-applier.ts";
@@ -48,6 +49,13 @@ export interface ProxyOptions {
   /** Interval between status heartbeats on `bus`, in ms. Default 1000. */
   heartbeatMs?: number;
   /**
+   * How often the proxy's per-node in-flight counts are compared and, when changed, published on
+   * `bus` as FleetLoad (other proxies add them to theirs when choosing a node), in ms. Default 50.
+   */
+  fleetLoadIntervalMs?: number;
+  /** Longest time between two FleetLoad reports while any count is non-zero, in ms (others drop a report after 3). Default 1000. */
+  fleetLoadRefreshMs?: number;
+  /**
    * Directory for the last good snapshot (`last-good-snapshot.pb`): served at startup before the
    * store answers, rewritten after every apply. Default: none (nothing kept on disk).
    */
@@ -65,6 +73,8 @@ export interface Proxy {
   version(): number;
   /** Resolves once a version ≥ `v` is applied. */
   waitForVersion(v: number, signal?: AbortSignal): Promise<void>;
+  /** The fleet-wide in-flight counts this proxy sees (undefined without a bus). */
+  readonly fleetLoad: FleetLoad | undefined;
   /** Stops serving and releases everything. */
   close(): Promise<void>;
 }
@@ -91,6 +101,10 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   // ACK/NACK reports) out.
   const lastGood = options.dataDir === undefined ? undefined : createLastGoodFile({ dir: options.dataDir, logger });
   const applier = createSnapshotApplier({ store: options.store, proxyId: id, logger, onReport, lastGood });
+
+  // Fleet load: this proxy's in-flight counts per node out on the bus, the other proxies' in,
+  // summed into each current node's upstream for node choice.
+  const fleetLoad = options.bus && createFleetLoad({ bus: options.bus, id, logger, nodes: () => applier.current()?.nodes, intervalMs: options.fleetLoadIntervalMs, refreshMs: options.fleetLoadRefreshMs });
 
   // Outcomes: one record per request in; Prometheus counters (GET /metrics), batches to the
   // outcome log and the caller's onOutcome out.
@@ -121,6 +135,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   try {
     server = await listenDual({ port: options.port, host: options.host ?? "127.0.0.1", handler });
   } catch (err) {
+    fleetLoad?.close();
     await outcomes.close();
     await applier.close();
     throw err;
@@ -133,9 +148,11 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     port: server.port,
     version: applier.version,
     waitForVersion: applier.waitForVersion,
+    fleetLoad,
     async close() {
       reporter?.close();
       await server.close(options.closeGraceMs ?? 5000);
+      fleetLoad?.close();
       await outcomes.close();
       await applier.close();
     },

@@ -141,6 +141,10 @@ export const SUBJECTS = {
   proxyStatus: (proxyId: string) => `turnout.fleet.status.${proxyId}`,
   /** Wildcard of every proxy's status. */
   proxyStatusAll: "turnout.fleet.status.*",
+  /** FleetLoad from proxy `<id>`: its requests in flight per node, on change (coalesced) and refreshed. */
+  fleetLoad: (proxyId: string) => `turnout.fleet.load.${proxyId}`,
+  /** Wildcard of every proxy's FleetLoad. */
+  fleetLoadAll: "turnout.fleet.load.*",
   /** ConfigChanged for every accepted admin change. */
   configChanged: "turnout.events.config",
   /** SnapshotPublished for every new snapshot. */

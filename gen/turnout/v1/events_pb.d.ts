@@ -143,6 +143,72 @@ export declare type SeriesInFlight = Message<"turnout.v1.SeriesInFlight"> & {
 export declare const SeriesInFlightSchema: GenMessage<SeriesInFlight>;
 
 /**
+ * FleetLoad is one proxy's requests in flight per upstream node, published on
+ * `turnout.fleet.load.<proxy>` when a count changes (coalesced: at most one message per
+ * ~50 ms) and refreshed every `refresh_interval_ms` while any count is non-zero. Other proxies
+ * add these counts to their own when they choose a node, so balancing sees the whole fleet's
+ * load. A receiver drops a report not refreshed within 3 intervals (a stopped or silent proxy);
+ * a report with no nodes (sent when a proxy stops) clears that proxy's counts at once.
+ *
+ * @generated from message turnout.v1.FleetLoad
+ */
+export declare type FleetLoad = Message<"turnout.v1.FleetLoad"> & {
+  /**
+   * Proxy id, unique in the fleet (the last token of the subject).
+   *
+   * @generated from field: string proxy = 1;
+   */
+  proxy: string;
+
+  /**
+   * Nodes with requests in flight from this proxy; a node not listed has none.
+   *
+   * @generated from field: repeated turnout.v1.NodeLoad nodes = 2;
+   */
+  nodes: NodeLoad[];
+
+  /**
+   * Longest time between two reports while any count is non-zero, in milliseconds.
+   *
+   * @generated from field: uint32 refresh_interval_ms = 3;
+   */
+  refreshIntervalMs: number;
+};
+
+/**
+ * Describes the message turnout.v1.FleetLoad.
+ * Use `create(FleetLoadSchema)` to create a new message.
+ */
+export declare const FleetLoadSchema: GenMessage<FleetLoad>;
+
+/**
+ * NodeLoad is one proxy's requests in flight on one upstream node.
+ *
+ * @generated from message turnout.v1.NodeLoad
+ */
+export declare type NodeLoad = Message<"turnout.v1.NodeLoad"> & {
+  /**
+   * Base URL of the node (its identity across snapshots and proxies).
+   *
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * Requests this proxy has in flight on the node now.
+   *
+   * @generated from field: uint32 in_flight = 2;
+   */
+  inFlight: number;
+};
+
+/**
+ * Describes the message turnout.v1.NodeLoad.
+ * Use `create(NodeLoadSchema)` to create a new message.
+ */
+export declare const NodeLoadSchema: GenMessage<NodeLoad>;
+
+/**
  * ConfigChanged announces an accepted admin change.
  *
  * @generated from message turnout.v1.ConfigChanged

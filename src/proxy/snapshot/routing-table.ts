@@ -7,7 +7,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { RoutingSnapshot } from "../../../gen/turnout/v1/routing_pb.js";
 import { bucketTable } from "../../assign/allocate.ts";
-import { NodeUpstream, upstreamKey, type UpstreamTimeouts } from "../upstream/node-upstream.ts";
+import { NodeUpstream, upstreamKey, type TypicalSpeed, type UpstreamTimeouts } from "../upstream/node-upstream.ts";
 
 /** A node in one table: its shared upstream plus this snapshot's limits. */
 export interface CompiledNode {
@@ -102,12 +102,14 @@ export class RoutingTable {
 
 /**
  * Compiles a consistent snapshot (run `checkSnapshot` first). Upstreams whose key exists in
- * `upstreams` are reused, new ones are added to it; each gets one table reference.
+ * `upstreams` are reused, new ones are added to it (sharing `typical`, the proxy's mean speed over
+ * its nodes); each gets one table reference.
  */
 export function compileRoutingTable(
   snapshot: RoutingSnapshot,
   upstreams: Map<string, NodeUpstream>,
   onDispose: (table: RoutingTable) => void,
+  typical: TypicalSpeed = { secondsPerRequest: 0 },
 ): RoutingTable {
   const s = snapshot.settings;
   const settings: CompiledSettings = {
@@ -123,7 +125,7 @@ export function compileRoutingTable(
     const key = upstreamKey(node.baseUrl, settings);
     let upstream = upstreams.get(key);
     if (!upstream) {
-      upstream = new NodeUpstream(node.baseUrl, settings);
+      upstream = new NodeUpstream(node.baseUrl, settings, typical);
       upstreams.set(key, upstream);
     }
     upstream.tables++;

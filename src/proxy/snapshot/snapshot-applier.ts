@@ -9,7 +9,7 @@ import { RoutingSnapshotSchema, type RoutingSnapshot } from "../../../gen/turnou
 import type { Logger } from "../../log.ts";
 import { checkSnapshot } from "../../snapshot/check.ts";
 import { SNAPSHOT_KEY, type KvStore, type ProxyReport } from "../../transport/types.ts";
-import type { NodeUpstream } from "../upstream/node-upstream.ts";
+import type { NodeUpstream, TypicalSpeed } from "../upstream/node-upstream.ts";
 import type { LastGoodFile } from "./last-good-file.ts";
 import { compileRoutingTable, releaseUpstreams, type RoutingTable } from "./routing-table.ts";
 
@@ -55,6 +55,8 @@ export function createSnapshotApplier(options: SnapshotApplierOptions): Snapshot
   const log = logger.child({ component: "snapshot-applier" });
   const controller = new AbortController();
   const upstreams = new Map<string, NodeUpstream>();
+  // Seconds per queued request over every node this proxy has used (for nodes not observed yet).
+  const typical: TypicalSpeed = { secondsPerRequest: 0 };
   const draining = new Set<Promise<void>>();
   let table: RoutingTable | undefined;
   let applied = 0;
@@ -97,7 +99,7 @@ export function createSnapshotApplier(options: SnapshotApplierOptions): Snapshot
       report({ proxy: proxyId, version, appliedVersion: applied, state: "NACK", error });
       return false;
     }
-    const next = compileRoutingTable(snapshot, upstreams, onDispose);
+    const next = compileRoutingTable(snapshot, upstreams, onDispose, typical);
     const previous = table;
     table = next;
     applied = version;

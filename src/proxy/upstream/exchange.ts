@@ -87,6 +87,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private gone = false;
   private finished = false;
   private inFlight = false;
+  /** `performance.now()` of the last dispatch, and the node's fleet-wide in-flight count then (this one included). */
+  private dispatchedAt = 0;
+  private depth = 0;
   private readonly series: InFlightCounter | null;
 
   constructor(init: ExchangeInit) {
@@ -105,8 +108,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   private dispatchTo(node: CompiledNode): void {
     this.node = node;
-    node.upstream.inFlight++;
+    const upstream = node.upstream;
+    upstream.inFlight++;
     this.inFlight = true;
+    this.depth = upstream.inFlight + upstream.fleetInFlight;
+    this.dispatchedAt = performance.now();
     const init = this.init;
     const headers = init.requestId ? { "content-type": JSON_TYPE_UPSTREAM, "x-request-id": init.requestId } : UPSTREAM_HEADERS;
     try {
@@ -275,6 +281,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.finished) return;
     this.finished = true;
     if (this.series !== null) this.series.count--;
+    const node = this.node;
+    if (status === OutcomeStatus.Ok && !this.gone && this.inFlight && node !== null) node.upstream.observe((performance.now() - this.dispatchedAt) / 1000, this.depth);
     this.releaseNode();
     const init = this.init;
     init.table.release();

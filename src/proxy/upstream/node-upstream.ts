@@ -1,6 +1,8 @@
 /**
  * One upstream Ollama node as the proxy sees it: an undici `Pool` to its origin, the path prefix
- * of its base URL, and the number of requests this proxy has in flight on it. Upstreams are shared
+ * of its base URL, the number of requests this proxy has in flight on it, the number the other
+ * proxies of the fleet have in flight on it (from their FleetLoad reports), and how long a request
+ * has been taking there per request queued (what node choice weighs the load by). Upstreams are shared
  * by the routing tables that use the same base URL and timeouts, so a snapshot that leaves a node
  * unchanged keeps its connections; the pool closes (draining what is in flight) once no table
  * uses it any more.
@@ -25,8 +27,21 @@ export class NodeUpstream {
   readonly pool: Pool;
   /** Path prefix of the base URL without a trailing slash ("" for none). */
   readonly prefix: string;
+  /** Base URL of the node, as in the snapshot (the node's identity in FleetLoad reports). */
+  readonly baseUrl: string;
   /** Requests this proxy has in flight on the node. */
   inFlight = 0;
+  /** Requests the other live proxies of the fleet have in flight on the node (see fleet-load.ts). */
+  fleetInFlight = 0;
+  /**
+   * Observed seconds per request on this node: an exponentially weighted mean of each successful
+   * request's time (dispatch to end) divided by the fleet-wide requests in flight on the node when
+   * it was dispatched (itself included) — the time one more queued request adds there. 0 = no
+   * observation yet (node choice then uses the proxy-wide `typical` value).
+   */
+  secondsPerRequest = 0;
+  /** The same mean over every node of this proxy (shared by its upstreams), for nodes not observed yet. */
+  readonly typical: TypicalSpeed;
   /** Routing tables that reference this upstream. */
   tables = 0;
   /**
@@ -35,9 +50,11 @@ export class NodeUpstream {
    */
   coolUntil = 0;
 
-  constructor(baseUrl: string, timeouts: UpstreamTimeouts) {
+  constructor(baseUrl: string, timeouts: UpstreamTimeouts, typical: TypicalSpeed = { secondsPerRequest: 0 }) {
+    this.typical = typical;
     const url = new URL(baseUrl);
     this.key = upstreamKey(baseUrl, timeouts);
+    this.baseUrl = baseUrl;
     this.prefix = url.pathname.replace(/\/+$/, "");
     this.pool = new Pool(url.origin, {
       connectTimeout: timeouts.connectTimeoutMs,
@@ -48,12 +65,32 @@ export class NodeUpstream {
     });
   }
 
+  /**
+   * Records one successful request that took `seconds` from dispatch to end and was dispatched
+   * with `depth` requests in flight on the node fleet-wide (itself included).
+   */
+  observe(seconds: number, depth: number): void {
+    // At least 1 µs: 0 means "not observed yet".
+    const x = Math.max(1e-6, seconds / (depth > 1 ? depth : 1));
+    this.secondsPerRequest = this.secondsPerRequest === 0 ? x : this.secondsPerRequest + SPEED_WEIGHT * (x - this.secondsPerRequest);
+    const t = this.typical;
+    t.secondsPerRequest = t.secondsPerRequest === 0 ? x : t.secondsPerRequest + SPEED_WEIGHT * (x - t.secondsPerRequest);
+  }
+
   /** Drops one table's reference; the last one closes the pool after in-flight requests end. */
   release(): Promise<void> {
     this.tables--;
     if (this.tables > 0) return Promise.resolve();
     return this.pool.close().catch(() => undefined);
   }
+}
+
+/** Weight of the newest observation in {@link NodeUpstream.secondsPerRequest}. */
+const SPEED_WEIGHT = 0.2;
+
+/** One proxy's seconds per queued request over all its nodes (see NodeUpstream.secondsPerRequest); 0 before the first observation. */
+export interface TypicalSpeed {
+  secondsPerRequest: number;
 }
 
 /** How long a node that refused or answered 503 is avoided, in ms. */
