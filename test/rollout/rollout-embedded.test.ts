@@ -19,7 +19,10 @@ function collectEvents(gw: Awaited<ReturnType<typeof startRolloutGateway>>, sign
 async function ended(gw: Awaited<ReturnType<typeof startRolloutGateway>>, id: string, timeoutMs = 15_000): Promise<Rollout> {
   return until(`rollout ${id} to end`, async () => {
     const r = (await gw.rollouts.getRollout({ id })).rollout!;
-    return r.state === RolloutState.COMPLETED || r.state === RolloutState.ROLLED_BACK || r.state === RolloutState.ABORTED ? r : undefined;
+    if (r.state !== RolloutState.COMPLETED && r.state !== RolloutState.ROLLED_BACK && r.state !== RolloutState.ABORTED) return undefined;
+    // the driver appends the decision to the audit log right after storing the record
+    const { entries } = await gw.rollouts.getAuditLog({ rolloutId: id });
+    return ["completed", "rolled_back", "aborted", "promoted"].includes(entries.at(-1)?.kind ?? "") ? r : undefined;
   }, timeoutMs);
 }
 

@@ -300,6 +300,18 @@ export function createRolloutEngine(options: RolloutEngineOptions): RolloutEngin
     drivers.set(id, done);
   }
 
+  /**
+   * Answers `r` once its last decision is in the audit log too (the driver appends it right after
+   * the record), so a caller that reads the log next finds it; gives up quietly at `signal`.
+   */
+  async function audited(r: Rollout, signal: AbortSignal): Promise<Rollout> {
+    const e = r.lastEvent;
+    if (e === undefined) return r;
+    const same = (x: RolloutEvent) => x.kind === e.kind && x.at?.seconds === e.at?.seconds && x.at?.nanos === e.at?.nanos;
+    while (!signal.aborted && !(await rs.audit(r.id)).some(same)) await delay(20, signal);
+    return r;
+  }
+
   async function scan(): Promise<void> {
     for (const r of await rs.list()) {
       if (isTerminal(r) || drivers.has(r.id) || closing.signal.aborted) continue;
@@ -349,7 +361,7 @@ export function createRolloutEngine(options: RolloutEngineOptions): RolloutEngin
         for await (const entry of options.store.watch(`rollouts.${id}`, signal)) {
           if (entry.deleted) continue;
           const r = await rs.get(id);
-          if (r !== undefined && (r.pendingCommand === RolloutCommand.UNSPECIFIED || isTerminal(r))) return r;
+          if (r !== undefined && (r.pendingCommand === RolloutCommand.UNSPECIFIED || isTerminal(r))) return await audited(r, signal);
         }
       } catch (err) {
         if (!signal.aborted) throw err;
