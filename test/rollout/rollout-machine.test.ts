@@ -59,7 +59,7 @@ test("a rollout warms, applies step 1, and dwells for the interval once its snap
   assert.equal(r.phase, RolloutPhase.DWELLING);
   assert.equal(timestampMs(r.dwellEndsAt!), T0 + 30 + 2000);
   assert.equal(dwellLeftMs(r, T0 + 1030), 1000, "a restarted control plane waits only what is left");
-  assert.deepEqual(windowsAt(r, T0 + 2030), { stepSeconds: 2, sinceStartSeconds: 2 });
+  assert.deepEqual(windowsAt(r, T0 + 2030), { stepSeconds: 3, sinceStartSeconds: 3 }, "whole seconds from the one the dwell started in");
 });
 
 test("passing gates advance to the next step; the last step completes", () => {

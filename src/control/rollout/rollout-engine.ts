@@ -72,6 +72,8 @@ export interface RolloutEngine {
   begin(t: Transition): Promise<Rollout>;
   /** Records an operator's command and answers the rollout once its driver acted on it. */
   command(id: string, command: RolloutCommand, reason: string, timeoutMs?: number): Promise<Rollout>;
+  /** Answers `r` once its last decision is in the audit log too (or when `signal` aborts). */
+  audited(r: Rollout, signal: AbortSignal): Promise<Rollout>;
   /** Fleet convergence of `version` now, when there is a fleet. */
   convergence(version: bigint): Convergence | undefined;
   /** Stops driving (gives the leases up, so another control plane takes over at once). */
@@ -368,6 +370,7 @@ export function createRolloutEngine(options: RolloutEngineOptions): RolloutEngin
       }
       throw new TurnoutError(ErrorCode.DeadlineExceeded, `the command is recorded in rollout ${id}, but the control plane driving it has not acted on it within ${timeoutMs} ms; it will when it does`);
     },
+    audited,
     convergence(version) {
       if (options.fleet === undefined || version === 0n) return undefined;
       return convergenceNow(options.fleet, Number(version));

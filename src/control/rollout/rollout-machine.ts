@@ -148,9 +148,13 @@ export function dwellLeftMs(r: Rollout, nowMs: number): number {
   return Math.max(0, msOf(r.dwellEndsAt) - nowMs);
 }
 
-/** Seconds of outcomes the step's window covers at `nowMs`, and the relative gate's window. */
+/**
+ * Seconds of outcomes the step's window covers at `nowMs` (the metrics' whole seconds from the
+ * one the dwell started in through the current one), and the relative gate's window (since the
+ * first step's dwell), at most an hour.
+ */
 export function windowsAt(r: Rollout, nowMs: number): { stepSeconds: number; sinceStartSeconds: number } {
-  const secs = (from: number) => Math.min(3600, Math.max(1, Math.ceil((nowMs - from) / 1000)));
+  const secs = (from: number) => Math.min(3600, Math.max(1, Math.floor(nowMs / 1000) - Math.floor(from / 1000) + 1));
   return { stepSeconds: secs(msOf(r.stepStartedAt) || nowMs), sinceStartSeconds: secs(msOf(r.analysisStartedAt) || nowMs) };
 }
 
@@ -197,7 +201,8 @@ export function rolledBack(r: Rollout, version: bigint, nowMs: number): Transiti
 export function completed(r: Rollout, version: bigint, nowMs: number, promoted: boolean): Transition {
   const n = end(r, RolloutState.COMPLETED, promoted ? "promoted by an operator" : "reached 100 %", nowMs, { canaryPercent: 100, snapshotVersion: version });
   const kind = promoted ? EventKind.Promoted : EventKind.Completed;
-  return withEvent(n, [eventOf(n, kind, `${r.toVariant} is the default variant of ${r.route}`, nowMs, { snapshotVersion: version })]);
+  const evaluation = promoted ? undefined : r.lastEvaluation;
+  return withEvent(n, [eventOf(n, kind, `${r.toVariant} is the default variant of ${r.route}`, nowMs, { snapshotVersion: version, evaluation })]);
 }
 
 /** Aborted (operator, failed pre-warm, or a route that no longer takes the weights): records "aborted". */

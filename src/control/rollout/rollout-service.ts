@@ -93,6 +93,7 @@ export function createRolloutService(options: RolloutServiceOptions): ServiceImp
       let pending = iterator.next();
       for (;;) {
         const converging = current.phase === RolloutPhase.CONVERGING; // refresh the fleet's progress every second
+        if (isTerminal(current)) await engine.audited(current, AbortSignal.any([signal, AbortSignal.timeout(2000)]));
         if (current.revision !== lastRevision || converging) {
           const key = eventKey(current.lastEvent);
           yield { rollout: current, event: key !== lastEvent ? current.lastEvent : undefined, convergence: engine.convergence(current.snapshotVersion) };
