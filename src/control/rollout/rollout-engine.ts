@@ -6,8 +6,9 @@
  * RolloutEvent on the bus).
  *
  * Who drives: one control plane per rollout, the holder of its lease (`rollouts-lease.<id>` in the
- * store, taken and renewed with CAS; see rollout-store.ts). Every control plane scans the store
- * every `scanMs` and takes the lease of a running rollout whose lease is free or expired, so a
+ * store, taken and renewed with CAS; see rollout-store.ts). Every control plane scans the routes'
+ * active-rollout claims every `scanMs` and takes the lease of a running rollout whose lease is
+ * free or expired, so a
  * rollout survives the restart of its control plane: a closed control plane gives its leases up
  * at once, a crashed one after `leaseMs`. The record itself is written with CAS on its revision,
  * so a driver that lost its lease (or raced an operator's command) fails its write, re-reads and
@@ -314,10 +315,13 @@ export function createRolloutEngine(options: RolloutEngineOptions): RolloutEngin
     return r;
   }
 
+  /** Takes the lease of every active rollout nobody drives (active = its route is claimed). */
   async function scan(): Promise<void> {
-    for (const r of await rs.list()) {
-      if (isTerminal(r) || drivers.has(r.id) || closing.signal.aborted) continue;
-      if (await rs.acquireLease(r.id, owner, now(), leaseMs)) drive(r.id);
+    for (const id of await rs.activeIds()) {
+      if (drivers.has(id) || closing.signal.aborted) continue;
+      const r = await rs.get(id);
+      if (r === undefined || isTerminal(r)) continue;
+      if (await rs.acquireLease(id, owner, now(), leaseMs)) drive(id);
     }
   }
 

@@ -37,6 +37,8 @@ export interface RolloutStore {
   list(): Promise<Rollout[]>;
   /** Writes `rollout` with CAS (0: must not exist); answers it with its new revision. */
   put(rollout: Rollout, expectedRevision: number): Promise<Rollout>;
+  /** Ids of every route's active rollout (the route claims). */
+  activeIds(): Promise<string[]>;
   /** The id of the route's active rollout, if any, with the key's revision. */
   active(route: string): Promise<{ id: string; revision: number } | undefined>;
   /** Claims the route for rollout `id`; false when another rollout holds it. */
@@ -96,6 +98,9 @@ export function createRolloutStore(kv: KvStore): RolloutStore {
       const copy = { ...rollout, revision: 0n };
       const revision = await kv.put(ROLLOUTS + rollout.id, toBinary(RolloutSchema, copy), expected);
       return { ...rollout, revision: BigInt(revision) };
+    },
+    async activeIds() {
+      return (await kv.list(ACTIVE)).map((e) => decoder.decode(e.value));
     },
     async active(route) {
       const e = await kv.get(ACTIVE + b64(route));
