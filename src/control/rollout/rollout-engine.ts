@@ -154,11 +154,15 @@ export function createRolloutEngine(options: RolloutEngineOptions): RolloutEngin
   }
 
   const scanning = (async () => {
+    let failing = false; // warn once per outage, not every scan
     while (!closing.signal.aborted) {
       try {
         await scan();
+        if (failing) log.info("scanning for rollouts works again");
+        failing = false;
       } catch (err) {
-        if (!closing.signal.aborted) log.warn({ err }, "scanning for rollouts failed");
+        if (!closing.signal.aborted && !failing) log.warn({ err }, "scanning for rollouts failed; retrying every scan");
+        failing = true;
       }
       await delay(options.scanMs ?? 1000, closing.signal);
     }
