@@ -7,6 +7,7 @@ import { runUpCommand } from "./up-command.ts";
 import { runSimCommand } from "../sim/sim-command.ts";
 import { CONTROL_USAGE, runControlCommand } from "./control-command.ts";
 import { PROXY_USAGE, runProxyCommand } from "./proxy-command.ts";
+import { ROLLOUT_USAGE, runRolloutCommand } from "./rollout-command.ts";
 
 const indent = (text: string) => text.replace(/^/gm, "  ").trimEnd() + "\n";
 
@@ -21,7 +22,7 @@ Usage:
     Ollama at --ollama when one answers, and otherwise starts two simulated Ollama nodes
     (--sim-port and the next port) behind a route "qwen3-32b", so it works out of the box.
     --alert-webhook / --alert-slack (repeatable) POST alerts as generic JSON / Slack messages.
-${indent(CONTROL_USAGE)}${indent(PROXY_USAGE)}  turnout sim [--port 11434] [--nodes N] [--models a,b] [...]   (turnout sim --help)
+${indent(CONTROL_USAGE)}${indent(PROXY_USAGE)}${indent(ROLLOUT_USAGE)}  turnout sim [--port 11434] [--nodes N] [--models a,b] [...]   (turnout sim --help)
     Runs simulated Ollama nodes for tests, demos and benchmarks.
   turnout help
 `;
@@ -42,6 +43,9 @@ async function main(argv: string[]): Promise<void> {
     case "proxy":
       running = await runProxyCommand(rest);
       break;
+    case "rollout":
+      process.exitCode = await runRolloutCommand(rest);
+      return;
     case undefined:
     case "help":
     case "--help":

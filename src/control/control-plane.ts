@@ -8,6 +8,7 @@ import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { AdminService } from "../../gen/turnout/v1/admin_pb.js";
 import { FleetService } from "../../gen/turnout/v1/fleet_pb.js";
 import { MetricsService } from "../../gen/turnout/v1/metrics_pb.js";
+import { RolloutService } from "../../gen/turnout/v1/rollout_pb.js";
 import type { RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
 import { ErrorCode, TurnoutError, invalidArgument } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -23,6 +24,8 @@ import { createControlMetrics, type ControlMetrics } from "./metrics/control-met
 import { countStoreErrors } from "./metrics/store-error-counter.ts";
 import { normalizeNode, normalizeRoute } from "./normalize.ts";
 import { publishSnapshot, type PublishResult } from "./publish.ts";
+import { createRolloutEngine, type RolloutEngine, type RolloutEngineOptions } from "./rollout/rollout-engine.ts";
+import { createRolloutService } from "./rollout/rollout-service.ts";
 import { createStateStore, type StateStore } from "./state-store.ts";
 import { validateDesiredState } from "./validate.ts";
 
@@ -55,6 +58,12 @@ export interface ControlPlaneOptions {
    * across restarts to resume where the last run acked. Default `control-<host name>`.
    */
   consumerName?: string;
+  /**
+   * Progressive rollouts (RolloutService): the canary pre-warm and lease timings. The lease owner
+   * is `consumerName` plus a per-process suffix. Default: pre-warm resolves at once, lease 10 s,
+   * scan every 1 s.
+   */
+  rollouts?: Pick<RolloutEngineOptions, "warm" | "leaseMs" | "scanMs">;
 }
 
 /** A running control plane. */
@@ -67,6 +76,8 @@ export interface ControlPlane {
   readonly fleet: Fleet | undefined;
   /** Live metrics from the outcome log (MetricsService, Prometheus text). */
   readonly metrics: ControlMetrics;
+  /** The progressive-rollout engine (drives the rollouts whose lease this control plane holds). */
+  readonly rollouts: RolloutEngine;
   /** Registers AdminService, MetricsService (and FleetService, with a bus) on a router: `connectNodeAdapter({ routes: controlPlane.routes })`. */
   routes(router: ConnectRouter): void;
   /** The snapshot this control plane published or found last. */
@@ -235,14 +246,32 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     // in flight per series: what live proxies reported last (needs the bus)
     inFlight: fleet && ((route, variant) => fleet.inFlight(route, variant)),
   });
+
+  // Rollouts: rollout records, leases and the audit log in the store; metrics windows and fleet
+  // convergence in; weights through the admin operations and RolloutEvents on the bus out.
+  const rolloutsClosed = new AbortController();
+  const rollouts = createRolloutEngine({
+    store: options.store,
+    admin,
+    metrics: { window: (seconds, route) => metrics.aggregator.window(seconds, Date.now(), route) },
+    rebuilt: () => metrics.rebuilt(),
+    fleet,
+    bus: options.bus,
+    logger: options.logger,
+    owner: options.consumerName && `${options.consumerName}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    ...options.rollouts,
+  });
+  const rolloutService = createRolloutService({ engine: rollouts, admin, closed: rolloutsClosed.signal });
   return {
     admin,
     service,
     fleet,
     metrics,
+    rollouts,
     routes(router) {
       router.service(AdminService, service);
       router.service(MetricsService, metrics.service);
+      router.service(RolloutService, rolloutService);
       if (fleetService) router.service(FleetService, fleetService);
     },
     currentSnapshot() {
@@ -252,6 +281,8 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     async close() {
       if (closed) return;
       closed = true;
+      rolloutsClosed.abort();
+      await rollouts.close();
       await metrics.close();
       await chain;
       while (publishing) await publishing;
