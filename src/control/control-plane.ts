@@ -8,6 +8,7 @@ import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { AdminService } from "../../gen/turnout/v1/admin_pb.js";
 import { FleetService } from "../../gen/turnout/v1/fleet_pb.js";
 import { MetricsService } from "../../gen/turnout/v1/metrics_pb.js";
+import { SwitchService } from "../../gen/turnout/v1/switch_pb.js";
 import type { RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
 import { ErrorCode, TurnoutError, invalidArgument } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -24,6 +25,8 @@ import { countStoreErrors } from "./metrics/store-error-counter.ts";
 import { normalizeNode, normalizeRoute } from "./normalize.ts";
 import { publishSnapshot, type PublishResult } from "./publish.ts";
 import { createStateStore, type StateStore } from "./state-store.ts";
+import { createModelSwitcher, type ModelSwitcher } from "./switch/model-switch.ts";
+import { createSwitchService } from "./switch/switch-service.ts";
 import { validateDesiredState } from "./validate.ts";
 
 /** Options of {@link createControlPlane}. */
@@ -67,7 +70,9 @@ export interface ControlPlane {
   readonly fleet: Fleet | undefined;
   /** Live metrics from the outcome log (MetricsService, Prometheus text). */
   readonly metrics: ControlMetrics;
-  /** Registers AdminService, MetricsService (and FleetService, with a bus) on a router: `connectNodeAdapter({ routes: controlPlane.routes })`. */
+  /** Make-before-break switches (SwitchService, and AdminService.SwitchModel). */
+  readonly switcher: ModelSwitcher;
+  /** Registers AdminService, SwitchService, MetricsService (and FleetService, with a bus) on a router: `connectNodeAdapter({ routes: controlPlane.routes })`. */
   routes(router: ConnectRouter): void;
   /** The snapshot this control plane published or found last. */
   currentSnapshot(): RoutingSnapshot;
@@ -222,8 +227,11 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
   }
 
   const admin = createAdminOperations({ store, exclusive, publish, onChange: events?.configChanged });
-  const service = createAdminService(admin, fleet);
+  // Switches: pre-warm on the nodes → fleet has the target → shift (admin write) → drain → unload.
+  const switcher = createModelSwitcher({ admin, store, fleet, currentSnapshot: () => current, logger: options.logger });
+  const service = createAdminService(admin, fleet, switcher);
   const fleetService = fleet && createFleetService(fleet);
+  const switchService = createSwitchService(switcher);
 
   // Metrics: outcome log entries in (durable consumer), MetricsService windows and Prometheus text out.
   const metrics = createControlMetrics({
@@ -240,8 +248,10 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     service,
     fleet,
     metrics,
+    switcher,
     routes(router) {
       router.service(AdminService, service);
+      router.service(SwitchService, switchService);
       router.service(MetricsService, metrics.service);
       if (fleetService) router.service(FleetService, fleetService);
     },
@@ -252,6 +262,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     async close() {
       if (closed) return;
       closed = true;
+      await switcher.close();
       await metrics.close();
       await chain;
       while (publishing) await publishing;
