@@ -7,6 +7,7 @@ import type { Route, Variant } from "../../../gen/turnout/v1/routing_pb.js";
 import { ErrorCode, TurnoutError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import type { AdminOperations } from "../admin-operations.ts";
+import { DEFAULT_FIRST_BYTE_TIMEOUT_MS } from "../desired-state.ts";
 import type { Fleet } from "../fleet/fleet.ts";
 import type { StateStore, Stored, StoredState } from "../state-store.ts";
 import { awaitDrained, awaitFleetServing } from "./fleet-gate.ts";
@@ -15,9 +16,6 @@ import { DEFAULT_WARM_KEEP_ALIVE, warmVariant } from "./prewarm.ts";
 import type { SwitchEvent, SwitchRunWriter, SwitchStep } from "./switch-run.ts";
 import { unloadModel } from "./unload-model.ts";
 import { isServing, nodesStillUsing, variantNodes } from "./variant-nodes.ts";
-
-/** First-byte timeout when the settings set none (the proxy's default). */
-const DEFAULT_FIRST_BYTE_TIMEOUT_MS = 300_000;
 
 /** Builds a run's events: fills the fields every event shares, and the `failed` event. */
 export function createSwitchEvents(writer: SwitchRunWriter, route: string, variant: string) {
