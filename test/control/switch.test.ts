@@ -145,5 +145,8 @@ test("turnout switch prints one line per step and exits 0; a failing switch exit
   const err2 = capture();
   assert.equal(await runSwitchCommand(["qwen3-32b", "nope", "--admin", gw.adminUrl], out2.stream, err2.stream), 1);
   assert.match(out2.text(), /failed +switch failed: variant: "nope" is not a variant of route "qwen3-32b"/);
+  assert.equal(await runSwitchCommand(["qwen3-32b", "big", "--admin", gw.adminUrl, "--keep-alive", "soon"], out2.stream, err2.stream), 1);
+  assert.match(out2.text(), /failed +switch failed: keep_alive: "soon" is not a duration such as "30m" or "-1" \(nothing moved/);
   assert.equal(await runSwitchCommand(["qwen3-32b"], out2.stream, err2.stream), 2);
+  assert.equal(await runSwitchCommand(["qwen3-32b", "big", "--unload", "--no-unload"], out2.stream, err2.stream), 2);
 });

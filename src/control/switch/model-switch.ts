@@ -19,7 +19,7 @@ import { checkSnapshot } from "../../snapshot/check.ts";
 import type { AdminOperations } from "../admin-operations.ts";
 import type { Fleet } from "../fleet/fleet.ts";
 import type { StateStore } from "../state-store.ts";
-import { routeNameProblem } from "../validate.ts";
+import { KEEP_ALIVE_PATTERN, routeNameProblem } from "../validate.ts";
 import { checkExpectedRevision } from "../write-guard.ts";
 import { createSwitchRun, type SwitchRun } from "./switch-run.ts";
 import { createSwitchEvents, runSwitchSteps } from "./switch-steps.ts";
@@ -103,6 +103,9 @@ export function createModelSwitcher(options: ModelSwitcherOptions): ModelSwitche
       const problem = routeNameProblem(route);
       if (problem) throw invalidArgument([{ field: "route", message: problem }]);
       if (variant === "") throw invalidArgument([{ field: "variant", message: "must not be empty" }]);
+      if (input.keepAlive && !KEEP_ALIVE_PATTERN.test(input.keepAlive)) {
+        throw invalidArgument([{ field: "keep_alive", message: `${JSON.stringify(input.keepAlive)} is not a duration such as "30m" or "-1"` }]);
+      }
       const busy = shifting.get(route);
       if (busy !== undefined) throw new TurnoutError(ErrorCode.Aborted, `a switch of route ${JSON.stringify(route)} to ${JSON.stringify(busy.variant)} is in progress; retry once it has shifted`);
       shifting.set(route, lock);
