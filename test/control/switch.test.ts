@@ -96,8 +96,8 @@ test("a node that cannot load the model fails the switch before any traffic move
   assert.equal((await streamChat(gw.proxyUrl, { model: "qwen3-32b", messages: [{ role: "user", content: "hi" }] })).variant, "big");
 });
 
-test("a caller that goes away mid-warm does not stop the switch; the unary SwitchModel answers once shifted", async (t) => {
-  const gw = await gateway(t, { loadMs: 600 });
+test("a caller that goes away mid-warm does not stop the switch; a second switch meanwhile is aborted; the unary SwitchModel answers once shifted", async (t) => {
+  const gw = await gateway(t, { loadMs: 1500 });
   const abort = new AbortController();
   const seen: string[] = [];
   await collect((async function* () {
@@ -108,6 +108,11 @@ test("a caller that goes away mid-warm does not stop the switch; the unary Switc
     }
   })());
   assert.deepEqual(seen, ["warming"]);
+  // Another switch of the route while this one warms is refused; nothing changes.
+  await assert.rejects(gw.admin.switchModel({ route: "qwen3-32b", variant: "big" }), (err: unknown) => {
+    const e = ConnectError.from(err);
+    return e.code === Code.Aborted && /a switch of route "qwen3-32b" to "small" is in progress/.test(e.rawMessage);
+  });
   // The switch goes on: the load completes and traffic moves (bounded poll: there is no event to wait on over the API).
   const deadline = Date.now() + 10_000;
   while ((await gw.admin.getCurrentModel({ route: "qwen3-32b" })).variant !== "small") {

@@ -45,6 +45,14 @@ export interface SwitchInput {
   stopAfterShift?: boolean;
 }
 
+/** A route's switch before its shift. */
+export interface SwitchLock {
+  /** Its target variant. */
+  variant: string;
+  /** Its SwitchModel write, once started (settles, never rejects). */
+  writing?: Promise<unknown>;
+}
+
 /** Options of {@link createModelSwitcher}. */
 export interface ModelSwitcherOptions {
   /** Performs the shift (its SwitchModel write). */
@@ -80,8 +88,8 @@ export function createModelSwitcher(options: ModelSwitcherOptions): ModelSwitche
   const log = options.logger.child({ component: "switch" });
   const controller = new AbortController();
   const runs = new Set<Promise<void>>();
-  /** Routes with a switch before its shift, and that switch's target. */
-  const shifting = new Map<string, { variant: string }>();
+  /** Routes with a switch before its shift: its target and, once it writes, the write. */
+  const shifting = new Map<string, SwitchLock>();
 
   /** The version of a consistent snapshot that has (route, variant): the stored one, else ours. */
   async function versionWith(route: string, variant: string): Promise<number> {
@@ -98,7 +106,7 @@ export function createModelSwitcher(options: ModelSwitcherOptions): ModelSwitche
     const writer = createSwitchRun();
     const { route, variant } = input;
     const events = createSwitchEvents(writer, route, variant);
-    const lock = { variant };
+    const lock: SwitchLock = { variant };
     const task = (async () => {
       const problem = routeNameProblem(route);
       if (problem) throw invalidArgument([{ field: "route", message: problem }]);
@@ -106,8 +114,12 @@ export function createModelSwitcher(options: ModelSwitcherOptions): ModelSwitche
       if (input.keepAlive && !KEEP_ALIVE_PATTERN.test(input.keepAlive)) {
         throw invalidArgument([{ field: "keep_alive", message: `${JSON.stringify(input.keepAlive)} is not a duration such as "30m" or "-1"` }]);
       }
-      const busy = shifting.get(route);
-      if (busy !== undefined) throw new TurnoutError(ErrorCode.Aborted, `a switch of route ${JSON.stringify(route)} to ${JSON.stringify(busy.variant)} is in progress; retry once it has shifted`);
+      // One switch per route before its shift; one already writing is waited for (milliseconds).
+      for (let busy = shifting.get(route); busy !== undefined; busy = shifting.get(route)) {
+        if (busy.writing === undefined) throw new TurnoutError(ErrorCode.Aborted, `a switch of route ${JSON.stringify(route)} to ${JSON.stringify(busy.variant)} is in progress; retry once it has shifted`);
+        await busy.writing;
+        if (shifting.get(route) === busy) shifting.delete(route);
+      }
       shifting.set(route, lock);
       try {
         const state = await options.store.readState();
@@ -120,7 +132,7 @@ export function createModelSwitcher(options: ModelSwitcherOptions): ModelSwitche
         }
         checkExpectedRevision(`route ${JSON.stringify(route)}`, stored.revision, input.expectedRevision);
         await runSwitchSteps({
-          input, state, stored, target, writer, events, log,
+          input, state, stored, target, writer, events, log, lock,
           admin: options.admin,
           store: options.store,
           fleet: options.fleet,

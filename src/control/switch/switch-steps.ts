@@ -11,7 +11,7 @@ import { DEFAULT_FIRST_BYTE_TIMEOUT_MS } from "../desired-state.ts";
 import type { Fleet } from "../fleet/fleet.ts";
 import type { StateStore, Stored, StoredState } from "../state-store.ts";
 import { awaitDrained, awaitFleetServing } from "./fleet-gate.ts";
-import type { SwitchInput } from "./model-switch.ts";
+import type { SwitchInput, SwitchLock } from "./model-switch.ts";
 import { DEFAULT_WARM_KEEP_ALIVE, warmVariant } from "./prewarm.ts";
 import type { SwitchEvent, SwitchRunWriter, SwitchStep } from "./switch-run.ts";
 import { unloadModel } from "./unload-model.ts";
@@ -59,6 +59,8 @@ export interface SwitchStepsContext {
   fleet: Fleet | undefined;
   /** Aborts the switch (shutdown). */
   signal: AbortSignal;
+  /** The route's lock; the shift's write is recorded on it. */
+  lock: SwitchLock;
   fleetTimeoutMs: number;
   drainTimeoutMs: number;
   drainPollMs: number;
@@ -113,7 +115,9 @@ export async function runSwitchSteps(c: SwitchStepsContext): Promise<void> {
   // 3. Shift: the write, then every live proxy serving it.
   let result;
   try {
-    result = await c.admin.switchModel(route, variant, c.input.expectedRevision ?? c.stored.revision);
+    const write = c.admin.switchModel(route, variant, c.input.expectedRevision ?? c.stored.revision);
+    c.lock.writing = write.catch(() => undefined);
+    result = await write;
   } catch (err) {
     if (err instanceof TurnoutError && err.code === ErrorCode.Aborted && c.input.expectedRevision === undefined) {
       throw new TurnoutError(ErrorCode.Aborted, `route ${JSON.stringify(route)} changed while the switch was warming (${err.message}); retry`, { cause: err });
