@@ -26,6 +26,7 @@ import { createSwitchEvents, runSwitchSteps } from "./switch-steps.ts";
 
 /** What to switch, and how. */
 export interface SwitchInput {
+  /** Route name. */
   route: string;
   /** Variant that is to serve the whole route. */
   variant: string;
@@ -63,6 +64,7 @@ export interface ModelSwitcherOptions {
   fleet?: Fleet;
   /** The snapshot this control plane published or found last (when the stored one is unusable). */
   currentSnapshot: () => RoutingSnapshot | undefined;
+  /** Root logger; the switcher logs as `component: "switch"` (route, variant, step; never traffic). */
   logger: Logger;
   /** Default fleet timeout, in ms. Default 30000. */
   fleetTimeoutMs?: number;
@@ -105,7 +107,7 @@ export function createModelSwitcher(options: ModelSwitcherOptions): ModelSwitche
   function start(input: SwitchInput): SwitchRun {
     const writer = createSwitchRun();
     const { route, variant } = input;
-    const events = createSwitchEvents(writer, route, variant);
+    const events = createSwitchEvents(writer, route, variant, log);
     const lock: SwitchLock = { variant };
     const task = (async () => {
       const problem = routeNameProblem(route);

@@ -17,12 +17,15 @@ import type { SwitchEvent, SwitchRunWriter, SwitchStep } from "./switch-run.ts";
 import { unloadModel } from "./unload-model.ts";
 import { isServing, nodesStillUsing, variantNodes } from "./variant-nodes.ts";
 
-/** Builds a run's events: fills the fields every event shares, and the `failed` event. */
-export function createSwitchEvents(writer: SwitchRunWriter, route: string, variant: string) {
+/** Builds a run's events: fills the fields every event shares, logs each, and builds the `failed` event. */
+export function createSwitchEvents(writer: SwitchRunWriter, route: string, variant: string, log?: Logger) {
   const started = performance.now();
   /** What the steps learnt so far; `moved` once the shift is written. */
   const info = { previousVariant: "", model: "", moved: false, version: 0 };
   const emit = (phase: SwitchStep, fields: Partial<SwitchEvent> & { message: string }) => {
+    const logged = { route, variant, phase, node: fields.node, snapshotVersion: fields.snapshotVersion ?? info.version };
+    if (phase === "draining") log?.debug(logged, fields.message);
+    else if (phase !== "failed") log?.info(logged, fields.message);
     writer.emit({
       phase, route, variant, previousVariant: info.previousVariant, model: info.model, node: "",
       nodesDone: 0, nodesTotal: 0, fleetSynced: 0, fleetLive: 0, snapshotVersion: info.version, inFlight: 0,
