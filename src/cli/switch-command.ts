@@ -11,10 +11,12 @@ import { parseDurationMs } from "../control/config/config-reader.ts";
 
 export const SWITCH_USAGE = `turnout switch ROUTE VARIANT [--admin http://127.0.0.1:8081] [--unload | --no-unload]
                [--fleet-timeout 30s] [--drain-timeout 10m] [--keep-alive 30m]
+turnout switch --cancel ROUTE [--admin URL]
   Switches ROUTE to VARIANT without dropping a request: loads the model on the variant's nodes,
   waits for every proxy, shifts traffic, drains the old variant and (with --unload, or when the
   old variant sets unload_when_idle and --no-unload is not given) unloads its model. Prints one
-  line per step; exits non-zero when the switch fails. Ctrl-C stops watching, not the switch.
+  line per step; exits non-zero when the switch fails. Ctrl-C stops watching, not the switch;
+  --cancel aborts the route's switch (before its shift nothing moves).
   --admin defaults to TURNOUT_ADMIN or http://127.0.0.1:8081.
 `;
 
@@ -45,6 +47,20 @@ function durationFlag(value: string | undefined, flag: string): number | undefin
 
 class UsageError extends Error {}
 
+/** `turnout switch --cancel ROUTE`; answers the exit code. */
+async function cancel(admin: string, route: string, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const client = createClient(SwitchService, createConnectTransport({ baseUrl: admin, httpVersion: "1.1" }));
+  try {
+    const res = await client.cancelSwitch({ route });
+    out.write(`cancelled the switch of ${route} to ${res.variants.join(", ")}\n`);
+    return 0;
+  } catch (e) {
+    const ce = ConnectError.from(e);
+    err.write(`turnout switch: ${ce.rawMessage} (${Code[ce.code]})\n`);
+    return 1;
+  }
+}
+
 /** Runs `turnout switch`; answers the exit code. */
 export async function runSwitchCommand(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
   let request;
@@ -60,6 +76,7 @@ export async function runSwitchCommand(argv: string[], out: NodeJS.WritableStrea
         "fleet-timeout": { type: "string" },
         "drain-timeout": { type: "string" },
         "keep-alive": { type: "string" },
+        cancel: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -68,9 +85,13 @@ export async function runSwitchCommand(argv: string[], out: NodeJS.WritableStrea
       out.write(SWITCH_USAGE);
       return 0;
     }
+    admin = values.admin ?? process.env.TURNOUT_ADMIN ?? "http://127.0.0.1:8081";
+    if (values.cancel) {
+      if (positionals.length !== 1) throw new UsageError(`--cancel expects ROUTE, got ${positionals.length} argument(s)`);
+      return await cancel(admin, positionals[0]!, out, err);
+    }
     if (positionals.length !== 2) throw new UsageError(`expected ROUTE and VARIANT, got ${positionals.length} argument(s)`);
     if (values.unload && values["no-unload"]) throw new UsageError("--unload and --no-unload contradict each other");
-    admin = values.admin ?? process.env.TURNOUT_ADMIN ?? "http://127.0.0.1:8081";
     request = {
       route: positionals[0]!,
       variant: positionals[1]!,

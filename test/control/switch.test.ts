@@ -155,3 +155,32 @@ test("turnout switch prints one line per step and exits 0; a failing switch exit
   assert.equal(await runSwitchCommand(["qwen3-32b"], out2.stream, err2.stream), 2);
   assert.equal(await runSwitchCommand(["qwen3-32b", "big", "--unload", "--no-unload"], out2.stream, err2.stream), 2);
 });
+
+test("CancelSwitch (turnout switch --cancel) during the pre-warm: the load is abandoned and nothing moves; with no switch in progress it is NotFound", async (t) => {
+  const gw = await gateway(t, { loadMs: 3000 });
+  const before = await gw.admin.getCurrentModel({ route: "qwen3-32b" });
+  const sink = () => new Writable({ write(_c, _e, cb) { cb(); } });
+  let out = "";
+  const capture = new Writable({ write(chunk, _enc, cb) { out += String(chunk); cb(); } });
+  const events: SwitchResponse[] = [];
+  let error: ConnectError | undefined;
+  try {
+    for await (const e of client(gw).switch({ route: "qwen3-32b", variant: "small" })) {
+      events.push(e);
+      if (e.phase === SwitchPhase.WARMING && e.node === "gpu-2") {
+        assert.equal(await runSwitchCommand(["--cancel", "qwen3-32b", "--admin", gw.adminUrl], capture, sink()), 0);
+      }
+    }
+  } catch (err) {
+    error = ConnectError.from(err);
+  }
+  assert.equal(out, "cancelled the switch of qwen3-32b to small\n");
+  assert.equal(error?.code, Code.Aborted);
+  assert.match(events.at(-1)!.message, /^switch failed: pre-warm of "qwen3:8b" aborted: cancelled by SwitchService.CancelSwitch \(nothing moved: route qwen3-32b is unchanged\)$/);
+  const after = await gw.admin.getCurrentModel({ route: "qwen3-32b" });
+  assert.deepEqual([after.variant, after.snapshotVersion], [before.variant, before.snapshotVersion]);
+  assert.ok(gw.sims.every((s) => !s.isLoaded("qwen3:8b")), "the loads were abandoned");
+  const err = new Writable({ write(chunk, _enc, cb) { out += String(chunk); cb(); } });
+  assert.equal(await runSwitchCommand(["--cancel", "qwen3-32b", "--admin", gw.adminUrl], sink(), err), 1);
+  assert.match(out, /no switch of route "qwen3-32b" is in progress on this control plane \(NotFound\)/);
+});

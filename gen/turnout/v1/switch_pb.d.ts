@@ -11,6 +11,53 @@ import type { Message } from "@bufbuild/protobuf";
 export declare const file_turnout_v1_switch: GenFile;
 
 /**
+ * CancelSwitchRequest names the route whose switch to abort.
+ *
+ * @generated from message turnout.v1.CancelSwitchRequest
+ */
+export declare type CancelSwitchRequest = Message<"turnout.v1.CancelSwitchRequest"> & {
+  /**
+   * Route name.
+   *
+   * @generated from field: string route = 1;
+   */
+  route: string;
+};
+
+/**
+ * Describes the message turnout.v1.CancelSwitchRequest.
+ * Use `create(CancelSwitchRequestSchema)` to create a new message.
+ */
+export declare const CancelSwitchRequestSchema: GenMessage<CancelSwitchRequest>;
+
+/**
+ * CancelSwitchResponse reports what was aborted.
+ *
+ * @generated from message turnout.v1.CancelSwitchResponse
+ */
+export declare type CancelSwitchResponse = Message<"turnout.v1.CancelSwitchResponse"> & {
+  /**
+   * Switches aborted.
+   *
+   * @generated from field: uint32 cancelled = 1;
+   */
+  cancelled: number;
+
+  /**
+   * Target variants of the aborted switches.
+   *
+   * @generated from field: repeated string variants = 2;
+   */
+  variants: string[];
+};
+
+/**
+ * Describes the message turnout.v1.CancelSwitchResponse.
+ * Use `create(CancelSwitchResponseSchema)` to create a new message.
+ */
+export declare const CancelSwitchResponseSchema: GenMessage<CancelSwitchResponse>;
+
+/**
  * SwitchRequest names the route and the variant that is to serve all of it.
  *
  * @generated from message turnout.v1.SwitchRequest
@@ -286,6 +333,18 @@ export declare const SwitchService: GenService<{
     methodKind: "server_streaming";
     input: typeof SwitchRequestSchema;
     output: typeof SwitchResponseSchema;
+  },
+  /**
+   * CancelSwitch aborts the switches of a route in progress on this control plane. Before the
+   * shift nothing moves (the pre-warm stops; the switch ends FAILED, Aborted); after it, the
+   * drain and unload stop. NotFound when no switch of the route is in progress.
+   *
+   * @generated from rpc turnout.v1.SwitchService.CancelSwitch
+   */
+  cancelSwitch: {
+    methodKind: "unary";
+    input: typeof CancelSwitchRequestSchema;
+    output: typeof CancelSwitchResponseSchema;
   },
 }>;
 

@@ -10,6 +10,7 @@ import { ApplyState } from "../../../gen/turnout/v1/events_pb.js";
 import { delay } from "../../delay.ts";
 import { ErrorCode, TurnoutError } from "../../errors.ts";
 import type { Fleet } from "../fleet/fleet.ts";
+import { reasonOf } from "./prewarm.ts";
 
 /** How far a version got through the fleet. */
 export interface FleetCount {
@@ -43,7 +44,7 @@ export async function awaitFleetServing(fleet: Fleet, version: number, timeoutMs
     }
     lagging = behind.map((p) => `${p.status!.id} at ${p.status!.appliedVersion}`);
   }
-  if (signal.aborted) throw new TurnoutError(ErrorCode.Aborted, "the switch was aborted", { cause: signal.reason });
+  if (signal.aborted) throw new TurnoutError(ErrorCode.Aborted, `the switch was aborted${reasonOf(signal)}`, { cause: signal.reason });
   if (deadline.aborted) {
     const c = last ?? { synced: 0, live: 0 };
     throw new TurnoutError(ErrorCode.DeadlineExceeded, `only ${c.synced} of ${c.live} live proxies serve snapshot version ${version} after ${timeoutMs} ms (behind: ${lagging.join(", ")})`);
@@ -67,7 +68,7 @@ export async function awaitDrained(fleet: Fleet, route: string, variants: readon
     last = n;
     if (n === 0) return;
     await delay(pollMs, stop);
-    if (signal.aborted) throw new TurnoutError(ErrorCode.Aborted, "the switch was aborted", { cause: signal.reason });
+    if (signal.aborted) throw new TurnoutError(ErrorCode.Aborted, `the switch was aborted${reasonOf(signal)}`, { cause: signal.reason });
     if (deadline.aborted) {
       throw new TurnoutError(ErrorCode.DeadlineExceeded, `${last} requests of ${variants.join(", ")} still in flight after ${timeoutMs} ms`);
     }

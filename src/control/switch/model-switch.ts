@@ -81,6 +81,11 @@ export interface ModelSwitcher {
    * switch of the route before its shift) fail the run at once.
    */
   start(input: SwitchInput): SwitchRun;
+  /**
+   * Aborts the switches of `route` in progress: before its shift nothing moves; after it, the
+   * drain and unload stop. Answers their targets; NotFound when there is none.
+   */
+  cancel(route: string): string[];
   /** Aborts every switch in progress and waits for them to end. */
   close(): Promise<void>;
 }
@@ -92,6 +97,8 @@ export function createModelSwitcher(options: ModelSwitcherOptions): ModelSwitche
   const runs = new Set<Promise<void>>();
   /** Routes with a switch before its shift: its target and, once it writes, the write. */
   const shifting = new Map<string, SwitchLock>();
+  /** Switches in progress per route, each with its own abort. */
+  const active = new Map<string, Set<{ variant: string; abort: AbortController }>>();
 
   /** The version of a consistent snapshot that has (route, variant): the stored one, else ours. */
   async function versionWith(route: string, variant: string): Promise<number> {
@@ -109,6 +116,10 @@ export function createModelSwitcher(options: ModelSwitcherOptions): ModelSwitche
     const { route, variant } = input;
     const events = createSwitchEvents(writer, route, variant, log);
     const lock: SwitchLock = { variant };
+    const entry = { variant, abort: new AbortController() };
+    const signal = AbortSignal.any([controller.signal, entry.abort.signal]);
+    const ofRoute = active.get(route) ?? new Set();
+    active.set(route, ofRoute.add(entry));
     const task = (async () => {
       const problem = routeNameProblem(route);
       if (problem) throw invalidArgument([{ field: "route", message: problem }]);
@@ -138,7 +149,7 @@ export function createModelSwitcher(options: ModelSwitcherOptions): ModelSwitche
           admin: options.admin,
           store: options.store,
           fleet: options.fleet,
-          signal: controller.signal,
+          signal,
           fleetTimeoutMs: input.fleetTimeoutMs || options.fleetTimeoutMs || 30_000,
           drainTimeoutMs: input.drainTimeoutMs || options.drainTimeoutMs || 600_000,
           drainPollMs: options.drainPollMs ?? 100,
@@ -160,12 +171,22 @@ export function createModelSwitcher(options: ModelSwitcherOptions): ModelSwitche
       },
     );
     runs.add(settled);
-    void settled.finally(() => runs.delete(settled));
+    void settled.finally(() => {
+      runs.delete(settled);
+      ofRoute.delete(entry);
+      if (ofRoute.size === 0 && active.get(route) === ofRoute) active.delete(route);
+    });
     return writer.run;
   }
 
   return {
     start,
+    cancel(route) {
+      const entries = [...(active.get(route) ?? [])];
+      if (entries.length === 0) throw new TurnoutError(ErrorCode.NotFound, `no switch of route ${JSON.stringify(route)} is in progress on this control plane`);
+      for (const e of entries) e.abort.abort(new TurnoutError(ErrorCode.Aborted, "cancelled by SwitchService.CancelSwitch"));
+      return entries.map((e) => e.variant);
+    },
     async close() {
       controller.abort(new TurnoutError(ErrorCode.Unavailable, "the control plane is shutting down"));
       await Promise.all([...runs]);

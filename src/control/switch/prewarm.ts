@@ -85,5 +85,11 @@ export async function warmVariant(options: WarmVariantOptions): Promise<void> {
 
   await Promise.allSettled(nodes.map((n, i) => warmOne(n, i + 1)));
   if (failure !== undefined) throw failure;
-  if (options.signal?.aborted) throw new TurnoutError(ErrorCode.Aborted, `pre-warm of ${JSON.stringify(model)} aborted`, { cause: options.signal.reason });
+  if (options.signal?.aborted) throw new TurnoutError(ErrorCode.Aborted, `pre-warm of ${JSON.stringify(model)} aborted${reasonOf(options.signal)}`, { cause: options.signal.reason });
+}
+
+/** ": <reason>" of an aborted signal whose reason is an Error of ours, else "". */
+export function reasonOf(signal: AbortSignal): string {
+  const r: unknown = signal.reason;
+  return r instanceof TurnoutError ? `: ${r.message}` : "";
 }

@@ -46,5 +46,13 @@ export function createSwitchService(switcher: ModelSwitcher): ServiceImpl<typeof
         throw toConnectError(err);
       }
     },
+    async cancelSwitch(req) {
+      try {
+        const variants = switcher.cancel(req.route);
+        return { cancelled: variants.length, variants };
+      } catch (err) {
+        throw toConnectError(err);
+      }
+    },
   };
 }
