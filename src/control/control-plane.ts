@@ -9,6 +9,7 @@ import { AdminService } from "../../gen/turnout/v1/admin_pb.js";
 import { FleetService } from "../../gen/turnout/v1/fleet_pb.js";
 import { MetricsService } from "../../gen/turnout/v1/metrics_pb.js";
 import { RolloutService } from "../../gen/turnout/v1/rollout_pb.js";
+import { SwitchService } from "../../gen/turnout/v1/switch_pb.js";
 import type { RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
 import { ErrorCode, TurnoutError, invalidArgument } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -27,6 +28,9 @@ import { publishSnapshot, type PublishResult } from "./publish.ts";
 import { createRolloutEngine, type RolloutEngine, type RolloutEngineOptions } from "./rollout/rollout-engine.ts";
 import { createRolloutService } from "./rollout/rollout-service.ts";
 import { createStateStore, type StateStore } from "./state-store.ts";
+import { createVariantWarmer } from "./switch/variant-warmer.ts";
+import { createModelSwitcher, type ModelSwitcher } from "./switch/model-switch.ts";
+import { createSwitchService } from "./switch/switch-service.ts";
 import { validateDesiredState } from "./validate.ts";
 
 /** Options of {@link createControlPlane}. */
@@ -60,7 +64,7 @@ export interface ControlPlaneOptions {
   consumerName?: string;
   /**
    * Progressive rollouts (RolloutService): the canary pre-warm and lease timings. The lease owner
-   * is `consumerName` plus a per-process suffix. Default: pre-warm resolves at once, lease 10 s,
+   * is `consumerName` plus a per-process suffix. Default: the switch's pre-warm (`createVariantWarmer`), lease 10 s,
    * scan every 1 s.
    */
   rollouts?: Pick<RolloutEngineOptions, "warm" | "leaseMs" | "scanMs">;
@@ -78,7 +82,9 @@ export interface ControlPlane {
   readonly metrics: ControlMetrics;
   /** The progressive-rollout engine (drives the rollouts whose lease this control plane holds). */
   readonly rollouts: RolloutEngine;
-  /** Registers AdminService, MetricsService (and FleetService, with a bus) on a router: `connectNodeAdapter({ routes: controlPlane.routes })`. */
+  /** Make-before-break switches (SwitchService, and AdminService.SwitchModel). */
+  readonly switcher: ModelSwitcher;
+  /** Registers AdminService, SwitchService, MetricsService (and FleetService, with a bus) on a router: `connectNodeAdapter({ routes: controlPlane.routes })`. */
   routes(router: ConnectRouter): void;
   /** The snapshot this control plane published or found last. */
   currentSnapshot(): RoutingSnapshot;
@@ -233,8 +239,11 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
   }
 
   const admin = createAdminOperations({ store, exclusive, publish, onChange: events?.configChanged });
-  const service = createAdminService(admin, fleet);
+  // Switches: pre-warm on the nodes → fleet has the target → shift (admin write) → drain → unload.
+  const switcher = createModelSwitcher({ admin, store, fleet, currentSnapshot: () => current, logger: options.logger });
+  const service = createAdminService(admin, fleet, switcher);
   const fleetService = fleet && createFleetService(fleet);
+  const switchService = createSwitchService(switcher);
 
   // Metrics: outcome log entries in (durable consumer), MetricsService windows and Prometheus text out.
   const metrics = createControlMetrics({
@@ -260,6 +269,8 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     logger: options.logger,
     owner: options.consumerName && `${options.consumerName}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
     ...options.rollouts,
+    // the canary is loaded on its nodes before its first step (the switch's pre-warm)
+    warm: options.rollouts?.warm ?? createVariantWarmer(store),
   });
   const rolloutService = createRolloutService({ engine: rollouts, admin, closed: rolloutsClosed.signal });
   return {
@@ -268,8 +279,10 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     fleet,
     metrics,
     rollouts,
+    switcher,
     routes(router) {
       router.service(AdminService, service);
+      router.service(SwitchService, switchService);
       router.service(MetricsService, metrics.service);
       router.service(RolloutService, rolloutService);
       if (fleetService) router.service(FleetService, fleetService);
@@ -281,6 +294,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     async close() {
       if (closed) return;
       closed = true;
+      await switcher.close();
       rolloutsClosed.abort();
       await rollouts.close();
       await metrics.close();
