@@ -147,4 +147,6 @@ export const SUBJECTS = {
   snapshotPublished: "turnout.events.snapshot",
   /** ProxyStatus again for every ACK/NACK (not heartbeats), for event followers. */
   proxyApplied: "turnout.events.proxy",
+  /** NodeHealthChanged whenever a proxy's view of a node changes (taken out of rotation or back). */
+  nodeHealth: "turnout.events.node",
 } as const;

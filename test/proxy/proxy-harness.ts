@@ -5,8 +5,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { create, toBinary, type JsonObject } from "@bufbuild/protobuf";
-import { RoutingSnapshotSchema, type RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
+import { create, toBinary, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
+import { RoutingSnapshotSchema, type RoutingSnapshot, type SettingsSchema } from "../../gen/turnout/v1/routing_pb.js";
 import { allocateBuckets } from "../../src/assign/allocate.ts";
 import { createLogger } from "../../src/log.ts";
 import type { Outcome } from "../../src/proxy/outcome.ts";
@@ -44,7 +44,7 @@ export interface SnapshotSpec {
   version: number;
   nodes: NodeSpec[];
   routes: RouteSpec[];
-  settings?: { unitHeader?: string; connectTimeoutMs?: number; firstByteTimeoutMs?: number; idleTimeoutMs?: number };
+  settings?: MessageInitShape<typeof SettingsSchema>;
 }
 
 /** A consistent snapshot with its content hash. */
