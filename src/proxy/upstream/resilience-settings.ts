@@ -11,7 +11,7 @@ export interface HealthCheckSettings {
   readonly enabled: boolean;
   /** Time between two probes of a node, ms. Default 10000. */
   readonly intervalMs: number;
-  /** Longest wait for a probe's answer, ms. Default 5000. */
+  /** Longest wait for a probe's answer, ms. Default 5000 (or the interval when shorter). */
   readonly timeoutMs: number;
   /** Consecutive passing probes that make an unhealthy node healthy. Default 2. */
   readonly healthyThreshold: number;
@@ -67,11 +67,13 @@ export function resilienceSettings(s: Settings | undefined): ResilienceSettings 
   const o = s?.outlierDetection;
   const q = s?.queue;
   const baseEjectionMs = o?.baseEjectionMs || d.outlier.baseEjectionMs;
+  const intervalMs = h?.intervalMs || d.healthCheck.intervalMs;
   return {
     healthCheck: {
       enabled: h?.disabled !== true,
-      intervalMs: h?.intervalMs || d.healthCheck.intervalMs,
-      timeoutMs: h?.timeoutMs || d.healthCheck.timeoutMs,
+      intervalMs,
+      // An unset timeout never exceeds the interval.
+      timeoutMs: h?.timeoutMs || Math.min(d.healthCheck.timeoutMs, intervalMs),
       healthyThreshold: h?.healthyThreshold || d.healthCheck.healthyThreshold,
       unhealthyThreshold: h?.unhealthyThreshold || d.healthCheck.unhealthyThreshold,
     },
