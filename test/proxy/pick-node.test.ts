@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import type { CompiledNode } from "../../src/proxy/snapshot/routing-table.ts";
 import type { NodeHealth } from "../../src/proxy/upstream/node-health.ts";
 import type { NodeUpstream } from "../../src/proxy/upstream/node-upstream.ts";
-import { NoNode, pickNode } from "../../src/proxy/upstream/pick-node.ts";
+import { COLD_PENALTY, NoNode, pickNode } from "../../src/proxy/upstream/pick-node.ts";
 
 const M = "llama3:8b";
 
@@ -52,10 +52,13 @@ describe("node choice", () => {
     assert.equal(pickNode([ejected], M), ejected);
   });
 
-  it("prefers nodes with the variant's model resident over idler nodes where it is cold", () => {
-    const warm = node("warm", 5, 0, 0, { resident: new Set([M]) });
+  it("prefers nodes with the variant's model resident over idler nodes where it is cold, up to COLD_PENALTY more in flight", () => {
+    const warm = node("warm", COLD_PENALTY - 1, 0, 0, { resident: new Set([M]) });
     const cold = [1, 2, 3, 4].map((i) => node(`cold${i}`, 0, 0, 0, { resident: new Set(["other:1b"]) }));
     for (let i = 0; i < 100; i++) assert.equal(pickNode([...cold, warm], M), warm);
+    // Busier than that: a cold node is warmed rather than queueing more on the warm one.
+    const busyWarm = node("busy-warm", COLD_PENALTY + 1, 0, 0, { resident: new Set([M]) });
+    for (let i = 0; i < 50; i++) assert.match((pickNode([...cold, busyWarm], M) as CompiledNode).id, /^cold/);
     // Unknown residency (no probe answer yet) counts as resident: load decides.
     const unknown = node("unknown", 1);
     for (let i = 0; i < 50; i++) assert.equal(pickNode([warm, unknown], M), unknown);

@@ -26,6 +26,8 @@ export interface NodeGauge {
   inFlight: number;
   /** Requests waiting in slot queues that include the node. */
   queued: number;
+  /** Models resident on the node per its last probe (empty when unknown). */
+  resident: readonly string[];
 }
 
 /** What the proxy knows besides outcomes, read at scrape time. */
@@ -102,7 +104,8 @@ export class ProxyMetrics {
       w.gauge("turnout_proxy_node_healthy", "1 when the node is in rotation on this proxy, 0 when ejected or failing its health checks.", nodes.map((n) => [{ node: n.node }, n.healthy ? 1 : 0]))
         .counter("turnout_proxy_node_ejections_total", "Times this proxy ejected the node after consecutive failures.", nodes.map((n) => [{ node: n.node }, n.ejections]))
         .gauge("turnout_proxy_node_in_flight_requests", "Requests this proxy has in flight on the node.", nodes.map((n) => [{ node: n.node }, n.inFlight]))
-        .gauge("turnout_proxy_node_queued_requests", "Requests waiting for a slot on the node (in slot queues of variants it serves).", nodes.map((n) => [{ node: n.node }, n.queued]));
+        .gauge("turnout_proxy_node_queued_requests", "Requests waiting for a slot on the node (in slot queues of variants it serves).", nodes.map((n) => [{ node: n.node }, n.queued]))
+        .gauge("turnout_proxy_node_model_resident", "1 for each model the node's last /api/ps probe listed as resident.", nodes.flatMap((n) => n.resident.map((model): [Labels, number] => [{ node: n.node, model }, 1])));
     }
     const b = gauges.batcher;
     if (b !== undefined) {

@@ -56,7 +56,8 @@ function nodeGauges(table: RoutingTable | undefined): NodeGauge[] {
     if (seen.has(u)) continue;
     seen.add(u);
     const queued = u.queues.reduce((sum, q) => sum + q.length, 0);
-    out.push({ node: n.id, healthy: u.health.available, ejections: u.health.ejectionsTotal, inFlight: u.inFlight, queued });
+    const resident = u.health.resident === null ? [] : [...u.health.resident].sort();
+    out.push({ node: n.id, healthy: u.health.available, ejections: u.health.ejectionsTotal, inFlight: u.inFlight, queued, resident });
   }
   return out;
 }

@@ -253,7 +253,9 @@ export class Exchange implements Dispatcher.DispatchHandler, SlotWaiter {
       sink.end();
       const health = (this.node as CompiledNode).upstream.health;
       if (relay.error === "") health.onSuccess();
-      else health.onFailure("mid-stream failure", false);
+      // A stream cut short without an error line: the node went away (connection-level).
+      else if (relay.error.startsWith("upstream closed")) health.onFailure("stream cut short", true);
+      else health.onFailure("in-band error", false);
       return this.finish(relay.error === "" ? OutcomeStatus.Ok : OutcomeStatus.UpstreamFailed, relay);
     }
     const init = this.init;

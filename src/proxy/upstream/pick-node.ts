@@ -1,9 +1,11 @@
 /**
  * Node choice: power of two choices on this proxy's in-flight count per node, skipping nodes at
- * their max concurrency and a node already tried for this request. Preference tiers, best first:
- * nodes in rotation with the variant's model resident (per their last /api/ps probe; unknown
- * residency counts as resident), nodes in rotation without it, nodes cooling down after a refusal
- * or a 503, and last nodes out of rotation (ejected or failing their health checks). Out-of-rotation
+ * their max concurrency and a node already tried for this request. A node where the variant's
+ * model is not resident (per its last /api/ps probe; unknown residency counts as resident) counts
+ * as COLD_PENALTY more requests in flight: a resident node is preferred until it is that much
+ * busier, so a cold node still gets warmed when the warm ones queue up. Then two tiers, worse
+ * first avoided: nodes cooling down after a refusal or a 503, and nodes out of rotation (ejected
+ * or failing their health checks). Out-of-rotation
  * nodes are only chosen when no other node can take the request: ejection is a preference, not a
  * refusal — a variant whose every node is out still gets its requests tried (Envoy's "panic" mode)
  * rather than a certain 503, and a node that came back answers them.
@@ -19,8 +21,12 @@ export const NoNode = {
 } as const;
 export type NoNode = (typeof NoNode)[keyof typeof NoNode];
 
+/**
+ * In-flight requests a node without the model resident counts as having on top of its own: a cold
+ * load takes seconds to tens of seconds, about what a few queued requests cost on a warm node.
+ */
+export const COLD_PENALTY = 4;
 /** Penalties that order the tiers; in-flight counts stay far below them. */
-const NOT_RESIDENT = 1e6;
 const COOLING = 1e9;
 const OUT_OF_ROTATION = 1e12;
 
@@ -28,14 +34,19 @@ function hasRoom(n: CompiledNode): boolean {
   return n.maxConcurrent === 0 || n.upstream.inFlight < n.maxConcurrent;
 }
 
-/** In-flight count plus the penalty of the node's tier (field reads and one set lookup). */
+/** The model is known not to be resident on the node. */
+function cold(n: CompiledNode, model: string): boolean {
+  const resident = n.upstream.health.resident;
+  return resident !== null && !resident.has(model);
+}
+
+/** In-flight count plus the penalties of the node's state (field reads and one set lookup). */
 function load(n: CompiledNode, now: number, model: string): number {
   const u = n.upstream;
-  const h = u.health;
   let score = u.inFlight;
-  if (!h.available) score += OUT_OF_ROTATION;
+  if (!u.health.available) score += OUT_OF_ROTATION;
   if (u.coolUntil > now) score += COOLING;
-  if (h.resident !== null && !h.resident.has(model)) score += NOT_RESIDENT;
+  if (cold(n, model)) score += COLD_PENALTY;
   return score;
 }
 
@@ -51,7 +62,7 @@ export function pickNode(nodes: readonly CompiledNode[], model: string, exclude?
     return hasRoom(only) ? only : NoNode.Full;
   }
   if (count === 0) return NoNode.None;
-  // Two random distinct candidates; keep the less loaded one with room when it is in the best tier.
+  // Two random distinct candidates; keep the less loaded one with room unless it cools down or is out.
   const i = (Math.random() * count) | 0;
   let j = (Math.random() * (count - 1)) | 0;
   if (j >= i) j++;
@@ -60,13 +71,24 @@ export function pickNode(nodes: readonly CompiledNode[], model: string, exclude?
   const aOk = a !== exclude && hasRoom(a);
   const bOk = b !== exclude && hasRoom(b);
   const now = performance.now();
-  if (aOk && bOk) {
-    const la = load(a, now, model);
+  // The less loaded candidate with room, unless it cools down, is out of rotation or is cold
+  // (a warm node elsewhere may be the better pick: scan).
+  let pick: CompiledNode | undefined;
+  let pickLoad = COOLING;
+  if (aOk) {
+    pick = a;
+    pickLoad = load(a, now, model);
+  }
+  if (bOk) {
     const lb = load(b, now, model);
-    if (la < NOT_RESIDENT || lb < NOT_RESIDENT) return la <= lb ? a : b;
-  } else if (aOk && load(a, now, model) < NOT_RESIDENT) return a;
-  else if (bOk && load(b, now, model) < NOT_RESIDENT) return b;
-  // Neither is in the best tier: scan for the least loaded node with room in the best tier there is.
+    if (pick === undefined || lb < pickLoad) {
+      pick = b;
+      pickLoad = lb;
+    }
+  }
+  if (pick !== undefined && pickLoad < COLD_PENALTY) return pick;
+  if (pick !== undefined && pickLoad < COOLING && !cold(pick, model)) return pick;
+  // Neither is a good pick: scan for the least loaded node with room, cooling and out-of-rotation ones last.
   let best: CompiledNode | undefined;
   let bestLoad = 0;
   let sawCandidate = false;
