@@ -26,8 +26,8 @@ export interface NodeGauge {
   inFlight: number;
   /** Requests waiting in slot queues that include the node. */
   queued: number;
-  /** Models resident on the node per its last probe (empty when unknown). */
-  resident: readonly string[];
+  /** Models resident on the node per its last probe; null when unknown (no probe answer). */
+  resident: readonly string[] | null;
 }
 
 /** What the proxy knows besides outcomes, read at scrape time. */
@@ -105,7 +105,8 @@ export class ProxyMetrics {
         .counter("turnout_proxy_node_ejections_total", "Times this proxy ejected the node after consecutive failures.", nodes.map((n) => [{ node: n.node }, n.ejections]))
         .gauge("turnout_proxy_node_in_flight_requests", "Requests this proxy has in flight on the node.", nodes.map((n) => [{ node: n.node }, n.inFlight]))
         .gauge("turnout_proxy_node_queued_requests", "Requests waiting for a slot on the node (in slot queues of variants it serves).", nodes.map((n) => [{ node: n.node }, n.queued]))
-        .gauge("turnout_proxy_node_model_resident", "1 for each model the node's last /api/ps probe listed as resident.", nodes.flatMap((n) => n.resident.map((model): [Labels, number] => [{ node: n.node, model }, 1])));
+        .gauge("turnout_proxy_node_residency_known", "1 when the node's last /api/ps probe answered, so its resident models are known.", nodes.map((n) => [{ node: n.node }, n.resident === null ? 0 : 1]))
+        .gauge("turnout_proxy_node_model_resident", "1 for each model the node's last /api/ps probe listed as resident.", nodes.flatMap((n) => (n.resident ?? []).map((model): [Labels, number] => [{ node: n.node, model }, 1])));
     }
     const b = gauges.batcher;
     if (b !== undefined) {

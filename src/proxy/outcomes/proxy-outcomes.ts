@@ -56,7 +56,7 @@ function nodeGauges(table: RoutingTable | undefined): NodeGauge[] {
     if (seen.has(u)) continue;
     seen.add(u);
     const queued = u.queues.reduce((sum, q) => sum + q.length, 0);
-    const resident = u.health.resident === null ? [] : [...u.health.resident].sort();
+    const resident = u.health.resident === null ? null : [...u.health.resident].sort();
     out.push({ node: n.id, healthy: u.health.available, ejections: u.health.ejectionsTotal, inFlight: u.inFlight, queued, resident });
   }
   return out;
