@@ -1,7 +1,7 @@
 /**
  * Node health events: every change of this proxy's view of a node (taken out of rotation, back in)
  * in, a log line and the JSON form of `turnout.v1.NodeHealthChanged` on `SUBJECTS.nodeHealth` out
- * (when a bus is given), so alerting and any NATS client can follow nodes going down and coming
+ * (when a bus is given; every field present, `"healthy": false` included), so alerting and any NATS client can follow nodes going down and coming
  * back. Fire and forget: a bus that is down drops the event.
  */
 import { create, toJsonString } from "@bufbuild/protobuf";
@@ -45,7 +45,8 @@ export function createNodeHealthReporter(options: NodeHealthReporterOptions): No
           reason: change.reason,
           at: timestampFromMs(now()),
         });
-        bus.publish(SUBJECTS.nodeHealth, encoder.encode(toJsonString(NodeHealthChangedSchema, message)));
+        // Every field, `healthy: false` included: consumers should not need proto3's implicit defaults.
+        bus.publish(SUBJECTS.nodeHealth, encoder.encode(toJsonString(NodeHealthChangedSchema, message, { alwaysEmitImplicit: true })));
       } catch (err) {
         log.warn({ err }, "node health event not published");
       }
