@@ -2,13 +2,14 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
-import { SettingsSchema } from "../../gen/turnout/v1/routing_pb.js";
+import { HealthCheckSchema, OutlierDetectionSchema, SettingsSchema } from "../../gen/turnout/v1/routing_pb.js";
 import { compileSnapshot } from "../../src/control/compile.ts";
 import { loadConfigFile, parseConfig } from "../../src/control/config/load-config.ts";
 import { validateSettings } from "../../src/control/validate.ts";
 import { TurnoutError } from "../../src/errors.ts";
 import { resilienceSettings } from "../../src/proxy/upstream/resilience-settings.ts";
 import { checkSnapshot } from "../../src/snapshot/check.ts";
+import { snapshotContentHash } from "../../src/snapshot/content-hash.ts";
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 
@@ -93,4 +94,16 @@ health_check: { interval: 10ms }
 test("the admin validation of settings names the proto field", () => {
   const problems = validateSettings(create(SettingsSchema, { healthCheck: { intervalMs: 1000, timeoutMs: 5000 } }), "settings");
   assert.deepEqual(problems, [{ field: "settings.health_check.timeout_ms", message: "must not exceed the interval (5000 > 1000)" }]);
+});
+
+test("a proxy rejects a snapshot whose resilience settings are inconsistent, naming the field", () => {
+  const config = parseConfig(NODES, "t.yaml");
+  const snapshot = compileSnapshot(config.state, undefined);
+  snapshot.settings!.outlierDetection = create(OutlierDetectionSchema, { baseEjectionMs: 5000, maxEjectionMs: 1000 });
+  snapshot.settings!.healthCheck = create(HealthCheckSchema, { intervalMs: 10 });
+  snapshot.contentHash = snapshotContentHash(snapshot);
+  assert.deepEqual(checkSnapshot(snapshot), [
+    "settings.health_check.interval_ms: must be at least 50 ms, got 10",
+    "settings.outlier_detection.max_ejection_ms: must not be less than base_ejection_ms (1000 < 5000)",
+  ]);
 });
