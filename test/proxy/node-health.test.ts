@@ -4,7 +4,8 @@ import type { NodeHealthChange } from "../../src/proxy/upstream/node-health.ts";
 import { NodeUpstream } from "../../src/proxy/upstream/node-upstream.ts";
 import { resilienceSettings } from "../../src/proxy/upstream/resilience-settings.ts";
 import { startSimulator, type Simulator } from "../../src/sim/simulator.ts";
-import { startProxyFixture } from "./proxy-harness.ts";
+import { compileRoutingTable, releaseUpstreams } from "../../src/proxy/snapshot/routing-table.ts";
+import { buildSnapshot, startProxyFixture } from "./proxy-harness.ts";
 
 const MODEL = "llama3:8b";
 const TIMEOUTS = { connectTimeoutMs: 1000, firstByteTimeoutMs: 5000, idleTimeoutMs: 5000 };
@@ -86,6 +87,29 @@ describe("active health checks", () => {
     assert.equal(upstream.health.timer, undefined);
     assert.equal(upstream.health.available, true);
     await upstream.release();
+  });
+});
+
+describe("health across snapshots", () => {
+  it("lives with the shared upstream: a snapshot that keeps the node keeps its ejection, one that drops it stops its probes", async () => {
+    const upstreams = new Map<string, NodeUpstream>();
+    const spec = (version: number, urls: string[]) => buildSnapshot({
+      version,
+      nodes: urls.map((url, i) => ({ id: `n${i}`, url })),
+      routes: [{ name: "m", variants: [{ name: "v", model: MODEL }] }],
+      settings: { healthCheck: { disabled: true }, outlierDetection: { consecutiveFailures: 1, baseEjectionMs: 60_000 } },
+    });
+    const v1 = compileRoutingTable(spec(1, ["http://127.0.0.1:1", "http://127.0.0.1:2"]), upstreams, () => {});
+    const n0 = v1.nodes[0].upstream;
+    n0.health.onFailure("ECONNREFUSED", true);
+    assert.equal(n0.health.available, false);
+    const v2 = compileRoutingTable(spec(2, ["http://127.0.0.1:1"]), upstreams, () => {});
+    assert.equal(v2.nodes[0].upstream, n0, "the same upstream object");
+    assert.equal(v2.nodes[0].upstream.health.available, false, "still ejected");
+    await releaseUpstreams(v1, upstreams);
+    assert.equal(upstreams.size, 1, "the dropped node's upstream is gone");
+    await releaseUpstreams(v2, upstreams);
+    assert.equal(n0.pool.closed, true);
   });
 });
 
