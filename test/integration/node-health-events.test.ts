@@ -47,7 +47,7 @@ test("a plain NATS subscriber sees NodeHealthChanged JSON on turnout.events.node
       version: 1,
       nodes: [{ id: "gpu-1", url: urls[0] }],
       routes: [{ name: "m", variants: [{ name: "v", model: MODEL }] }],
-      settings: { healthCheck: { intervalMs: 100, unhealthyThreshold: 2, healthyThreshold: 2 } },
+      settings: { healthCheck: { intervalMs: 200, timeoutMs: 200, unhealthyThreshold: 3, healthyThreshold: 2 } },
     }),
   });
   let revived: Simulator | undefined;
@@ -60,7 +60,7 @@ test("a plain NATS subscriber sees NodeHealthChanged JSON on turnout.events.node
     assert.equal(down.node, "gpu-1");
     assert.equal(down.baseUrl, sim.url);
     assert.equal(down.healthy, false, "false is written out, not left to proto3's implicit default");
-    assert.match(String(down.reason), /active health check failed 2 times/);
+    assert.match(String(down.reason), /active health check failed 3 times/);
     assert.ok(!Number.isNaN(Date.parse(String(down.at))));
 
     revived = await startSimulator({ models: [MODEL], port: sim.port });

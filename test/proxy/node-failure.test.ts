@@ -71,7 +71,8 @@ describe("a node that fails", () => {
         nodes: [{ id: "a", url: a.url }, { id: "b", url: b.url }],
         routes: [{ name: "m", variants: [{ name: "v", model: MODEL }] }],
         settings: {
-          healthCheck: { intervalMs: 100, unhealthyThreshold: 2, healthyThreshold: 2 },
+          // Probes every 200 ms; the victim is taken out by its cut streams, a healthy node only after 5 failed probes.
+          healthCheck: { intervalMs: 200, timeoutMs: 200, unhealthyThreshold: 5, healthyThreshold: 2 },
           // A long ejection: only the passing probes can bring the node back within the test.
           outlierDetection: { consecutiveFailures: 2, baseEjectionMs: 120_000 },
         },

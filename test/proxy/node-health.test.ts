@@ -30,7 +30,7 @@ describe("active health checks", () => {
     const upstream = new NodeUpstream(sim.url, TIMEOUTS);
     upstream.tables = 1;
     const changes: NodeHealthChange[] = [];
-    const settings = resilienceSettings({ healthCheck: { intervalMs: 50, unhealthyThreshold: 3, healthyThreshold: 2 } } as never);
+    const settings = resilienceSettings({ healthCheck: { intervalMs: 50, timeoutMs: 2000, unhealthyThreshold: 3, healthyThreshold: 2 } } as never);
     upstream.health.configure(settings, "n1", (c) => changes.push(c));
     try {
       // The first probe runs at once and learns what is resident.
@@ -123,7 +123,7 @@ describe("node choice by residency", () => {
         version: 1,
         nodes: [{ id: "warm", url: warm.url }, { id: "cold", url: cold.url }],
         routes: [{ name: "m", variants: [{ name: "v", model: MODEL }] }],
-        settings: { healthCheck: { intervalMs: 100 } },
+        settings: { healthCheck: { intervalMs: 200, timeoutMs: 200 } },
       });
       const metrics = async () => await (await fetch(`${f.proxy.url}/metrics`)).text();
       await until(async () => {
