@@ -2,8 +2,8 @@
  * The desired state: what operators asked for (nodes, routes, settings), as stored by the control
  * plane and bootstrapped from a config file. `compileSnapshot` turns it into a RoutingSnapshot.
  */
-import { create } from "@bufbuild/protobuf";
-import { SettingsSchema, type Node, type Route, type Settings } from "../../gen/turnout/v1/routing_pb.js";
+import { clone, create } from "@bufbuild/protobuf";
+import { HealthCheckSchema, OutlierDetectionSchema, SettingsSchema, SlotQueueSchema, type Node, type Route, type Settings } from "../../gen/turnout/v1/routing_pb.js";
 
 /** Everything a snapshot is compiled from. */
 export interface DesiredState {
@@ -24,12 +24,20 @@ export const DEFAULT_FIRST_BYTE_TIMEOUT_MS = 300_000;
 /** Default longest idle gap between two chunks of an upstream stream, ms. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 
-/** `settings` with every unset field replaced by its default. */
+/**
+ * `settings` with every unset timeout and the unit header replaced by its default. The resilience
+ * blocks (health_check, outlier_detection, queue, total_timeout_ms) are carried as given: the
+ * proxy fills in their defaults (see src/proxy/upstream/resilience-settings.ts).
+ */
 export function withDefaultSettings(settings: Settings | undefined): Settings {
   return create(SettingsSchema, {
     unitHeader: settings?.unitHeader || DEFAULT_UNIT_HEADER,
     connectTimeoutMs: settings?.connectTimeoutMs || DEFAULT_CONNECT_TIMEOUT_MS,
     firstByteTimeoutMs: settings?.firstByteTimeoutMs || DEFAULT_FIRST_BYTE_TIMEOUT_MS,
     idleTimeoutMs: settings?.idleTimeoutMs || DEFAULT_IDLE_TIMEOUT_MS,
+    totalTimeoutMs: settings?.totalTimeoutMs ?? 0,
+    healthCheck: settings?.healthCheck && clone(HealthCheckSchema, settings.healthCheck),
+    outlierDetection: settings?.outlierDetection && clone(OutlierDetectionSchema, settings.outlierDetection),
+    queue: settings?.queue && clone(SlotQueueSchema, settings.queue),
   });
 }

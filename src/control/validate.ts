@@ -5,7 +5,7 @@
  */
 import type { FieldViolation } from "../errors.ts";
 import type { Node, Route, Settings } from "../../gen/turnout/v1/routing_pb.js";
-import { baseUrlProblem } from "../snapshot/check.ts";
+import { baseUrlProblem, resilienceProblems } from "../snapshot/check.ts";
 import type { DesiredState } from "./desired-state.ts";
 
 /** Node ids and variant names: letters, digits, '.', '_' and '-'. */
@@ -114,6 +114,7 @@ export function validateSettings(settings: Settings, path: string): FieldViolati
   if (settings.unitHeader !== "" && !HEADER_PATTERN.test(settings.unitHeader)) {
     out.push({ field: join(path, "unit_header"), message: `${JSON.stringify(settings.unitHeader)} is not a valid header name` });
   }
+  out.push(...resilienceProblems(settings, path));
   return out;
 }
 

@@ -19,9 +19,11 @@ import { createProxyOutcomes, isMetricsPath } from "./outcomes/proxy-outcomes.ts
 import type { ProxyContext } from "./proxy-context.ts";
 import { SeriesInFlight } from "./report/series-in-flight.ts";
 import { createFleetLoad, type FleetLoad } from "./report/fleet-load.ts";
+import { createNodeHealthReporter } from "./report/node-health-reporter.ts";
 import { createStatusReporter, type StatusReporter } from "./report/status-reporter.ts";
 import { createLastGoodFile } from "./snapshot/last-good-file.ts";
 import { createSnapshotApplier } from "./snapshot/snapshot-applier.ts";
+import type { NodeHealthListener } from "./upstream/node-health.ts";
 
 /** Options of {@link startProxy}. */
 export interface ProxyOptions {
@@ -62,6 +64,11 @@ export interface ProxyOptions {
   dataDir?: string;
   /** Outcome log each request's outcome is published to, in batches. Default: none. */
   outcomes?: OutcomeLog;
+  /**
+   * Also receives every change of this proxy's view of a node (NodeHealthChanged is published on
+   * `SUBJECTS.nodeHealth` when `bus` is given). Default: none.
+   */
+  onNodeHealth?: NodeHealthListener;
 }
 
 /** A running proxy. */
@@ -97,10 +104,13 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     reporter?.report(r);
   };
 
+  // Node health: availability changes of the upstreams in, a log line and NodeHealthChanged on the bus out.
+  const onNodeHealth = createNodeHealthReporter({ proxyId: id, logger, bus: options.bus, onChange: options.onNodeHealth });
+
   // Snapshots: the last good one on disk, then store entries in; the current RoutingTable (and
-  // ACK/NACK reports) out.
+  // ACK/NACK reports) out. Each table's upstreams probe their nodes and report to onNodeHealth.
   const lastGood = options.dataDir === undefined ? undefined : createLastGoodFile({ dir: options.dataDir, logger });
-  const applier = createSnapshotApplier({ store: options.store, proxyId: id, logger, onReport, lastGood });
+  const applier = createSnapshotApplier({ store: options.store, proxyId: id, logger, onReport, lastGood, onNodeHealth });
 
   // Fleet load: this proxy's in-flight counts per node out on the bus, the other proxies' in,
   // summed into each current node's upstream for node choice.

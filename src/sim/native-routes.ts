@@ -25,6 +25,7 @@ async function inferenceRequest(ctx: SimContext, req: IncomingMessage, res: Serv
   const parsed = await readJsonBody(req);
   if (!parsed.ok) return nativeError(res, 400, parsed.message);
   const body = parsed.body;
+  ctx.emit({ type: "request", path: req.url ?? "", model: body.model, options: requestOptions(body), keepAlive: body.keep_alive });
   const model = servedModel(ctx, body, res, nativeError);
   if (model === undefined) return undefined;
   const ka = requestKeepAlive(body);

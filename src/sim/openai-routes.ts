@@ -8,7 +8,7 @@ import { openAIError, readJsonBody, sendJson } from "./http-io.ts";
 import { InferenceJob } from "./inference-job.ts";
 import { embedInputs, type Handler } from "./native-routes.ts";
 import { OpenAIChatFramer, OpenAICompletionFramer, type OpenAIFrameIdentity } from "./openai-framers.ts";
-import { answerLength, canComplete, messagesKey, servedModel } from "./request-fields.ts";
+import { answerLength, canComplete, messagesKey, requestOptions, servedModel } from "./request-fields.ts";
 import type { SimContext } from "./sim-context.ts";
 import { answerSeed, countPromptTokens, embedding } from "./text-generator.ts";
 
@@ -16,7 +16,9 @@ async function openAIRequest(ctx: SimContext, req: IncomingMessage, res: ServerR
   ctx.counters.requests++;
   const parsed = await readJsonBody(req);
   if (!parsed.ok) return openAIError(res, 400, parsed.message);
-  return parsed.body;
+  const body = parsed.body;
+  ctx.emit({ type: "request", path: req.url ?? "", model: body.model, options: requestOptions(body), keepAlive: body.keep_alive });
+  return body;
 }
 
 function identity(ctx: SimContext, prefix: string, model: string, body: Record<string, unknown>): OpenAIFrameIdentity {

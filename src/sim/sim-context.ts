@@ -33,6 +33,8 @@ export type SimEvent =
   | { type: "unload"; model: string }
   /** A successful answer's headers (and first bytes) were written. */
   | { type: "headers"; model: string; path: string }
+  /** An inference request's body was read: what it asked for (model, Ollama options, keep_alive). */
+  | { type: "request"; path: string; model: unknown; options: Record<string, unknown>; keepAlive: unknown }
   /** An inference request finished (answered, failed or aborted). */
   | { type: "request-end"; model: string; path: string; status: number };
 

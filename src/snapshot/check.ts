@@ -4,7 +4,7 @@
  * every problem as "path: message" with proto field names (`routes[0].arms[1].weight: ...`).
  */
 import { BUCKETS } from "../assign/hash.ts";
-import type { Node, Route, RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
+import type { Node, Route, RoutingSnapshot, Settings } from "../../gen/turnout/v1/routing_pb.js";
 import { snapshotContentHash } from "./content-hash.ts";
 
 /** Why `url` is not a usable node base URL, or undefined when it is. */
@@ -20,6 +20,37 @@ export function baseUrlProblem(url: string): string | undefined {
   if (parsed.search !== "" || parsed.hash !== "") return `${JSON.stringify(url)} must not have a query or fragment`;
   if (parsed.username !== "" || parsed.password !== "") return `${JSON.stringify(url)} must not carry credentials`;
   return undefined;
+}
+
+/** Shortest active health check interval, ms. */
+export const MIN_HEALTH_INTERVAL_MS = 50;
+const MAX_COUNT = 1000;
+
+/**
+ * Problems with the resilience settings (health_check, outlier_detection, queue) as
+ * `{ field, message }` with proto field names under `settings.`; 0 means "the default" everywhere.
+ */
+export function resilienceProblems(s: Settings, path = "settings"): { field: string; message: string }[] {
+  const out: { field: string; message: string }[] = [];
+  const h = s.healthCheck;
+  if (h !== undefined) {
+    const hp = `${path}.health_check`;
+    if (h.intervalMs !== 0 && h.intervalMs < MIN_HEALTH_INTERVAL_MS) out.push({ field: `${hp}.interval_ms`, message: `must be at least ${MIN_HEALTH_INTERVAL_MS} ms, got ${h.intervalMs}` });
+    if (h.intervalMs !== 0 && h.timeoutMs > h.intervalMs) out.push({ field: `${hp}.timeout_ms`, message: `must not exceed the interval (${h.timeoutMs} > ${h.intervalMs})` });
+    if (h.healthyThreshold > MAX_COUNT) out.push({ field: `${hp}.healthy_threshold`, message: `must be at most ${MAX_COUNT}, got ${h.healthyThreshold}` });
+    if (h.unhealthyThreshold > MAX_COUNT) out.push({ field: `${hp}.unhealthy_threshold`, message: `must be at most ${MAX_COUNT}, got ${h.unhealthyThreshold}` });
+  }
+  const o = s.outlierDetection;
+  if (o !== undefined) {
+    const op = `${path}.outlier_detection`;
+    if (o.consecutiveFailures > MAX_COUNT) out.push({ field: `${op}.consecutive_failures`, message: `must be at most ${MAX_COUNT}, got ${o.consecutiveFailures}` });
+    if (o.baseEjectionMs !== 0 && o.maxEjectionMs !== 0 && o.maxEjectionMs < o.baseEjectionMs) {
+      out.push({ field: `${op}.max_ejection_ms`, message: `must not be less than base_ejection_ms (${o.maxEjectionMs} < ${o.baseEjectionMs})` });
+    }
+  }
+  const q = s.queue;
+  if (q !== undefined && q.maxLength > 1_000_000) out.push({ field: `${path}.queue.max_length`, message: `must be at most 1000000, got ${q.maxLength}` });
+  return out;
 }
 
 function checkNodes(nodes: readonly Node[], problems: string[]): void {
@@ -137,6 +168,7 @@ export function checkSnapshot(snapshot: RoutingSnapshot): string[] {
   if (s !== undefined && s.unitHeader !== "" && !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(s.unitHeader)) {
     problems.push(`settings.unit_header: ${JSON.stringify(s.unitHeader)} is not a valid header name`);
   }
+  if (s !== undefined) for (const p of resilienceProblems(s)) problems.push(`${p.field}: ${p.message}`);
   const hash = snapshotContentHash(snapshot);
   if (snapshot.contentHash !== hash) problems.push(`content_hash: ${JSON.stringify(snapshot.contentHash)} does not match the content (${hash})`);
   return problems;

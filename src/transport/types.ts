@@ -153,4 +153,6 @@ export const SUBJECTS = {
   proxyApplied: "turnout.events.proxy",
   /** RolloutEvent for every rollout decision (started, step, gate_failed, rolled_back, ...). */
   rolloutEvents: "turnout.events.rollout",
+  /** NodeHealthChanged whenever a proxy's view of a node changes (taken out of rotation or back). */
+  nodeHealth: "turnout.events.node",
 } as const;

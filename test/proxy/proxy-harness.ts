@@ -5,8 +5,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { create, toBinary, type JsonObject } from "@bufbuild/protobuf";
-import { RoutingSnapshotSchema, type RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
+import { create, toBinary, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
+import { RoutingSnapshotSchema, type RoutingSnapshot, type SettingsSchema } from "../../gen/turnout/v1/routing_pb.js";
 import { allocateBuckets } from "../../src/assign/allocate.ts";
 import { createLogger } from "../../src/log.ts";
 import type { Outcome } from "../../src/proxy/outcome.ts";
@@ -14,7 +14,7 @@ import { startProxy, type Proxy } from "../../src/proxy/proxy.ts";
 import { startSimulator, type Simulator, type SimulatorOptions } from "../../src/sim/simulator.ts";
 import { snapshotContentHash } from "../../src/snapshot/content-hash.ts";
 import { createFileKvStore } from "../../src/transport/memory/file-kv-store.ts";
-import { SNAPSHOT_KEY, type KvStore, type ProxyReport } from "../../src/transport/types.ts";
+import { SNAPSHOT_KEY, type EventBus, type KvStore, type ProxyReport } from "../../src/transport/types.ts";
 
 export interface NodeSpec {
   id: string;
@@ -44,7 +44,7 @@ export interface SnapshotSpec {
   version: number;
   nodes: NodeSpec[];
   routes: RouteSpec[];
-  settings?: { unitHeader?: string; connectTimeoutMs?: number; firstByteTimeoutMs?: number; idleTimeoutMs?: number };
+  settings?: MessageInitShape<typeof SettingsSchema>;
 }
 
 /** A consistent snapshot with its content hash. */
@@ -84,6 +84,8 @@ export interface ProxyFixture {
 export async function startProxyFixture(options: {
   sims: SimulatorOptions[];
   snapshot?: (urls: string[]) => SnapshotSpec;
+  /** Bus the proxy reports on (status, node health). Default: none. */
+  bus?: EventBus;
 }): Promise<ProxyFixture> {
   const sims = await Promise.all(options.sims.map((o) => startSimulator(o)));
   const dir = await mkdtemp(join(tmpdir(), "turnout-proxy-"));
@@ -104,6 +106,8 @@ export async function startProxyFixture(options: {
       reportWaiter?.(r);
     },
     onOutcome: (o) => outcomes.push(o),
+    bus: options.bus,
+    heartbeatMs: 60_000,
   });
   const fixture: ProxyFixture = {
     sims,

@@ -62,10 +62,10 @@ describe("node choice and upstream forwarding", () => {
     }
   });
 
-  it("respects max_concurrent: a full node answers 503 with Retry-After until a slot frees", async () => {
+  it("respects max_concurrent: with the slot queue off a full node answers 503 with Retry-After until a slot frees", async () => {
     const f = await startProxyFixture({
       sims: [{ models: ["llama3:8b"], tokensPerSecond: 50, parallel: 4 }],
-      snapshot: (urls) => oneRoute([{ id: "n1", url: urls[0], maxConcurrent: 1 }]),
+      snapshot: (urls) => oneRoute([{ id: "n1", url: urls[0], maxConcurrent: 1 }], { queue: { disabled: true } }),
     });
     try {
       const first = await fetch(`${f.proxy.url}/api/chat`, { method: "POST", body: chat({ stream: true, options: { num_predict: 10 } }) });

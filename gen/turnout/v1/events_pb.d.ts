@@ -457,6 +457,62 @@ export declare type OutcomeBatch = Message<"turnout.v1.OutcomeBatch"> & {
 export declare const OutcomeBatchSchema: GenMessage<OutcomeBatch>;
 
 /**
+ * NodeHealthChanged announces that a proxy's view of a node changed: the node was taken out of
+ * rotation (ejected after failures, or failing its active health checks) or put back.
+ *
+ * @generated from message turnout.v1.NodeHealthChanged
+ */
+export declare type NodeHealthChanged = Message<"turnout.v1.NodeHealthChanged"> & {
+  /**
+   * Id of the proxy whose view changed.
+   *
+   * @generated from field: string proxy = 1;
+   */
+  proxy: string;
+
+  /**
+   * Node id.
+   *
+   * @generated from field: string node = 2;
+   */
+  node: string;
+
+  /**
+   * Base URL of the node.
+   *
+   * @generated from field: string base_url = 3;
+   */
+  baseUrl: string;
+
+  /**
+   * True when the node is back in rotation, false when it was taken out.
+   *
+   * @generated from field: bool healthy = 4;
+   */
+  healthy: boolean;
+
+  /**
+   * Why, e.g. "3 consecutive failures (ECONNREFUSED)" or "active health check passed".
+   *
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+
+  /**
+   * When the proxy's view changed.
+   *
+   * @generated from field: google.protobuf.Timestamp at = 6;
+   */
+  at?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message turnout.v1.NodeHealthChanged.
+ * Use `create(NodeHealthChangedSchema)` to create a new message.
+ */
+export declare const NodeHealthChangedSchema: GenMessage<NodeHealthChanged>;
+
+/**
  * ApplyState is what a proxy did with the last snapshot it saw.
  *
  * @generated from enum turnout.v1.ApplyState

@@ -63,7 +63,7 @@ export declare type RoutingSnapshot = Message<"turnout.v1.RoutingSnapshot"> & {
   routes: Route[];
 
   /**
-   * Proxy-wide settings: timeouts and the assignment unit header.
+   * Proxy-wide settings: timeouts, upstream resilience and the assignment unit header.
    *
    * @generated from field: turnout.v1.Settings settings = 7;
    */
@@ -327,6 +327,35 @@ export declare type Settings = Message<"turnout.v1.Settings"> & {
    * @generated from field: uint32 idle_timeout_ms = 4;
    */
   idleTimeoutMs: number;
+
+  /**
+   * Active health checks of every node (GET /api/ps). Unset fields take their defaults.
+   *
+   * @generated from field: turnout.v1.HealthCheck health_check = 5;
+   */
+  healthCheck?: HealthCheck | undefined;
+
+  /**
+   * Passive outlier ejection of nodes that keep failing. Unset fields take their defaults.
+   *
+   * @generated from field: turnout.v1.OutlierDetection outlier_detection = 6;
+   */
+  outlierDetection?: OutlierDetection | undefined;
+
+  /**
+   * Bounded wait for a free slot when every node of a variant is at max_concurrent.
+   *
+   * @generated from field: turnout.v1.SlotQueue queue = 7;
+   */
+  queue?: SlotQueue | undefined;
+
+  /**
+   * Longest a whole request may take, from arrival to the end of its answer, in milliseconds;
+   * a stream past it ends with an in-band error. 0 means no limit (the default).
+   *
+   * @generated from field: uint32 total_timeout_ms = 8;
+   */
+  totalTimeoutMs: number;
 };
 
 /**
@@ -334,4 +363,139 @@ export declare type Settings = Message<"turnout.v1.Settings"> & {
  * Use `create(SettingsSchema)` to create a new message.
  */
 export declare const SettingsSchema: GenMessage<Settings>;
+
+/**
+ * HealthCheck configures the active probe of each node: GET /api/ps every interval, which also
+ * tells the proxy which models are resident on the node.
+ *
+ * @generated from message turnout.v1.HealthCheck
+ */
+export declare type HealthCheck = Message<"turnout.v1.HealthCheck"> & {
+  /**
+   * True turns active checks off (nodes are then only judged by their answers).
+   *
+   * @generated from field: bool disabled = 1;
+   */
+  disabled: boolean;
+
+  /**
+   * Time between two probes of a node in milliseconds. Default 10000.
+   *
+   * @generated from field: uint32 interval_ms = 2;
+   */
+  intervalMs: number;
+
+  /**
+   * Longest wait for a probe's answer in milliseconds. Default 5000.
+   *
+   * @generated from field: uint32 timeout_ms = 3;
+   */
+  timeoutMs: number;
+
+  /**
+   * Consecutive passing probes that make an unhealthy node healthy again. Default 2.
+   *
+   * @generated from field: uint32 healthy_threshold = 4;
+   */
+  healthyThreshold: number;
+
+  /**
+   * Consecutive failing probes that make a healthy node unhealthy. Default 3.
+   *
+   * @generated from field: uint32 unhealthy_threshold = 5;
+   */
+  unhealthyThreshold: number;
+};
+
+/**
+ * Describes the message turnout.v1.HealthCheck.
+ * Use `create(HealthCheckSchema)` to create a new message.
+ */
+export declare const HealthCheckSchema: GenMessage<HealthCheck>;
+
+/**
+ * OutlierDetection configures passive ejection: a node whose requests keep failing (refused or
+ * reset connections, 5xx answers, mid-stream failures, 503s answered suspiciously fast) is taken
+ * out of rotation for an ejection time that grows with repeated ejections.
+ *
+ * @generated from message turnout.v1.OutlierDetection
+ */
+export declare type OutlierDetection = Message<"turnout.v1.OutlierDetection"> & {
+  /**
+   * True turns passive ejection off.
+   *
+   * @generated from field: bool disabled = 1;
+   */
+  disabled: boolean;
+
+  /**
+   * Consecutive failed requests that eject a node. Default 3.
+   *
+   * @generated from field: uint32 consecutive_failures = 2;
+   */
+  consecutiveFailures: number;
+
+  /**
+   * Ejection time of a node's first ejection in milliseconds; each repeat doubles it. Default 10000.
+   *
+   * @generated from field: uint32 base_ejection_ms = 3;
+   */
+  baseEjectionMs: number;
+
+  /**
+   * Longest ejection time in milliseconds. Default 300000.
+   *
+   * @generated from field: uint32 max_ejection_ms = 4;
+   */
+  maxEjectionMs: number;
+
+  /**
+   * A 503 answered within this many milliseconds counts as a failure (a slower 503 is a busy
+   * node, not a failing one). Default 5.
+   *
+   * @generated from field: uint32 fast_503_ms = 5;
+   */
+  fast503Ms: number;
+};
+
+/**
+ * Describes the message turnout.v1.OutlierDetection.
+ * Use `create(OutlierDetectionSchema)` to create a new message.
+ */
+export declare const OutlierDetectionSchema: GenMessage<OutlierDetection>;
+
+/**
+ * SlotQueue configures the bounded FIFO wait of requests that find every node of their variant
+ * at max_concurrent.
+ *
+ * @generated from message turnout.v1.SlotQueue
+ */
+export declare type SlotQueue = Message<"turnout.v1.SlotQueue"> & {
+  /**
+   * True turns the wait off: such requests are answered 503 with Retry-After at once.
+   *
+   * @generated from field: bool disabled = 1;
+   */
+  disabled: boolean;
+
+  /**
+   * Longest wait for a slot in milliseconds before the 503. Default 5000.
+   *
+   * @generated from field: uint32 max_wait_ms = 2;
+   */
+  maxWaitMs: number;
+
+  /**
+   * Most requests waiting per variant; beyond it the 503 comes at once. Default 256.
+   *
+   * @generated from field: uint32 max_length = 3;
+   */
+  maxLength: number;
+};
+
+/**
+ * Describes the message turnout.v1.SlotQueue.
+ * Use `create(SlotQueueSchema)` to create a new message.
+ */
+export declare const SlotQueueSchema: GenMessage<SlotQueue>;
 

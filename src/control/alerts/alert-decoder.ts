@@ -20,7 +20,7 @@ export const ALERT_SUBJECTS = {
   /** ProxyStatus for every ACK/NACK. */
   proxy: SUBJECTS.proxyApplied,
   /** NodeHealthChanged: one proxy's view of one node changed. */
-  node: "turnout.events.node",
+  node: SUBJECTS.nodeHealth,
   /** RolloutEvent: a rollout step, gate result or decision. */
   rollout: SUBJECTS.rolloutEvents,
 } as const;

@@ -8,6 +8,7 @@ import { ArmSchema, NodeSchema, RouteSchema, SettingsSchema, VariantSchema, type
 import type { DesiredState } from "../desired-state.ts";
 import type { AlertsConfig } from "./alerts-config.ts";
 import { Problems, at, readBool, readDuration, readInt, readList, readMap, readString, readStrings } from "./config-reader.ts";
+import { readHealthCheck, readOutlierDetection, readSlotQueue } from "./resilience-config.ts";
 
 /** What a config file yields. */
 export interface ConfigFile {
@@ -66,7 +67,7 @@ function readRoute(value: unknown, path: string, p: Problems): Route {
 export function readNativeConfig(root: unknown, p: Problems): ConfigFile {
   const top = readMap(root, "", p, ["listen", "settings", "nodes", "routes", "alerts"]) ?? {};
   const listenMap = readMap(top.listen, "listen", p, ["traffic", "admin"]);
-  const settingsMap = readMap(top.settings, "settings", p, ["unit_header", "connect_timeout", "first_byte_timeout", "idle_timeout"]);
+  const settingsMap = readMap(top.settings, "settings", p, ["unit_header", "connect_timeout", "first_byte_timeout", "idle_timeout", "total_timeout", "health_check", "outlier_detection", "queue"]);
   const settings =
     settingsMap === undefined
       ? undefined
@@ -75,6 +76,10 @@ export function readNativeConfig(root: unknown, p: Problems): ConfigFile {
           connectTimeoutMs: readDuration(settingsMap.connect_timeout, "settings.connect_timeout", p) ?? 0,
           firstByteTimeoutMs: readDuration(settingsMap.first_byte_timeout, "settings.first_byte_timeout", p) ?? 0,
           idleTimeoutMs: readDuration(settingsMap.idle_timeout, "settings.idle_timeout", p) ?? 0,
+          totalTimeoutMs: readDuration(settingsMap.total_timeout, "settings.total_timeout", p) ?? 0,
+          healthCheck: readHealthCheck(settingsMap.health_check, "settings.health_check", p),
+          outlierDetection: readOutlierDetection(settingsMap.outlier_detection, "settings.outlier_detection", p),
+          queue: readSlotQueue(settingsMap.queue, "settings.queue", p),
         });
   const nodes = (readList(top.nodes, "nodes", p) ?? []).map((n, i) => readNode(n, at("nodes", i), p));
   const routes = (readList(top.routes, "routes", p) ?? []).map((r, i) => readRoute(r, at("routes", i), p));
@@ -87,7 +92,8 @@ export function readNativeConfig(root: unknown, p: Problems): ConfigFile {
 
 /**
  * The config path of a field reported on the native state (proto names → config names):
- * `.base_url` → `.url`, `.default_variant` → `.default`, `.arms[i]…` → `.split.<variant>`.
+ * `.base_url` → `.url`, `.default_variant` → `.default`, `.arms[i]…` → `.split.<variant>`,
+ * `settings.…_ms` → the duration key without `_ms`.
  */
 export function nativeConfigPath(field: string, state: DesiredState): string {
   return field
@@ -97,5 +103,6 @@ export function nativeConfigPath(field: string, state: DesiredState): string {
       const variant = state.routes[Number(r)]?.arms[Number(a)]?.variant ?? a;
       return `routes[${r}].split.${variant}`;
     })
-    .replace(/^(routes\[\d+\])\.arms/, "$1.split");
+    .replace(/^(routes\[\d+\])\.arms/, "$1.split")
+    .replace(/^(settings\.(?:(?:health_check|outlier_detection|queue)\.)?\w+?)_ms$/, "$1");
 }

@@ -41,7 +41,7 @@ export function parseConfig(text: string, sourceName: string): ConfigFile {
   const seed = isSeedConfig(root);
   const config = seed ? readSeedConfig(root, p) : readNativeConfig(root, p);
   const { state } = config;
-  const toPath = (field: string) => (seed ? field : nativeConfigPath(field, state));
+  const toPath = (field: string) => (seed ? field.replace(/^settings\.health_check\.(\w+?)(?:_ms)?$/, "health_check.$1") : nativeConfigPath(field, state));
 
   // The seed shape's objects are derived: once its own reading found problems, checking what was
   // derived from the bad values would only repeat them under paths the file does not have.

@@ -17,12 +17,15 @@
  * normalised to percent summing to 100 by largest remainder. `gateway.port` (and `host`) → the
  * traffic listen address; `gateway.timeout` → first_byte_timeout; `gateway.max_connections` →
  * each node's max_concurrent = ceil(max_connections / nodes), since Turnout caps concurrency per
- * upstream node rather than per gateway. `health_check` is read and checked but not used yet.
+ * upstream node rather than per gateway. `health_check` → settings.health_check: `interval` and
+ * `timeout` of the proxies' active probes (GET /api/ps); the native block's other keys
+ * (`healthy_threshold`, `unhealthy_threshold`, `enabled`) are accepted too.
  */
 import { create } from "@bufbuild/protobuf";
 import { ArmSchema, NodeSchema, RouteSchema, SettingsSchema, VariantSchema } from "../../../gen/turnout/v1/routing_pb.js";
 import { baseUrlProblem } from "../../snapshot/check.ts";
 import { Problems, at, readBool, readDuration, readInt, readList, readMap, readString } from "./config-reader.ts";
+import { readHealthCheck } from "./resilience-config.ts";
 import type { ConfigFile } from "./native-config.ts";
 
 interface SeedModel {
@@ -65,9 +68,7 @@ export function readSeedConfig(root: unknown, p: Problems): ConfigFile {
   const host = readString(gateway.host, "gateway.host", p);
   const timeout = readDuration(gateway.timeout, "gateway.timeout", p);
   const maxConnections = readInt(gateway.max_connections, "gateway.max_connections", p, 0, 0xffff_ffff);
-  const health = readMap(top.health_check, "health_check", p, ["interval", "timeout"]) ?? {};
-  readDuration(health.interval, "health_check.interval", p);
-  readDuration(health.timeout, "health_check.timeout", p);
+  const healthCheck = readHealthCheck(top.health_check, "health_check", p);
 
   const models: SeedModel[] = [];
   const list = readList(top.models, "models", p) ?? [];
@@ -142,7 +143,7 @@ export function readSeedConfig(root: unknown, p: Problems): ConfigFile {
     state: {
       nodes,
       routes: enabled.length > 0 ? [route] : [],
-      settings: timeout === undefined ? undefined : create(SettingsSchema, { firstByteTimeoutMs: timeout }),
+      settings: timeout === undefined && healthCheck === undefined ? undefined : create(SettingsSchema, { firstByteTimeoutMs: timeout ?? 0, healthCheck }),
     },
     listen: port === undefined ? undefined : { traffic: host ? `${host}:${port}` : String(port) },
   };

@@ -20,7 +20,7 @@ import { resolveRoute } from "../routing/resolve-route.ts";
 import { Exchange } from "../upstream/exchange.ts";
 import { nativeDialect } from "./dialect.ts";
 import { QueueSink } from "./queue-sink.ts";
-import { mergeOptions, requestIdOf } from "./request-context.ts";
+import { normalizeOptions, requestIdOf } from "./request-context.ts";
 
 /** Connect code for an HTTP status an upstream or the proxy answered before the stream. */
 function codeOf(status: number): Code {
@@ -65,7 +65,7 @@ export function createChatService(ctx: ProxyContext): ServiceImpl<typeof ChatSer
         messages: req.messages.map((m) => ({ role: m.role, content: m.content })),
         stream: true,
       };
-      const options = mergeOptions(req.options, variant.options);
+      const options = normalizeOptions(req.options, variant.options);
       if (options !== undefined) body.options = options;
       if (variant.keepAlive !== "") body.keep_alive = /^-?\d+$/.test(variant.keepAlive) ? Number(variant.keepAlive) : variant.keepAlive;
 

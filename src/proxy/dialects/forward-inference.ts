@@ -11,7 +11,7 @@ import { resolveRoute } from "../routing/resolve-route.ts";
 import { mintId } from "../upstream/byte-rewrite.ts";
 import { Exchange, exchangeOf, type ExchangeSink } from "../upstream/exchange.ts";
 import { nativeDialect, openAiDialect, type Dialect } from "./dialect.ts";
-import { mergeOptions, parseJsonBody, readBody, requestIdOf, type BodySource, type BodyTarget } from "./request-context.ts";
+import { normalizeOptions, parseJsonBody, readBody, requestIdOf, type BodySource, type BodyTarget } from "./request-context.ts";
 import { sendError, type ProxyResponse } from "./respond.ts";
 
 /** One model-addressed endpoint. */
@@ -117,10 +117,16 @@ function forward(ctx: ProxyContext, endpoint: InferenceEndpoint, headers: Incomi
   if (dialect.kind === "native") {
     if (endpoint.path === "/api/show") delete body.name;
     else {
-      if (variant.options !== undefined) body.options = mergeOptions(body.options, variant.options);
+      // Clients cannot make a node reload the model: runner options are the variant's alone.
+      if (body.options !== undefined || variant.options !== undefined) body.options = normalizeOptions(body.options, variant.options);
       if (variant.keepAlive !== "") body.keep_alive = keepAliveValue(variant.keepAlive);
     }
-  } else if (body.stream === true && endpoint.idPrefix !== "") {
+  } else {
+    // /v1 has no options of its own, but a client may send Ollama's; and keep_alive is the variant's.
+    if (body.options !== undefined) body.options = normalizeOptions(body.options, undefined);
+    if (variant.keepAlive !== "") body.keep_alive = keepAliveValue(variant.keepAlive);
+  }
+  if (dialect.kind !== "native" && body.stream === true && endpoint.idPrefix !== "") {
     const so = body.stream_options;
     const asked = so !== null && typeof so === "object" && (so as { include_usage?: unknown }).include_usage === true;
     if (!asked) {

@@ -15,6 +15,21 @@ interface SeriesCounters {
   completionTokens: number;
 }
 
+/** One node's health as the proxy sees it, read at scrape time. */
+export interface NodeGauge {
+  node: string;
+  /** In rotation. */
+  healthy: boolean;
+  /** Ejections since the node's pool was created. */
+  ejections: number;
+  /** Requests this proxy has in flight on it. */
+  inFlight: number;
+  /** Requests waiting in slot queues that include the node. */
+  queued: number;
+  /** Models resident on the node per its last probe; null when unknown (no probe answer). */
+  resident: readonly string[] | null;
+}
+
 /** What the proxy knows besides outcomes, read at scrape time. */
 export interface ProxyGauges {
   /** Requests being served now. */
@@ -23,6 +38,8 @@ export interface ProxyGauges {
   snapshotVersion: number;
   /** Outcome batcher counters; undefined when outcomes are not published. */
   batcher?: { appendedBatches: number; droppedBatches: number; droppedRecords: number; queuedRecords: number; retries: number };
+  /** The current snapshot's nodes. Default: none. */
+  nodes?: NodeGauge[];
 }
 
 /** Per-series counters of one proxy. */
@@ -82,6 +99,15 @@ export class ProxyMetrics {
       .counter("turnout_proxy_completion_tokens_total", "Tokens generated, as the nodes reported them.", tokens)
       .gauge("turnout_proxy_in_flight_requests", "Requests being served now (scrapes of /metrics not counted).", [[undefined, gauges.inFlight]])
       .gauge("turnout_proxy_snapshot_version", "Routing snapshot version this proxy serves (0 before any).", [[undefined, gauges.snapshotVersion]]);
+    const nodes = gauges.nodes ?? [];
+    if (nodes.length > 0) {
+      w.gauge("turnout_proxy_node_healthy", "1 when the node is in rotation on this proxy, 0 when ejected or failing its health checks.", nodes.map((n) => [{ node: n.node }, n.healthy ? 1 : 0]))
+        .counter("turnout_proxy_node_ejections_total", "Times this proxy ejected the node after consecutive failures.", nodes.map((n) => [{ node: n.node }, n.ejections]))
+        .gauge("turnout_proxy_node_in_flight_requests", "Requests this proxy has in flight on the node.", nodes.map((n) => [{ node: n.node }, n.inFlight]))
+        .gauge("turnout_proxy_node_queued_requests", "Requests waiting for a slot on the node (in slot queues of variants it serves).", nodes.map((n) => [{ node: n.node }, n.queued]))
+        .gauge("turnout_proxy_node_residency_known", "1 when the node's last /api/ps probe answered, so its resident models are known.", nodes.map((n) => [{ node: n.node }, n.resident === null ? 0 : 1]))
+        .gauge("turnout_proxy_node_model_resident", "1 for each model the node's last /api/ps probe listed as resident.", nodes.flatMap((n) => (n.resident ?? []).map((model): [Labels, number] => [{ node: n.node, model }, 1])));
+    }
     const b = gauges.batcher;
     if (b !== undefined) {
       w.counter("turnout_proxy_outcome_batches_appended_total", "Outcome batches appended to the outcome log.", [[undefined, b.appendedBatches]])

@@ -14,7 +14,7 @@ import type { OutcomeListener } from "../outcome.ts";
 import type { RoutingTable } from "../snapshot/routing-table.ts";
 import { createOutcomeBatcher, type OutcomeBatcher, type OutcomeBatcherOptions } from "./outcome-batcher.ts";
 import { preciseNowMs } from "./outcome-record.ts";
-import { ProxyMetrics } from "./proxy-metrics.ts";
+import { ProxyMetrics, type NodeGauge } from "./proxy-metrics.ts";
 
 /** Options of {@link createProxyOutcomes}. */
 export interface ProxyOutcomesOptions {
@@ -46,6 +46,22 @@ export interface ProxyOutcomes {
   close(): Promise<void>;
 }
 
+/** Health gauges of the nodes of `table`, one per base URL. */
+function nodeGauges(table: RoutingTable | undefined): NodeGauge[] {
+  const out: NodeGauge[] = [];
+  if (table === undefined) return out;
+  const seen = new Set<unknown>();
+  for (const n of table.nodes) {
+    const u = n.upstream;
+    if (seen.has(u)) continue;
+    seen.add(u);
+    const queued = u.queues.reduce((sum, q) => sum + q.length, 0);
+    const resident = u.health.resident === null ? null : [...u.health.resident].sort();
+    out.push({ node: n.id, healthy: u.health.available, ejections: u.health.ejectionsTotal, inFlight: u.inFlight, queued, resident });
+  }
+  return out;
+}
+
 /** Creates the sinks. */
 export function createProxyOutcomes(options: ProxyOutcomesOptions): ProxyOutcomes {
   const metrics = new ProxyMetrics();
@@ -58,7 +74,7 @@ export function createProxyOutcomes(options: ProxyOutcomesOptions): ProxyOutcome
   };
   const metricsText = () => {
     const table = options.current();
-    return metrics.text({ inFlight: options.inFlight(), snapshotVersion: table?.version ?? 0, batcher: batcher?.stats() });
+    return metrics.text({ inFlight: options.inFlight(), snapshotVersion: table?.version ?? 0, batcher: batcher?.stats(), nodes: nodeGauges(table) });
   };
   return {
     listener,

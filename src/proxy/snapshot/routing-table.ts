@@ -7,7 +7,10 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { RoutingSnapshot } from "../../../gen/turnout/v1/routing_pb.js";
 import { bucketTable } from "../../assign/allocate.ts";
+import type { NodeHealthListener } from "../upstream/node-health.ts";
 import { NodeUpstream, upstreamKey, type TypicalSpeed, type UpstreamTimeouts } from "../upstream/node-upstream.ts";
+import { resilienceSettings, type ResilienceSettings } from "../upstream/resilience-settings.ts";
+import { SlotQueue } from "../upstream/slot-queue.ts";
 
 /** A node in one table: its shared upstream plus this snapshot's limits. */
 export interface CompiledNode {
@@ -29,6 +32,8 @@ export interface CompiledVariant {
   readonly keepAlive: string;
   /** `"model":"<tag>"` as bytes, what answers carry. */
   readonly modelPattern: Buffer;
+  /** Requests waiting for a slot when every node is full. */
+  readonly queue: SlotQueue;
 }
 
 /** A route with its assignment table. */
@@ -50,6 +55,8 @@ export interface CompiledRoute {
 export interface CompiledSettings extends UpstreamTimeouts {
   /** Lower-cased unit header name. */
   readonly unitHeader: string;
+  /** Health checks, outlier ejection, slot queue, total timeout. */
+  readonly resilience: ResilienceSettings;
 }
 
 /** Default settings (Settings fields left 0/empty). */
@@ -58,6 +65,7 @@ export const DEFAULT_SETTINGS: CompiledSettings = {
   connectTimeoutMs: 5_000,
   firstByteTimeoutMs: 300_000,
   idleTimeoutMs: 60_000,
+  resilience: resilienceSettings(undefined),
 };
 
 /** One applied snapshot. */
@@ -103,13 +111,15 @@ export class RoutingTable {
 /**
  * Compiles a consistent snapshot (run `checkSnapshot` first). Upstreams whose key exists in
  * `upstreams` are reused, new ones are added to it (sharing `typical`, the proxy's mean speed over
- * its nodes); each gets one table reference.
+ * its nodes); each gets one table reference and this snapshot's health settings, and reports its
+ * availability changes to `onHealth`.
  */
 export function compileRoutingTable(
   snapshot: RoutingSnapshot,
   upstreams: Map<string, NodeUpstream>,
   onDispose: (table: RoutingTable) => void,
   typical: TypicalSpeed = { secondsPerRequest: 0 },
+  onHealth?: NodeHealthListener,
 ): RoutingTable {
   const s = snapshot.settings;
   const settings: CompiledSettings = {
@@ -117,6 +127,7 @@ export function compileRoutingTable(
     connectTimeoutMs: s?.connectTimeoutMs || DEFAULT_SETTINGS.connectTimeoutMs,
     firstByteTimeoutMs: s?.firstByteTimeoutMs || DEFAULT_SETTINGS.firstByteTimeoutMs,
     idleTimeoutMs: s?.idleTimeoutMs || DEFAULT_SETTINGS.idleTimeoutMs,
+    resilience: resilienceSettings(s),
   };
   const nodes: CompiledNode[] = [];
   const byId = new Map<string, CompiledNode>();
@@ -129,6 +140,7 @@ export function compileRoutingTable(
       upstreams.set(key, upstream);
     }
     upstream.tables++;
+    upstream.health.configure(settings.resilience, node.id, onHealth);
     const compiled: CompiledNode = { id: node.id, upstream, maxConcurrent: node.maxConcurrent };
     nodes.push(compiled);
     byId.set(node.id, compiled);
@@ -152,6 +164,7 @@ export function compileRoutingTable(
         options: v.options && Object.keys(v.options).length > 0 ? v.options : undefined,
         keepAlive: v.keepAlive,
         modelPattern: Buffer.from(`"model":${JSON.stringify(v.model)}`),
+        queue: new SlotQueue(chosen, settings.resilience.queue),
       });
     }
     const defaultVariant = variants.get(route.defaultVariant) ?? variants.values().next().value;

@@ -9,6 +9,7 @@ import { RoutingSnapshotSchema, type RoutingSnapshot } from "../../../gen/turnou
 import type { Logger } from "../../log.ts";
 import { checkSnapshot } from "../../snapshot/check.ts";
 import { SNAPSHOT_KEY, type KvStore, type ProxyReport } from "../../transport/types.ts";
+import type { NodeHealthListener } from "../upstream/node-health.ts";
 import type { NodeUpstream, TypicalSpeed } from "../upstream/node-upstream.ts";
 import type { LastGoodFile } from "./last-good-file.ts";
 import { compileRoutingTable, releaseUpstreams, type RoutingTable } from "./routing-table.ts";
@@ -29,6 +30,8 @@ export interface SnapshotApplierOptions {
    * restart serves it even when the store never answers; rewritten after every apply. Default: none.
    */
   lastGood?: LastGoodFile;
+  /** Receives every change of a node's availability (ejected, failing probes, back). Default: none. */
+  onNodeHealth?: NodeHealthListener;
 }
 
 /** A running applier. */
@@ -99,7 +102,7 @@ export function createSnapshotApplier(options: SnapshotApplierOptions): Snapshot
       report({ proxy: proxyId, version, appliedVersion: applied, state: "NACK", error });
       return false;
     }
-    const next = compileRoutingTable(snapshot, upstreams, onDispose, typical);
+    const next = compileRoutingTable(snapshot, upstreams, onDispose, typical, options.onNodeHealth);
     const previous = table;
     table = next;
     applied = version;

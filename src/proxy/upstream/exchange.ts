@@ -1,10 +1,12 @@
 /**
  * One proxied request on the hot path: pick a node, dispatch on its undici pool, relay the answer
  * to the sink as it arrives, retry once on another node of the same variant when the connection
- * is refused or the node answers 503 before the first byte, end every stream properly (an in-band
- * error when the upstream fails mid-answer), release the pinned table and record the outcome.
- * The exchange is its own undici dispatch handler: no per-chunk closures or allocations beyond the
- * rewritten bytes.
+ * is refused or reset or the node answers 503 before the first byte, end every stream properly
+ * (an in-band error when the upstream fails mid-answer or the total timeout passes), tell the
+ * node's health how the request went (passive outlier ejection), release the pinned table and
+ * record the outcome. When every node of the variant is full the request waits in the variant's
+ * bounded slot queue. The exchange is its own undici dispatch handler (and its own queue entry):
+ * no per-chunk closures or allocations beyond the rewritten bytes.
  */
 import type { OutgoingHttpHeaders } from "node:http";
 import type { Dispatcher } from "undici";
@@ -18,6 +20,7 @@ import type { CompiledNode, CompiledRoute, RoutingTable } from "../snapshot/rout
 import { AnswerRelay, AnswerTally, rewriteWholeAnswer } from "./answer-relay.ts";
 import { COOL_DOWN_MS } from "./node-upstream.ts";
 import { NoNode, pickNode } from "./pick-node.ts";
+import type { SlotWaiter } from "./slot-queue.ts";
 
 /** Where an answer goes: a node ServerResponse (HTTP/1.1 or HTTP/2 compat) or an in-process sink. */
 export interface ExchangeSink {
@@ -56,7 +59,11 @@ export interface ExchangeInit {
 
 const JSON_TYPE_UPSTREAM = "application/json";
 const UPSTREAM_HEADERS = { "content-type": JSON_TYPE_UPSTREAM };
-const RETRYABLE = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+/** Failures before the first byte that are retried on another node (nothing reached the client). */
+const RETRYABLE = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+/** Connection-level failures: what an active probe can observe too (see NodeHealth). */
+const CONNECTION_FAILURES = RETRYABLE;
+const TOTAL_TIMEOUT = "request exceeded the total timeout";
 const kExchange = Symbol("exchange");
 /** Ollama's own busy message (two spaces). */
 const BUSY = "server busy, please try again.  maximum pending requests exceeded";
@@ -70,10 +77,21 @@ function onSinkDrain(this: { [kExchange]?: Exchange }): void {
   this[kExchange]?.resume();
 }
 
+function onTotalTimeout(exchange: Exchange): void {
+  exchange.timeoutTotal();
+}
+
 /** A request in flight. Create, then `start()`; call `abort()` when the client leaves. */
-export class Exchange implements Dispatcher.DispatchHandler {
+export class Exchange implements Dispatcher.DispatchHandler, SlotWaiter {
   readonly init: ExchangeInit;
   node: CompiledNode | null = null;
+  /** When it entered the slot queue (SlotWaiter). */
+  queuedAt = 0;
+  private queued = false;
+  private timedOut = false;
+  private totalTimer: NodeJS.Timeout | null = null;
+  /** `performance.now()` when the current attempt was dispatched. */
+  private attemptAt = 0;
   private attempt = 0;
   private controller: Dispatcher.DispatchController | null = null;
   private retryTo: CompiledNode | null = null;
@@ -87,8 +105,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private gone = false;
   private finished = false;
   private inFlight = false;
-  /** `performance.now()` of the last dispatch, and the node's fleet-wide in-flight count then (this one included). */
-  private dispatchedAt = 0;
+  /** The node's fleet-wide in-flight count at the last dispatch (this one included). */
   private depth = 0;
   private readonly series: InFlightCounter | null;
 
@@ -98,12 +115,51 @@ export class Exchange implements Dispatcher.DispatchHandler {
     (init.sink as unknown as { [kExchange]?: Exchange })[kExchange] = this;
   }
 
-  /** Picks a node and dispatches. */
+  /** Picks a node and dispatches (or waits in the slot queue when every node is full). */
   start(): void {
-    const picked = pickNode(this.init.assignment.variant.nodes);
-    if (picked === NoNode.Full) return this.failBeforeAnswer(503, BUSY, true);
-    if (picked === NoNode.None) return this.failBeforeAnswer(503, `no node serves model '${this.init.assignment.variant.model}'`);
+    const totalMs = this.init.table.settings.resilience.totalTimeoutMs;
+    if (totalMs > 0) this.totalTimer = setTimeout(onTotalTimeout, Math.max(1, this.init.startedAt + totalMs - performance.now()), this);
+    const variant = this.init.assignment.variant;
+    const picked = pickNode(variant.nodes, variant.model);
+    if (picked === NoNode.Full) {
+      if (variant.queue.push(this)) {
+        this.queued = true;
+        return;
+      }
+      return this.failBeforeAnswer(503, BUSY, true);
+    }
+    if (picked === NoNode.None) return this.failBeforeAnswer(503, `no node serves model '${variant.model}'`);
     this.dispatchTo(picked);
+  }
+
+  /** SlotWaiter: a slot may have freed; dispatches when a node has room. */
+  tryStart(): boolean {
+    const variant = this.init.assignment.variant;
+    const picked = pickNode(variant.nodes, variant.model);
+    if (typeof picked === "number") return false;
+    this.queued = false;
+    this.dispatchTo(picked);
+    return true;
+  }
+
+  /** SlotWaiter: waited the longest allowed without a slot. */
+  expire(): void {
+    this.queued = false;
+    this.failBeforeAnswer(503, BUSY, true);
+  }
+
+  /** The total timeout passed: end the answer (504 before it started, in-band error after). */
+  timeoutTotal(): void {
+    this.totalTimer = null;
+    if (this.finished) return;
+    if (this.queued) {
+      this.queued = false;
+      this.init.assignment.variant.queue.remove(this);
+      return this.failBeforeAnswer(504, TOTAL_TIMEOUT);
+    }
+    this.timedOut = true;
+    // Before onRequestStart the controller is not there yet: onRequestStart aborts.
+    if (this.controller !== null) this.controller.abort(new Error(TOTAL_TIMEOUT));
   }
 
   private dispatchTo(node: CompiledNode): void {
@@ -112,7 +168,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     upstream.inFlight++;
     this.inFlight = true;
     this.depth = upstream.inFlight + upstream.fleetInFlight;
-    this.dispatchedAt = performance.now();
+    this.attemptAt = performance.now();
     const init = this.init;
     const headers = init.requestId ? { "content-type": JSON_TYPE_UPSTREAM, "x-request-id": init.requestId } : UPSTREAM_HEADERS;
     try {
@@ -126,6 +182,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
   abort(): void {
     if (this.finished || this.gone) return;
     this.gone = true;
+    if (this.queued) {
+      this.queued = false;
+      this.init.assignment.variant.queue.remove(this);
+      return this.finish(OutcomeStatus.ClientGone, null);
+    }
     if (this.controller !== null) this.controller.abort(new Error("client disconnected"));
   }
 
@@ -137,12 +198,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     if (this.gone) controller.abort(new Error("client disconnected"));
+    else if (this.timedOut) controller.abort(new Error(TOTAL_TIMEOUT));
   }
 
   onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
-    if (status === 503) (this.node as CompiledNode).upstream.coolUntil = performance.now() + COOL_DOWN_MS;
+    if (status >= 500) this.upstreamError(status);
     if (status === 503 && this.attempt === 0) {
-      const other = pickNode(this.init.assignment.variant.nodes, this.node ?? undefined);
+      const variant = this.init.assignment.variant;
+      const other = pickNode(variant.nodes, variant.model, this.node ?? undefined);
       if (typeof other !== "number") {
         this.retryTo = other;
         return;
@@ -192,6 +255,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
         sink.write(this.init.dialect.streamError(relay.error));
       }
       sink.end();
+      const health = (this.node as CompiledNode).upstream.health;
+      if (relay.error === "") health.onSuccess();
+      // A stream cut short without an error line: the node went away (connection-level).
+      else if (relay.error.startsWith("upstream closed")) health.onFailure("stream cut short", true);
+      else health.onFailure("in-band error", false);
       return this.finish(relay.error === "" ? OutcomeStatus.Ok : OutcomeStatus.UpstreamFailed, relay);
     }
     const init = this.init;
@@ -208,6 +276,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.status === 503) headers["retry-after"] = "1";
     sink.writeHead(this.status, headers);
     sink.end(body);
+    if (this.status < 500) (this.node as CompiledNode).upstream.health.onSuccess();
     this.finish(this.status < 300 ? OutcomeStatus.Ok : OutcomeStatus.UpstreamStatus, tally);
   }
 
@@ -215,10 +284,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.finished) return;
     if (this.retryTo !== null) return this.retry(this.retryTo);
     if (this.gone) return this.finish(OutcomeStatus.ClientGone, null);
+    if (this.timedOut) return this.endTimedOut();
     const code = (err as { code?: string }).code ?? "";
-    if (this.mode === 0 && RETRYABLE.has(code) && this.node !== null) this.node.upstream.coolUntil = performance.now() + COOL_DOWN_MS;
+    if (this.node !== null) {
+      if (this.mode === 0 && RETRYABLE.has(code)) this.node.upstream.coolUntil = performance.now() + COOL_DOWN_MS;
+      this.node.upstream.health.onFailure(code || err.message, CONNECTION_FAILURES.has(code));
+    }
     if (this.mode === 0 && this.attempt === 0 && RETRYABLE.has(code)) {
-      const other = pickNode(this.init.assignment.variant.nodes, this.node ?? undefined);
+      const variant = this.init.assignment.variant;
+      const other = pickNode(variant.nodes, variant.model, this.node ?? undefined);
       if (typeof other !== "number") return this.retry(other);
     }
     this.init.logger.warn({ requestId: this.init.requestId, node: this.node?.id, route: this.init.route.name, code, err: err.message }, "upstream request failed");
@@ -234,6 +308,30 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     if (code === "UND_ERR_HEADERS_TIMEOUT") return this.failBeforeAnswer(504, "upstream did not answer within the first-byte timeout");
     this.failBeforeAnswer(502, `upstream unavailable: ${err.message || code}`);
+  }
+
+  /** A 5xx before the answer: a failure for ejection, except a 503 that took its time (a busy node). */
+  private upstreamError(status: number): void {
+    const u = (this.node as CompiledNode).upstream;
+    if (status !== 503) return u.health.onFailure(`answered ${status}`, false);
+    const now = performance.now();
+    u.coolUntil = now + COOL_DOWN_MS;
+    const ms = now - this.attemptAt;
+    if (ms <= this.init.table.settings.resilience.outlier.fast503Ms) u.health.onFailure(`503 within ${ms.toFixed(1)} ms`, false);
+  }
+
+  /** Ends an exchange whose total timeout passed (the upstream request is aborted). */
+  private endTimedOut(): void {
+    this.init.logger.warn({ requestId: this.init.requestId, node: this.node?.id, route: this.init.route.name }, "request exceeded the total timeout");
+    if (this.mode === 1) {
+      const relay = this.relay as AnswerRelay;
+      relay.error = TOTAL_TIMEOUT;
+      relay.flush();
+      this.init.sink.write(this.init.dialect.streamError(TOTAL_TIMEOUT));
+      this.init.sink.end();
+      return this.finish(OutcomeStatus.UpstreamFailed, relay);
+    }
+    this.failBeforeAnswer(504, TOTAL_TIMEOUT);
   }
 
   private retry(node: CompiledNode): void {
@@ -272,17 +370,21 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   private releaseNode(): void {
     if (this.inFlight && this.node !== null) {
-      this.node.upstream.inFlight--;
       this.inFlight = false;
+      this.node.upstream.slotFreed();
     }
   }
 
   private finish(status: OutcomeStatus, tally: AnswerTally | null): void {
     if (this.finished) return;
     this.finished = true;
+    if (this.totalTimer !== null) {
+      clearTimeout(this.totalTimer);
+      this.totalTimer = null;
+    }
     if (this.series !== null) this.series.count--;
     const node = this.node;
-    if (status === OutcomeStatus.Ok && !this.gone && this.inFlight && node !== null) node.upstream.observe((performance.now() - this.dispatchedAt) / 1000, this.depth);
+    if (status === OutcomeStatus.Ok && !this.gone && this.inFlight && node !== null) node.upstream.observe((performance.now() - this.attemptAt) / 1000, this.depth);
     this.releaseNode();
     const init = this.init;
     init.table.release();

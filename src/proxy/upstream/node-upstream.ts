@@ -1,13 +1,16 @@
 /**
  * One upstream Ollama node as the proxy sees it: an undici `Pool` to its origin, the path prefix
  * of its base URL, the number of requests this proxy has in flight on it, the number the other
- * proxies of the fleet have in flight on it (from their FleetLoad reports), and how long a request
- * has been taking there per request queued (what node choice weighs the load by). Upstreams are shared
- * by the routing tables that use the same base URL and timeouts, so a snapshot that leaves a node
- * unchanged keeps its connections; the pool closes (draining what is in flight) once no table
- * uses it any more.
+ * proxies of the fleet have in flight on it (from their FleetLoad reports), how long a request has
+ * been taking there per request queued (what node choice weighs the load by), its health (active
+ * probes, passive ejection, resident models) and the slot queues waiting for it. Upstreams are
+ * shared by the routing tables that use the same base URL and timeouts, so a snapshot that leaves
+ * a node unchanged keeps its connections and its health; the pool closes (draining what is in
+ * flight) and the probes stop once no table uses it any more.
  */
 import { Pool } from "undici";
+import { NodeHealth } from "./node-health.ts";
+import type { SlotQueue } from "./slot-queue.ts";
 
 /** Timeouts an upstream's pool is built with. */
 export interface UpstreamTimeouts {
@@ -49,6 +52,10 @@ export class NodeUpstream {
    * (a node that fails fast must not attract traffic by looking idle). 0 = not cooling.
    */
   coolUntil = 0;
+  /** Health as this proxy sees it. */
+  readonly health: NodeHealth;
+  /** Slot queues with requests waiting for a slot on this node (usually empty). */
+  readonly queues: SlotQueue[] = [];
 
   constructor(baseUrl: string, timeouts: UpstreamTimeouts, typical: TypicalSpeed = { secondsPerRequest: 0 }) {
     this.typical = typical;
@@ -63,6 +70,16 @@ export class NodeUpstream {
       keepAliveTimeout: 30_000,
       pipelining: 1,
     });
+    this.health = new NodeHealth(baseUrl, this.pool, this.prefix);
+  }
+
+  /** A request on this node ended: one slot is free again; waiting requests may take it. */
+  slotFreed(): void {
+    this.inFlight--;
+    const queues = this.queues;
+    if (queues.length === 0) return;
+    // Waking may unregister a queue: iterate over a copy (only when something waits).
+    for (const q of queues.slice()) q.wake();
   }
 
   /**
@@ -81,6 +98,7 @@ export class NodeUpstream {
   release(): Promise<void> {
     this.tables--;
     if (this.tables > 0) return Promise.resolve();
+    this.health.stop();
     return this.pool.close().catch(() => undefined);
   }
 }
