@@ -1,8 +1,9 @@
 /**
  * Compiles a targeting rule (`rule.ts`) to a fast evaluator. Each attribute the rule names is
  * looked up once per evaluation into preallocated slots (its string, its value as a number, its
- * value as a boolean); the rule's conditions are closures over those slots, built once. An
- * evaluation allocates nothing. Evaluation is synchronous, so one compiled rule's slots are never
+ * value as a boolean — a string is parsed only where some condition compares it with a number or
+ * a boolean); the rule's conditions are closures over those slots, built once. An evaluation
+ * allocates nothing. Evaluation is synchronous, so one compiled rule's slots are never
  * used by two evaluations at once.
  */
 import { invalidArgument } from "../../errors.ts";
@@ -34,17 +35,25 @@ type Test = () => boolean;
 /** Slots filled once per evaluation: kind, string value, numeric value (NaN: none), boolean (-1: none). */
 class Slots {
   readonly names: string[] = [];
+  /** Whether some condition reads the slot as a number / as a boolean (else it is not parsed). */
+  readonly wantsNumber: boolean[] = [];
+  readonly wantsBoolean: boolean[] = [];
   kinds = new Uint8Array(0);
   strings: string[] = [];
   numbers = new Float64Array(0);
   booleans = new Int8Array(0);
   unit = "";
 
-  slot(name: string): number {
-    const at = this.names.indexOf(name);
-    if (at >= 0) return at;
-    this.names.push(name);
-    return this.names.length - 1;
+  slot(name: string, operands: readonly AttributeValue[] | "number" | "none"): number {
+    let at = this.names.indexOf(name);
+    if (at < 0) {
+      at = this.names.push(name) - 1;
+      this.wantsNumber.push(false);
+      this.wantsBoolean.push(false);
+    }
+    if (operands === "number" || (operands !== "none" && operands.some((v) => typeof v === "number"))) this.wantsNumber[at] = true;
+    if (operands !== "number" && operands !== "none" && operands.some((v) => typeof v === "boolean")) this.wantsBoolean[at] = true;
+    return at;
   }
 
   allocate(): void {
@@ -57,7 +66,7 @@ class Slots {
 
   load(attributes: Attributes, unit: string | undefined): void {
     this.unit = unit ?? "";
-    const { names, kinds, strings, numbers, booleans } = this;
+    const { names, wantsNumber, wantsBoolean, kinds, strings, numbers, booleans } = this;
     for (let i = 0; i < names.length; i++) {
       const value: unknown = attributes[names[i]];
       kinds[i] = KIND_OTHER;
@@ -67,9 +76,8 @@ class Slots {
       if (typeof value === "string") {
         kinds[i] = KIND_STRING;
         strings[i] = value;
-        if (value.length <= MAX_NUMERIC_LENGTH && NUMERIC.test(value)) numbers[i] = Number(value);
-        else if (value === "true") booleans[i] = 1;
-        else if (value === "false") booleans[i] = 0;
+        if (wantsNumber[i] && value.length <= MAX_NUMERIC_LENGTH && NUMERIC.test(value)) numbers[i] = Number(value);
+        else if (wantsBoolean[i]) booleans[i] = value === "true" ? 1 : value === "false" ? 0 : -1;
       } else if (typeof value === "number") numbers[i] = value;
       else if (typeof value === "boolean") booleans[i] = value ? 1 : 0;
       else kinds[i] = KIND_MISSING; // absent, or not an attribute value (a prototype's function)
@@ -96,8 +104,17 @@ function member(s: Slots, i: number, list: readonly AttributeValue[]): Test {
     (f && s.booleans[i] === 0);
 }
 
+/** What a condition compares its attribute with, for {@link Slots.slot}. */
+function operandsOf(rule: Condition): readonly AttributeValue[] | "number" | "none" {
+  if ("eq" in rule) return [rule.eq];
+  if ("ne" in rule) return [rule.ne];
+  if ("in" in rule) return rule.in;
+  if ("notIn" in rule) return rule.notIn;
+  return "exists" in rule ? "none" : "number";
+}
+
 function condition(s: Slots, rule: Condition): Test {
-  const i = s.slot(rule.attr);
+  const i = s.slot(rule.attr, operandsOf(rule));
   if ("eq" in rule) return equals(s, i, rule.eq);
   if ("ne" in rule) {
     const eq = equals(s, i, rule.ne);
