@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseConfig } from "../../src/control/config/load-config.ts";
 import { withAlertFlags } from "../../src/control/config/alerts-config.ts";
-import { TurnoutError } from "../../src/errors.ts";
+import { problemsOf } from "./problems-of.ts";
 
 const nodes = `
 nodes:
@@ -11,17 +11,6 @@ routes:
   - { name: qwen3-32b, default: big, variants: [ { name: big, model: "qwen3:32b" } ] }
 `;
 
-/** The `path: message` lines of the invalid_argument error `fn` throws. */
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof TurnoutError, String(err));
-    assert.equal(err.code, "invalid_argument");
-    return err.violations.map((v) => `${v.field}: ${v.message}`);
-  }
-  assert.fail("expected an invalid_argument error");
-}
 
 test("reads the alerts block with its defaults and durations", () => {
   const config = parseConfig(`${nodes}

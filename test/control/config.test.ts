@@ -7,20 +7,10 @@ import { toPercent } from "../../src/control/config/seed-config.ts";
 import { compileSnapshot } from "../../src/control/compile.ts";
 import { checkSnapshot } from "../../src/snapshot/check.ts";
 import { TurnoutError } from "../../src/errors.ts";
+import { problemsOf } from "./problems-of.ts";
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 
-/** The `path: message` lines of the invalid_argument error `fn` throws. */
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof TurnoutError, String(err));
-    assert.equal(err.code, "invalid_argument");
-    return err.violations.map((v) => `${v.field}: ${v.message}`);
-  }
-  assert.fail("expected an invalid_argument error");
-}
 
 test("the native config loads into a consistent state with arms, defaults and listen addresses", async () => {
   const config = await loadConfigFile(fixture("native.yaml"));

@@ -6,23 +6,13 @@ import { HealthCheckSchema, OutlierDetectionSchema, SettingsSchema } from "../..
 import { compileSnapshot } from "../../src/control/compile.ts";
 import { loadConfigFile, parseConfig } from "../../src/control/config/load-config.ts";
 import { validateSettings } from "../../src/control/validate.ts";
-import { TurnoutError } from "../../src/errors.ts";
+import { problemsOf } from "./problems-of.ts";
 import { resilienceSettings } from "../../src/proxy/upstream/resilience-settings.ts";
 import { checkSnapshot } from "../../src/snapshot/check.ts";
 import { snapshotContentHash } from "../../src/snapshot/content-hash.ts";
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof TurnoutError, String(err));
-    assert.equal(err.code, "invalid_argument");
-    return err.violations.map((v) => `${v.field}: ${v.message}`);
-  }
-  assert.fail("expected an invalid_argument error");
-}
 
 const NODES = `nodes: [ { id: gpu-1, url: "http://127.0.0.1:11434" } ]
 routes: [ { name: m, variants: [ { name: v, model: "qwen3:8b" } ] } ]
