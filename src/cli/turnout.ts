@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 /**
  * The `turnout` command: `up` (control plane + proxy in one process), `sim` (simulated Ollama
- * nodes), `control` and `proxy` (the distributed halves, on NATS), and `help`.
+ * nodes), `control` and `proxy` (the distributed halves, on NATS), `switch` (a make-before-break
+ * model switch through a control plane), and `help`.
  */
 import { runUpCommand } from "./up-command.ts";
 import { runSimCommand } from "../sim/sim-command.ts";
 import { CONTROL_USAGE, runControlCommand } from "./control-command.ts";
 import { PROXY_USAGE, runProxyCommand } from "./proxy-command.ts";
+import { ROLLOUT_USAGE, runRolloutCommand } from "./rollout-command.ts";
+import { SWITCH_USAGE, runSwitchCommand } from "./switch-command.ts";
 
 const indent = (text: string) => text.replace(/^/gm, "  ").trimEnd() + "\n";
 
@@ -21,7 +24,7 @@ Usage:
     Ollama at --ollama when one answers, and otherwise starts two simulated Ollama nodes
     (--sim-port and the next port) behind a route "qwen3-32b", so it works out of the box.
     --alert-webhook / --alert-slack (repeatable) POST alerts as generic JSON / Slack messages.
-${indent(CONTROL_USAGE)}${indent(PROXY_USAGE)}  turnout sim [--port 11434] [--nodes N] [--models a,b] [...]   (turnout sim --help)
+${indent(CONTROL_USAGE)}${indent(PROXY_USAGE)}${indent(SWITCH_USAGE)}${indent(ROLLOUT_USAGE)}  turnout sim [--port 11434] [--nodes N] [--models a,b] [...]   (turnout sim --help)
     Runs simulated Ollama nodes for tests, demos and benchmarks.
   turnout help
 `;
@@ -42,6 +45,12 @@ async function main(argv: string[]): Promise<void> {
     case "proxy":
       running = await runProxyCommand(rest);
       break;
+    case "rollout":
+      process.exitCode = await runRolloutCommand(rest);
+      return;
+    case "switch":
+      process.exitCode = await runSwitchCommand(rest);
+      return;
     case undefined:
     case "help":
     case "--help":

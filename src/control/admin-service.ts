@@ -8,6 +8,7 @@ import { invalidArgument, toConnectError } from "../errors.ts";
 import type { AdminOperations } from "./admin-operations.ts";
 import type { Fleet } from "./fleet/fleet.ts";
 import { checkFleetWait, waitForFleet } from "./fleet/wait-for-fleet.ts";
+import type { ModelSwitcher } from "./switch/model-switch.ts";
 
 /** Runs `fn`, converting any error to a ConnectError. */
 async function rpc<T>(fn: () => Promise<T>): Promise<T> {
@@ -23,9 +24,11 @@ const big = (n: number) => BigInt(n);
 
 /**
  * The AdminService implementation over `ops`. With `fleet`, writes honour `wait_for_fleet_ms`
- * (without it such a write is refused before it changes anything).
+ * (without it such a write is refused before it changes anything). With `switcher`, SwitchModel
+ * is make-before-break (pre-warm, fleet, then the write; it answers once traffic has shifted and
+ * the switch drains and unloads on its own); without it, the bare write.
  */
-export function createAdminService(ops: AdminOperations, fleet?: Fleet): ServiceImpl<typeof AdminService> {
+export function createAdminService(ops: AdminOperations, fleet?: Fleet, switcher?: ModelSwitcher): ServiceImpl<typeof AdminService> {
   /** Runs a write that may wait for the fleet: checked first, then waited on after the write. */
   const write = <T extends { snapshotVersion: bigint }>(waitMs: number, signal: AbortSignal, fn: () => Promise<T>) =>
     rpc(async () => {
@@ -67,7 +70,9 @@ export function createAdminService(ops: AdminOperations, fleet?: Fleet): Service
       }),
     switchModel: (req, ctx) =>
       write(req.waitForFleetMs, ctx.signal, async () => {
-        const r = await ops.switchModel(req.route, req.variant, rev(req.expectedRevision));
+        const r = switcher
+          ? await switcher.start({ route: req.route, variant: req.variant, expectedRevision: rev(req.expectedRevision), skipPrewarm: req.skipPrewarm, stopAfterShift: true }).shifted
+          : await ops.switchModel(req.route, req.variant, rev(req.expectedRevision));
         return { previousVariant: r.previousVariant, revision: big(r.revision), snapshotVersion: big(r.snapshotVersion) };
       }),
     setWeights: (req, ctx) =>

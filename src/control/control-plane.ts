@@ -8,6 +8,8 @@ import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { AdminService } from "../../gen/turnout/v1/admin_pb.js";
 import { FleetService } from "../../gen/turnout/v1/fleet_pb.js";
 import { MetricsService } from "../../gen/turnout/v1/metrics_pb.js";
+import { RolloutService } from "../../gen/turnout/v1/rollout_pb.js";
+import { SwitchService } from "../../gen/turnout/v1/switch_pb.js";
 import type { RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
 import { ErrorCode, TurnoutError, invalidArgument } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -23,7 +25,12 @@ import { createControlMetrics, type ControlMetrics } from "./metrics/control-met
 import { countStoreErrors } from "./metrics/store-error-counter.ts";
 import { normalizeNode, normalizeRoute } from "./normalize.ts";
 import { publishSnapshot, type PublishResult } from "./publish.ts";
+import { createRolloutEngine, type RolloutEngine, type RolloutEngineOptions } from "./rollout/rollout-engine.ts";
+import { createRolloutService } from "./rollout/rollout-service.ts";
 import { createStateStore, type StateStore } from "./state-store.ts";
+import { createVariantWarmer } from "./switch/variant-warmer.ts";
+import { createModelSwitcher, type ModelSwitcher } from "./switch/model-switch.ts";
+import { createSwitchService } from "./switch/switch-service.ts";
 import { validateDesiredState } from "./validate.ts";
 
 /** Options of {@link createControlPlane}. */
@@ -55,6 +62,12 @@ export interface ControlPlaneOptions {
    * across restarts to resume where the last run acked. Default `control-<host name>`.
    */
   consumerName?: string;
+  /**
+   * Progressive rollouts (RolloutService): the canary pre-warm and lease timings. The lease owner
+   * is `consumerName` plus a per-process suffix. Default: the switch's pre-warm (`createVariantWarmer`), lease 10 s,
+   * scan every 1 s.
+   */
+  rollouts?: Pick<RolloutEngineOptions, "warm" | "leaseMs" | "scanMs">;
 }
 
 /** A running control plane. */
@@ -67,7 +80,11 @@ export interface ControlPlane {
   readonly fleet: Fleet | undefined;
   /** Live metrics from the outcome log (MetricsService, Prometheus text). */
   readonly metrics: ControlMetrics;
-  /** Registers AdminService, MetricsService (and FleetService, with a bus) on a router: `connectNodeAdapter({ routes: controlPlane.routes })`. */
+  /** The progressive-rollout engine (drives the rollouts whose lease this control plane holds). */
+  readonly rollouts: RolloutEngine;
+  /** Make-before-break switches (SwitchService, and AdminService.SwitchModel). */
+  readonly switcher: ModelSwitcher;
+  /** Registers AdminService, SwitchService, MetricsService (and FleetService, with a bus) on a router: `connectNodeAdapter({ routes: controlPlane.routes })`. */
   routes(router: ConnectRouter): void;
   /** The snapshot this control plane published or found last. */
   currentSnapshot(): RoutingSnapshot;
@@ -222,8 +239,11 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
   }
 
   const admin = createAdminOperations({ store, exclusive, publish, onChange: events?.configChanged });
-  const service = createAdminService(admin, fleet);
+  // Switches: pre-warm on the nodes → fleet has the target → shift (admin write) → drain → unload.
+  const switcher = createModelSwitcher({ admin, store, fleet, currentSnapshot: () => current, logger: options.logger });
+  const service = createAdminService(admin, fleet, switcher);
   const fleetService = fleet && createFleetService(fleet);
+  const switchService = createSwitchService(switcher);
 
   // Metrics: outcome log entries in (durable consumer), MetricsService windows and Prometheus text out.
   const metrics = createControlMetrics({
@@ -235,14 +255,36 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     // in flight per series: what live proxies reported last (needs the bus)
     inFlight: fleet && ((route, variant) => fleet.inFlight(route, variant)),
   });
+
+  // Rollouts: rollout records, leases and the audit log in the store; metrics windows and fleet
+  // convergence in; weights through the admin operations and RolloutEvents on the bus out.
+  const rolloutsClosed = new AbortController();
+  const rollouts = createRolloutEngine({
+    store: options.store,
+    admin,
+    metrics: { window: (seconds, route) => metrics.aggregator.window(seconds, Date.now(), route) },
+    rebuilt: () => metrics.rebuilt(),
+    fleet,
+    bus: options.bus,
+    logger: options.logger,
+    owner: options.consumerName && `${options.consumerName}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    ...options.rollouts,
+    // the canary is loaded on its nodes before its first step (the switch's pre-warm)
+    warm: options.rollouts?.warm ?? createVariantWarmer(store),
+  });
+  const rolloutService = createRolloutService({ engine: rollouts, admin, closed: rolloutsClosed.signal });
   return {
     admin,
     service,
     fleet,
     metrics,
+    rollouts,
+    switcher,
     routes(router) {
       router.service(AdminService, service);
+      router.service(SwitchService, switchService);
       router.service(MetricsService, metrics.service);
+      router.service(RolloutService, rolloutService);
       if (fleetService) router.service(FleetService, fleetService);
     },
     currentSnapshot() {
@@ -252,6 +294,9 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     async close() {
       if (closed) return;
       closed = true;
+      await switcher.close();
+      rolloutsClosed.abort();
+      await rollouts.close();
       await metrics.close();
       await chain;
       while (publishing) await publishing;

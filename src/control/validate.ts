@@ -13,7 +13,8 @@ export const NAME_PATTERN = /^[A-Za-z0-9._-]+$/;
 /** Longest node id, variant name, route name or seed. */
 export const MAX_NAME_LENGTH = 200;
 /** A Go/Ollama duration ("30m", "1h30m", "-1", "300"). */
-const KEEP_ALIVE_PATTERN = /^-?(\d+(\.\d+)?|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)$/;
+/** An Ollama keep_alive: seconds, or a Go duration ("30m"), negative for forever. */
+export const KEEP_ALIVE_PATTERN = /^-?(\d+(\.\d+)?|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)$/;
 /** An HTTP header name token. */
 const HEADER_PATTERN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 

@@ -151,4 +151,6 @@ export const SUBJECTS = {
   snapshotPublished: "turnout.events.snapshot",
   /** ProxyStatus again for every ACK/NACK (not heartbeats), for event followers. */
   proxyApplied: "turnout.events.proxy",
+  /** RolloutEvent for every rollout decision (started, step, gate_failed, rolled_back, ...). */
+  rolloutEvents: "turnout.events.rollout",
 } as const;

@@ -593,6 +593,14 @@ export declare type SwitchModelRequest = Message<"turnout.v1.SwitchModelRequest"
    * @generated from field: uint32 wait_for_fleet_ms = 4;
    */
   waitForFleetMs: number;
+
+  /**
+   * Shift traffic without loading the model first (the first requests then wait for the load,
+   * as before make-before-break). Default false.
+   *
+   * @generated from field: bool skip_prewarm = 5;
+   */
+  skipPrewarm: boolean;
 };
 
 /**
@@ -884,8 +892,12 @@ export declare const AdminService: GenService<{
     output: typeof GetCurrentModelResponseSchema;
   },
   /**
-   * SwitchModel makes one variant serve the whole route (hot switch). Requests already running
-   * finish on the variant they started on.
+   * SwitchModel makes one variant serve the whole route (hot switch), make-before-break: it first
+   * loads the variant's model on each of its nodes and waits until every live proxy serves a
+   * snapshot with the variant, then shifts traffic and answers. Requests already running finish
+   * on the variant they started on. A node that cannot load the model fails the call with
+   * FailedPrecondition naming the node, and nothing changes. SwitchService.Switch does the same
+   * and streams each step.
    *
    * @generated from rpc turnout.v1.AdminService.SwitchModel
    */

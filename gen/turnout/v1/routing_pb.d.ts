@@ -215,6 +215,15 @@ export declare type Variant = Message<"turnout.v1.Variant"> & {
    * @generated from field: string keep_alive = 5;
    */
   keepAlive: string;
+
+  /**
+   * When a switch moves the route's traffic away from this variant, unload its model
+   * (`keep_alive: 0`) once the variant has no request in flight, on the nodes where no other
+   * serving variant uses the model. Proxies ignore it. Default false (the model stays loaded).
+   *
+   * @generated from field: bool unload_when_idle = 6;
+   */
+  unloadWhenIdle: boolean;
 };
 
 /**

@@ -22,7 +22,7 @@ export const ALERT_SUBJECTS = {
   /** NodeHealthChanged: one proxy's view of one node changed. */
   node: "turnout.events.node",
   /** RolloutEvent: a rollout step, gate result or decision. */
-  rollout: "turnout.events.rollout",
+  rollout: SUBJECTS.rolloutEvents,
 } as const;
 
 /** What a decoder answers for a payload that is not an alert. */

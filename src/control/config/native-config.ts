@@ -7,7 +7,7 @@ import { create, type JsonObject } from "@bufbuild/protobuf";
 import { ArmSchema, NodeSchema, RouteSchema, SettingsSchema, VariantSchema, type Node, type Route } from "../../../gen/turnout/v1/routing_pb.js";
 import type { DesiredState } from "../desired-state.ts";
 import type { AlertsConfig } from "./alerts-config.ts";
-import { Problems, at, readDuration, readInt, readList, readMap, readString, readStrings } from "./config-reader.ts";
+import { Problems, at, readBool, readDuration, readInt, readList, readMap, readString, readStrings } from "./config-reader.ts";
 
 /** What a config file yields. */
 export interface ConfigFile {
@@ -39,13 +39,14 @@ function readRoute(value: unknown, path: string, p: Problems): Route {
   const m = readMap(value, path, p, ["name", "default", "variants", "split", "seed"]) ?? {};
   const variants = (readList(m.variants, at(path, "variants"), p) ?? []).map((v, j) => {
     const vpath = at(at(path, "variants"), j);
-    const vm = readMap(v, vpath, p, ["name", "model", "nodes", "options", "keep_alive"]) ?? {};
+    const vm = readMap(v, vpath, p, ["name", "model", "nodes", "options", "keep_alive", "unload_when_idle"]) ?? {};
     return create(VariantSchema, {
       name: readString(vm.name, at(vpath, "name"), p) ?? "",
       model: readString(vm.model, at(vpath, "model"), p) ?? "",
       nodes: readStrings(vm.nodes, at(vpath, "nodes"), p),
       options: readMap(vm.options, at(vpath, "options"), p) as JsonObject | undefined,
       keepAlive: readString(vm.keep_alive, at(vpath, "keep_alive"), p) ?? "",
+      unloadWhenIdle: readBool(vm.unload_when_idle, at(vpath, "unload_when_idle"), p) ?? false,
     });
   });
   const split = readMap(m.split, at(path, "split"), p) ?? {};
