@@ -20,6 +20,7 @@ export interface PowerOptions {
   power?: number;
 }
 
+/** Defaults and checks alpha and power, naming the field on a bad value. */
 function checkPower(options: PowerOptions): { alpha: number; power: number } {
   const alpha = options.alpha ?? 0.05;
   const power = options.power ?? 0.8;

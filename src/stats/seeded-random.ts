@@ -32,6 +32,7 @@ function splitmix32(state: { s: number }): number {
   return (z ^ (z >>> 16)) >>> 0;
 }
 
+/** 32-bit left rotation. */
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
@@ -49,6 +50,7 @@ export function createSeededRandom(seed: number): SeededRandom {
   let d = splitmix32(init);
   if ((a | b | c | d) === 0) a = 1;
 
+  /** One xoshiro128** step: the next 32-bit output. */
   function nextUint32(): number {
     const result = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
     const t = b << 9;

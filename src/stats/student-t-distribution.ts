@@ -1,8 +1,9 @@
 /**
  * Student's t distribution with ν degrees of freedom (ν > 0, not necessarily whole: Welch's
- * test gives fractional ν): density, CDF, survival function and quantile, accurate to about
- * 1e-13 relative for ν up to 10⁴ and 1e-12 absolute up to ν = 10⁶ (a continued fraction with
- * ν/2 terms accumulates rounding); ν = ∞ is the standard normal. Pure functions.
+ * test gives fractional ν): density, CDF, survival function and quantile. Relative error
+ * against mpmath: ~1e-14 up to ν = 100, 6e-14 at 10³, 3e-13 at 6,868, 2e-12 at 10⁵, 7e-11 at
+ * 3·10⁶ (the continued fraction needs ~√ν terms and accumulates rounding); ν = ∞ is the
+ * standard normal. Pure functions.
  *
  * Tails come from the regularised incomplete beta function,
  * P(|T| > t) = I_{ν/(ν+t²)}(ν/2, ½); the quantile by safeguarded Newton steps on the log of the
@@ -12,6 +13,7 @@ import { logBeta } from "./log-gamma.ts";
 import { normalCdf, normalPdf, normalQuantile, normalSf } from "./normal-distribution.ts";
 import { regularizedBeta } from "./regularized-beta.ts";
 
+/** Throws a RangeError naming `df` unless it is a positive number (∞ allowed). */
 function checkDf(df: number): void {
   if (!(df > 0)) throw new RangeError(`df: must be a positive number of degrees of freedom, got ${df}`);
 }
