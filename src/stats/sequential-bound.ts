@@ -3,20 +3,19 @@
  * GrowthBook's asymptotic confidence sequences (Waudby-Smith et al., arXiv 2103.06476): safe to
  * look at after every interval without inflating the false-positive rate. Pure functions.
  *
- * With n samples in total, the estimate's standard error SE and s² = n·SE², the one-sided
- * half-width at level α with tuning N* is
+ * The half-width is the one-sided case of {@link confidenceSequenceHalfwidth}
+ * (confidence-sequence.ts, shared with the two-sided sequential-interval.ts): with n samples in
+ * total, SE and s² = n·SE²,
  *   ρ = √((−2 ln 2α + ln(−2 ln 2α + 1)) / N*)
  *   h = √( s² · 2(nρ² + 1)/(nρ)² · ln(1 + √(nρ² + 1)/(2α)) )
- * (the two-sided ρ of reference/experiments.md with α doubled, and the one-sided mixture bound).
  */
+import { confidenceSequenceHalfwidth, DEFAULT_TUNING, sequentialRho } from "./confidence-sequence.ts";
 
-/** GrowthBook's default tuning N*: the bound is tightest near this many samples. */
-export const DEFAULT_TUNING = 5000;
+export { DEFAULT_TUNING };
 
 /** ρ of the one-sided confidence sequence at level `alpha` with tuning `tuning`. */
 export function oneSidedRho(alpha: number, tuning = DEFAULT_TUNING): number {
-  const l = -2 * Math.log(2 * alpha);
-  return Math.sqrt((l + Math.log(l + 1)) / tuning);
+  return sequentialRho(alpha, tuning, 1);
 }
 
 /**
@@ -24,11 +23,7 @@ export function oneSidedRho(alpha: number, tuning = DEFAULT_TUNING): number {
  * `n` samples in total (both arms together), at level `alpha`.
  */
 export function oneSidedHalfwidth(se: number, n: number, alpha: number, tuning = DEFAULT_TUNING): number {
-  if (!(n > 0) || !(se >= 0)) return Infinity;
-  const rho = oneSidedRho(alpha, tuning);
-  const nr2 = n * rho * rho;
-  const s2 = se * se * n;
-  return Math.sqrt((s2 * 2 * (nr2 + 1)) / (n * rho) ** 2 * Math.log(1 + Math.sqrt(nr2 + 1) / (2 * alpha)));
+  return confidenceSequenceHalfwidth(se, n, alpha, { tuning, sides: 1 });
 }
 
 /** Counts of one arm for a rate. */
