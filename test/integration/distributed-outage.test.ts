@@ -31,6 +31,8 @@ test("NATS killed under steady load: proxies keep answering, writes fail fast wi
   try {
     const c1 = controlClients((await cluster.startControl("c1")).url);
     await Promise.all(["p1", "p2", "p3"].map((id) => cluster.startProxy(id)));
+    // A started proxy may not have reported yet; the switch's convergence counts the proxies seen live.
+    await waitForFleet(c1, (view) => view.proxies.length === 3);
     const switched = await c1.admin.switchModel({ route: "qwen3-32b", variant: "small", waitForFleetMs: 10_000 });
     assert.equal(switched.convergence?.synced, 3);
     const lastVersion = Number(switched.snapshotVersion);

@@ -1,3 +1,4 @@
+import { readdir, readFile } from "node:fs/promises";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { TurnoutError } from "../../src/errors.ts";
@@ -9,6 +10,18 @@ import { startNatsServer } from "../support/nats-server.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+/** Resolves once /proc shows every thread of `pid` stopped (state T). */
+async function stopped(pid: number): Promise<void> {
+  const deadline = performance.now() + 5000;
+  for (;;) {
+    const tasks = await readdir(`/proc/${pid}/task`);
+    const states = await Promise.all(tasks.map(async (t) => (await readFile(`/proc/${pid}/task/${t}/stat`, "utf8")).replace(/^.*\) /s, "")[0]));
+    if (states.every((st) => st === "T" || st === "t")) return;
+    if (performance.now() > deadline) throw new Error(`nats-server ${pid} did not stop: thread states ${states.join("")}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
 
 async function rejectsUnavailable(p: Promise<unknown>): Promise<number> {
   const started = performance.now();
@@ -64,6 +77,9 @@ test("a write fails within the request timeout when the outage is not noticed ye
   const pid = server.pid();
   process.kill(pid, "SIGSTOP");
   try {
+    // The stop takes effect when the kernel runs the server's signal handling, which on a busy
+    // machine can come after a thread woken by our write; wait until every thread is stopped.
+    await stopped(pid);
     const took = await rejectsUnavailable(store.put("k", bytes("2")));
     assert.ok(took >= 900 && took < 2000, `failed after ${took} ms`);
   } finally {
