@@ -1,12 +1,14 @@
 /**
- * Bus payloads of exactly the shapes the producers publish (JSON forms of turnout.v1 messages):
- * ProxyStatus from the generated schema (it exists), NodeHealthChanged and RolloutEvent as plain
- * objects with the JSON fields their producers are adding (`proxy, node, baseUrl, healthy,
- * reason, at`; `rolloutId, route, fromVariant, toVariant, kind, reason, step, canaryPercent, at`).
+ * Bus payloads of exactly the shapes the producers publish, built from the generated schemas and
+ * written with the producers' JSON options: ProxyStatus (status reporter), NodeHealthChanged
+ * (node-health reporter: every field, `healthy: false` included), RolloutEvent (rollout engine:
+ * proto3 JSON, defaults left out). test/alerts/alerts-producers.test.ts checks the same decoding
+ * against the real producers.
  */
 import { create, toJsonString } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { ApplyState, ProxyStatusSchema } from "../../gen/turnout/v1/events_pb.js";
+import { ApplyState, NodeHealthChangedSchema, ProxyStatusSchema } from "../../gen/turnout/v1/events_pb.js";
+import { GateVerdict, RolloutEventSchema } from "../../gen/turnout/v1/rollout_pb.js";
 
 const encoder = new TextEncoder();
 
@@ -31,22 +33,25 @@ export function proxyAck(id: string, version: number): Uint8Array {
   return encoder.encode(toJsonString(ProxyStatusSchema, create(ProxyStatusSchema, { id, version: BigInt(version), appliedVersion: BigInt(version), state: ApplyState.ACK })));
 }
 
-/** NodeHealthChanged's JSON form. */
+/** NodeHealthChanged's fields (the JSON names). */
 export interface NodeHealthChangedJson {
   proxy: string;
   node: string;
   baseUrl: string;
   healthy: boolean;
   reason: string;
+  /** RFC 3339. */
   at: string;
 }
 
+/** A NodeHealthChanged as the proxy's node-health reporter publishes it (every field written). */
 export function nodeHealthChanged(fields: Partial<NodeHealthChangedJson> & Pick<NodeHealthChangedJson, "node" | "healthy">): Uint8Array {
-  const event: NodeHealthChangedJson = { proxy: "proxy-a", baseUrl: "http://10.0.0.2:11434", reason: "", at: "2026-12-01T18:00:01Z", ...fields };
-  return encoder.encode(JSON.stringify(event));
+  const f: NodeHealthChangedJson = { proxy: "proxy-a", baseUrl: "http://10.0.0.2:11434", reason: "", at: "2026-12-01T18:00:01Z", ...fields };
+  const message = create(NodeHealthChangedSchema, { ...f, at: timestampFromMs(Date.parse(f.at)) });
+  return encoder.encode(toJsonString(NodeHealthChangedSchema, message, { alwaysEmitImplicit: true }));
 }
 
-/** RolloutEvent's JSON form. */
+/** RolloutEvent's fields used here (the JSON names). */
 export interface RolloutEventJson {
   rolloutId: string;
   route: string;
@@ -55,12 +60,19 @@ export interface RolloutEventJson {
   kind: string;
   reason: string;
   step: number;
+  /** The step's canary percent: the event's own, except after "rolled_back" (0, as the engine writes it). */
   canaryPercent: number;
+  /** RFC 3339. */
   at: string;
 }
 
+/**
+ * A RolloutEvent as the rollout engine publishes it (proto3 JSON, defaults left out): a
+ * "gate_failed" or "rolled_back" carries the step's evaluation (GateReport with its step and
+ * canary percent), and a "rolled_back" has canary percent 0 (the percent after the decision).
+ */
 export function rolloutEvent(fields: Partial<RolloutEventJson> & Pick<RolloutEventJson, "kind">): Uint8Array {
-  const event: RolloutEventJson = {
+  const f: RolloutEventJson = {
     rolloutId: "ro-42",
     route: "qwen3-32b",
     fromVariant: "stable",
@@ -71,5 +83,12 @@ export function rolloutEvent(fields: Partial<RolloutEventJson> & Pick<RolloutEve
     at: "2026-12-01T18:00:02Z",
     ...fields,
   };
-  return encoder.encode(JSON.stringify(event));
+  const judged = f.kind === "gate_failed" || f.kind === "rolled_back";
+  const event = create(RolloutEventSchema, {
+    ...f,
+    canaryPercent: f.kind === "rolled_back" ? 0 : f.canaryPercent,
+    at: timestampFromMs(Date.parse(f.at)),
+    evaluation: judged ? { step: f.step, canaryPercent: f.canaryPercent, verdict: GateVerdict.FAIL, at: timestampFromMs(Date.parse(f.at)) } : undefined,
+  });
+  return encoder.encode(toJsonString(RolloutEventSchema, event));
 }

@@ -11,6 +11,12 @@
  *   decides which become `node_down` / `node_up` alerts.
  * - `RolloutEvent` on `turnout.events.rollout` → `rollback` for kind "rolled_back", `gate_failed`
  *   for kind "gate_failed"; other kinds are not alerts.
+ *
+ * The payloads are proto3 JSON (`toJsonString`), which leaves fields at their default out unless
+ * the producer asks otherwise: an absent `healthy` is false, an absent number is 0. A RolloutEvent's
+ * `canaryPercent` is the percent *after* the decision (0 for "rolled_back"); the percent the canary
+ * had when its gate failed is the evaluation's (`evaluation.canaryPercent`, GateReport), and that
+ * is the one an alert reports as `canaryPercent`.
  */
 import { SUBJECTS } from "../../transport/types.ts";
 import { AlertKind, type Alert } from "./alert.ts";
@@ -103,16 +109,20 @@ export interface NodeHealthEvent {
   readonly at: string;
 }
 
-/** The NodeHealthChanged in `data`; "malformed" when it lacks `node` or a boolean `healthy`. */
+/**
+ * The NodeHealthChanged in `data`; "malformed" when it lacks `node` or has a `healthy` that is not a
+ * boolean (absent is proto3 JSON's false).
+ */
 export function decodeNodeHealth(data: Uint8Array, now: number): NodeHealthEvent | "malformed" {
   const m = object(data);
   const node = str(m?.node);
-  if (m === undefined || !node || typeof m.healthy !== "boolean") return "malformed";
+  const healthy = m?.healthy ?? false;
+  if (m === undefined || !node || typeof healthy !== "boolean") return "malformed";
   return {
     proxy: str(m.proxy) ?? "",
     node,
     baseUrl: str(m.baseUrl) ?? "",
-    healthy: m.healthy,
+    healthy,
     reason: clip(str(m.reason) ?? ""),
     at: time(m.at, now),
   };
@@ -132,7 +142,17 @@ export function nodeAlert(event: NodeHealthEvent): Alert {
     : { kind: AlertKind.NodeDown, title: `Node ${event.node} is down`, text: `Node ${event.node}${where} is down${seen}${because}`, at: event.at, details };
 }
 
-/** A `rollback` / `gate_failed` alert for a RolloutEvent; other kinds are "ignored". */
+/** A whole number ≥ 1 (a uint32 in proto JSON, a number or a numeric string), else undefined. */
+function positive(value: unknown): number | undefined {
+  const n = uint(value);
+  return n !== undefined && n > 0 && Number.isInteger(n) ? n : undefined;
+}
+
+/**
+ * A `rollback` / `gate_failed` alert for a RolloutEvent; other kinds are "ignored". Its
+ * `canaryPercent` is the evaluated step's (`evaluation.canaryPercent`), else — for a gate_failed
+ * without an evaluation — the event's own; never the 0 a rollback leaves.
+ */
 export function decodeRolloutEvent(data: Uint8Array, now: number): Alert | NotAlert {
   const m = object(data);
   const route = str(m?.route);
@@ -143,8 +163,9 @@ export function decodeRolloutEvent(data: Uint8Array, now: number): Alert | NotAl
   const from = str(m.fromVariant) ?? "";
   const to = str(m.toVariant) ?? "";
   const reason = clip(str(m.reason) ?? "");
-  const step = typeof m.step === "number" && Number.isFinite(m.step) ? m.step : undefined;
-  const percent = typeof m.canaryPercent === "number" && Number.isFinite(m.canaryPercent) ? m.canaryPercent : undefined;
+  const evaluation = typeof m.evaluation === "object" && m.evaluation !== null ? (m.evaluation as Record<string, unknown>) : {};
+  const step = positive(evaluation.step) ?? positive(m.step);
+  const percent = positive(evaluation.canaryPercent) ?? (kind === AlertKind.GateFailed ? positive(m.canaryPercent) : undefined);
   const details: Record<string, string | number> = { route };
   if (rolloutId) details.rolloutId = rolloutId;
   if (from) details.fromVariant = from;
