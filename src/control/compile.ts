@@ -5,7 +5,7 @@
  */
 import { clone, create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { NodeSchema, RouteSchema, RoutingSnapshotSchema, type RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
+import { ExperimentSnapshotSchema, NodeSchema, RouteSchema, RoutingSnapshotSchema, type RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
 import { checkSnapshot } from "../snapshot/check.ts";
 import { snapshotContentHash } from "../snapshot/content-hash.ts";
 import { withDefaultSettings, type DesiredState } from "./desired-state.ts";
@@ -23,6 +23,7 @@ function assemble(state: DesiredState, version: bigint, parentVersion: bigint, c
     nodes: state.nodes.map((n) => clone(NodeSchema, n)),
     routes: state.routes.map((r) => clone(RouteSchema, r)),
     settings: withDefaultSettings(state.settings),
+    experiments: (state.experiments ?? []).map((e) => clone(ExperimentSnapshotSchema, e)),
   });
   snapshot.contentHash = snapshotContentHash(snapshot);
   return snapshot;
@@ -39,6 +40,7 @@ export function compileSnapshot(state: DesiredState, previous: RoutingSnapshot |
     nodes: [...state.nodes].sort(byKey((n) => n.id)),
     routes: [...state.routes].sort(byKey((r) => r.name)),
     settings: state.settings,
+    experiments: state.experiments && [...state.experiments].sort(byKey((e) => e.id)),
   };
   return assemble(sorted, parent + 1n, parent, now);
 }

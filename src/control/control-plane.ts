@@ -10,6 +10,10 @@ import { FleetService } from "../../gen/turnout/v1/fleet_pb.js";
 import { MetricsService } from "../../gen/turnout/v1/metrics_pb.js";
 import { RolloutService } from "../../gen/turnout/v1/rollout_pb.js";
 import { SwitchService } from "../../gen/turnout/v1/switch_pb.js";
+import { ExperimentService } from "../../gen/turnout/v1/experiment_pb.js";
+import { createExperimentClock } from "./experiments/experiment-clock.ts";
+import { createExperimentOperations, type ExperimentOperations } from "./experiments/experiment-operations.ts";
+import { createExperimentService } from "./experiments/experiment-service.ts";
 import type { RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
 import { ErrorCode, TurnoutError, invalidArgument } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -84,6 +88,8 @@ export interface ControlPlane {
   readonly rollouts: RolloutEngine;
   /** Make-before-break switches (SwitchService, and AdminService.SwitchModel). */
   readonly switcher: ModelSwitcher;
+  /** A/B experiments (ExperimentService); running ones are compiled into the snapshot. */
+  readonly experiments: ExperimentOperations;
   /** Registers AdminService, SwitchService, MetricsService (and FleetService, with a bus) on a router: `connectNodeAdapter({ routes: controlPlane.routes })`. */
   routes(router: ConnectRouter): void;
   /** The snapshot this control plane published or found last. */
@@ -273,6 +279,14 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     warm: options.rollouts?.warm ?? createVariantWarmer(store),
   });
   const rolloutService = createRolloutService({ engine: rollouts, admin, closed: rolloutsClosed.signal });
+
+  // Experiments: stored at experiments.<id>, running ones compiled into the snapshot; each stops
+  // itself when its duration passes (the clock is armed now and after every Start).
+  let experimentClock: ReturnType<typeof createExperimentClock> | undefined;
+  const experiments = createExperimentOperations({ store, exclusive, publish, admin, now: options.now, onStarted: () => void experimentClock?.schedule() });
+  experimentClock = createExperimentClock({ ops: experiments, logger: log, nowMs: options.now && (() => options.now!().getTime()) });
+  await experimentClock.schedule();
+  const experimentService = createExperimentService(experiments);
   return {
     admin,
     service,
@@ -280,7 +294,9 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     metrics,
     rollouts,
     switcher,
+    experiments,
     routes(router) {
+      router.service(ExperimentService, experimentService);
       router.service(AdminService, service);
       router.service(SwitchService, switchService);
       router.service(MetricsService, metrics.service);
@@ -294,6 +310,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     async close() {
       if (closed) return;
       closed = true;
+      experimentClock?.close();
       await switcher.close();
       rolloutsClosed.abort();
       await rollouts.close();

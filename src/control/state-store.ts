@@ -2,7 +2,8 @@
  * The desired state on top of a KvStore. Keys: `nodes.<id>`, `routes.<base64url(name)>` (route
  * names may hold ':' or '/', which NATS keys do not allow), `settings`, the published snapshot at
  * SNAPSHOT_KEY and `meta.route-since` (since which snapshot version each route's default variant
- * serves). Values are binary protobuf (Node, Route, Settings, RoutingSnapshot); an object's
+ * serves), and experiments at `experiments.<id>`. Values are binary protobuf (Node, Route,
+ * Settings, RoutingSnapshot, Experiment); an object's
  * revision is its KvEntry revision.
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -16,7 +17,9 @@ import {
   type RoutingSnapshot,
   type Settings,
 } from "../../gen/turnout/v1/routing_pb.js";
+import { ExperimentSchema, type Experiment } from "../../gen/turnout/v1/experiment_pb.js";
 import { ErrorCode, TurnoutError } from "../errors.ts";
+import { experimentSnapshots } from "./experiments/experiment-snapshots.ts";
 import { SNAPSHOT_KEY, type KvEntry, type KvStore } from "../transport/types.ts";
 import type { DesiredState } from "./desired-state.ts";
 
@@ -33,6 +36,8 @@ export interface StoredState {
   /** Routes sorted by key. */
   routes: Stored<Route>[];
   settings?: Stored<Settings>;
+  /** Experiments (every status) sorted by key. */
+  experiments: Stored<Experiment>[];
 }
 
 /** Since which snapshot version each route's default variant has served it. */
@@ -40,6 +45,7 @@ export type RouteSince = Record<string, { variant: string; since: number }>;
 
 const NODES = "nodes.";
 const ROUTES = "routes.";
+const EXPERIMENTS = "experiments.";
 /** Key of the stored settings. */
 export const SETTINGS_KEY = "settings";
 /** Key of the route-since record. */
@@ -48,6 +54,11 @@ export const ROUTE_SINCE_KEY = "meta.route-since";
 /** Store key of node `id`. */
 export function nodeKey(id: string): string {
   return NODES + id;
+}
+
+/** Store key of experiment `id` (ids are key-safe, see experiment-input.ts). */
+export function experimentKey(id: string): string {
+  return EXPERIMENTS + id;
 }
 
 /** Store key of route `name`. */
@@ -66,10 +77,16 @@ function decode<T>(entry: KvEntry, parse: (bytes: Uint8Array) => T): Stored<T> {
 const parseNode = (b: Uint8Array) => fromBinary(NodeSchema, b);
 const parseRoute = (b: Uint8Array) => fromBinary(RouteSchema, b);
 const parseSettings = (b: Uint8Array) => fromBinary(SettingsSchema, b);
+const parseExperiment = (b: Uint8Array) => fromBinary(ExperimentSchema, b);
 
 /** The plain desired state of a stored state. */
 export function desiredOf(state: StoredState): DesiredState {
-  return { nodes: state.nodes.map((n) => n.value), routes: state.routes.map((r) => r.value), settings: state.settings?.value };
+  return {
+    nodes: state.nodes.map((n) => n.value),
+    routes: state.routes.map((r) => r.value),
+    settings: state.settings?.value,
+    experiments: experimentSnapshots(state.experiments.map((e) => e.value)),
+  };
 }
 
 /** Typed access to the desired state and the published snapshot in `kv`. */
@@ -84,6 +101,9 @@ export interface StateStore {
   putRoute(route: Route, expectedRevision?: number): Promise<number>;
   deleteRoute(name: string, expectedRevision?: number): Promise<void>;
   putSettings(settings: Settings, expectedRevision?: number): Promise<number>;
+  getExperiment(id: string): Promise<Stored<Experiment> | undefined>;
+  /** Writes an experiment with CAS on `expectedRevision` (0: must not exist). */
+  putExperiment(experiment: Experiment, expectedRevision?: number): Promise<number>;
   /** The published snapshot and the revision of its key. */
   readSnapshot(): Promise<Stored<RoutingSnapshot> | undefined>;
   /** Publishes `snapshot` with CAS on the snapshot key's revision (0: must not exist). */
@@ -97,8 +117,9 @@ export function createStateStore(kv: KvStore): StateStore {
   return {
     kv,
     async readState() {
-      const [nodes, routes, settings] = await Promise.all([kv.list(NODES), kv.list(ROUTES), kv.get(SETTINGS_KEY)]);
+      const [nodes, routes, settings, experiments] = await Promise.all([kv.list(NODES), kv.list(ROUTES), kv.get(SETTINGS_KEY), kv.list(EXPERIMENTS)]);
       return {
+        experiments: experiments.map((e) => decode(e, parseExperiment)),
         nodes: nodes.map((e) => decode(e, parseNode)),
         routes: routes.map((e) => decode(e, parseRoute)),
         settings: settings === undefined ? undefined : decode(settings, parseSettings),
@@ -116,6 +137,11 @@ export function createStateStore(kv: KvStore): StateStore {
     deleteNode: (id, expected) => kv.delete(nodeKey(id), expected),
     putRoute: (route, expected) => kv.put(routeKey(route.name), toBinary(RouteSchema, route), expected),
     deleteRoute: (name, expected) => kv.delete(routeKey(name), expected),
+    async getExperiment(id) {
+      const entry = await kv.get(experimentKey(id));
+      return entry === undefined ? undefined : decode(entry, parseExperiment);
+    },
+    putExperiment: (e, expected) => kv.put(experimentKey(e.id), toBinary(ExperimentSchema, e), expected),
     putSettings: (settings, expected) => kv.put(SETTINGS_KEY, toBinary(SettingsSchema, settings), expected),
     async readSnapshot() {
       const entry = await kv.get(SNAPSHOT_KEY);

@@ -36,6 +36,10 @@ export interface Outcome {
   bucket?: number;
   /** Index of the arm in the route's split, -1 when the default variant served it unassigned. */
   armIndex?: number;
+  /** Experiment the request was counted in; "" when in none (then arm/armIndex are the route split's). */
+  experiment?: string;
+  /** Phase of that experiment. */
+  experimentPhase?: number;
   /** Node id that served the last attempt, "" when none was tried. */
   node: string;
   /** How it ended. */

@@ -1,4 +1,5 @@
 /** What the dialect handlers need from the running proxy. */
+import type { KeyObject } from "node:crypto";
 import type { Logger } from "../log.ts";
 import type { OutcomeListener } from "./outcome.ts";
 import type { SeriesInFlight } from "./report/series-in-flight.ts";
@@ -13,4 +14,6 @@ export interface ProxyContext {
   /** Per-(route, variant) in-flight counts, for the status reports. Default: none. */
   seriesInFlight?: SeriesInFlight;
   logger: Logger;
+  /** Signs the `x-turnout-ref` of answers in an experiment. */
+  refKey: KeyObject;
 }

@@ -24,6 +24,7 @@ import { createStatusReporter, type StatusReporter } from "./report/status-repor
 import { createLastGoodFile } from "./snapshot/last-good-file.ts";
 import { createSnapshotApplier } from "./snapshot/snapshot-applier.ts";
 import type { NodeHealthListener } from "./upstream/node-health.ts";
+import { loadRefKey } from "./routing/ref-secret.ts";
 
 /** Options of {@link startProxy}. */
 export interface ProxyOptions {
@@ -62,6 +63,13 @@ export interface ProxyOptions {
    * store answers, rewritten after every apply. Default: none (nothing kept on disk).
    */
   dataDir?: string;
+  /**
+   * Secret (at least 16 bytes) signing the `x-turnout-ref` of answers in an experiment; feedback
+   * verifies refs with it, so every proxy of a fleet needs the same one. Default: env
+   * `TURNOUT_REF_SECRET`, else `<dataDir>/ref-secret` (created with 32 random bytes when absent),
+   * else a random per-process secret (logged as a warning: its refs do not outlive the process).
+   */
+  refSecret?: string;
   /** Outcome log each request's outcome is published to, in batches. Default: none. */
   outcomes?: OutcomeLog;
   /**
@@ -121,7 +129,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   const outcomes = createProxyOutcomes({ proxyId: id, logger, log: options.outcomes, onOutcome: options.onOutcome, current: applier.current, inFlight: () => inFlight });
 
   // Dialects: client requests in, exchanges on the current table out.
-  const ctx: ProxyContext = { current: applier.current, onOutcome: outcomes.listener, logger, seriesInFlight };
+  const ctx: ProxyContext = { current: applier.current, onOutcome: outcomes.listener, logger, seriesInFlight, refKey: loadRefKey(options.refSecret, options.dataDir, logger) };
   const http = createHttpHandler(ctx);
   const connect = connectNodeAdapter({
     routes: (router) => { router.service(ChatService, createChatService(ctx)); registerReflection(router); },

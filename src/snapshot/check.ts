@@ -5,6 +5,7 @@
  */
 import { BUCKETS } from "../assign/hash.ts";
 import type { Node, Route, RoutingSnapshot, Settings } from "../../gen/turnout/v1/routing_pb.js";
+import { checkExperiments } from "./check-experiments.ts";
 import { snapshotContentHash } from "./content-hash.ts";
 
 /** Why `url` is not a usable node base URL, or undefined when it is. */
@@ -153,7 +154,8 @@ function checkRoutes(routes: readonly Route[], nodes: ReadonlyMap<string, Node>,
  * node ids, route names and variant names; that every reference resolves (default_variant,
  * arm.variant, variant.nodes, and that some node serves each variant's model); that arms' ranges
  * are sorted, disjoint, within 0..10000 and cover 0..9999 exactly, matching weights 0..100 that
- * sum to 100; valid base URLs; version ordering; and that content_hash matches the content.
+ * sum to 100; running experiments (`check-experiments.ts`); valid base URLs; version ordering;
+ * and that content_hash matches the content.
  */
 export function checkSnapshot(snapshot: RoutingSnapshot): string[] {
   const problems: string[] = [];
@@ -164,6 +166,7 @@ export function checkSnapshot(snapshot: RoutingSnapshot): string[] {
   checkNodes(snapshot.nodes, problems);
   const nodes = new Map(snapshot.nodes.map((n) => [n.id, n]));
   checkRoutes(snapshot.routes, nodes, problems);
+  checkExperiments(snapshot.experiments, snapshot.routes, problems);
   const s = snapshot.settings;
   if (s !== undefined && s.unitHeader !== "" && !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(s.unitHeader)) {
     problems.push(`settings.unit_header: ${JSON.stringify(s.unitHeader)} is not a valid header name`);

@@ -41,5 +41,6 @@ export function snapshotContentHash(snapshot: RoutingSnapshot): string {
       if (variant.options !== undefined) variant.options = sortedJson(variant.options) as typeof variant.options;
     }
   }
+  for (const e of content.experiments) if (e.targeting !== undefined) e.targeting = sortedJson(e.targeting) as typeof e.targeting;
   return createHash("sha256").update(toBinary(RoutingSnapshotSchema, content)).digest("hex");
 }

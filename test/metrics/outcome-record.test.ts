@@ -28,3 +28,10 @@ test("the hand-written OutcomeBatch encoding decodes to exactly the messages the
   assert.equal(decoded.outcomes[1].arm, -1);
   assert.equal(decoded.outcomes[1].unitHash, -1);
 });
+
+test("an outcome counted in an experiment carries its id, phase and arm; one outside carries none", () => {
+  const inside = { ...full, experiment: "exp-1", experimentPhase: 2, armIndex: 0 } as Outcome;
+  const [a, b] = fromBinary(OutcomeBatchSchema, encodeOutcomeBatch("p", [inside, full], [1, 2])).outcomes;
+  assert.deepEqual([a.experiment, a.experimentPhase, a.experimentArm], ["exp-1", 2, 0]);
+  assert.deepEqual([b.experiment, b.experimentPhase, b.experimentArm], ["", 0, 0]);
+});

@@ -421,6 +421,28 @@ export declare type Outcome = Message<"turnout.v1.Outcome"> & {
    * @generated from field: google.protobuf.Timestamp finished_at = 16;
    */
   finishedAt?: Timestamp | undefined;
+
+  /**
+   * Experiment the request was counted in; empty when it was in none (no unit, outside the
+   * targeting rule or the layer share, or no running experiment on the route).
+   *
+   * @generated from field: string experiment = 17;
+   */
+  experiment: string;
+
+  /**
+   * Phase of that experiment (0 for the first).
+   *
+   * @generated from field: uint32 experiment_phase = 18;
+   */
+  experimentPhase: number;
+
+  /**
+   * Arm index in that experiment; meaningful only when `experiment` is set.
+   *
+   * @generated from field: int32 experiment_arm = 19;
+   */
+  experimentArm: number;
 };
 
 /**

@@ -68,6 +68,13 @@ export declare type RoutingSnapshot = Message<"turnout.v1.RoutingSnapshot"> & {
    * @generated from field: turnout.v1.Settings settings = 7;
    */
   settings?: Settings | undefined;
+
+  /**
+   * Running experiments, sorted by id (paused, stopped and draft ones are left out).
+   *
+   * @generated from field: repeated turnout.v1.ExperimentSnapshot experiments = 8;
+   */
+  experiments: ExperimentSnapshot[];
 };
 
 /**
@@ -498,4 +505,116 @@ export declare type SlotQueue = Message<"turnout.v1.SlotQueue"> & {
  * Use `create(SlotQueueSchema)` to create a new message.
  */
 export declare const SlotQueueSchema: GenMessage<SlotQueue>;
+
+/**
+ * ExperimentSnapshot is a running experiment as a proxy evaluates it: targeting rule, then the
+ * unit's layer bucket (layer seed) must fall in layer_ranges, then the unit's bucket under the
+ * phase seed picks the arm.
+ *
+ * @generated from message turnout.v1.ExperimentSnapshot
+ */
+export declare type ExperimentSnapshot = Message<"turnout.v1.ExperimentSnapshot"> & {
+  /**
+   * Experiment id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Route the experiment runs on.
+   *
+   * @generated from field: string route = 2;
+   */
+  route: string;
+
+  /**
+   * Index of the current phase (0 for the first).
+   *
+   * @generated from field: uint32 phase = 3;
+   */
+  phase: number;
+
+  /**
+   * Arm hash seed of the current phase.
+   *
+   * @generated from field: string seed = 4;
+   */
+  seed: string;
+
+  /**
+   * The arms, in experiment order; their ranges cover 0..9999 exactly once.
+   *
+   * @generated from field: repeated turnout.v1.ExperimentArmSnapshot arms = 5;
+   */
+  arms: ExperimentArmSnapshot[];
+
+  /**
+   * Targeting rule; unset matches every request with a unit.
+   *
+   * @generated from field: google.protobuf.Struct targeting = 6;
+   */
+  targeting?: JsonObject | undefined;
+
+  /**
+   * Layer name.
+   *
+   * @generated from field: string layer = 7;
+   */
+  layer: string;
+
+  /**
+   * Seed of the layer hash.
+   *
+   * @generated from field: string layer_seed = 8;
+   */
+  layerSeed: string;
+
+  /**
+   * Layer buckets this experiment owns; disjoint from every other experiment of the layer.
+   *
+   * @generated from field: repeated turnout.v1.BucketRange layer_ranges = 9;
+   */
+  layerRanges: BucketRange[];
+};
+
+/**
+ * Describes the message turnout.v1.ExperimentSnapshot.
+ * Use `create(ExperimentSnapshotSchema)` to create a new message.
+ */
+export declare const ExperimentSnapshotSchema: GenMessage<ExperimentSnapshot>;
+
+/**
+ * ExperimentArmSnapshot is one arm of a running experiment.
+ *
+ * @generated from message turnout.v1.ExperimentArmSnapshot
+ */
+export declare type ExperimentArmSnapshot = Message<"turnout.v1.ExperimentArmSnapshot"> & {
+  /**
+   * Arm name.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Variant of the route it serves.
+   *
+   * @generated from field: string variant = 2;
+   */
+  variant: string;
+
+  /**
+   * Arm buckets it owns under the phase seed, sorted and disjoint.
+   *
+   * @generated from field: repeated turnout.v1.BucketRange ranges = 3;
+   */
+  ranges: BucketRange[];
+};
+
+/**
+ * Describes the message turnout.v1.ExperimentArmSnapshot.
+ * Use `create(ExperimentArmSnapshotSchema)` to create a new message.
+ */
+export declare const ExperimentArmSnapshotSchema: GenMessage<ExperimentArmSnapshot>;
 

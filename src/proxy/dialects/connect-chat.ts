@@ -15,7 +15,8 @@ import {
 } from "../../../gen/turnout/v1/chat_pb.js";
 import { TurnoutError, toConnectError } from "../../errors.ts";
 import type { ProxyContext } from "../proxy-context.ts";
-import { assignVariant } from "../routing/assign-variant.ts";
+import { assignVariant, type Assignment } from "../routing/assign-variant.ts";
+import { assignExperiment } from "../routing/route-experiments.ts";
 import { resolveRoute } from "../routing/resolve-route.ts";
 import { Exchange } from "../upstream/exchange.ts";
 import { nativeDialect } from "./dialect.ts";
@@ -56,9 +57,17 @@ export function createChatService(ctx: ProxyContext): ServiceImpl<typeof ChatSer
       if (req.model === "") throw toConnectError(new TurnoutError("invalid_argument", "model is required"));
       const route = resolveRoute(table, req.model);
       if (route === undefined) throw new ConnectError(`model '${req.model}' not found`, Code.NotFound);
-      const assignment = assignVariant(route, req.user || call.requestHeader.get(table.settings.unitHeader) || undefined);
+      const unit = req.user || call.requestHeader.get(table.settings.unitHeader) || undefined;
+      let assignment: Assignment | undefined;
+      if (route.experiments !== null) {
+        const inExperiment = assignExperiment(route.experiments, { unit, headers, metadata: undefined, requestId, snapshotVersion: table.version, key: ctx.refKey });
+        if (typeof inExperiment === "string") throw new ConnectError(inExperiment, Code.InvalidArgument);
+        assignment = inExperiment;
+      }
+      assignment ??= assignVariant(route, unit);
       const variant = assignment.variant;
       call.responseHeader.set("x-turnout-variant", variant.name);
+      if (assignment.experiment !== undefined) call.responseHeader.set("x-turnout-ref", assignment.experiment.ref);
 
       const body: Record<string, unknown> = {
         model: variant.model,

@@ -6,7 +6,8 @@
  */
 import type { IncomingHttpHeaders } from "node:http";
 import type { ProxyContext } from "../proxy-context.ts";
-import { assignVariant } from "../routing/assign-variant.ts";
+import { assignVariant, type Assignment } from "../routing/assign-variant.ts";
+import { assignExperiment } from "../routing/route-experiments.ts";
 import { resolveRoute } from "../routing/resolve-route.ts";
 import { mintId } from "../upstream/byte-rewrite.ts";
 import { Exchange, exchangeOf, type ExchangeSink } from "../upstream/exchange.ts";
@@ -108,7 +109,14 @@ function forward(ctx: ProxyContext, endpoint: InferenceEndpoint, headers: Incomi
 
   const headerUnit = headers[table.settings.unitHeader];
   const unit = typeof headerUnit === "string" && headerUnit !== "" ? headerUnit : typeof body.user === "string" ? body.user : undefined;
-  const assignment = assignVariant(route, unit);
+  let assignment: Assignment | undefined;
+  if (route.experiments !== null) {
+    const req = { unit, headers, metadata: body.metadata, requestId, snapshotVersion: table.version, key: ctx.refKey };
+    const inExperiment = assignExperiment(route.experiments, req);
+    if (typeof inExperiment === "string") return sendError(res, dialect, 400, inExperiment, meta);
+    assignment = inExperiment;
+  }
+  assignment ??= assignVariant(route, unit);
   const variant = assignment.variant;
 
   body.model = variant.model;

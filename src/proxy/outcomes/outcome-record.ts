@@ -52,6 +52,11 @@ function writeOutcome(w: BinaryWriter, o: Outcome, proxy: string, finishedAtMs: 
   if (seconds !== 0) w.tag(1, WireType.Varint).int64(seconds);
   int32(w, 2, nanos);
   w.join();
+  if (o.experiment) {
+    str(w, 17, o.experiment);
+    uint32(w, 18, o.experimentPhase ?? 0);
+    w.tag(19, WireType.Varint).int32(o.armIndex ?? -1);
+  }
   w.join();
 }
 

@@ -5,6 +5,7 @@
  */
 import { bucketOf, fnv1a32 } from "../../assign/hash.ts";
 import type { CompiledRoute, CompiledVariant } from "../snapshot/routing-table.ts";
+import type { ExperimentAssignment } from "./route-experiments.ts";
 
 /** Where a request goes. */
 export interface Assignment {
@@ -15,6 +16,8 @@ export interface Assignment {
   readonly bucket: number;
   /** Hex FNV-1a of the unit ("" for none), for outcome records without raw user ids. */
   readonly unitHash: string;
+  /** Set only when the request is counted in an experiment (see route-experiments.ts). */
+  readonly experiment?: ExperimentAssignment;
 }
 
 /** Assigns `unit` (possibly undefined or empty) on `route`. */

@@ -11,6 +11,7 @@ import type { NodeHealthListener } from "../upstream/node-health.ts";
 import { NodeUpstream, upstreamKey, type TypicalSpeed, type UpstreamTimeouts } from "../upstream/node-upstream.ts";
 import { resilienceSettings, type ResilienceSettings } from "../upstream/resilience-settings.ts";
 import { SlotQueue } from "../upstream/slot-queue.ts";
+import { compileRouteExperiments, type RouteExperiments } from "../routing/route-experiments.ts";
 
 /** A node in one table: its shared upstream plus this snapshot's limits. */
 export interface CompiledNode {
@@ -49,6 +50,8 @@ export interface CompiledRoute {
   readonly seed: string;
   /** `"model":"<route>"` as bytes, what clients see. */
   readonly modelReplacement: Buffer;
+  /** Running experiments on the route; null when it has none (the hot path's only check). */
+  experiments: RouteExperiments | null;
 }
 
 /** Proxy-wide settings with defaults applied. */
@@ -178,8 +181,10 @@ export function compileRoutingTable(
       buckets: arms.length > 0 ? bucketTable(route.arms) : null,
       seed: route.seed || route.name,
       modelReplacement: Buffer.from(`"model":${JSON.stringify(route.name)}`),
+      experiments: null,
     });
   }
+  for (const [name, rx] of compileRouteExperiments(snapshot, (r) => routes.get(r)?.variants)) (routes.get(name) as CompiledRoute).experiments = rx;
   return new RoutingTable(snapshot, routes, nodes, settings, onDispose);
 }
 

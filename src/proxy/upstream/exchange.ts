@@ -348,12 +348,14 @@ export class Exchange implements Dispatcher.DispatchHandler, SlotWaiter {
 
   private answerHeaders(contentType: string): OutgoingHttpHeaders {
     const init = this.init;
-    return {
+    const headers: OutgoingHttpHeaders = {
       "content-type": contentType,
       "x-turnout-variant": init.assignment.variant.name,
       "x-turnout-snapshot": init.table.versionHeader,
       "x-request-id": init.requestId,
     };
+    if (init.assignment.experiment !== undefined) headers["x-turnout-ref"] = init.assignment.experiment.ref;
+    return headers;
   }
 
   private failBeforeAnswer(status: number, message: string, busy = false): void {
@@ -404,7 +406,9 @@ export class Exchange implements Dispatcher.DispatchHandler, SlotWaiter {
         arm: init.assignment.arm,
         unitHash: init.assignment.unitHash,
         bucket: init.assignment.bucket,
-        armIndex: init.assignment.bucket >= 0 && init.route.buckets !== null ? init.route.buckets[init.assignment.bucket] : -1,
+        armIndex: init.assignment.experiment !== undefined ? init.assignment.experiment.arm : init.assignment.bucket >= 0 && init.route.buckets !== null ? init.route.buckets[init.assignment.bucket] : -1,
+        experiment: init.assignment.experiment?.id ?? "",
+        experimentPhase: init.assignment.experiment?.phase ?? 0,
         node: this.node?.id ?? "",
         status: this.gone ? OutcomeStatus.ClientGone : status,
         httpStatus: this.status,

@@ -1,0 +1,38 @@
+/**
+ * The ExperimentService handlers: thin adapters from Connect requests to the experiment
+ * operations; every error is converted once, here, with `toConnectError`.
+ */
+import type { ServiceImpl } from "@connectrpc/connect";
+import { ExperimentService } from "../../../gen/turnout/v1/experiment_pb.js";
+import { toConnectError } from "../../errors.ts";
+import type { ExperimentOperations, ExperimentResult } from "./experiment-operations.ts";
+
+async function rpc<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toConnectError(err);
+  }
+}
+
+const rev = (r: bigint | undefined) => (r === undefined ? undefined : Number(r));
+const answer = (r: ExperimentResult) => ({ experiment: r.experiment, revision: BigInt(r.revision), snapshotVersion: BigInt(r.snapshotVersion) });
+
+/** The ExperimentService implementation over `ops`. */
+export function createExperimentService(ops: ExperimentOperations): ServiceImpl<typeof ExperimentService> {
+  return {
+    create: (req) => rpc(async () => {
+      const r = await ops.create(req);
+      return { experiment: r.experiment, revision: BigInt(r.revision) };
+    }),
+    start: (req) => rpc(async () => answer(await ops.start(req.id, rev(req.expectedRevision)))),
+    pause: (req) => rpc(async () => answer(await ops.pause(req.id, rev(req.expectedRevision)))),
+    stop: (req) => rpc(async () => answer(await ops.stop(req.id, rev(req.expectedRevision)))),
+    conclude: (req) => rpc(async () => answer(await ops.conclude(req.id, req.arm, rev(req.expectedRevision)))),
+    get: (req) => rpc(async () => {
+      const e = await ops.get(req.id);
+      return { experiment: e.value, revision: BigInt(e.revision) };
+    }),
+    list: (req) => rpc(async () => ({ experiments: (await ops.list(req.route)).map((e) => e.value) })),
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * Compiles stored experiments into the snapshot's ExperimentSnapshots: RUNNING experiments only,
+ * sorted by id, each with its current phase's seed, its arms' bucket ranges (a fresh contiguous
+ * split of the phase's weights, `allocateBuckets`), its targeting rule and its layer buckets.
+ * Pure, so the same stored state always compiles to the same snapshot.
+ */
+import { create } from "@bufbuild/protobuf";
+import { ExperimentStatus, type Experiment } from "../../../gen/turnout/v1/experiment_pb.js";
+import { BucketRangeSchema, ExperimentArmSnapshotSchema, ExperimentSnapshotSchema, type ExperimentSnapshot } from "../../../gen/turnout/v1/routing_pb.js";
+import { allocateBuckets } from "../../assign/allocate.ts";
+
+/** Seed of the layer hash for layer `name`. */
+export function layerSeed(name: string): string {
+  return `layer:${name}`;
+}
+
+/** The snapshot form of one RUNNING experiment (its last phase). */
+export function experimentSnapshot(e: Experiment): ExperimentSnapshot {
+  const phase = e.phases.length - 1;
+  const current = e.phases[phase];
+  const weights = e.arms.map((a, i) => ({ variant: a.name, weight: current?.weights[i] ?? a.weight }));
+  const allocated = allocateBuckets([], weights);
+  return create(ExperimentSnapshotSchema, {
+    id: e.id,
+    route: e.route,
+    phase,
+    seed: current?.seed ?? e.id,
+    arms: e.arms.map((a, i) =>
+      create(ExperimentArmSnapshotSchema, { name: a.name, variant: a.variant, ranges: allocated[i].ranges.map((r) => create(BucketRangeSchema, r)) }),
+    ),
+    targeting: e.targeting,
+    layer: e.layer,
+    layerSeed: layerSeed(e.layer),
+    layerRanges: e.layerRanges.map((r) => create(BucketRangeSchema, { start: r.start, end: r.end })),
+  });
+}
+
+/** The running experiments of `experiments` in snapshot form, sorted by id. */
+export function experimentSnapshots(experiments: readonly Experiment[]): ExperimentSnapshot[] {
+  return experiments
+    .filter((e) => e.status === ExperimentStatus.RUNNING)
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .map(experimentSnapshot);
+}

@@ -1,0 +1,122 @@
+/**
+ * A route's running experiments as the hot path evaluates them, and the assignment through them:
+ * the unit's layer bucket (the layer's own seed) picks at most one experiment of the layer; that
+ * experiment's targeting rule must match the request's attributes (`x-turnout-attr-*` headers and
+ * the body's `metadata`); then the unit's bucket under the phase seed picks the arm. A request
+ * without a unit, outside the layer share or outside the rule is not in the experiment: it gets
+ * what the route gives without one (`assignVariant`) and is not counted. Every answer in an
+ * experiment carries a signed `x-turnout-ref`.
+ */
+import type { KeyObject } from "node:crypto";
+import type { RoutingSnapshot } from "../../../gen/turnout/v1/routing_pb.js";
+import { bucketTable } from "../../assign/allocate.ts";
+import { signRef } from "../../assign/feedback-ref.ts";
+import { createBucketer, fnv1a32 } from "../../assign/hash.ts";
+import { compileLayer, type CompiledLayer } from "../../assign/layers.ts";
+import { attributesOf, type HeaderBag } from "../../assign/targeting/attributes-of.ts";
+import { compileTargeting, type Targeting } from "../../assign/targeting/compile-targeting.ts";
+import type { TargetingRule } from "../../assign/targeting/rule.ts";
+import type { CompiledVariant } from "../snapshot/routing-table.ts";
+import type { Assignment } from "./assign-variant.ts";
+
+/** One running experiment, compiled. */
+export interface CompiledExperiment {
+  readonly id: string;
+  readonly phase: number;
+  /** Arm index → variant. */
+  readonly arms: readonly CompiledVariant[];
+  readonly armNames: readonly string[];
+  /** The unit's bucket under the phase seed. */
+  readonly bucketOf: (unit: string) => number;
+  /** Bucket → arm index. */
+  readonly buckets: Int32Array;
+  readonly targeting: Targeting;
+}
+
+/** The experiments of one route: their (shared) layer and, per layer slot, the route's experiment. */
+export interface RouteExperiments {
+  readonly layer: CompiledLayer;
+  /** Indexed like `layer.experiments`; undefined where the slot's experiment is on another route. */
+  readonly bySlot: readonly (CompiledExperiment | undefined)[];
+}
+
+/**
+ * Compiles the snapshot's experiments per route (`variantsOf(route)` resolves variant names; the
+ * snapshot was checked, so every name resolves). Experiments of one layer share its bucket table
+ * across routes, so a unit is in at most one of them wherever it goes.
+ */
+export function compileRouteExperiments(snapshot: RoutingSnapshot, variantsOf: (route: string) => ReadonlyMap<string, CompiledVariant> | undefined): Map<string, RouteExperiments> {
+  const out = new Map<string, RouteExperiments>();
+  if (snapshot.experiments.length === 0) return out;
+  const layers = new Map<string, CompiledLayer>();
+  for (const e of snapshot.experiments) {
+    if (layers.has(e.layer)) continue;
+    const members = snapshot.experiments.filter((x) => x.layer === e.layer);
+    layers.set(e.layer, compileLayer(e.layerSeed, members.map((x) => ({ experiment: x.id, percent: 0, ranges: x.layerRanges.map((r) => ({ start: r.start, end: r.end })) }))));
+  }
+  for (const e of snapshot.experiments) {
+    const variants = variantsOf(e.route);
+    if (variants === undefined) continue;
+    const layer = layers.get(e.layer) as CompiledLayer;
+    let entry = out.get(e.route);
+    if (entry === undefined) out.set(e.route, (entry = { layer, bySlot: layer.experiments.map(() => undefined) }));
+    const arms = e.arms.map((a) => variants.get(a.variant) as CompiledVariant);
+    (entry.bySlot as (CompiledExperiment | undefined)[])[layer.experiments.indexOf(e.id)] = {
+      id: e.id,
+      phase: e.phase,
+      arms,
+      armNames: e.arms.map((a) => a.name),
+      bucketOf: createBucketer(e.seed),
+      buckets: bucketTable(e.arms.map((a) => ({ ranges: a.ranges.map((r) => ({ start: r.start, end: r.end })) }))),
+      targeting: compileTargeting(e.targeting as TargetingRule | undefined, `experiments[${e.id}].targeting`),
+    };
+  }
+  return out;
+}
+
+/** Where an experiment put a request (on an {@link Assignment}). */
+export interface ExperimentAssignment {
+  readonly id: string;
+  readonly phase: number;
+  /** Arm index in the experiment. */
+  readonly arm: number;
+  /** The signed `x-turnout-ref` for the answer. */
+  readonly ref: string;
+}
+
+/** What the experiment assignment needs about the request. */
+export interface ExperimentRequest {
+  readonly unit: string | undefined;
+  readonly headers: HeaderBag;
+  /** The body's `metadata` (undefined when none). */
+  readonly metadata: unknown;
+  readonly requestId: string;
+  readonly snapshotVersion: number;
+  readonly key: KeyObject;
+}
+
+/**
+ * The experiment assignment of `req` on a route with experiments `rx`; undefined when the request
+ * is not in any of them (the caller falls back to `assignVariant`), or a string: the problem with
+ * the request's attributes (answered 400).
+ */
+export function assignExperiment(rx: RouteExperiments, req: ExperimentRequest): Assignment | string | undefined {
+  const unit = req.unit;
+  if (!unit) return undefined;
+  const slot = rx.layer.experimentOf(unit);
+  const e = slot < 0 ? undefined : rx.bySlot[slot];
+  if (e === undefined) return undefined;
+  let matches = true;
+  if (e.targeting.attributes.length > 0) {
+    const attrs = attributesOf(req.headers, req.metadata);
+    if (!attrs.ok) return attrs.violations.map((v) => `${v.field}: ${v.message}`).join("; ");
+    matches = e.targeting.matches(attrs.attributes, unit);
+  } else if (e.targeting.usesUnit) matches = e.targeting.matches({}, unit);
+  if (!matches) return undefined;
+  const bucket = e.bucketOf(unit);
+  const arm = e.buckets[bucket];
+  if (arm < 0) return undefined;
+  const unitHash = fnv1a32(unit).toString(16);
+  const ref = signRef({ experiment: e.id, phase: e.phase, arm, unitHash, requestId: req.requestId, snapshotVersion: req.snapshotVersion, issuedAt: Date.now() }, req.key);
+  return { variant: e.arms[arm], arm: e.armNames[arm], bucket, unitHash, experiment: { id: e.id, phase: e.phase, arm, ref } };
+}

@@ -1,0 +1,162 @@
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { ExperimentService, ExperimentStatus } from "../../gen/turnout/v1/experiment_pb.js";
+import { checkSnapshot } from "../../src/snapshot/check.ts";
+import { removeDir, startPlane, type Plane } from "../control/admin-harness.ts";
+import { experimentState } from "./experiment-fixtures.ts";
+
+const planes: Plane[] = [];
+async function plane(dir?: string) {
+  const p = await startPlane({ dir, bootstrap: experimentState() });
+  planes.push(p);
+  const client = createClient(ExperimentService, createConnectTransport({ baseUrl: p.server.url, httpVersion: "1.1" }));
+  return { p, client };
+}
+after(async () => {
+  for (const p of planes) await p.close().catch(() => {});
+  for (const p of planes) removeDir(p.dir);
+});
+
+async function refusal(promise: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await promise;
+  } catch (err) {
+    return ConnectError.from(err);
+  }
+  assert.fail("expected the call to fail");
+}
+
+describe("ExperimentService", () => {
+  test("Create refuses a bad experiment with every problem named by field and stores nothing", async () => {
+    const { client } = await plane();
+    const err = await refusal(client.create({ name: "", route: "chat", arms: [{ name: "a", weight: 50 }, { name: "zz", weight: -1 }], duration: "tomorrow", metrics: ["ok", "bad metric"], targeting: { attr: "visits", gte: "2" } }));
+    assert.equal(err.code, Code.InvalidArgument);
+    for (const part of ["name: must not be empty", "arms[1].weight: must be a non-negative number", 'arms[1].name: "zz" is not a variant of route "chat"', 'duration: "tomorrow" is not a duration', "metrics[1]:", "targeting.gte: must be a number"]) {
+      assert.ok(err.rawMessage.includes(part), `${part} in ${err.rawMessage}`);
+    }
+    const one = await refusal(client.create({ name: "x", route: "chat", arms: [{ name: "a", weight: 1 }], duration: "24h" }));
+    assert.match(one.rawMessage, /arms: must have at least two arms/);
+    assert.equal((await client.list({})).experiments.length, 0);
+  });
+
+  test("the seed's JSON body creates a DRAFT experiment on the route that has its variants", async () => {
+    const { p } = await plane();
+    const res = await fetch(`${p.server.url}/turnout.v1.ExperimentService/Create`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "Bigger model", arms: [{ name: "x", weight: 50 }, { name: "y", weight: 50 }], duration: "24h", metrics: ["response_time", "accuracy"] }),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    const body = (await res.json()) as { experiment: Record<string, unknown> };
+    assert.equal(body.experiment.route, "other");
+    assert.equal(body.experiment.status, "EXPERIMENT_STATUS_DRAFT");
+    assert.match(String(body.experiment.id), /^bigger-model-[0-9a-f]{4}$/);
+    assert.deepEqual(body.experiment.metrics, ["response_time", "accuracy"]);
+    assert.equal(body.experiment.primaryMetric, "response_time");
+    assert.deepEqual(body.experiment.arms, [{ name: "x", variant: "x", weight: 50 }, { name: "y", variant: "y", weight: 50 }]);
+  });
+
+  test("Start publishes a consistent snapshot carrying the running experiment; Pause and Stop take it out", async () => {
+    const { p, client } = await plane();
+    await client.create({ id: "e1", name: "e1", route: "chat", arms: [{ name: "a", weight: 1 }, { name: "b", weight: 3 }], duration: "24h", targeting: { attr: "region", eq: "eu" } });
+    const started = await client.start({ id: "e1" });
+    assert.equal(started.experiment?.status, ExperimentStatus.RUNNING);
+    assert.equal(started.experiment?.phases.length, 1);
+    const snap = p.controlPlane.currentSnapshot();
+    assert.equal(snap.version, started.snapshotVersion);
+    assert.deepEqual(checkSnapshot(snap), []);
+    assert.equal(snap.experiments.length, 1);
+    const e = snap.experiments[0];
+    assert.deepEqual(e.arms.map((a) => a.ranges.map((r) => [r.start, r.end])), [[[0, 2500]], [[2500, 10000]]]);
+    assert.deepEqual(e.layerRanges.map((r) => [r.start, r.end]), [[0, 10000]]);
+    assert.equal(e.layer, "route:chat");
+    assert.deepEqual(e.targeting, { attr: "region", eq: "eu" });
+    const ends = Number(started.experiment!.endsAt!.seconds) - Number(started.experiment!.startedAt!.seconds);
+    assert.equal(ends, 24 * 3600);
+
+    assert.equal((await refusal(client.start({ id: "e1" }))).code, Code.FailedPrecondition);
+    await client.pause({ id: "e1" });
+    assert.equal(p.controlPlane.currentSnapshot().experiments.length, 0);
+    await client.start({ id: "e1" });
+    assert.equal(p.controlPlane.currentSnapshot().experiments.length, 1);
+    const stopped = await client.stop({ id: "e1" });
+    assert.equal(stopped.experiment?.status, ExperimentStatus.STOPPED);
+    assert.equal(stopped.experiment?.endReason, "stopped");
+    assert.equal(p.controlPlane.currentSnapshot().experiments.length, 0);
+  });
+
+  test("experiments of one layer get disjoint layer buckets, and a full layer refuses another", async () => {
+    const { p, client } = await plane();
+    const base = { duration: "24h", layer: "shared", layerPercent: 40 };
+    await client.create({ ...base, id: "l1", name: "l1", route: "chat", arms: [{ name: "a", weight: 1 }, { name: "b", weight: 1 }] });
+    await client.create({ ...base, id: "l2", name: "l2", route: "other", arms: [{ name: "x", weight: 1 }, { name: "y", weight: 1 }] });
+    await client.create({ ...base, id: "l3", name: "l3", route: "other", arms: [{ name: "x", weight: 1 }, { name: "y", weight: 1 }] });
+    await client.start({ id: "l1" });
+    await client.start({ id: "l2" });
+    const full = await refusal(client.start({ id: "l3" }));
+    assert.equal(full.code, Code.FailedPrecondition);
+    assert.match(full.rawMessage, /layer "shared" has 20% free/);
+    const snap = p.controlPlane.currentSnapshot();
+    assert.deepEqual(snap.experiments.map((e) => [e.id, e.layerRanges.map((r) => [r.start, r.end])]), [["l1", [[0, 4000]]], ["l2", [[4000, 8000]]]]);
+    // stopping l1 frees its buckets; l2 keeps its own
+    await client.stop({ id: "l1" });
+    await client.start({ id: "l3" });
+    const after = p.controlPlane.currentSnapshot();
+    assert.deepEqual(after.experiments.map((e) => [e.id, e.layerRanges.map((r) => [r.start, r.end])]), [["l2", [[4000, 8000]]], ["l3", [[0, 4000]]]]);
+  });
+
+  test("an experiment past its duration stops itself and the snapshot drops it", async () => {
+    const { p, client } = await plane();
+    await client.create({ id: "short", name: "short", route: "chat", arms: [{ name: "a", weight: 1 }, { name: "b", weight: 1 }], duration: "300ms" });
+    await client.start({ id: "short" });
+    assert.equal(p.controlPlane.currentSnapshot().experiments.length, 1);
+    const deadline = Date.now() + 10_000;
+    let status = ExperimentStatus.RUNNING;
+    while (Date.now() < deadline && status === ExperimentStatus.RUNNING) {
+      status = (await client.get({ id: "short" })).experiment!.status;
+      if (status === ExperimentStatus.RUNNING) await new Promise((r) => setTimeout(r, 50));
+    }
+    const e = (await client.get({ id: "short" })).experiment!;
+    assert.equal(e.status, ExperimentStatus.STOPPED);
+    assert.equal(e.endReason, "duration");
+    assert.ok(e.phases[0].endedAt !== undefined);
+    assert.equal(p.controlPlane.currentSnapshot().experiments.length, 0);
+  });
+
+  test("a restart keeps experiments, and one whose end passed while down stops at startup", async () => {
+    const first = await plane();
+    await first.client.create({ id: "keep", name: "keep", route: "chat", arms: [{ name: "a", weight: 1 }, { name: "b", weight: 1 }], duration: "24h" });
+    await first.client.create({ id: "lapse", name: "lapse", route: "other", arms: [{ name: "x", weight: 1 }, { name: "y", weight: 1 }], duration: "1s" });
+    await first.client.start({ id: "keep" });
+    const lapse = await first.client.start({ id: "lapse" });
+    const before = first.p.controlPlane.currentSnapshot().experiments.find((e) => e.id === "keep");
+    await first.p.close();
+    planes.splice(planes.indexOf(first.p), 1);
+    // wait out lapse's end while no control plane runs
+    const endsMs = Number(lapse.experiment!.endsAt!.seconds) * 1000 + lapse.experiment!.endsAt!.nanos / 1e6;
+    while (Date.now() <= endsMs) await new Promise((r) => setTimeout(r, Math.max(1, endsMs - Date.now() + 5)));
+    const second = await plane(first.p.dir);
+    const kept = (await second.client.get({ id: "keep" })).experiment!;
+    assert.equal(kept.status, ExperimentStatus.RUNNING);
+    assert.equal((await second.client.get({ id: "lapse" })).experiment!.status, ExperimentStatus.STOPPED);
+    const snap = second.p.controlPlane.currentSnapshot();
+    assert.deepEqual(snap.experiments.map((e) => e.id), ["keep"]);
+    assert.deepEqual(snap.experiments[0].arms, before?.arms);
+    assert.equal(snap.experiments[0].seed, before?.seed);
+  });
+
+  test("Conclude makes the winning arm's variant the route's default", async () => {
+    const { p, client } = await plane();
+    await client.create({ id: "win", name: "win", route: "chat", arms: [{ name: "a", weight: 1 }, { name: "b", weight: 1 }], duration: "24h" });
+    await client.start({ id: "win" });
+    assert.equal((await refusal(client.conclude({ id: "win", arm: "nope" }))).code, Code.InvalidArgument);
+    const done = await client.conclude({ id: "win", arm: "b" });
+    assert.equal(done.experiment?.status, ExperimentStatus.CONCLUDED);
+    assert.equal(done.experiment?.winner, "b");
+    const snap = p.controlPlane.currentSnapshot();
+    assert.equal(snap.routes.find((r) => r.name === "chat")?.defaultVariant, "b");
+    assert.equal(snap.experiments.length, 0);
+  });
+});

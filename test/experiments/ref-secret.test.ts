@@ -1,0 +1,33 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { signRef, verifyRef } from "../../src/assign/feedback-ref.ts";
+import { createLogger } from "../../src/log.ts";
+import { loadRefKey, REF_SECRET_FILE } from "../../src/proxy/routing/ref-secret.ts";
+
+const logger = createLogger({ level: "silent" });
+const fields = { experiment: "e", phase: 0, arm: 1, unitHash: "abc", requestId: "r-1", snapshotVersion: 3, issuedAt: 1 };
+
+test("without a secret the proxy generates one in its data dir and keeps it across restarts", () => {
+  const dir = mkdtempSync(join(tmpdir(), "turnout-ref-"));
+  const saved = process.env.TURNOUT_REF_SECRET;
+  delete process.env.TURNOUT_REF_SECRET;
+  try {
+    const first = loadRefKey(undefined, dir, logger);
+    const stat = fs.statSync(join(dir, REF_SECRET_FILE));
+    assert.equal(stat.mode & 0o077, 0, "not readable by others");
+    const ref = signRef(fields, first);
+    assert.ok(verifyRef(ref, loadRefKey(undefined, dir, logger)).ok, "same key after a restart");
+    process.env.TURNOUT_REF_SECRET = "from-the-environment-123";
+    assert.ok(verifyRef(signRef(fields, loadRefKey(undefined, dir, logger)), "from-the-environment-123").ok, "the environment wins");
+    assert.ok(verifyRef(signRef(fields, loadRefKey("from-the-option-12345", dir, logger)), "from-the-option-12345").ok, "the option wins");
+    assert.throws(() => loadRefKey("short", dir, logger), /at least 16 bytes/);
+  } finally {
+    if (saved === undefined) delete process.env.TURNOUT_REF_SECRET;
+    else process.env.TURNOUT_REF_SECRET = saved;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
