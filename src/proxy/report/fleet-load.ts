@@ -144,7 +144,15 @@ export function createFleetLoad(options: FleetLoadOptions): FleetLoad {
     return true;
   };
 
+  /** Whether any of `nodes` has a request of this proxy in flight (no allocation). */
+  const anyInFlight = (nodes: readonly CompiledNode[] | undefined): boolean => {
+    if (nodes !== undefined) for (const n of nodes) if (n.upstream.inFlight > 0) return true;
+    return false;
+  };
+
   const tick = () => {
+    // Idle (the common case between bursts): nothing sent, no peer, same table, nothing in flight.
+    if (sent.size === 0 && peers.size === 0 && options.nodes() === applied && !anyInFlight(applied)) return;
     const t = now();
     let expired = false;
     for (const [peerId, peer] of peers) {
