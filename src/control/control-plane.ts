@@ -26,6 +26,7 @@ import { createConfigEvents } from "./events/config-events.ts";
 import { createFleet, type Fleet } from "./fleet/fleet.ts";
 import { createFleetService } from "./fleet/fleet-service.ts";
 import { createControlMetrics, type ControlMetrics } from "./metrics/control-metrics.ts";
+import type { FeedbackHook } from "./metrics/feedback-counter.ts";
 import { countStoreErrors } from "./metrics/store-error-counter.ts";
 import { normalizeNode, normalizeRoute } from "./normalize.ts";
 import { publishSnapshot, type PublishResult } from "./publish.ts";
@@ -66,6 +67,11 @@ export interface ControlPlaneOptions {
    * across restarts to resume where the last run acked. Default `control-<host name>`.
    */
   consumerName?: string;
+  /**
+   * Receives every accepted piece of feedback read from `outcomes` (after a restart, those of the
+   * metrics horizon again). Also counted in `turnout_feedback_total`. Default: none.
+   */
+  onFeedback?: FeedbackHook;
   /**
    * Progressive rollouts (RolloutService): the canary pre-warm and lease timings. The lease owner
    * is `consumerName` plus a per-process suffix. Default: the switch's pre-warm (`createVariantWarmer`), lease 10 s,
@@ -258,6 +264,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     logger: options.logger,
     snapshotVersion: () => Number(current?.version ?? 0n),
     storeErrors: counted.errors,
+    onFeedback: options.onFeedback,
     // in flight per series: what live proxies reported last (needs the bus)
     inFlight: fleet && ((route, variant) => fleet.inFlight(route, variant)),
   });

@@ -1,6 +1,7 @@
 /** What the dialect handlers need from the running proxy. */
 import type { KeyObject } from "node:crypto";
 import type { Logger } from "../log.ts";
+import type { FeedbackListener } from "./feedback/accept-feedback.ts";
 import type { OutcomeListener } from "./outcome.ts";
 import type { SeriesInFlight } from "./report/series-in-flight.ts";
 import type { RoutingTable } from "./snapshot/routing-table.ts";
@@ -11,6 +12,8 @@ export interface ProxyContext {
   current(): RoutingTable | undefined;
   /** Receives each request's outcome. */
   onOutcome: OutcomeListener | undefined;
+  /** Receives accepted feedback (POST /v1/feedback, ChatService.Feedback). Default: none. */
+  onFeedback?: FeedbackListener;
   /** Per-(route, variant) in-flight counts, for the status reports. Default: none. */
   seriesInFlight?: SeriesInFlight;
   logger: Logger;

@@ -14,6 +14,7 @@ import { REFLECTION_PATH_PREFIX, registerReflection } from "../server/reflection
 import type { EventBus, KvStore, OutcomeLog, ProxyReport } from "../transport/types.ts";
 import { createChatService } from "./dialects/connect-chat.ts";
 import { createHttpHandler } from "./dialects/http-handler.ts";
+import type { FeedbackListener } from "./feedback/accept-feedback.ts";
 import type { OutcomeListener } from "./outcome.ts";
 import { createProxyOutcomes, isMetricsPath } from "./outcomes/proxy-outcomes.ts";
 import type { ProxyContext } from "./proxy-context.ts";
@@ -42,6 +43,8 @@ export interface ProxyOptions {
   onReport?: (report: ProxyReport) => void;
   /** Receives one outcome per proxied request. Default: none. */
   onOutcome?: OutcomeListener;
+  /** Receives every piece of feedback accepted on `POST /v1/feedback` or `ChatService.Feedback`. Default: none. */
+  onFeedback?: FeedbackListener;
   /** How long `close` waits for open requests before cutting them, in ms. Default 5000. */
   closeGraceMs?: number;
   /**
@@ -126,10 +129,10 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
 
   // Outcomes: one record per request in; Prometheus counters (GET /metrics), batches to the
   // outcome log and the caller's onOutcome out.
-  const outcomes = createProxyOutcomes({ proxyId: id, logger, log: options.outcomes, onOutcome: options.onOutcome, current: applier.current, inFlight: () => inFlight });
+  const outcomes = createProxyOutcomes({ proxyId: id, logger, log: options.outcomes, onOutcome: options.onOutcome, onFeedback: options.onFeedback, current: applier.current, inFlight: () => inFlight });
 
   // Dialects: client requests in, exchanges on the current table out.
-  const ctx: ProxyContext = { current: applier.current, onOutcome: outcomes.listener, logger, seriesInFlight, refKey: loadRefKey(options.refSecret, options.dataDir, logger) };
+  const ctx: ProxyContext = { current: applier.current, onOutcome: outcomes.listener, onFeedback: outcomes.feedbackListener, logger, seriesInFlight, refKey: loadRefKey(options.refSecret, options.dataDir, logger) };
   const http = createHttpHandler(ctx);
   const connect = connectNodeAdapter({
     routes: (router) => { router.service(ChatService, createChatService(ctx)); registerReflection(router); },

@@ -11,6 +11,74 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
 export declare const file_turnout_v1_chat: GenFile;
 
 /**
+ * FeedbackRequest is feedback on one answer.
+ *
+ * @generated from message turnout.v1.FeedbackRequest
+ */
+export declare type FeedbackRequest = Message<"turnout.v1.FeedbackRequest"> & {
+  /**
+   * The answer's x-turnout-ref (the x-turnout-ref request header is used when this is empty).
+   *
+   * @generated from field: string ref = 1;
+   */
+  ref: string;
+
+  /**
+   * Metric name, [a-z0-9_.-]{1,64}, e.g. "thumbs_up".
+   *
+   * @generated from field: string metric = 2;
+   */
+  metric: string;
+
+  /**
+   * The value: 1/0 for thumbs up/down, conversion or task completed; a finite number for a score.
+   *
+   * @generated from field: double value = 3;
+   */
+  value: number;
+};
+
+/**
+ * Describes the message turnout.v1.FeedbackRequest.
+ * Use `create(FeedbackRequestSchema)` to create a new message.
+ */
+export declare const FeedbackRequestSchema: GenMessage<FeedbackRequest>;
+
+/**
+ * FeedbackResponse confirms accepted feedback.
+ *
+ * @generated from message turnout.v1.FeedbackResponse
+ */
+export declare type FeedbackResponse = Message<"turnout.v1.FeedbackResponse"> & {
+  /**
+   * Always true: rejected feedback is an error instead.
+   *
+   * @generated from field: bool accepted = 1;
+   */
+  accepted: boolean;
+
+  /**
+   * Experiment the ref named.
+   *
+   * @generated from field: string experiment = 2;
+   */
+  experiment: string;
+
+  /**
+   * Arm index in that experiment.
+   *
+   * @generated from field: int32 arm = 3;
+   */
+  arm: number;
+};
+
+/**
+ * Describes the message turnout.v1.FeedbackResponse.
+ * Use `create(FeedbackResponseSchema)` to create a new message.
+ */
+export declare const FeedbackResponseSchema: GenMessage<FeedbackResponse>;
+
+/**
  * ChatRequest asks a route for a chat answer.
  *
  * @generated from message turnout.v1.ChatRequest
@@ -225,6 +293,17 @@ export declare const ChatService: GenService<{
     methodKind: "server_streaming";
     input: typeof ChatRequestSchema;
     output: typeof ChatResponseSchema;
+  },
+  /**
+   * Feedback records a metric value for an answer given in an experiment, named by the answer's
+   * x-turnout-ref; a missing, malformed, forged or altered ref is InvalidArgument ("ref: ...").
+   *
+   * @generated from rpc turnout.v1.ChatService.Feedback
+   */
+  feedback: {
+    methodKind: "unary";
+    input: typeof FeedbackRequestSchema;
+    output: typeof FeedbackResponseSchema;
   },
 }>;
 

@@ -9,42 +9,56 @@ import { file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
  * Describes the file turnout/v1/chat.proto.
  */
 export const file_turnout_v1_chat = /*@__PURE__*/
-  fileDesc("ChV0dXJub3V0L3YxL2NoYXQucHJvdG8SCnR1cm5vdXQudjEifwoLQ2hhdFJlcXVlc3QSDQoFbW9kZWwYASABKAkSKQoIbWVzc2FnZXMYAiADKAsyFy50dXJub3V0LnYxLkNoYXRNZXNzYWdlEigKB29wdGlvbnMYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EgwKBHVzZXIYBCABKAkiLAoLQ2hhdE1lc3NhZ2USDAoEcm9sZRgBIAEoCRIPCgdjb250ZW50GAIgASgJImUKDENoYXRSZXNwb25zZRImCgVkZWx0YRgBIAEoCzIVLnR1cm5vdXQudjEuQ2hhdERlbHRhSAASJAoEZG9uZRgCIAEoCzIULnR1cm5vdXQudjEuQ2hhdERvbmVIAEIHCgVldmVudCIuCglDaGF0RGVsdGESDwoHY29udGVudBgBIAEoCRIQCgh0aGlua2luZxgCIAEoCSK/AQoIQ2hhdERvbmUSEwoLZG9uZV9yZWFzb24YASABKAkSFQoNcHJvbXB0X3Rva2VucxgCIAEoDRIZChFjb21wbGV0aW9uX3Rva2VucxgDIAEoDRIeChZ0aW1lX3RvX2ZpcnN0X3Rva2VuX21zGAQgASgBEg8KB3ZhcmlhbnQYBSABKAkSGAoQc25hcHNob3RfdmVyc2lvbhgGIAEoBBISCgpyZXF1ZXN0X2lkGAcgASgJEg0KBW1vZGVsGAggASgJMkoKC0NoYXRTZXJ2aWNlEjsKBENoYXQSFy50dXJub3V0LnYxLkNoYXRSZXF1ZXN0GhgudHVybm91dC52MS5DaGF0UmVzcG9uc2UwAWIGcHJvdG8z", [file_google_protobuf_struct]);
+  fileDesc("ChV0dXJub3V0L3YxL2NoYXQucHJvdG8SCnR1cm5vdXQudjEiPQoPRmVlZGJhY2tSZXF1ZXN0EgsKA3JlZhgBIAEoCRIOCgZtZXRyaWMYAiABKAkSDQoFdmFsdWUYAyABKAEiRQoQRmVlZGJhY2tSZXNwb25zZRIQCghhY2NlcHRlZBgBIAEoCBISCgpleHBlcmltZW50GAIgASgJEgsKA2FybRgDIAEoBSJ/CgtDaGF0UmVxdWVzdBINCgVtb2RlbBgBIAEoCRIpCghtZXNzYWdlcxgCIAMoCzIXLnR1cm5vdXQudjEuQ2hhdE1lc3NhZ2USKAoHb3B0aW9ucxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDAoEdXNlchgEIAEoCSIsCgtDaGF0TWVzc2FnZRIMCgRyb2xlGAEgASgJEg8KB2NvbnRlbnQYAiABKAkiZQoMQ2hhdFJlc3BvbnNlEiYKBWRlbHRhGAEgASgLMhUudHVybm91dC52MS5DaGF0RGVsdGFIABIkCgRkb25lGAIgASgLMhQudHVybm91dC52MS5DaGF0RG9uZUgAQgcKBWV2ZW50Ii4KCUNoYXREZWx0YRIPCgdjb250ZW50GAEgASgJEhAKCHRoaW5raW5nGAIgASgJIr8BCghDaGF0RG9uZRITCgtkb25lX3JlYXNvbhgBIAEoCRIVCg1wcm9tcHRfdG9rZW5zGAIgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAMgASgNEh4KFnRpbWVfdG9fZmlyc3RfdG9rZW5fbXMYBCABKAESDwoHdmFyaWFudBgFIAEoCRIYChBzbmFwc2hvdF92ZXJzaW9uGAYgASgEEhIKCnJlcXVlc3RfaWQYByABKAkSDQoFbW9kZWwYCCABKAkykQEKC0NoYXRTZXJ2aWNlEjsKBENoYXQSFy50dXJub3V0LnYxLkNoYXRSZXF1ZXN0GhgudHVybm91dC52MS5DaGF0UmVzcG9uc2UwARJFCghGZWVkYmFjaxIbLnR1cm5vdXQudjEuRmVlZGJhY2tSZXF1ZXN0GhwudHVybm91dC52MS5GZWVkYmFja1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_struct]);
+
+/**
+ * Describes the message turnout.v1.FeedbackRequest.
+ * Use `create(FeedbackRequestSchema)` to create a new message.
+ */
+export const FeedbackRequestSchema = /*@__PURE__*/
+  messageDesc(file_turnout_v1_chat, 0);
+
+/**
+ * Describes the message turnout.v1.FeedbackResponse.
+ * Use `create(FeedbackResponseSchema)` to create a new message.
+ */
+export const FeedbackResponseSchema = /*@__PURE__*/
+  messageDesc(file_turnout_v1_chat, 1);
 
 /**
  * Describes the message turnout.v1.ChatRequest.
  * Use `create(ChatRequestSchema)` to create a new message.
  */
 export const ChatRequestSchema = /*@__PURE__*/
-  messageDesc(file_turnout_v1_chat, 0);
+  messageDesc(file_turnout_v1_chat, 2);
 
 /**
  * Describes the message turnout.v1.ChatMessage.
  * Use `create(ChatMessageSchema)` to create a new message.
  */
 export const ChatMessageSchema = /*@__PURE__*/
-  messageDesc(file_turnout_v1_chat, 1);
+  messageDesc(file_turnout_v1_chat, 3);
 
 /**
  * Describes the message turnout.v1.ChatResponse.
  * Use `create(ChatResponseSchema)` to create a new message.
  */
 export const ChatResponseSchema = /*@__PURE__*/
-  messageDesc(file_turnout_v1_chat, 2);
+  messageDesc(file_turnout_v1_chat, 4);
 
 /**
  * Describes the message turnout.v1.ChatDelta.
  * Use `create(ChatDeltaSchema)` to create a new message.
  */
 export const ChatDeltaSchema = /*@__PURE__*/
-  messageDesc(file_turnout_v1_chat, 3);
+  messageDesc(file_turnout_v1_chat, 5);
 
 /**
  * Describes the message turnout.v1.ChatDone.
  * Use `create(ChatDoneSchema)` to create a new message.
  */
 export const ChatDoneSchema = /*@__PURE__*/
-  messageDesc(file_turnout_v1_chat, 4);
+  messageDesc(file_turnout_v1_chat, 6);
 
 /**
  * ChatService serves chat traffic over Connect, gRPC and gRPC-web on the proxy's traffic port.

@@ -470,6 +470,13 @@ export declare type OutcomeBatch = Message<"turnout.v1.OutcomeBatch"> & {
    * @generated from field: repeated turnout.v1.Outcome outcomes = 2;
    */
   outcomes: Outcome[];
+
+  /**
+   * Feedback the proxy accepted (POST /v1/feedback, ChatService.Feedback), in the order received.
+   *
+   * @generated from field: repeated turnout.v1.Feedback feedback = 3;
+   */
+  feedback: Feedback[];
 };
 
 /**
@@ -477,6 +484,84 @@ export declare type OutcomeBatch = Message<"turnout.v1.OutcomeBatch"> & {
  * Use `create(OutcomeBatchSchema)` to create a new message.
  */
 export declare const OutcomeBatchSchema: GenMessage<OutcomeBatch>;
+
+/**
+ * Feedback is one accepted piece of feedback on an answer given in an experiment: what the
+ * verified `x-turnout-ref` said about the answer, plus the metric and value the client sent.
+ *
+ * @generated from message turnout.v1.Feedback
+ */
+export declare type Feedback = Message<"turnout.v1.Feedback"> & {
+  /**
+   * Experiment id (from the ref).
+   *
+   * @generated from field: string experiment = 1;
+   */
+  experiment: string;
+
+  /**
+   * Phase of the experiment the answer was given in (from the ref).
+   *
+   * @generated from field: uint32 phase = 2;
+   */
+  phase: number;
+
+  /**
+   * Arm index in the experiment (from the ref; never negative).
+   *
+   * @generated from field: int32 arm = 3;
+   */
+  arm: number;
+
+  /**
+   * 32-bit FNV-1a hash of the assignment unit (from the ref, where it is hex). Not the 0..9999
+   * bucket that Outcome.unit_hash holds; join with outcomes on request_id.
+   *
+   * @generated from field: uint32 unit_hash = 4;
+   */
+  unitHash: number;
+
+  /**
+   * Request id of the answer (from the ref; the answer's x-request-id).
+   *
+   * @generated from field: string request_id = 5;
+   */
+  requestId: string;
+
+  /**
+   * Metric name, [a-z0-9_.-]{1,64}, e.g. "thumbs_up", "score", "conversion", "task_completed".
+   *
+   * @generated from field: string metric = 6;
+   */
+  metric: string;
+
+  /**
+   * The value: 1/0 for thumbs up/down, conversion or task completed; any finite number for a score.
+   *
+   * @generated from field: double value = 7;
+   */
+  value: number;
+
+  /**
+   * Proxy that accepted the feedback.
+   *
+   * @generated from field: string proxy = 8;
+   */
+  proxy: string;
+
+  /**
+   * When the proxy accepted it.
+   *
+   * @generated from field: google.protobuf.Timestamp received_at = 9;
+   */
+  receivedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message turnout.v1.Feedback.
+ * Use `create(FeedbackSchema)` to create a new message.
+ */
+export declare const FeedbackSchema: GenMessage<Feedback>;
 
 /**
  * NodeHealthChanged announces that a proxy's view of a node changed: the node was taken out of

@@ -4,7 +4,8 @@
  * aggregator (per-second buckets) → MetricsService windows and the Prometheus text of the admin
  * port. Without an outcome log the service answers empty windows. A restarted control plane
  * rebuilds its windows from the log, so they cover the whole horizon again, counting each
- * request once; its all-time counters start with the rebuilt hour.
+ * request once; its all-time counters start with the rebuilt hour. Feedback entries of the log
+ * feed `turnout_feedback_total{experiment,metric}` and the `onFeedback` hook (feedback-counter.ts).
  */
 import { hostname } from "node:os";
 import type { ServiceImpl } from "@connectrpc/connect";
@@ -14,6 +15,7 @@ import { PrometheusWriter, type Labels } from "../../stats/prometheus-text.ts";
 import type { OutcomeLog } from "../../transport/types.ts";
 import { createMetricsService } from "./metrics-service.ts";
 import { createOutcomeAggregator, type OutcomeAggregator, type OutcomeAggregatorOptions } from "./outcome-aggregator.ts";
+import { createFeedbackCounter, type FeedbackCounter, type FeedbackHook } from "./feedback-counter.ts";
 import { startOutcomeConsumer, type OutcomeConsumer } from "./outcome-consumer.ts";
 
 /** Options of {@link createControlMetrics}. */
@@ -37,11 +39,15 @@ export interface ControlMetricsOptions {
   snapshotVersion?: () => number;
   /** Store errors by operation and code, for the Prometheus counter. Default: none (not exported). */
   storeErrors?: () => { operation: string; code: string; count: number }[];
+  /** Receives every accepted piece of feedback read from the outcome log (replayed ones after a restart too). Default: none. */
+  onFeedback?: FeedbackHook;
 }
 
 /** The running metrics stage. */
 export interface ControlMetrics {
   readonly aggregator: OutcomeAggregator;
+  /** Feedback read from the outcome log, by experiment and metric. */
+  readonly feedback: FeedbackCounter;
   /** The MetricsService implementation. */
   readonly service: ServiceImpl<typeof MetricsService>;
   /** Resolves once the windows are rebuilt from the outcome log (at once without a log). */
@@ -61,6 +67,7 @@ export function defaultConsumerName(): string {
 export function createControlMetrics(options: ControlMetricsOptions): ControlMetrics {
   const now = options.now ?? Date.now;
   const aggregator = createOutcomeAggregator(options.aggregator);
+  const feedback = createFeedbackCounter({ onFeedback: options.onFeedback });
   const consumer: OutcomeConsumer | undefined =
     options.outcomes === undefined
       ? undefined
@@ -71,6 +78,7 @@ export function createControlMetrics(options: ControlMetricsOptions): ControlMet
           logger: options.logger,
           now,
           replayMs: (options.aggregator?.horizonSeconds ?? 3600) * 1000,
+          onFeedback: feedback.apply,
         });
   const closing = new AbortController();
   const service = createMetricsService({
@@ -81,6 +89,7 @@ export function createControlMetrics(options: ControlMetricsOptions): ControlMet
 
   return {
     aggregator,
+    feedback,
     service,
     rebuilt: () => consumer?.rebuilt() ?? Promise.resolve(),
     prometheusText() {
@@ -100,6 +109,7 @@ export function createControlMetrics(options: ControlMetricsOptions): ControlMet
         tokens.push([{ route: s.route, variant: s.variant }, s.completionTokens]);
       }
       w.counter("turnout_control_requests_total", "Requests seen in outcomes, by route, variant and outcome class.", requests);
+      w.counter("turnout_feedback_total", "Feedback accepted by proxies and read from the outcome log, by experiment and metric.", feedback.samples());
       w.counter("turnout_control_completion_tokens_total", "Tokens generated, by route and variant, from outcomes.", tokens);
       if (options.snapshotVersion !== undefined) {
         w.gauge("turnout_control_snapshot_version", "Version of the snapshot this control plane published or found last.", [[undefined, options.snapshotVersion()]]);

@@ -20,10 +20,12 @@
  * after ack_wait, is still applied, which "skip seq ≤ highest" would get wrong). The aggregator's
  * record-key dedupe stays as the guard against a proxy's batch stored twice under two seqs.
  * When the log is unreachable the consumer retries (the rebuild, then consuming) with backoff.
+ * A batch's feedback entries (`OutcomeBatch.feedback`) go to `onFeedback` the same way: each once
+ * per run, those received within the horizon replayed at startup.
  */
 import { fromBinary } from "@bufbuild/protobuf";
 import { setTimeout as sleep } from "node:timers/promises";
-import { OutcomeBatchSchema, type Outcome } from "../../../gen/turnout/v1/events_pb.js";
+import { OutcomeBatchSchema, type Feedback, type Outcome } from "../../../gen/turnout/v1/events_pb.js";
 import type { Logger } from "../../log.ts";
 import type { OutcomeLog } from "../../transport/types.ts";
 import type { OutcomeAggregator, OutcomeRecord } from "./outcome-aggregator.ts";
@@ -48,6 +50,8 @@ export interface OutcomeConsumerOptions {
   replayMs?: number;
   /** How many applied log seqs are remembered to skip redeliveries. Default 100000. */
   seqWindow?: number;
+  /** Receives each feedback entry of the applied batches (its `proxy` filled from the batch when empty). Default: none. */
+  onFeedback?: (feedback: Feedback) => void;
 }
 
 /** A running consumer. */
@@ -143,6 +147,16 @@ export function startOutcomeConsumer(options: OutcomeConsumerOptions): OutcomeCo
     for (const o of batch.outcomes) {
       const record = outcomeRecordOf(o, batch.proxy);
       if (record.finishedAtMs >= sinceMs) options.aggregator.apply(record, t);
+    }
+    const onFeedback = options.onFeedback;
+    if (onFeedback !== undefined) {
+      for (const f of batch.feedback) {
+        const at = f.receivedAt;
+        const receivedAtMs = at === undefined ? 0 : Number(at.seconds) * 1000 + at.nanos / 1e6;
+        if (receivedAtMs < sinceMs) continue;
+        if (f.proxy === "") f.proxy = batch.proxy;
+        onFeedback(f);
+      }
     }
     return true;
   }

@@ -3,17 +3,20 @@
  * `/api/chat` through the same route → assign → exchange path as HTTP traffic, and the NDJSON
  * answer becomes `ChatDelta`s and one final `ChatDone`. Errors before the answer map to Connect
  * codes (unknown model → NotFound); a mid-stream failure ends the call with Unavailable after the
- * deltas already sent.
+ * deltas already sent. Feedback checks the ref and records the feedback like `POST /v1/feedback`
+ * (accept-feedback.ts); bad input is InvalidArgument naming the field (`ref: bad signature`).
  */
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
   ChatService,
   ChatResponseSchema,
+  FeedbackResponseSchema,
   type ChatRequest,
   type ChatResponse,
 } from "../../../gen/turnout/v1/chat_pb.js";
 import { TurnoutError, toConnectError } from "../../errors.ts";
+import { acceptFeedback } from "../feedback/accept-feedback.ts";
 import type { ProxyContext } from "../proxy-context.ts";
 import { assignVariant, type Assignment } from "../routing/assign-variant.ts";
 import { assignExperiment } from "../routing/route-experiments.ts";
@@ -45,6 +48,15 @@ interface NativeLine {
 /** The ChatService implementation. */
 export function createChatService(ctx: ProxyContext): ServiceImpl<typeof ChatService> {
   return {
+    feedback(req, call) {
+      const ref = req.ref || call.requestHeader.get("x-turnout-ref") || "";
+      try {
+        const r = acceptFeedback({ ref, metric: req.metric, value: req.value }, ctx.refKey, ctx.onFeedback);
+        return create(FeedbackResponseSchema, { accepted: true, experiment: r.experiment, arm: r.arm });
+      } catch (err) {
+        throw toConnectError(err);
+      }
+    },
     async *chat(req: ChatRequest, call: HandlerContext): AsyncGenerator<ChatResponse> {
       const startedAt = performance.now();
       const headers: Record<string, string> = {};

@@ -1,6 +1,6 @@
 /**
  * The HTTP dialects' router on the traffic port: Ollama's native paths, the OpenAI-compatible
- * /v1 paths and `/health`. Model-addressed endpoints go to `serveInference`; the rest the proxy
+ * /v1 paths, `/health` and `POST /v1/feedback` (feedback-http.ts). Model-addressed endpoints go to `serveInference`; the rest the proxy
  * answers itself. Unknown paths get Gin's plain 404 and known paths with the wrong method a 405,
  * as Ollama does.
  */
@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { ProxyContext } from "../proxy-context.ts";
 import { nativeDialect, openAiDialect, JSON_TYPE } from "./dialect.ts";
+import { FEEDBACK_PATH, serveFeedback } from "./feedback-http.ts";
 import { INFERENCE_ENDPOINTS, serveInference, type ProxyResponseSink } from "./forward-inference.ts";
 import { modelBody, modelsBody, psBody, tagsBody } from "./listings.ts";
 import { requestIdOf } from "./request-context.ts";
@@ -30,6 +31,10 @@ export function createHttpHandler(ctx: ProxyContext): (req: IncomingMessage | Ht
     const endpoint = INFERENCE_ENDPOINTS.get(path);
     if (endpoint !== undefined) {
       if (method === "POST") return serveInference(ctx, endpoint, req, sink);
+      return sendPlainStatus(sink, 405, metaOf(ctx, req));
+    }
+    if (path === FEEDBACK_PATH) {
+      if (method === "POST") return serveFeedback(ctx, req, sink);
       return sendPlainStatus(sink, 405, metaOf(ctx, req));
     }
     const isGet = method === "GET" || method === "HEAD";

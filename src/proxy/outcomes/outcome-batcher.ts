@@ -1,5 +1,6 @@
 /**
- * Batches the proxy's outcomes into the outcome log. Recording is a push onto an array; a batch
+ * Batches the proxy's outcomes (and accepted feedback, in the same batches: a feedback entry counts
+ * as a record like an outcome) into the outcome log. Recording is a push onto an array; a batch
  * is sealed at `maxBatch` records or `maxDelayMs` after its first record (one timer per batch,
  * none per request), encoded once as a binary OutcomeBatch and appended with the id
  * `<proxyId>:<bootId>:<batchSeq>`. Batches are appended one at a time, in order. When the log is
@@ -12,6 +13,7 @@ import { randomBytes } from "node:crypto";
 import { ErrorCode, TurnoutError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import type { OutcomeLog } from "../../transport/types.ts";
+import type { FeedbackEntry } from "../feedback/accept-feedback.ts";
 import type { Outcome } from "../outcome.ts";
 import { encodeOutcomeBatch } from "./outcome-record.ts";
 
@@ -56,6 +58,8 @@ export interface OutcomeBatcherStats {
 export interface OutcomeBatcher {
   /** Records one outcome that ended at `finishedAtMs` (epoch ms). Cheap; never throws. */
   push(outcome: Outcome, finishedAtMs: number): void;
+  /** Records one accepted piece of feedback (an `OutcomeBatch.feedback` entry). Cheap; never throws. */
+  pushFeedback(feedback: FeedbackEntry): void;
   /** Seals the open batch and resolves once every sealed batch is appended or dropped. */
   flush(): Promise<void>;
   stats(): OutcomeBatcherStats;
@@ -88,6 +92,7 @@ export function createOutcomeBatcher(options: OutcomeBatcherOptions): OutcomeBat
 
   let outcomes: Outcome[] = [];
   let endedAt: number[] = [];
+  let feedback: FeedbackEntry[] = [];
   let timer: NodeJS.Timeout | undefined;
   let seq = 0;
   const queue: Batch[] = [];
@@ -102,11 +107,13 @@ export function createOutcomeBatcher(options: OutcomeBatcherOptions): OutcomeBat
       clearTimeout(timer);
       timer = undefined;
     }
-    if (outcomes.length === 0) return;
-    const data = encodeOutcomeBatch(proxyId, outcomes, endedAt);
-    queue.push({ id: `${proxyId}:${bootId}:${++seq}`, data, records: outcomes.length });
+    const records = outcomes.length + feedback.length;
+    if (records === 0) return;
+    const data = encodeOutcomeBatch(proxyId, outcomes, endedAt, feedback);
+    queue.push({ id: `${proxyId}:${bootId}:${++seq}`, data, records });
     outcomes = [];
     endedAt = [];
+    feedback = [];
     // Over the cap: drop the oldest batch that is not being appended right now.
     while (stats.queuedRecords > maxQueued && queue.length > (sending ? 1 : 0)) {
       const dropped = queue.splice(sending ? 1 : 0, 1)[0];
@@ -176,6 +183,16 @@ export function createOutcomeBatcher(options: OutcomeBatcherOptions): OutcomeBat
     return new Promise((resolve) => idle.push(resolve));
   }
 
+  /** Counts one record pushed; seals at `maxBatch`, else arms the batch's timer. */
+  function pushed(): void {
+    stats.queuedRecords++;
+    if (outcomes.length + feedback.length >= maxBatch) seal();
+    else if (timer === undefined) {
+      timer = setTimeout(seal, maxDelayMs);
+      timer.unref();
+    }
+  }
+
   return {
     push(outcome, finishedAtMs) {
       if (closed) {
@@ -184,12 +201,15 @@ export function createOutcomeBatcher(options: OutcomeBatcherOptions): OutcomeBat
       }
       outcomes.push(outcome);
       endedAt.push(finishedAtMs);
-      stats.queuedRecords++;
-      if (outcomes.length >= maxBatch) seal();
-      else if (timer === undefined) {
-        timer = setTimeout(seal, maxDelayMs);
-        timer.unref();
+      pushed();
+    },
+    pushFeedback(entry) {
+      if (closed) {
+        stats.droppedRecords++;
+        return;
       }
+      feedback.push(entry);
+      pushed();
     },
     flush,
     stats: () => ({ ...stats }),

@@ -1,10 +1,12 @@
 /**
  * The proxy's outcome record in its wire form: one `turnout.v1.Outcome` per request, in a binary
  * `OutcomeBatch` per log entry. Encoded field by field with the protobuf BinaryWriter (no message
- * objects are built: this runs for every request); `test/metrics/outcome-record.test.ts` checks
- * the bytes decode to what `create(OutcomeSchema, …)` would hold.
+ * objects are built: this runs for every request); accepted feedback rides in the same batch as
+ * `turnout.v1.Feedback` entries (field 3). `test/metrics/outcome-record.test.ts` checks the bytes
+ * decode to what `create(OutcomeSchema, …)` / `create(FeedbackSchema, …)` would hold.
  */
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import type { FeedbackEntry } from "../feedback/accept-feedback.ts";
 import type { Outcome } from "../outcome.ts";
 
 /** Epoch ms with sub-millisecond precision (distinguishes requests ending in the same ms). */
@@ -28,6 +30,31 @@ function int32(w: BinaryWriter, field: number, value: number): void {
   if (value !== 0) w.tag(field, WireType.Varint).int32(value);
 }
 
+/** Writes a Timestamp of `ms` (epoch ms, sub-ms allowed) as field `field`. */
+function timestamp(w: BinaryWriter, field: number, ms: number): void {
+  const seconds = Math.floor(ms / 1000);
+  const nanos = Math.min(999_999_999, Math.round((ms - seconds * 1000) * 1e6));
+  w.tag(field, WireType.LengthDelimited).fork();
+  if (seconds !== 0) w.tag(1, WireType.Varint).int64(seconds);
+  int32(w, 2, nanos);
+  w.join();
+}
+
+/** Writes `f` (accepted by `proxy`) as field 3 of the batch. */
+function writeFeedback(w: BinaryWriter, f: FeedbackEntry, proxy: string): void {
+  w.tag(3, WireType.LengthDelimited).fork();
+  str(w, 1, f.experiment);
+  uint32(w, 2, f.phase);
+  int32(w, 3, f.arm);
+  uint32(w, 4, parseInt(f.unitHash, 16) >>> 0);
+  str(w, 5, f.requestId);
+  str(w, 6, f.metric);
+  double(w, 7, f.value);
+  str(w, 8, proxy);
+  timestamp(w, 9, f.receivedAtMs);
+  w.join();
+}
+
 /** Writes `o` (served by `proxy`, ended at `finishedAtMs`) as field `field` of the batch. */
 function writeOutcome(w: BinaryWriter, o: Outcome, proxy: string, finishedAtMs: number): void {
   w.tag(2, WireType.LengthDelimited).fork();
@@ -46,12 +73,7 @@ function writeOutcome(w: BinaryWriter, o: Outcome, proxy: string, finishedAtMs: 
   uint32(w, 13, o.promptTokens);
   uint32(w, 14, o.completionTokens);
   double(w, 15, o.tokensPerSecond);
-  const seconds = Math.floor(finishedAtMs / 1000);
-  const nanos = Math.min(999_999_999, Math.round((finishedAtMs - seconds * 1000) * 1e6));
-  w.tag(16, WireType.LengthDelimited).fork();
-  if (seconds !== 0) w.tag(1, WireType.Varint).int64(seconds);
-  int32(w, 2, nanos);
-  w.join();
+  timestamp(w, 16, finishedAtMs);
   if (o.experiment) {
     str(w, 17, o.experiment);
     uint32(w, 18, o.experimentPhase ?? 0);
@@ -60,10 +82,11 @@ function writeOutcome(w: BinaryWriter, o: Outcome, proxy: string, finishedAtMs: 
   w.join();
 }
 
-/** Encodes outcomes (with their end times) as a binary OutcomeBatch. */
-export function encodeOutcomeBatch(proxy: string, outcomes: readonly Outcome[], finishedAtMs: readonly number[]): Uint8Array {
+/** Encodes outcomes (with their end times) and accepted feedback as a binary OutcomeBatch. */
+export function encodeOutcomeBatch(proxy: string, outcomes: readonly Outcome[], finishedAtMs: readonly number[], feedback: readonly FeedbackEntry[] = []): Uint8Array {
   const w = new BinaryWriter();
   str(w, 1, proxy);
   for (let i = 0; i < outcomes.length; i++) writeOutcome(w, outcomes[i], proxy, finishedAtMs[i]);
+  for (const f of feedback) writeFeedback(w, f, proxy);
   return w.finish();
 }

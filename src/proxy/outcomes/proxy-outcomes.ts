@@ -1,6 +1,7 @@
 /**
  * Where a proxy's outcomes go: its Prometheus counters, the outcome log (batched, when one is
- * given) and the caller's own listener, in that order. Also serves `GET /metrics` on the traffic
+ * given) and the caller's own listener, in that order. Accepted feedback goes to the same
+ * batches (and to the caller's feedback listener). Also serves `GET /metrics` on the traffic
  * port. Shut down after the traffic port (so the last requests' outcomes are in) and before the
  * snapshot applier.
  */
@@ -10,6 +11,7 @@ import type { Logger } from "../../log.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../../stats/prometheus-text.ts";
 export { isMetricsPath } from "../../stats/prometheus-text.ts";
 import type { OutcomeLog } from "../../transport/types.ts";
+import type { FeedbackListener } from "../feedback/accept-feedback.ts";
 import type { OutcomeListener } from "../outcome.ts";
 import type { RoutingTable } from "../snapshot/routing-table.ts";
 import { createOutcomeBatcher, type OutcomeBatcher, type OutcomeBatcherOptions } from "./outcome-batcher.ts";
@@ -24,6 +26,8 @@ export interface ProxyOutcomesOptions {
   log?: OutcomeLog;
   /** Also receives every outcome. Default: none. */
   onOutcome?: OutcomeListener;
+  /** Also receives every accepted piece of feedback. Default: none. */
+  onFeedback?: FeedbackListener;
   /** The table new requests start on (for the snapshot version gauge). */
   current: () => RoutingTable | undefined;
   /** Requests being served now (for the in-flight gauge). */
@@ -36,6 +40,8 @@ export interface ProxyOutcomesOptions {
 export interface ProxyOutcomes {
   /** Give this to the request handlers. */
   readonly listener: OutcomeListener;
+  /** Give this to the feedback handlers. */
+  readonly feedbackListener: FeedbackListener;
   /** The batcher, when a log was given. */
   readonly batcher: OutcomeBatcher | undefined;
   /** The Prometheus text of this proxy. */
@@ -72,12 +78,18 @@ export function createProxyOutcomes(options: ProxyOutcomesOptions): ProxyOutcome
     batcher?.push(o, preciseNowMs());
     if (user !== undefined) user(o);
   };
+  const userFeedback = options.onFeedback;
+  const feedbackListener: FeedbackListener = (f) => {
+    batcher?.pushFeedback(f);
+    if (userFeedback !== undefined) userFeedback(f);
+  };
   const metricsText = () => {
     const table = options.current();
     return metrics.text({ inFlight: options.inFlight(), snapshotVersion: table?.version ?? 0, batcher: batcher?.stats(), nodes: nodeGauges(table) });
   };
   return {
     listener,
+    feedbackListener,
     batcher,
     metricsText,
     serveMetrics(req, res) {

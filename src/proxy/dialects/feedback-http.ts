@@ -1,0 +1,67 @@
+/**
+ * `POST /v1/feedback` on the traffic port: a JSON body `{"ref": "...", "metric": "thumbs_up",
+ * "value": 1}` (the ref may come in the `x-turnout-ref` header instead; the body's wins). Accepted
+ * feedback is answered `202 {"accepted":true,"experiment":...,"arm":...}`; anything wrong (no
+ * ref, a malformed, forged, altered or other-key ref, a bad metric or value, a body that is not a
+ * JSON object) is answered `400 {"error":"ref: bad signature","violations":[{field,message}]}`
+ * and nothing is recorded. Never a 5xx for bad input.
+ */
+import type { IncomingMessage } from "node:http";
+import type { Http2ServerRequest } from "node:http2";
+import { TurnoutError, type FieldViolation } from "../../errors.ts";
+import { acceptFeedback } from "../feedback/accept-feedback.ts";
+import type { ProxyContext } from "../proxy-context.ts";
+import { requestIdOf } from "./request-context.ts";
+import { sendJson, type AnswerMeta, type ProxyResponse } from "./respond.ts";
+
+/** The path of the feedback endpoint. */
+export const FEEDBACK_PATH = "/v1/feedback";
+/** Largest feedback body read, in bytes. */
+export const MAX_FEEDBACK_BYTES = 16 * 1024;
+
+function reject(res: ProxyResponse, meta: AnswerMeta, violations: readonly FieldViolation[]): void {
+  const error = violations.map((v) => `${v.field}: ${v.message}`).join("; ");
+  sendJson(res, 400, JSON.stringify({ error, violations }), meta);
+}
+
+/** Answers one `POST /v1/feedback`. */
+export function serveFeedback(ctx: ProxyContext, req: IncomingMessage | Http2ServerRequest, res: ProxyResponse): void {
+  const meta: AnswerMeta = { requestId: requestIdOf(req.headers), snapshot: ctx.current()?.versionHeader ?? "0", variant: "" };
+  const parts: Buffer[] = [];
+  let size = 0;
+  let done = false;
+  req.on("data", (chunk: Buffer) => {
+    if (done) return;
+    size += chunk.length;
+    if (size > MAX_FEEDBACK_BYTES) {
+      done = true;
+      reject(res, meta, [{ field: "body", message: `larger than ${MAX_FEEDBACK_BYTES} bytes` }]);
+      return;
+    }
+    parts.push(chunk);
+  });
+  req.on("error", () => {
+    done = true;
+  });
+  req.on("end", () => {
+    if (done) return;
+    done = true;
+    let body: unknown;
+    try {
+      body = JSON.parse(Buffer.concat(parts).toString("utf8"));
+    } catch {
+      body = undefined;
+    }
+    if (typeof body !== "object" || body === null || Array.isArray(body)) return reject(res, meta, [{ field: "body", message: "must be a JSON object {ref, metric, value}" }]);
+    const b = body as Record<string, unknown>;
+    const header = req.headers["x-turnout-ref"];
+    const ref = b.ref ?? (typeof header === "string" ? header : undefined);
+    try {
+      const r = acceptFeedback({ ref, metric: b.metric, value: b.value }, ctx.refKey, ctx.onFeedback);
+      sendJson(res, 202, JSON.stringify({ accepted: true, experiment: r.experiment, arm: r.arm }), meta);
+    } catch (err) {
+      if (!(err instanceof TurnoutError) || err.violations.length === 0) throw err;
+      reject(res, meta, err.violations);
+    }
+  });
+}
