@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { create, equals, fromBinary } from "@bufbuild/protobuf";
-import { OutcomeBatchSchema, OutcomeSchema } from "../../gen/turnout/v1/events_pb.js";
+import { FeedbackSchema, OutcomeBatchSchema, OutcomeSchema } from "../../gen/turnout/v1/events_pb.js";
+import type { FeedbackEntry } from "../../src/proxy/feedback/accept-feedback.ts";
 import { encodeOutcomeBatch } from "../../src/proxy/outcomes/outcome-record.ts";
 import type { Outcome } from "../../src/proxy/outcome.ts";
 
@@ -34,4 +35,25 @@ test("an outcome counted in an experiment carries its id, phase and arm; one out
   const [a, b] = fromBinary(OutcomeBatchSchema, encodeOutcomeBatch("p", [inside, full], [1, 2])).outcomes;
   assert.deepEqual([a.experiment, a.experimentPhase, a.experimentArm], ["exp-1", 2, 0]);
   assert.deepEqual([b.experiment, b.experimentPhase, b.experimentArm], ["", 0, 0]);
+});
+
+test("feedback entries ride in the batch as OutcomeBatch.feedback and decode to exactly the Feedback messages the schema would build", () => {
+  const entries: FeedbackEntry[] = [
+    { experiment: "exp-1", phase: 2, arm: 1, unitHash: "fedcba98", requestId: "req-1", metric: "thumbs_up", value: 1, receivedAtMs: 1_795_000_000_123.5 },
+    { experiment: "exp-1", phase: 0, arm: 0, unitHash: "0", requestId: "req-2", metric: "score", value: -2.5, receivedAtMs: 1_795_000_001_000 },
+  ];
+  const decoded = fromBinary(OutcomeBatchSchema, encodeOutcomeBatch("proxy-a", [full], [1], entries));
+  assert.equal(decoded.outcomes.length, 1);
+  assert.equal(decoded.feedback.length, 2);
+  for (let i = 0; i < 2; i++) {
+    const f = entries[i];
+    const want = create(FeedbackSchema, {
+      experiment: f.experiment, phase: f.phase, arm: f.arm, unitHash: parseInt(f.unitHash, 16), requestId: f.requestId, metric: f.metric, value: f.value, proxy: "proxy-a",
+      receivedAt: { seconds: BigInt(Math.floor(f.receivedAtMs / 1000)), nanos: Math.round((f.receivedAtMs % 1000) * 1e6) },
+    });
+    assert.ok(equals(FeedbackSchema, decoded.feedback[i], want), `feedback ${i} round-trips`);
+  }
+  assert.equal(decoded.feedback[0].unitHash, 0xfedcba98, "the full unsigned 32-bit unit hash");
+  const onlyFeedback = fromBinary(OutcomeBatchSchema, encodeOutcomeBatch("p", [], [], entries.slice(0, 1)));
+  assert.deepEqual([onlyFeedback.outcomes.length, onlyFeedback.feedback.length, onlyFeedback.feedback[0].metric], [0, 1, "thumbs_up"]);
 });
