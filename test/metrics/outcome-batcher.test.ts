@@ -203,3 +203,26 @@ test("close appends the open batch; a log still away at the close deadline is gi
   assert.equal(s.appendedRecords, 0);
   await log.close();
 });
+
+test("feedback shares the outcomes' batches: counted toward maxBatch, retried under the same id and stored once", async () => {
+  const log = openLog();
+  const f = flaky(log);
+  f.state.failAfter = 1; // the first append lands but answers unavailable
+  const b = batcher(f.log, { maxBatch: 4, maxDelayMs: 600_000 });
+  const fb = (i: number) => ({ experiment: "e1", phase: 1, arm: i % 2, unitHash: "abc", requestId: `req-${i}`, metric: "thumbs_up", value: i % 2, receivedAtMs: 1_800_000_000_000 + i });
+  b.push(outcome(0), 1_800_000_000_000);
+  b.pushFeedback(fb(1));
+  b.pushFeedback(fb(2));
+  b.push(outcome(3), 1_800_000_000_003); // the 4th record seals the batch
+  b.pushFeedback(fb(4));
+  await b.flush();
+  assert.deepEqual(f.attempts, ["p1:boot:1", "p1:boot:1", "p1:boot:2"]);
+  const batches = await readAll(log);
+  assert.equal(batches.length, 2, "the retried append is stored once");
+  assert.deepEqual(batches[0].outcomes.map((o) => o.requestId), ["req-0", "req-3"]);
+  assert.deepEqual(batches[0].feedback.map((x) => [x.requestId, x.arm, x.proxy]), [["req-1", 1, "p1"], ["req-2", 0, "p1"]]);
+  assert.deepEqual([batches[1].outcomes.length, batches[1].feedback[0].requestId], [0, "req-4"]);
+  assert.deepEqual([b.stats().appendedRecords, b.stats().queuedRecords], [5, 0]);
+  await b.close();
+  await log.close();
+});

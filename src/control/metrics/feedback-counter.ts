@@ -2,9 +2,8 @@
  * The control plane's count of accepted feedback, by experiment and metric, from the outcome log's
  * `OutcomeBatch.feedback` entries: the Prometheus counter `turnout_feedback_total` and the caller's
  * `onFeedback` hook (the per-arm experiment report builds on it). Metric names are chosen by
- * clients, so the number of (experiment, metric) series is capped; feedback beyond the cap is
- * counted under `metric="_other"` of its experiment (or `experiment="_other"` when even that
- * series would be new).
+ * clients, so the number of (experiment, metric) series is capped; feedback of a series beyond
+ * the cap is counted under `{experiment="_other",metric="_other"}` (the hook still sees it whole).
  */
 import type { Feedback } from "../../../gen/turnout/v1/events_pb.js";
 import type { Labels } from "../../stats/prometheus-text.ts";
@@ -59,7 +58,7 @@ export function createFeedbackCounter(options: FeedbackCounterOptions = {}): Fee
   return {
     apply(f) {
       total++;
-      if (!bump(f.experiment, f.metric) && !bump(f.experiment, OTHER)) {
+      if (!bump(f.experiment, f.metric)) {
         const other = series.get(OTHER) ?? new Map<string, number>();
         series.set(OTHER, other);
         other.set(OTHER, (other.get(OTHER) ?? 0) + 1);
