@@ -55,7 +55,9 @@ export function checkFeedback(input: FeedbackInput, key: KeyObject): { violation
   if (input.ref === undefined || input.ref === null || input.ref === "") violations.push({ field: "ref", message: "missing (send the answer's x-turnout-ref)" });
   else {
     const v = verifyRef(input.ref, key);
-    if (v.ok) fields = v.fields;
+    // A signed ref only names what a proxy assigned; the range check keeps the wire types (uint32 phase, int32 arm) safe anyway.
+    if (v.ok && (v.fields.phase > 0xffffffff || v.fields.arm > 0x7fffffff)) violations.push({ field: "ref", message: "names a phase or arm out of range" });
+    else if (v.ok) fields = v.fields;
     else violations.push({ field: "ref", message: REF_MESSAGES[v.reason] });
   }
   if (typeof input.metric !== "string" || !METRIC_NAME.test(input.metric)) violations.push({ field: "metric", message: "must be 1..64 characters of [a-z0-9_.-]" });
