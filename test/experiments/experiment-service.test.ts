@@ -122,6 +122,8 @@ describe("ExperimentService", () => {
     assert.equal(e.status, ExperimentStatus.STOPPED);
     assert.equal(e.endReason, "duration");
     assert.ok(e.phases[0].endedAt !== undefined);
+    // The stop is stored before the snapshot without the experiment is published: wait for that.
+    while (Date.now() < deadline && p.controlPlane.currentSnapshot().experiments.length > 0) await new Promise((r) => setTimeout(r, 20));
     assert.equal(p.controlPlane.currentSnapshot().experiments.length, 0);
   });
 
