@@ -54,7 +54,7 @@ export interface UnitTotals {
   requests: number;
   errors: number;
   latencySum: number;
-  /** Requests that got a first token, and the sum of their TTFTs. */
+  /** Successful requests that got a first token, and the sum of their TTFTs. */
   ttftCount: number;
   ttftSum: number;
   completionTokens: number;
@@ -146,7 +146,8 @@ export function createExperimentTally(options: ExperimentTallyOptions = {}): Exp
       if (record.status !== "ok") unit.errors++;
       unit.latencySum += record.latencyMs;
       arm.latency.add(record.latencyMs);
-      if (record.ttftMs >= 0) {
+      // a failed request's "first byte" is its error, not a token
+      if (record.ttftMs >= 0 && record.status === "ok") {
         unit.ttftCount++;
         unit.ttftSum += record.ttftMs;
         arm.ttft.add(record.ttftMs);

@@ -14,7 +14,7 @@ import { PrometheusWriter, type Labels } from "../../stats/prometheus-text.ts";
 import type { OutcomeLog } from "../../transport/types.ts";
 import { createMetricsService } from "./metrics-service.ts";
 import { createOutcomeAggregator, type OutcomeAggregator, type OutcomeAggregatorOptions } from "./outcome-aggregator.ts";
-import { startOutcomeConsumer, type OutcomeConsumer } from "./outcome-consumer.ts";
+import { startOutcomeConsumer, type ExperimentOutcomeSink, type OutcomeConsumer } from "./outcome-consumer.ts";
 
 /** Options of {@link createControlMetrics}. */
 export interface ControlMetricsOptions {
@@ -37,6 +37,8 @@ export interface ControlMetricsOptions {
   snapshotVersion?: () => number;
   /** Store errors by operation and code, for the Prometheus counter. Default: none (not exported). */
   storeErrors?: () => { operation: string; code: string; count: number }[];
+  /** Outcomes counted in experiments also go here (the report tally). Default: none. */
+  experiments?: ExperimentOutcomeSink;
 }
 
 /** The running metrics stage. */
@@ -71,6 +73,7 @@ export function createControlMetrics(options: ControlMetricsOptions): ControlMet
           logger: options.logger,
           now,
           replayMs: (options.aggregator?.horizonSeconds ?? 3600) * 1000,
+          experiments: options.experiments,
         });
   const closing = new AbortController();
   const service = createMetricsService({

@@ -20,13 +20,31 @@
  * after ack_wait, is still applied, which "skip seq ≤ highest" would get wrong). The aggregator's
  * record-key dedupe stays as the guard against a proxy's batch stored twice under two seqs.
  * When the log is unreachable the consumer retries (the rebuild, then consuming) with backoff.
+ *
+ * Experiments: records that carry an experiment also go to `options.experiments` (the report
+ * tally), once each: in the metrics horizon only when the aggregator counted them (its record-key
+ * dedupe decides), before it (a replay reaching back to an experiment's start) by log seq alone.
+ * The rebuild then reaches back to `experiments.replayFromMs()` when that is earlier than the
+ * metrics horizon, so a restarted control plane rebuilds every report it had.
  */
 import { fromBinary } from "@bufbuild/protobuf";
 import { setTimeout as sleep } from "node:timers/promises";
 import { OutcomeBatchSchema, type Outcome } from "../../../gen/turnout/v1/events_pb.js";
 import type { Logger } from "../../log.ts";
 import type { OutcomeLog } from "../../transport/types.ts";
+import type { ExperimentRecord } from "../experiments/experiment-tally.ts";
 import type { OutcomeAggregator, OutcomeRecord } from "./outcome-aggregator.ts";
+
+/** Where outcomes counted in an experiment go (the experiment report tally). */
+export interface ExperimentOutcomeSink {
+  /** Counts one record (called once per record). */
+  apply(record: ExperimentRecord): void;
+  /**
+   * Earliest finish time (epoch ms) the rebuild must reach back to for the experiments' reports;
+   * undefined when none needs more than the metrics horizon. Awaited before the rebuild.
+   */
+  replayFromMs(): Promise<number | undefined>;
+}
 
 /** Options of {@link startOutcomeConsumer}. */
 export interface OutcomeConsumerOptions {
@@ -48,6 +66,23 @@ export interface OutcomeConsumerOptions {
   replayMs?: number;
   /** How many applied log seqs are remembered to skip redeliveries. Default 100000. */
   seqWindow?: number;
+  /** Also feed outcomes counted in an experiment here. Default: none. */
+  experiments?: ExperimentOutcomeSink;
+}
+
+/** The experiment tally's view of a decoded Outcome. */
+export function experimentRecordOf(o: Outcome): ExperimentRecord {
+  return {
+    experiment: o.experiment,
+    phase: o.experimentPhase,
+    arm: o.experimentArm,
+    unitHash: o.unitHash,
+    status: o.status,
+    latencyMs: o.latencyMs,
+    ttftMs: o.ttftMs,
+    completionTokens: o.completionTokens,
+    tokensPerSecond: o.tokensPerSecond,
+  };
 }
 
 /** A running consumer. */
@@ -124,8 +159,12 @@ export function startOutcomeConsumer(options: OutcomeConsumerOptions): OutcomeCo
   let rebuildDone!: () => void;
   const rebuilt = new Promise<void>((resolve) => (rebuildDone = resolve));
 
-  /** Applies one entry's records (those finished at or after `sinceMs`); false for a redelivery. */
-  function apply(seq: number, data: Uint8Array, sinceMs: number): boolean {
+  /**
+   * Applies one entry's records: to the aggregator those finished at or after `sinceMs`, to the
+   * experiments those the aggregator counted and, before `sinceMs`, those finished at or after
+   * `experimentsSinceMs`; false for a redelivery.
+   */
+  function apply(seq: number, data: Uint8Array, sinceMs: number, experimentsSinceMs = Infinity): boolean {
     if (applied.has(seq)) {
       redelivered++;
       return false;
@@ -142,7 +181,8 @@ export function startOutcomeConsumer(options: OutcomeConsumerOptions): OutcomeCo
     const t = now();
     for (const o of batch.outcomes) {
       const record = outcomeRecordOf(o, batch.proxy);
-      if (record.finishedAtMs >= sinceMs) options.aggregator.apply(record, t);
+      const counted = record.finishedAtMs >= sinceMs ? options.aggregator.apply(record, t) : record.finishedAtMs >= experimentsSinceMs;
+      if (counted && o.experiment !== "" && options.experiments !== undefined) options.experiments.apply(experimentRecordOf(o));
     }
     return true;
   }
@@ -170,12 +210,20 @@ export function startOutcomeConsumer(options: OutcomeConsumerOptions): OutcomeCo
 
   async function run(): Promise<void> {
     // 1. Rebuild what the previous run of this consumer had applied and acked.
-    if (replayMs > 0) {
+    let experimentsSinceMs = Infinity;
+    if (options.experiments !== undefined) {
+      const ok = await withRetries("reading experiments to replay", async () => {
+        experimentsSinceMs = (await options.experiments!.replayFromMs()) ?? Infinity;
+      });
+      if (!ok) return rebuildDone();
+    }
+    if (replayMs > 0 || experimentsSinceMs !== Infinity) {
       const started = now();
-      const sinceMs = started - replayMs;
+      const sinceMs = replayMs > 0 ? started - replayMs : Infinity;
+      const fromMs = Math.min(sinceMs, experimentsSinceMs);
       const ok = await withRetries("replaying outcomes", async () => {
-        for await (const entry of options.log.replay(name, sinceMs - REPLAY_SLACK_MS, signal)) {
-          if (apply(entry.seq, entry.data, sinceMs)) replayed++;
+        for await (const entry of options.log.replay(name, fromMs - REPLAY_SLACK_MS, signal)) {
+          if (apply(entry.seq, entry.data, sinceMs, experimentsSinceMs)) replayed++;
           delay = 100;
         }
       });
