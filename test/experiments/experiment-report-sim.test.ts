@@ -15,6 +15,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { Agent, request } from "undici";
 import { ExperimentReportSchema, ExperimentService, ExperimentServiceCreateRequestSchema, type ExperimentReport } from "../../gen/turnout/v1/experiment_pb.js";
 import { NodeSchema, RouteSchema, VariantSchema } from "../../gen/turnout/v1/routing_pb.js";
+import { runExperimentCommand } from "../../src/cli/experiment-command.ts";
 import { startAdminServer } from "../../src/control/admin-server.ts";
 import { createControlPlane } from "../../src/control/control-plane.ts";
 import { createLogger } from "../../src/log.ts";
@@ -54,6 +55,7 @@ async function gateway() {
     plane,
     proxy,
     client,
+    adminUrl: admin.url,
     async close() {
       await proxy.close();
       await admin.close();
@@ -126,6 +128,30 @@ test("2,000 users 50/50: the report finds b slower to first token with more erro
     await gw.plane.metrics.rebuilt();
     const again = (await gw.client.getReport({ id: "ab" })).report!;
     assert.deepEqual(numbers(again), numbers(report));
+
+    // WatchReport: the report at once
+    const watching = new AbortController();
+    for await (const msg of gw.client.watchReport({ id: "ab", intervalSeconds: 1 }, { signal: AbortSignal.any([watching.signal, AbortSignal.timeout(10_000)]) })) {
+      assert.deepEqual(numbers(msg.report!), numbers(report));
+      break;
+    }
+    watching.abort();
+
+    // feedback (the lead wires OutcomeBatch feedback to this): per arm in the report
+    const units = [...gw.plane.reports.tally.get("ab")!.arms].flatMap(([arm, t]) => [...t.units.keys()].map((k) => ({ arm, unitHash: Number(k.split(":")[1]) })));
+    for (const u of units) gw.plane.reports.recordFeedback({ experiment: "ab", phase: 0, arm: u.arm, unitHash: u.unitHash, metric: "thumbs_up", value: u.arm === 0 ? 1 : 0 });
+    const withFeedback = (await gw.client.getReport({ id: "ab" })).report!;
+    assert.deepEqual(withFeedback.arms.map((a) => a.feedback.map((f) => [f.metric, f.mean, Number(f.users)])), [[["thumbs_up", 1, Number(a.users)]], [["thumbs_up", 0, Number(b.users)]]]);
+
+    // the CLI prints it as a table
+    const lines: string[] = [];
+    assert.equal(await runExperimentCommand(["report", "ab", "--admin", gw.adminUrl], (l) => lines.push(l)), 0);
+    assert.match(lines[0], /^experiment ab \(ab\)  RUNNING  outcomes 2000$/);
+    assert.ok(lines.some((l) => /^ttft_ms\s+b\s/.test(l) && l.endsWith("worse")), lines.join("\n"));
+    assert.ok(lines.some((l) => /^sample ratio: .* ok$/.test(l)), lines.join("\n"));
+    assert.ok(lines.some((l) => l.startsWith("verdict: b is ")), lines.join("\n"));
+    if (process.env.TURNOUT_PRINT_REPORT) console.log(lines.join("\n"));
+    await assert.rejects(runExperimentCommand(["report", "nope", "--admin", gw.adminUrl], () => undefined), /^Error: NotFound: experiment "nope" does not exist/);
 
     await assert.rejects(gw.client.getReport({ id: "nope" }), (err: unknown) => err instanceof ConnectError && err.code === Code.NotFound);
   } finally {
