@@ -38,6 +38,8 @@ test("a restarted consumer replays an experiment's outcomes from its start, beyo
   // 20 outcomes that finished 2 h ago (before the 1 h metrics horizon) and 6 a second ago
   const old = Array.from({ length: 20 }, (_, i) => outcome(i, "ab"));
   await log.append("p1:1", encodeOutcomeBatch("p1", old, old.map(() => now - 2 * HOUR)));
+  // the same batch stored again under another id (a proxy's retried append): counted once
+  await log.append("p1:1-again", encodeOutcomeBatch("p1", old, old.map(() => now - 2 * HOUR)));
   const fresh = Array.from({ length: 6 }, (_, i) => outcome(100 + i, "ab"));
   await log.append("p1:2", encodeOutcomeBatch("p1", fresh, fresh.map(() => now - 1000)));
 
@@ -48,7 +50,7 @@ test("a restarted consumer replays an experiment's outcomes from its start, beyo
     return { aggregator, tally, consumer };
   };
   const first = run(now - 3 * HOUR);
-  await until(() => first.consumer.entriesTotal() === 2);
+  await until(() => first.consumer.entriesTotal() === 3);
   assert.equal(first.tally.get("ab")!.outcomes, 26, "the live consumer counts every outcome");
   const before = JSON.stringify([...first.tally.get("ab")!.arms].map(([i, a]) => [i, [...a.units]]));
   await first.consumer.close();

@@ -23,7 +23,8 @@
  *
  * Experiments: records that carry an experiment also go to `options.experiments` (the report
  * tally), once each: in the metrics horizon only when the aggregator counted them (its record-key
- * dedupe decides), before it (a replay reaching back to an experiment's start) by log seq alone.
+ * dedupe decides), before it (a replay reaching back to an experiment's start) by log seq and the
+ * same record key (a RecentKeys of the last million keys).
  * The rebuild then reaches back to `experiments.replayFromMs()` when that is earlier than the
  * metrics horizon, so a restarted control plane rebuilds every report it had.
  */
@@ -34,6 +35,7 @@ import type { Logger } from "../../log.ts";
 import type { OutcomeLog } from "../../transport/types.ts";
 import type { ExperimentRecord } from "../experiments/experiment-tally.ts";
 import type { OutcomeAggregator, OutcomeRecord } from "./outcome-aggregator.ts";
+import { RecentKeys } from "./recent-keys.ts";
 
 /** Where outcomes counted in an experiment go (the experiment report tally). */
 export interface ExperimentOutcomeSink {
@@ -148,6 +150,7 @@ export function startOutcomeConsumer(options: OutcomeConsumerOptions): OutcomeCo
   const replayMs = options.replayMs ?? 3600_000;
   const name = options.consumerName;
   const applied = new AppliedSeqs(options.seqWindow ?? 100_000);
+  const experimentKeys = new RecentKeys();
   const controller = new AbortController();
   const signal = controller.signal;
   let entries = 0;
@@ -181,7 +184,12 @@ export function startOutcomeConsumer(options: OutcomeConsumerOptions): OutcomeCo
     const t = now();
     for (const o of batch.outcomes) {
       const record = outcomeRecordOf(o, batch.proxy);
-      const counted = record.finishedAtMs >= sinceMs ? options.aggregator.apply(record, t) : record.finishedAtMs >= experimentsSinceMs;
+      // before the metrics horizon the aggregator does not see the record: the experiments'
+      // own key dedupe (the same key) stands in for its dedupe; the slack covers proxy clock skew
+      const counted =
+        record.finishedAtMs >= sinceMs
+          ? options.aggregator.apply(record, t)
+          : record.finishedAtMs >= experimentsSinceMs - REPLAY_SLACK_MS && o.experiment !== "" && experimentKeys.add(`${record.proxy}\u0000${record.requestId}\u0000${record.finishedAtMs}`, t);
       if (counted && o.experiment !== "" && options.experiments !== undefined) options.experiments.apply(experimentRecordOf(o));
     }
     return true;
