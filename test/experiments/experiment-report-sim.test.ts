@@ -129,18 +129,20 @@ test("2,000 users 50/50: the report finds b slower to first token with more erro
     const again = (await gw.client.getReport({ id: "ab" })).report!;
     assert.deepEqual(numbers(again), numbers(report));
 
-    // WatchReport: the report at once
+    // WatchReport: the report at once, then again once it changed (feedback arrives); feedback
+    // (the lead wires OutcomeBatch feedback to recordFeedback) shows up per arm
+    const units = [...gw.plane.reports.tally.get("ab")!.arms].flatMap(([arm, t]) => [...t.units.keys()].map((k) => ({ arm, unitHash: Number(k.split(":")[1]) })));
     const watching = new AbortController();
+    const seen: ExperimentReport[] = [];
     for await (const msg of gw.client.watchReport({ id: "ab", intervalSeconds: 1 }, { signal: AbortSignal.any([watching.signal, AbortSignal.timeout(10_000)]) })) {
-      assert.deepEqual(numbers(msg.report!), numbers(report));
-      break;
+      seen.push(msg.report!);
+      if (seen.length === 1) {
+        for (const u of units) gw.plane.reports.recordFeedback({ experiment: "ab", phase: 0, arm: u.arm, unitHash: u.unitHash, metric: "thumbs_up", value: u.arm === 0 ? 1 : 0 });
+      } else break;
     }
     watching.abort();
-
-    // feedback (the lead wires OutcomeBatch feedback to this): per arm in the report
-    const units = [...gw.plane.reports.tally.get("ab")!.arms].flatMap(([arm, t]) => [...t.units.keys()].map((k) => ({ arm, unitHash: Number(k.split(":")[1]) })));
-    for (const u of units) gw.plane.reports.recordFeedback({ experiment: "ab", phase: 0, arm: u.arm, unitHash: u.unitHash, metric: "thumbs_up", value: u.arm === 0 ? 1 : 0 });
-    const withFeedback = (await gw.client.getReport({ id: "ab" })).report!;
+    assert.deepEqual(numbers(seen[0]), numbers(report));
+    const withFeedback = seen[1];
     assert.deepEqual(withFeedback.arms.map((a) => a.feedback.map((f) => [f.metric, f.mean, Number(f.users)])), [[["thumbs_up", 1, Number(a.users)]], [["thumbs_up", 0, Number(b.users)]]]);
 
     // the CLI prints it as a table

@@ -81,4 +81,12 @@ describe("experiment report", () => {
     assert.ok(report.comparisons.every((c) => c.outcome === "insufficient"));
     assert.equal(report.sampleRatio!.warning, false);
   });
+
+  test("the tally holds at most maxExperiments experiments and counts what it drops", () => {
+    const tally = createExperimentTally({ maxExperiments: 2 });
+    for (const experiment of ["x", "y", "z"]) tally.apply({ experiment, phase: 0, arm: 0, unitHash: 1, status: "ok", latencyMs: 1, ttftMs: 1, completionTokens: 1, tokensPerSecond: 1 });
+    assert.ok(tally.get("x") && tally.get("y"));
+    assert.equal(tally.get("z"), undefined);
+    assert.equal(tally.droppedTotal(), 1);
+  });
 });
