@@ -66,7 +66,14 @@ describe("experiment report", () => {
       tally.apply({ experiment: "e1", phase: 0, arm, unitHash: u, status: "ok", latencyMs: 10, ttftMs: 5, completionTokens: 1, tokensPerSecond: 0 });
       tally.recordFeedback({ experiment: "e1", phase: 0, arm, unitHash: u, metric: "thumbs_up", value: arm === 1 ? (u % 10 < 8 ? 1 : 0) : u % 10 < 4 ? 1 : 0 });
     }
+    // feedback naming its unit by another hash than the outcomes' bucket adds no user
+    tally.recordFeedback({ experiment: "e1", phase: 0, arm: 0, unitHash: 0x9e3779b9, metric: "score", value: 4 });
     const report = buildExperimentReport(experiment, tally.get("e1"), 0);
+    assert.deepEqual(report.arms.map((x) => Number(x.users)), [200, 200]);
+    assert.equal(report.sampleRatio!.warning, false);
+    const score = report.arms[0].feedback.find((f) => f.metric === "score")!;
+    assert.equal(score.mean, 4);
+    assert.equal(score.users, 1n);
     const [a, b] = report.arms.map((x) => x.feedback.find((f) => f.metric === "thumbs_up")!);
     assert.equal(Number(a.count), 200);
     assert.ok(Math.abs(a.mean - 0.4) < 1e-9 && Math.abs(b.mean - 0.8) < 1e-9, `${a.mean} ${b.mean}`);

@@ -28,14 +28,25 @@ import type { ArmTally, ExperimentTallyEntry, UnitTotals } from "./experiment-ta
 interface ReportMetric {
   name: string;
   phrasing: VerdictMetric;
-  unit(u: UnitTotals): RatioUnit;
+  units(arm: ArmTally): Iterable<RatioUnit>;
+}
+
+/** A metric over the outcome units of an arm. */
+function outcomeMetric(name: string, phrasing: VerdictMetric, unit: (u: UnitTotals) => RatioUnit): ReportMetric {
+  return {
+    name,
+    phrasing,
+    *units(arm) {
+      for (const u of arm.units.values()) yield unit(u);
+    },
+  };
 }
 
 const BUILT_IN: readonly ReportMetric[] = [
-  { name: "ttft_ms", phrasing: VerdictMetrics.timeToFirstToken, unit: (u) => ({ numerator: u.ttftSum, denominator: u.ttftCount }) },
-  { name: "latency_ms", phrasing: VerdictMetrics.latency, unit: (u) => ({ numerator: u.latencySum, denominator: u.requests }) },
-  { name: "error_rate", phrasing: VerdictMetrics.errorRate, unit: (u) => ({ numerator: u.errors, denominator: u.requests }) },
-  { name: "tokens_per_second", phrasing: VerdictMetrics.tokensPerSecond, unit: (u) => ({ numerator: u.tpsSum, denominator: u.tpsCount }) },
+  outcomeMetric("ttft_ms", VerdictMetrics.timeToFirstToken, (u) => ({ numerator: u.ttftSum, denominator: u.ttftCount })),
+  outcomeMetric("latency_ms", VerdictMetrics.latency, (u) => ({ numerator: u.latencySum, denominator: u.requests })),
+  outcomeMetric("error_rate", VerdictMetrics.errorRate, (u) => ({ numerator: u.errors, denominator: u.requests })),
+  outcomeMetric("tokens_per_second", VerdictMetrics.tokensPerSecond, (u) => ({ numerator: u.tpsSum, denominator: u.tpsCount })),
 ];
 
 function feedbackMetric(name: string): ReportMetric {
@@ -43,9 +54,11 @@ function feedbackMetric(name: string): ReportMetric {
   return {
     name,
     phrasing,
-    unit: (u) => {
-      const s = u.feedback?.get(name);
-      return { numerator: s?.sum ?? 0, denominator: s?.count ?? 0 };
+    *units(arm) {
+      for (const metrics of arm.feedback.values()) {
+        const s = metrics.get(name);
+        if (s !== undefined) yield { numerator: s.sum, denominator: s.count };
+      }
     },
   };
 }
@@ -60,10 +73,7 @@ function summary(h: SparseHistogram | undefined) {
 /** Moments of `metric` over the units of `arm` that have data for it (denominator > 0). */
 function moments(arm: ArmTally | undefined, metric: ReportMetric): ArmMoments {
   const units: RatioUnit[] = [];
-  for (const u of arm?.units.values() ?? []) {
-    const r = metric.unit(u);
-    if (r.denominator > 0) units.push(r);
-  }
+  if (arm !== undefined) for (const r of metric.units(arm)) if (r.denominator > 0) units.push(r);
   return ratioMoments(ratioSums(units));
 }
 
@@ -117,7 +127,7 @@ export function buildExperimentReport(experiment: Experiment, entry: ExperimentT
   const current = experiment.phases.at(-1);
   const weights = current !== undefined && current.weights.length === experiment.arms.length ? current.weights : experiment.arms.map((a) => a.weight);
   const feedbackNames = new Set<string>();
-  for (const a of arms) for (const u of a?.units.values() ?? []) for (const m of u.feedback?.keys() ?? []) feedbackNames.add(m);
+  for (const a of arms) for (const metrics of a?.feedback.values() ?? []) for (const m of metrics.keys()) feedbackNames.add(m);
   const metrics = [...BUILT_IN, ...[...feedbackNames].sort().map(feedbackMetric)];
 
   const armReports = experiment.arms.map((arm, i) => {
@@ -134,7 +144,9 @@ export function buildExperimentReport(experiment: Experiment, entry: ExperimentT
       tokens += u.completionTokens;
       tpsCount += u.tpsCount;
       tpsSum += u.tpsSum;
-      for (const [m, s] of u.feedback ?? []) {
+    }
+    for (const metrics of t?.feedback.values() ?? []) {
+      for (const [m, s] of metrics) {
         const f = fb.get(m) ?? { count: 0, sum: 0, users: 0 };
         f.count += s.count;
         f.sum += s.sum;

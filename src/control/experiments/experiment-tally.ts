@@ -5,9 +5,10 @@
  * bucket always share an arm, so a bucket is a cluster of users and stays a valid statistical unit.
  *
  * Memory is bounded by construction: at most 10,000 units per phase per experiment, each about
- * 150 bytes (seven numbers, a map entry, feedback sums when there is feedback), so about 1.5 MB
- * per phase of an experiment that reached every bucket; plus two latency histograms per arm (a
- * few KB each). `maxExperiments` caps the experiments held (records of further ones are counted
+ * 150 bytes (nine numbers and a map entry), so about 1.5 MB per phase of an experiment that
+ * reached every bucket; plus two latency histograms per arm (a few KB each). Feedback is kept per
+ * arm by its own unit key (a feedback entry may name its unit by another hash than the outcome's
+ * bucket), one small map per unit that gave feedback: it never adds users to the arm. `maxExperiments` caps the experiments held (records of further ones are counted
  * in `droppedTotal`).
  *
  * Counting is exact when each record is applied once; the outcome consumer guarantees that (log
@@ -61,13 +62,14 @@ export interface UnitTotals {
   /** Requests that reported a generation speed, and the sum of those speeds. */
   tpsCount: number;
   tpsSum: number;
-  feedback: Map<string, FeedbackSums> | null;
 }
 
 /** One arm of one experiment, all phases. */
 export interface ArmTally {
   /** Units by `${phase}:${unitHash}`. */
   units: Map<string, UnitTotals>;
+  /** Feedback sums by unit (`${phase}:${unitHash}` of the feedback), then metric. */
+  feedback: Map<string, Map<string, FeedbackSums>>;
   latency: SparseHistogram;
   ttft: SparseHistogram;
 }
@@ -101,7 +103,7 @@ export interface ExperimentTally {
 }
 
 function emptyUnit(): UnitTotals {
-  return { requests: 0, errors: 0, latencySum: 0, ttftCount: 0, ttftSum: 0, completionTokens: 0, tpsCount: 0, tpsSum: 0, feedback: null };
+  return { requests: 0, errors: 0, latencySum: 0, ttftCount: 0, ttftSum: 0, completionTokens: 0, tpsCount: 0, tpsSum: 0 };
 }
 
 /** Creates an empty tally. */
@@ -110,7 +112,7 @@ export function createExperimentTally(options: ExperimentTallyOptions = {}): Exp
   const experiments = new Map<string, ExperimentTallyEntry>();
   let dropped = 0;
 
-  function unitOf(r: { experiment: string; phase: number; arm: number; unitHash: number }): { entry: ExperimentTallyEntry; arm: ArmTally; unit: UnitTotals } | undefined {
+  function armOf(r: { experiment: string; arm: number }): { entry: ExperimentTallyEntry; arm: ArmTally } | undefined {
     let entry = experiments.get(r.experiment);
     if (entry === undefined) {
       if (experiments.size >= maxExperiments) {
@@ -122,16 +124,23 @@ export function createExperimentTally(options: ExperimentTallyOptions = {}): Exp
     }
     let arm = entry.arms.get(r.arm);
     if (arm === undefined) {
-      arm = { units: new Map(), latency: new SparseHistogram(), ttft: new SparseHistogram() };
+      arm = { units: new Map(), feedback: new Map(), latency: new SparseHistogram(), ttft: new SparseHistogram() };
       entry.arms.set(r.arm, arm);
     }
+    entry.version++;
+    return { entry, arm };
+  }
+
+  function unitOf(r: { experiment: string; phase: number; arm: number; unitHash: number }): { entry: ExperimentTallyEntry; arm: ArmTally; unit: UnitTotals } | undefined {
+    const found = armOf(r);
+    if (found === undefined) return undefined;
+    const { entry, arm } = found;
     const key = `${r.phase}:${r.unitHash}`;
     let unit = arm.units.get(key);
     if (unit === undefined) {
       unit = emptyUnit();
       arm.units.set(key, unit);
     }
-    entry.version++;
     return { entry, arm, unit };
   }
 
@@ -161,14 +170,18 @@ export function createExperimentTally(options: ExperimentTallyOptions = {}): Exp
 
     recordFeedback(record) {
       if (record.experiment === "" || record.arm < 0 || record.metric === "" || !Number.isFinite(record.value)) return;
-      const found = unitOf(record);
+      const found = armOf(record);
       if (found === undefined) return;
-      const unit = found.unit;
-      unit.feedback ??= new Map();
-      const sums = unit.feedback.get(record.metric) ?? { count: 0, sum: 0 };
+      const key = `${record.phase}:${record.unitHash}`;
+      let metrics = found.arm.feedback.get(key);
+      if (metrics === undefined) {
+        metrics = new Map();
+        found.arm.feedback.set(key, metrics);
+      }
+      const sums = metrics.get(record.metric) ?? { count: 0, sum: 0 };
       sums.count++;
       sums.sum += record.value;
-      unit.feedback.set(record.metric, sums);
+      metrics.set(record.metric, sums);
     },
 
     get: (experiment) => experiments.get(experiment),
