@@ -13,6 +13,7 @@ import { SwitchService } from "../../gen/turnout/v1/switch_pb.js";
 import { ExperimentService } from "../../gen/turnout/v1/experiment_pb.js";
 import { createExperimentClock } from "./experiments/experiment-clock.ts";
 import { createExperimentOperations, type ExperimentOperations } from "./experiments/experiment-operations.ts";
+import { createExperimentReports, type ExperimentReports } from "./experiments/experiment-reports.ts";
 import { createExperimentService } from "./experiments/experiment-service.ts";
 import type { RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
 import { ErrorCode, TurnoutError, invalidArgument } from "../errors.ts";
@@ -96,6 +97,8 @@ export interface ControlPlane {
   readonly switcher: ModelSwitcher;
   /** A/B experiments (ExperimentService); running ones are compiled into the snapshot. */
   readonly experiments: ExperimentOperations;
+  /** Experiment reports (GetReport, WatchReport) and the feedback input `recordFeedback`. */
+  readonly reports: ExperimentReports;
   /** Registers AdminService, SwitchService, MetricsService (and FleetService, with a bus) on a router: `connectNodeAdapter({ routes: controlPlane.routes })`. */
   routes(router: ConnectRouter): void;
   /** The snapshot this control plane published or found last. */
@@ -257,14 +260,27 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
   const fleetService = fleet && createFleetService(fleet);
   const switchService = createSwitchService(switcher);
 
+  // Experiments: stored at experiments.<id>, running ones compiled into the snapshot; each stops
+  // itself when its duration passes (the clock is armed now and after every Start).
+  let experimentClock: ReturnType<typeof createExperimentClock> | undefined;
+  const experiments = createExperimentOperations({ store, exclusive, publish, admin, now: options.now, onStarted: () => void experimentClock?.schedule() });
+  // Reports: outcomes counted in an experiment (from the metrics consumer) into a tally; the
+  // rebuild replays the log from the earliest experiment start, so reports survive a restart.
+  const reports = createExperimentReports({ ops: experiments, now: options.now && (() => options.now!().getTime()) });
+
   // Metrics: outcome log entries in (durable consumer), MetricsService windows and Prometheus text out.
   const metrics = createControlMetrics({
+    experiments: reports.sink,
     outcomes: options.outcomes,
     consumerName: options.consumerName,
     logger: options.logger,
     snapshotVersion: () => Number(current?.version ?? 0n),
     storeErrors: counted.errors,
-    onFeedback: options.onFeedback,
+    // feedback into its experiment arm's report (keyed by the ref's unit hash), then the caller's hook
+    onFeedback: (f) => {
+      reports.recordFeedback({ experiment: f.experiment, phase: f.phase, arm: f.arm, unitHash: f.unitHash, metric: f.metric, value: f.value });
+      options.onFeedback?.(f);
+    },
     // in flight per series: what live proxies reported last (needs the bus)
     inFlight: fleet && ((route, variant) => fleet.inFlight(route, variant)),
   });
@@ -287,13 +303,10 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
   });
   const rolloutService = createRolloutService({ engine: rollouts, admin, closed: rolloutsClosed.signal });
 
-  // Experiments: stored at experiments.<id>, running ones compiled into the snapshot; each stops
-  // itself when its duration passes (the clock is armed now and after every Start).
-  let experimentClock: ReturnType<typeof createExperimentClock> | undefined;
-  const experiments = createExperimentOperations({ store, exclusive, publish, admin, now: options.now, onStarted: () => void experimentClock?.schedule() });
   experimentClock = createExperimentClock({ ops: experiments, logger: log, nowMs: options.now && (() => options.now!().getTime()) });
   await experimentClock.schedule();
-  const experimentService = createExperimentService(experiments);
+  const reportsClosed = new AbortController();
+  const experimentService = createExperimentService(experiments, reports, reportsClosed.signal);
   return {
     admin,
     service,
@@ -302,6 +315,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     rollouts,
     switcher,
     experiments,
+    reports,
     routes(router) {
       router.service(ExperimentService, experimentService);
       router.service(AdminService, service);
@@ -318,6 +332,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       if (closed) return;
       closed = true;
       experimentClock?.close();
+      reportsClosed.abort();
       await switcher.close();
       rolloutsClosed.abort();
       await rollouts.close();

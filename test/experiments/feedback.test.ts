@@ -134,6 +134,15 @@ describe("feedback through the proxy", () => {
     assert.equal(plane.metrics.feedback.count("fb", "thumbs_up"), 2);
     assert.match(plane.metrics.prometheusText(), /^turnout_feedback_total\{experiment="fb",metric="thumbs_up"\} 2$/m);
     assert.match(plane.metrics.prometheusText(), /^turnout_feedback_total\{experiment="fb",metric="score"\} 1$/m);
+
+    // ...and into the experiment's report, on the arm that served each answer.
+    const report = await plane.reports.get("fb");
+    const fb = (arm: number, metric: string) => report.arms[arm]?.feedback.find((m) => m.metric === metric);
+    const armOf = (a: { fields: { arm: number } }) => a.fields.arm;
+    assert.equal(fb(armOf(two), "score")?.mean, 4.5);
+    assert.equal(fb(armOf(three), "task_completed")?.count, 1n);
+    assert.ok((fb(armOf(one), "thumbs_up")?.count ?? 0n) >= 1n, "the thumbs_up on its arm");
+    assert.equal((fb(0, "thumbs_up")?.count ?? 0n) + (fb(1, "thumbs_up")?.count ?? 0n), 2n, "both thumbs_up entries counted, on their arms");
   });
 
   test("forged, altered, truncated, other-key and missing refs get 400 / InvalidArgument naming the ref through both endpoints, and nothing is recorded", async () => {

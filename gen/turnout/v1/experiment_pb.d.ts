@@ -720,6 +720,555 @@ export declare type ExperimentServiceListResponse = Message<"turnout.v1.Experime
 export declare const ExperimentServiceListResponseSchema: GenMessage<ExperimentServiceListResponse>;
 
 /**
+ * ExperimentServiceGetReportRequest names the experiment to report on.
+ *
+ * @generated from message turnout.v1.ExperimentServiceGetReportRequest
+ */
+export declare type ExperimentServiceGetReportRequest = Message<"turnout.v1.ExperimentServiceGetReportRequest"> & {
+  /**
+   * Experiment id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message turnout.v1.ExperimentServiceGetReportRequest.
+ * Use `create(ExperimentServiceGetReportRequestSchema)` to create a new message.
+ */
+export declare const ExperimentServiceGetReportRequestSchema: GenMessage<ExperimentServiceGetReportRequest>;
+
+/**
+ * ExperimentServiceGetReportResponse carries the report.
+ *
+ * @generated from message turnout.v1.ExperimentServiceGetReportResponse
+ */
+export declare type ExperimentServiceGetReportResponse = Message<"turnout.v1.ExperimentServiceGetReportResponse"> & {
+  /**
+   * The report as of now.
+   *
+   * @generated from field: turnout.v1.ExperimentReport report = 1;
+   */
+  report?: ExperimentReport | undefined;
+};
+
+/**
+ * Describes the message turnout.v1.ExperimentServiceGetReportResponse.
+ * Use `create(ExperimentServiceGetReportResponseSchema)` to create a new message.
+ */
+export declare const ExperimentServiceGetReportResponseSchema: GenMessage<ExperimentServiceGetReportResponse>;
+
+/**
+ * ExperimentServiceWatchReportRequest names the experiment and how often to look for changes.
+ *
+ * @generated from message turnout.v1.ExperimentServiceWatchReportRequest
+ */
+export declare type ExperimentServiceWatchReportRequest = Message<"turnout.v1.ExperimentServiceWatchReportRequest"> & {
+  /**
+   * Experiment id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Seconds between looks for a changed report; 0 means 5.
+   *
+   * @generated from field: uint32 interval_seconds = 2;
+   */
+  intervalSeconds: number;
+};
+
+/**
+ * Describes the message turnout.v1.ExperimentServiceWatchReportRequest.
+ * Use `create(ExperimentServiceWatchReportRequestSchema)` to create a new message.
+ */
+export declare const ExperimentServiceWatchReportRequestSchema: GenMessage<ExperimentServiceWatchReportRequest>;
+
+/**
+ * ExperimentServiceWatchReportResponse is one report of the stream.
+ *
+ * @generated from message turnout.v1.ExperimentServiceWatchReportResponse
+ */
+export declare type ExperimentServiceWatchReportResponse = Message<"turnout.v1.ExperimentServiceWatchReportResponse"> & {
+  /**
+   * The report as of now.
+   *
+   * @generated from field: turnout.v1.ExperimentReport report = 1;
+   */
+  report?: ExperimentReport | undefined;
+};
+
+/**
+ * Describes the message turnout.v1.ExperimentServiceWatchReportResponse.
+ * Use `create(ExperimentServiceWatchReportResponseSchema)` to create a new message.
+ */
+export declare const ExperimentServiceWatchReportResponseSchema: GenMessage<ExperimentServiceWatchReportResponse>;
+
+/**
+ * ExperimentLatencySummary is a distribution summary in milliseconds.
+ *
+ * @generated from message turnout.v1.ExperimentLatencySummary
+ */
+export declare type ExperimentLatencySummary = Message<"turnout.v1.ExperimentLatencySummary"> & {
+  /**
+   * Median.
+   *
+   * @generated from field: double p50 = 1;
+   */
+  p50: number;
+
+  /**
+   * 95th percentile.
+   *
+   * @generated from field: double p95 = 2;
+   */
+  p95: number;
+
+  /**
+   * 99th percentile.
+   *
+   * @generated from field: double p99 = 3;
+   */
+  p99: number;
+
+  /**
+   * Mean.
+   *
+   * @generated from field: double mean = 4;
+   */
+  mean: number;
+
+  /**
+   * Samples.
+   *
+   * @generated from field: uint64 count = 5;
+   */
+  count: bigint;
+};
+
+/**
+ * Describes the message turnout.v1.ExperimentLatencySummary.
+ * Use `create(ExperimentLatencySummarySchema)` to create a new message.
+ */
+export declare const ExperimentLatencySummarySchema: GenMessage<ExperimentLatencySummary>;
+
+/**
+ * ExperimentFeedbackSummary is one feedback metric of one arm.
+ *
+ * @generated from message turnout.v1.ExperimentFeedbackSummary
+ */
+export declare type ExperimentFeedbackSummary = Message<"turnout.v1.ExperimentFeedbackSummary"> & {
+  /**
+   * Metric name ("thumbs_up", "accuracy", ...).
+   *
+   * @generated from field: string metric = 1;
+   */
+  metric: string;
+
+  /**
+   * Mean value over all feedback entries of the arm.
+   *
+   * @generated from field: double mean = 2;
+   */
+  mean: number;
+
+  /**
+   * Feedback entries.
+   *
+   * @generated from field: uint64 count = 3;
+   */
+  count: bigint;
+
+  /**
+   * Users (units) that gave this feedback.
+   *
+   * @generated from field: uint64 users = 4;
+   */
+  users: bigint;
+};
+
+/**
+ * Describes the message turnout.v1.ExperimentFeedbackSummary.
+ * Use `create(ExperimentFeedbackSummarySchema)` to create a new message.
+ */
+export declare const ExperimentFeedbackSummarySchema: GenMessage<ExperimentFeedbackSummary>;
+
+/**
+ * ExperimentArmReport is what one arm saw.
+ *
+ * @generated from message turnout.v1.ExperimentArmReport
+ */
+export declare type ExperimentArmReport = Message<"turnout.v1.ExperimentArmReport"> & {
+  /**
+   * Arm name.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Variant the arm serves.
+   *
+   * @generated from field: string variant = 2;
+   */
+  variant: string;
+
+  /**
+   * Weight of the arm in the current phase.
+   *
+   * @generated from field: double weight = 3;
+   */
+  weight: number;
+
+  /**
+   * Users (distinct units: phase and assignment bucket) counted in the arm.
+   *
+   * @generated from field: uint64 users = 4;
+   */
+  users: bigint;
+
+  /**
+   * Requests.
+   *
+   * @generated from field: uint64 requests = 5;
+   */
+  requests: bigint;
+
+  /**
+   * Fraction of requests that succeeded.
+   *
+   * @generated from field: double success_rate = 6;
+   */
+  successRate: number;
+
+  /**
+   * Fraction of requests that failed.
+   *
+   * @generated from field: double error_rate = 7;
+   */
+  errorRate: number;
+
+  /**
+   * End-to-end latency, ms.
+   *
+   * @generated from field: turnout.v1.ExperimentLatencySummary latency_ms = 8;
+   */
+  latencyMs?: ExperimentLatencySummary | undefined;
+
+  /**
+   * Time to first token, ms (requests that got a token).
+   *
+   * @generated from field: turnout.v1.ExperimentLatencySummary ttft_ms = 9;
+   */
+  ttftMs?: ExperimentLatencySummary | undefined;
+
+  /**
+   * Mean generation speed over requests that reported one.
+   *
+   * @generated from field: double tokens_per_second = 10;
+   */
+  tokensPerSecond: number;
+
+  /**
+   * Tokens generated.
+   *
+   * @generated from field: uint64 completion_tokens = 11;
+   */
+  completionTokens: bigint;
+
+  /**
+   * Feedback metrics, by name.
+   *
+   * @generated from field: repeated turnout.v1.ExperimentFeedbackSummary feedback = 12;
+   */
+  feedback: ExperimentFeedbackSummary[];
+};
+
+/**
+ * Describes the message turnout.v1.ExperimentArmReport.
+ * Use `create(ExperimentArmReportSchema)` to create a new message.
+ */
+export declare const ExperimentArmReportSchema: GenMessage<ExperimentArmReport>;
+
+/**
+ * ExperimentMetricComparison is one metric of one treatment arm against control (the first arm).
+ *
+ * @generated from message turnout.v1.ExperimentMetricComparison
+ */
+export declare type ExperimentMetricComparison = Message<"turnout.v1.ExperimentMetricComparison"> & {
+  /**
+   * Metric: "latency_ms", "ttft_ms", "error_rate", "tokens_per_second" or a feedback metric name.
+   *
+   * @generated from field: string metric = 1;
+   */
+  metric: string;
+
+  /**
+   * Treatment arm name.
+   *
+   * @generated from field: string arm = 2;
+   */
+  arm: string;
+
+  /**
+   * Control's per-user ratio estimate.
+   *
+   * @generated from field: double control_mean = 3;
+   */
+  controlMean: number;
+
+  /**
+   * Treatment's per-user ratio estimate.
+   *
+   * @generated from field: double treatment_mean = 4;
+   */
+  treatmentMean: number;
+
+  /**
+   * False when there were too few users or no variance; the numbers below are then 0.
+   *
+   * @generated from field: bool computed = 5;
+   */
+  computed: boolean;
+
+  /**
+   * Relative lift (treatment − control) / |control|.
+   *
+   * @generated from field: double lift = 6;
+   */
+  lift: number;
+
+  /**
+   * Lower end of the lift's confidence interval (1 − α).
+   *
+   * @generated from field: double lift_ci_low = 7;
+   */
+  liftCiLow: number;
+
+  /**
+   * Upper end of the lift's confidence interval.
+   *
+   * @generated from field: double lift_ci_high = 8;
+   */
+  liftCiHigh: number;
+
+  /**
+   * Two-sided p-value of "no difference" (Welch on per-user ratios, delta-method variance).
+   *
+   * @generated from field: double p_value = 9;
+   */
+  pValue: number;
+
+  /**
+   * Lower end of the always-valid (sequential) interval of the lift.
+   *
+   * @generated from field: double sequential_low = 10;
+   */
+  sequentialLow: number;
+
+  /**
+   * Upper end of the always-valid interval of the lift.
+   *
+   * @generated from field: double sequential_high = 11;
+   */
+  sequentialHigh: number;
+
+  /**
+   * Always-valid p-value.
+   *
+   * @generated from field: double sequential_p_value = 12;
+   */
+  sequentialPValue: number;
+
+  /**
+   * "better", "worse", "no-difference" or "insufficient" for the treatment.
+   *
+   * @generated from field: string outcome = 13;
+   */
+  outcome: string;
+
+  /**
+   * One plain-language sentence.
+   *
+   * @generated from field: string verdict = 14;
+   */
+  verdict: string;
+};
+
+/**
+ * Describes the message turnout.v1.ExperimentMetricComparison.
+ * Use `create(ExperimentMetricComparisonSchema)` to create a new message.
+ */
+export declare const ExperimentMetricComparisonSchema: GenMessage<ExperimentMetricComparison>;
+
+/**
+ * ExperimentSampleRatio is the χ² check of users per arm against the arms' weights.
+ *
+ * @generated from message turnout.v1.ExperimentSampleRatio
+ */
+export declare type ExperimentSampleRatio = Message<"turnout.v1.ExperimentSampleRatio"> & {
+  /**
+   * Pearson's χ² statistic.
+   *
+   * @generated from field: double chi2 = 1;
+   */
+  chi2: number;
+
+  /**
+   * Its p-value.
+   *
+   * @generated from field: double p_value = 2;
+   */
+  pValue: number;
+
+  /**
+   * "ok", "warning" or "unhealthy".
+   *
+   * @generated from field: string verdict = 3;
+   */
+  verdict: string;
+
+  /**
+   * True when the verdict is not ok: the split is not what the weights ask for.
+   *
+   * @generated from field: bool warning = 4;
+   */
+  warning: boolean;
+
+  /**
+   * Users per arm that were tested.
+   *
+   * @generated from field: repeated uint64 users = 5;
+   */
+  users: bigint[];
+
+  /**
+   * Expected share per arm (weights of the current phase, normalised).
+   *
+   * @generated from field: repeated double expected_shares = 6;
+   */
+  expectedShares: number[];
+};
+
+/**
+ * Describes the message turnout.v1.ExperimentSampleRatio.
+ * Use `create(ExperimentSampleRatioSchema)` to create a new message.
+ */
+export declare const ExperimentSampleRatioSchema: GenMessage<ExperimentSampleRatio>;
+
+/**
+ * ExperimentPhaseExposure counts users per arm in one phase.
+ *
+ * @generated from message turnout.v1.ExperimentPhaseExposure
+ */
+export declare type ExperimentPhaseExposure = Message<"turnout.v1.ExperimentPhaseExposure"> & {
+  /**
+   * Phase index (0 for the first).
+   *
+   * @generated from field: uint32 phase = 1;
+   */
+  phase: number;
+
+  /**
+   * Users per arm, in arm order.
+   *
+   * @generated from field: repeated uint64 users = 2;
+   */
+  users: bigint[];
+};
+
+/**
+ * Describes the message turnout.v1.ExperimentPhaseExposure.
+ * Use `create(ExperimentPhaseExposureSchema)` to create a new message.
+ */
+export declare const ExperimentPhaseExposureSchema: GenMessage<ExperimentPhaseExposure>;
+
+/**
+ * ExperimentReport is the live report of an experiment.
+ *
+ * @generated from message turnout.v1.ExperimentReport
+ */
+export declare type ExperimentReport = Message<"turnout.v1.ExperimentReport"> & {
+  /**
+   * Experiment id.
+   *
+   * @generated from field: string experiment_id = 1;
+   */
+  experimentId: string;
+
+  /**
+   * Experiment name.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * Status now.
+   *
+   * @generated from field: turnout.v1.ExperimentStatus status = 3;
+   */
+  status: ExperimentStatus;
+
+  /**
+   * When the report was computed.
+   *
+   * @generated from field: google.protobuf.Timestamp generated_at = 4;
+   */
+  generatedAt?: Timestamp | undefined;
+
+  /**
+   * Per arm, in arm order (the first is control).
+   *
+   * @generated from field: repeated turnout.v1.ExperimentArmReport arms = 5;
+   */
+  arms: ExperimentArmReport[];
+
+  /**
+   * Per treatment arm and metric, against control.
+   *
+   * @generated from field: repeated turnout.v1.ExperimentMetricComparison comparisons = 6;
+   */
+  comparisons: ExperimentMetricComparison[];
+
+  /**
+   * Sample-ratio-mismatch check of the current phase.
+   *
+   * @generated from field: turnout.v1.ExperimentSampleRatio sample_ratio = 7;
+   */
+  sampleRatio?: ExperimentSampleRatio | undefined;
+
+  /**
+   * Users per arm in each phase.
+   *
+   * @generated from field: repeated turnout.v1.ExperimentPhaseExposure phases = 8;
+   */
+  phases: ExperimentPhaseExposure[];
+
+  /**
+   * The verdicts of the comparisons joined into one paragraph.
+   *
+   * @generated from field: string verdict = 9;
+   */
+  verdict: string;
+
+  /**
+   * Outcome records counted (each request once).
+   *
+   * @generated from field: uint64 outcomes = 10;
+   */
+  outcomes: bigint;
+};
+
+/**
+ * Describes the message turnout.v1.ExperimentReport.
+ * Use `create(ExperimentReportSchema)` to create a new message.
+ */
+export declare const ExperimentReportSchema: GenMessage<ExperimentReport>;
+
+/**
  * ExperimentStatus is where an experiment is in its life.
  *
  * @generated from enum turnout.v1.ExperimentStatus
@@ -851,6 +1400,27 @@ export declare const ExperimentService: GenService<{
     methodKind: "unary";
     input: typeof ExperimentServiceListRequestSchema;
     output: typeof ExperimentServiceListResponseSchema;
+  },
+  /**
+   * GetReport answers the experiment's live report: per-arm outcomes, comparisons against
+   * control, the sample-ratio check and exposures per phase.
+   *
+   * @generated from rpc turnout.v1.ExperimentService.GetReport
+   */
+  getReport: {
+    methodKind: "unary";
+    input: typeof ExperimentServiceGetReportRequestSchema;
+    output: typeof ExperimentServiceGetReportResponseSchema;
+  },
+  /**
+   * WatchReport streams the report: at once, then every `interval_seconds` when it changed.
+   *
+   * @generated from rpc turnout.v1.ExperimentService.WatchReport
+   */
+  watchReport: {
+    methodKind: "server_streaming";
+    input: typeof ExperimentServiceWatchReportRequestSchema;
+    output: typeof ExperimentServiceWatchReportResponseSchema;
   },
 }>;
 

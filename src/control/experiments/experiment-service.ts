@@ -6,6 +6,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { ExperimentService } from "../../../gen/turnout/v1/experiment_pb.js";
 import { toConnectError } from "../../errors.ts";
 import type { ExperimentOperations, ExperimentResult } from "./experiment-operations.ts";
+import type { ExperimentReports } from "./experiment-reports.ts";
 
 async function rpc<T>(fn: () => Promise<T>): Promise<T> {
   try {
@@ -18,8 +19,11 @@ async function rpc<T>(fn: () => Promise<T>): Promise<T> {
 const rev = (r: bigint | undefined) => (r === undefined ? undefined : Number(r));
 const answer = (r: ExperimentResult) => ({ experiment: r.experiment, revision: BigInt(r.revision), snapshotVersion: BigInt(r.snapshotVersion) });
 
-/** The ExperimentService implementation over `ops`. */
-export function createExperimentService(ops: ExperimentOperations): ServiceImpl<typeof ExperimentService> {
+/**
+ * The ExperimentService implementation over `ops` and `reports`; WatchReport streams end with
+ * the call or when `closed` aborts (the control plane closing).
+ */
+export function createExperimentService(ops: ExperimentOperations, reports: ExperimentReports, closed?: AbortSignal): ServiceImpl<typeof ExperimentService> {
   return {
     create: (req) => rpc(async () => {
       const r = await ops.create(req);
@@ -34,5 +38,14 @@ export function createExperimentService(ops: ExperimentOperations): ServiceImpl<
       return { experiment: e.value, revision: BigInt(e.revision) };
     }),
     list: (req) => rpc(async () => ({ experiments: (await ops.list(req.route)).map((e) => e.value) })),
+    getReport: (req) => rpc(async () => ({ report: await reports.get(req.id) })),
+    async *watchReport(req, ctx) {
+      const signal = closed === undefined ? ctx.signal : AbortSignal.any([ctx.signal, closed]);
+      try {
+        for await (const report of reports.watch(req.id, req.intervalSeconds, signal)) yield { report };
+      } catch (err) {
+        throw toConnectError(err);
+      }
+    },
   };
 }

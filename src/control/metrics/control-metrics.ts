@@ -16,7 +16,7 @@ import type { OutcomeLog } from "../../transport/types.ts";
 import { createMetricsService } from "./metrics-service.ts";
 import { createOutcomeAggregator, type OutcomeAggregator, type OutcomeAggregatorOptions } from "./outcome-aggregator.ts";
 import { createFeedbackCounter, type FeedbackCounter, type FeedbackHook } from "./feedback-counter.ts";
-import { startOutcomeConsumer, type OutcomeConsumer } from "./outcome-consumer.ts";
+import { startOutcomeConsumer, type ExperimentOutcomeSink, type OutcomeConsumer } from "./outcome-consumer.ts";
 
 /** Options of {@link createControlMetrics}. */
 export interface ControlMetricsOptions {
@@ -41,6 +41,8 @@ export interface ControlMetricsOptions {
   storeErrors?: () => { operation: string; code: string; count: number }[];
   /** Receives every accepted piece of feedback read from the outcome log (replayed ones after a restart too). Default: none. */
   onFeedback?: FeedbackHook;
+  /** Outcomes counted in experiments also go here (the report tally). Default: none. */
+  experiments?: ExperimentOutcomeSink;
 }
 
 /** The running metrics stage. */
@@ -79,6 +81,7 @@ export function createControlMetrics(options: ControlMetricsOptions): ControlMet
           now,
           replayMs: (options.aggregator?.horizonSeconds ?? 3600) * 1000,
           onFeedback: feedback.apply,
+          experiments: options.experiments,
         });
   const closing = new AbortController();
   const service = createMetricsService({

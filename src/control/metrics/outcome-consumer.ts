@@ -22,13 +22,33 @@
  * When the log is unreachable the consumer retries (the rebuild, then consuming) with backoff.
  * A batch's feedback entries (`OutcomeBatch.feedback`) go to `onFeedback` the same way: each once
  * per run, those received within the horizon replayed at startup.
+ *
+ * Experiments: records that carry an experiment also go to `options.experiments` (the report
+ * tally), once each: in the metrics horizon only when the aggregator counted them (its record-key
+ * dedupe decides), before it (a replay reaching back to an experiment's start) by log seq and the
+ * same record key (a RecentKeys of the last million keys).
+ * The rebuild then reaches back to `experiments.replayFromMs()` when that is earlier than the
+ * metrics horizon, so a restarted control plane rebuilds every report it had.
  */
 import { fromBinary } from "@bufbuild/protobuf";
 import { setTimeout as sleep } from "node:timers/promises";
 import { OutcomeBatchSchema, type Feedback, type Outcome } from "../../../gen/turnout/v1/events_pb.js";
 import type { Logger } from "../../log.ts";
 import type { OutcomeLog } from "../../transport/types.ts";
+import type { ExperimentRecord } from "../experiments/experiment-tally.ts";
 import type { OutcomeAggregator, OutcomeRecord } from "./outcome-aggregator.ts";
+import { RecentKeys } from "./recent-keys.ts";
+
+/** Where outcomes counted in an experiment go (the experiment report tally). */
+export interface ExperimentOutcomeSink {
+  /** Counts one record (called once per record). */
+  apply(record: ExperimentRecord): void;
+  /**
+   * Earliest finish time (epoch ms) the rebuild must reach back to for the experiments' reports;
+   * undefined when none needs more than the metrics horizon. Awaited before the rebuild.
+   */
+  replayFromMs(): Promise<number | undefined>;
+}
 
 /** Options of {@link startOutcomeConsumer}. */
 export interface OutcomeConsumerOptions {
@@ -52,6 +72,23 @@ export interface OutcomeConsumerOptions {
   seqWindow?: number;
   /** Receives each feedback entry of the applied batches (its `proxy` filled from the batch when empty). Default: none. */
   onFeedback?: (feedback: Feedback) => void;
+  /** Also feed outcomes counted in an experiment here. Default: none. */
+  experiments?: ExperimentOutcomeSink;
+}
+
+/** The experiment tally's view of a decoded Outcome. */
+export function experimentRecordOf(o: Outcome): ExperimentRecord {
+  return {
+    experiment: o.experiment,
+    phase: o.experimentPhase,
+    arm: o.experimentArm,
+    unitHash: o.unitHash,
+    status: o.status,
+    latencyMs: o.latencyMs,
+    ttftMs: o.ttftMs,
+    completionTokens: o.completionTokens,
+    tokensPerSecond: o.tokensPerSecond,
+  };
 }
 
 /** A running consumer. */
@@ -117,6 +154,7 @@ export function startOutcomeConsumer(options: OutcomeConsumerOptions): OutcomeCo
   const replayMs = options.replayMs ?? 3600_000;
   const name = options.consumerName;
   const applied = new AppliedSeqs(options.seqWindow ?? 100_000);
+  const experimentKeys = new RecentKeys();
   const controller = new AbortController();
   const signal = controller.signal;
   let entries = 0;
@@ -128,8 +166,12 @@ export function startOutcomeConsumer(options: OutcomeConsumerOptions): OutcomeCo
   let rebuildDone!: () => void;
   const rebuilt = new Promise<void>((resolve) => (rebuildDone = resolve));
 
-  /** Applies one entry's records (those finished at or after `sinceMs`); false for a redelivery. */
-  function apply(seq: number, data: Uint8Array, sinceMs: number): boolean {
+  /**
+   * Applies one entry's records: to the aggregator those finished at or after `sinceMs`, to the
+   * experiments those the aggregator counted and, before `sinceMs`, those finished at or after
+   * `experimentsSinceMs`; false for a redelivery.
+   */
+  function apply(seq: number, data: Uint8Array, sinceMs: number, experimentsSinceMs = Infinity): boolean {
     if (applied.has(seq)) {
       redelivered++;
       return false;
@@ -146,7 +188,13 @@ export function startOutcomeConsumer(options: OutcomeConsumerOptions): OutcomeCo
     const t = now();
     for (const o of batch.outcomes) {
       const record = outcomeRecordOf(o, batch.proxy);
-      if (record.finishedAtMs >= sinceMs) options.aggregator.apply(record, t);
+      // before the metrics horizon the aggregator does not see the record: the experiments'
+      // own key dedupe (the same key) stands in for its dedupe; the slack covers proxy clock skew
+      const counted =
+        record.finishedAtMs >= sinceMs
+          ? options.aggregator.apply(record, t)
+          : record.finishedAtMs >= experimentsSinceMs - REPLAY_SLACK_MS && o.experiment !== "" && experimentKeys.add(`${record.proxy}\u0000${record.requestId}\u0000${record.finishedAtMs}`, t);
+      if (counted && o.experiment !== "" && options.experiments !== undefined) options.experiments.apply(experimentRecordOf(o));
     }
     const onFeedback = options.onFeedback;
     if (onFeedback !== undefined) {
@@ -184,12 +232,20 @@ export function startOutcomeConsumer(options: OutcomeConsumerOptions): OutcomeCo
 
   async function run(): Promise<void> {
     // 1. Rebuild what the previous run of this consumer had applied and acked.
-    if (replayMs > 0) {
+    let experimentsSinceMs = Infinity;
+    if (options.experiments !== undefined) {
+      const ok = await withRetries("reading experiments to replay", async () => {
+        experimentsSinceMs = (await options.experiments!.replayFromMs()) ?? Infinity;
+      });
+      if (!ok) return rebuildDone();
+    }
+    if (replayMs > 0 || experimentsSinceMs !== Infinity) {
       const started = now();
-      const sinceMs = started - replayMs;
+      const sinceMs = replayMs > 0 ? started - replayMs : Infinity;
+      const fromMs = Math.min(sinceMs, experimentsSinceMs);
       const ok = await withRetries("replaying outcomes", async () => {
-        for await (const entry of options.log.replay(name, sinceMs - REPLAY_SLACK_MS, signal)) {
-          if (apply(entry.seq, entry.data, sinceMs)) replayed++;
+        for await (const entry of options.log.replay(name, fromMs - REPLAY_SLACK_MS, signal)) {
+          if (apply(entry.seq, entry.data, sinceMs, experimentsSinceMs)) replayed++;
           delay = 100;
         }
       });

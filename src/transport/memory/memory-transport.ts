@@ -28,7 +28,9 @@ export function createMemoryTransport(options: MemoryTransportOptions): MemoryTr
   const dir = path.resolve(options.dir);
   const store = createFileKvStore({ dir: path.join(dir, "store"), fsync: options.fsync });
   const bus = createMemoryEventBus();
-  const outcomes = createFileOutcomeLog({ dir: path.join(dir, "outcomes"), fsync: options.fsync });
+  // acked outcomes are kept 7 days (not the log's 1 h default): experiment reports replay from
+  // an experiment's start (see experiment-reports.ts); maxBytes (1 GiB) still bounds the disk
+  const outcomes = createFileOutcomeLog({ dir: path.join(dir, "outcomes"), fsync: options.fsync, keepAckedMs: 7 * 24 * 3600_000 });
   let closing: Promise<void> | undefined;
   return {
     store,

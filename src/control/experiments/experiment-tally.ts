@@ -1,0 +1,190 @@
+/**
+ * The experiment tally (pure, in memory): outcome records and feedback that carry an experiment
+ * in, per experiment → phase → arm → unit totals out, which experiment-report.ts turns into a
+ * report. The unit is the assignment bucket (`unit_hash`, 0..9999) within a phase: users in one
+ * bucket always share an arm, so a bucket is a cluster of users and stays a valid statistical unit.
+ *
+ * Memory is bounded by construction: at most 10,000 units per phase per experiment, each about
+ * 150 bytes (nine numbers and a map entry), so about 1.5 MB per phase of an experiment that
+ * reached every bucket; plus two latency histograms per arm (a few KB each). Feedback is kept per
+ * arm by its own unit key (a feedback entry may name its unit by another hash than the outcome's
+ * bucket), one small map per unit that gave feedback: it never adds users to the arm. `maxExperiments` caps the experiments held (records of further ones are counted
+ * in `droppedTotal`).
+ *
+ * Counting is exact when each record is applied once; the outcome consumer guarantees that (log
+ * seq dedupe, and the metrics aggregator's record-key dedupe decides for records in its horizon).
+ */
+import { SparseHistogram } from "../../stats/log-linear-histogram.ts";
+
+/** One outcome of a request counted in an experiment. */
+export interface ExperimentRecord {
+  experiment: string;
+  phase: number;
+  arm: number;
+  /** Assignment bucket of the unit (0..9999). */
+  unitHash: number;
+  /** Outcome class ("ok" is a success, everything else an error). */
+  status: string;
+  latencyMs: number;
+  /** Negative when no token came. */
+  ttftMs: number;
+  completionTokens: number;
+  /** 0 when the node reported none. */
+  tokensPerSecond: number;
+}
+
+/** One feedback value (a thumbs-up as 1/0, a score, a conversion) for a unit of an arm. */
+export interface FeedbackRecord {
+  experiment: string;
+  phase: number;
+  arm: number;
+  unitHash: number;
+  /** Metric name. */
+  metric: string;
+  value: number;
+}
+
+/** Sums of one feedback metric for one unit. */
+export interface FeedbackSums {
+  count: number;
+  sum: number;
+}
+
+/** Totals of one unit in one arm of one phase. */
+export interface UnitTotals {
+  requests: number;
+  errors: number;
+  latencySum: number;
+  /** Successful requests that got a first token, and the sum of their TTFTs. */
+  ttftCount: number;
+  ttftSum: number;
+  completionTokens: number;
+  /** Requests that reported a generation speed, and the sum of those speeds. */
+  tpsCount: number;
+  tpsSum: number;
+}
+
+/** One arm of one experiment, all phases. */
+export interface ArmTally {
+  /** Units by `${phase}:${unitHash}`. */
+  units: Map<string, UnitTotals>;
+  /** Feedback sums by unit (`${phase}:${unitHash}` of the feedback), then metric. */
+  feedback: Map<string, Map<string, FeedbackSums>>;
+  latency: SparseHistogram;
+  ttft: SparseHistogram;
+}
+
+/** One experiment's tally. */
+export interface ExperimentTallyEntry {
+  /** Arms by index (sparse until seen). */
+  arms: Map<number, ArmTally>;
+  /** Records applied. */
+  outcomes: number;
+  /** Bumped on every change (WatchReport sends a report when it moved). */
+  version: number;
+}
+
+/** Options of {@link createExperimentTally}. */
+export interface ExperimentTallyOptions {
+  /** Most experiments held. Default 1000. */
+  maxExperiments?: number;
+}
+
+/** The tally. */
+export interface ExperimentTally {
+  /** Counts one outcome record. */
+  apply(record: ExperimentRecord): void;
+  /** Counts one feedback value. */
+  recordFeedback(record: FeedbackRecord): void;
+  /** The tally of `experiment`, or undefined when nothing was counted for it. */
+  get(experiment: string): ExperimentTallyEntry | undefined;
+  /** Records not counted because `maxExperiments` experiments were held already. */
+  droppedTotal(): number;
+}
+
+function emptyUnit(): UnitTotals {
+  return { requests: 0, errors: 0, latencySum: 0, ttftCount: 0, ttftSum: 0, completionTokens: 0, tpsCount: 0, tpsSum: 0 };
+}
+
+/** Creates an empty tally. */
+export function createExperimentTally(options: ExperimentTallyOptions = {}): ExperimentTally {
+  const maxExperiments = options.maxExperiments ?? 1000;
+  const experiments = new Map<string, ExperimentTallyEntry>();
+  let dropped = 0;
+
+  function armOf(r: { experiment: string; arm: number }): { entry: ExperimentTallyEntry; arm: ArmTally } | undefined {
+    let entry = experiments.get(r.experiment);
+    if (entry === undefined) {
+      if (experiments.size >= maxExperiments) {
+        dropped++;
+        return undefined;
+      }
+      entry = { arms: new Map(), outcomes: 0, version: 0 };
+      experiments.set(r.experiment, entry);
+    }
+    let arm = entry.arms.get(r.arm);
+    if (arm === undefined) {
+      arm = { units: new Map(), feedback: new Map(), latency: new SparseHistogram(), ttft: new SparseHistogram() };
+      entry.arms.set(r.arm, arm);
+    }
+    entry.version++;
+    return { entry, arm };
+  }
+
+  function unitOf(r: { experiment: string; phase: number; arm: number; unitHash: number }): { entry: ExperimentTallyEntry; arm: ArmTally; unit: UnitTotals } | undefined {
+    const found = armOf(r);
+    if (found === undefined) return undefined;
+    const { entry, arm } = found;
+    const key = `${r.phase}:${r.unitHash}`;
+    let unit = arm.units.get(key);
+    if (unit === undefined) {
+      unit = emptyUnit();
+      arm.units.set(key, unit);
+    }
+    return { entry, arm, unit };
+  }
+
+  return {
+    apply(record) {
+      if (record.experiment === "" || record.arm < 0) return;
+      const found = unitOf(record);
+      if (found === undefined) return;
+      const { entry, arm, unit } = found;
+      entry.outcomes++;
+      unit.requests++;
+      if (record.status !== "ok") unit.errors++;
+      unit.latencySum += record.latencyMs;
+      arm.latency.add(record.latencyMs);
+      // a failed request's "first byte" is its error, not a token
+      if (record.ttftMs >= 0 && record.status === "ok") {
+        unit.ttftCount++;
+        unit.ttftSum += record.ttftMs;
+        arm.ttft.add(record.ttftMs);
+      }
+      unit.completionTokens += record.completionTokens;
+      if (record.tokensPerSecond > 0) {
+        unit.tpsCount++;
+        unit.tpsSum += record.tokensPerSecond;
+      }
+    },
+
+    recordFeedback(record) {
+      if (record.experiment === "" || record.arm < 0 || record.metric === "" || !Number.isFinite(record.value)) return;
+      const found = armOf(record);
+      if (found === undefined) return;
+      const key = `${record.phase}:${record.unitHash}`;
+      let metrics = found.arm.feedback.get(key);
+      if (metrics === undefined) {
+        metrics = new Map();
+        found.arm.feedback.set(key, metrics);
+      }
+      const sums = metrics.get(record.metric) ?? { count: 0, sum: 0 };
+      sums.count++;
+      sums.sum += record.value;
+      metrics.set(record.metric, sums);
+    },
+
+    get: (experiment) => experiments.get(experiment),
+    droppedTotal: () => dropped,
+  };
+}
