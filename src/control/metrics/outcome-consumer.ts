@@ -21,7 +21,8 @@
  * record-key dedupe stays as the guard against a proxy's batch stored twice under two seqs.
  * When the log is unreachable the consumer retries (the rebuild, then consuming) with backoff.
  * A batch's feedback entries (`OutcomeBatch.feedback`) go to `onFeedback` the same way: each once
- * per run, those received within the horizon replayed at startup.
+ * per run, those received within the horizon (for an experiment: since its outcomes' replay
+ * start) replayed at startup.
  *
  * Experiments: records that carry an experiment also go to `options.experiments` (the report
  * tally), once each: in the metrics horizon only when the aggregator counted them (its record-key
@@ -201,7 +202,8 @@ export function startOutcomeConsumer(options: OutcomeConsumerOptions): OutcomeCo
       for (const f of batch.feedback) {
         const at = f.receivedAt;
         const receivedAtMs = at === undefined ? 0 : Number(at.seconds) * 1000 + at.nanos / 1e6;
-        if (receivedAtMs < sinceMs) continue;
+        // feedback for an experiment reaches back as far as its outcomes do (the report needs both)
+        if (receivedAtMs < sinceMs && (f.experiment === "" || receivedAtMs < experimentsSinceMs - REPLAY_SLACK_MS)) continue;
         if (f.proxy === "") f.proxy = batch.proxy;
         onFeedback(f);
       }
