@@ -4,8 +4,8 @@
  * changes); `list` prints the experiments.
  */
 import { parseArgs } from "node:util";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { adminClient, adminUrl } from "./admin-client.ts";
 import { ExperimentService } from "../../gen/turnout/v1/experiment_pb.js";
 import { TurnoutError } from "../errors.ts";
 import { formatExperiment, formatReport } from "./experiment-report-format.ts";
@@ -39,8 +39,8 @@ export async function runExperimentCommand(argv: string[], out: Out = (l) => pro
     out(EXPERIMENT_USAGE.trimEnd());
     return sub === undefined ? 2 : 0;
   }
-  const baseUrl = values.admin ?? process.env.TURNOUT_ADMIN ?? "http://127.0.0.1:8081";
-  const client = createClient(ExperimentService, createConnectTransport({ baseUrl, httpVersion: "1.1" }));
+  const baseUrl = adminUrl(values.admin);
+  const client = adminClient(ExperimentService, baseUrl);
   try {
     switch (sub) {
       case "report": {

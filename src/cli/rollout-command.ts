@@ -5,8 +5,8 @@
  */
 import { parseArgs } from "node:util";
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import { adminClient, adminUrl } from "./admin-client.ts";
 import { RolloutGatesSchema, RolloutService, RolloutState, type Rollout } from "../../gen/turnout/v1/rollout_pb.js";
 import { parseDurationMs } from "../control/config/config-reader.ts";
 import { TurnoutError } from "../errors.ts";
@@ -84,8 +84,8 @@ export async function runRolloutCommand(argv: string[], out: Out = (l) => proces
     out(ROLLOUT_USAGE.trimEnd());
     return sub === undefined ? 2 : 0;
   }
-  const baseUrl = values.admin ?? process.env.TURNOUT_ADMIN ?? "http://127.0.0.1:8081";
-  const client = createClient(RolloutService, createConnectTransport({ baseUrl, httpVersion: "1.1" }));
+  const baseUrl = adminUrl(values.admin);
+  const client = adminClient(RolloutService, baseUrl);
   const id = () => {
     if (positionals[0] === undefined) throw new TurnoutError("invalid_argument", `turnout rollout ${sub}: a rollout id is required`);
     return positionals[0];

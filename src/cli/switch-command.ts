@@ -4,8 +4,8 @@
  * 1 when it failed, 2 for bad usage.
  */
 import { parseArgs } from "node:util";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { adminClient, adminUrl } from "./admin-client.ts";
 import { SwitchPhase, SwitchService, type SwitchResponse } from "../../gen/turnout/v1/switch_pb.js";
 import { parseDurationMs } from "../control/config/config-reader.ts";
 
@@ -49,7 +49,7 @@ class UsageError extends Error {}
 
 /** `turnout switch --cancel ROUTE`; answers the exit code. */
 async function cancel(admin: string, route: string, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  const client = createClient(SwitchService, createConnectTransport({ baseUrl: admin, httpVersion: "1.1" }));
+  const client = adminClient(SwitchService, admin);
   try {
     const res = await client.cancelSwitch({ route });
     out.write(`cancelled the switch of ${route} to ${res.variants.join(", ")}\n`);
@@ -85,7 +85,7 @@ export async function runSwitchCommand(argv: string[], out: NodeJS.WritableStrea
       out.write(SWITCH_USAGE);
       return 0;
     }
-    admin = values.admin ?? process.env.TURNOUT_ADMIN ?? "http://127.0.0.1:8081";
+    admin = adminUrl(values.admin);
     if (values.cancel) {
       if (positionals.length !== 1) throw new UsageError(`--cancel expects ROUTE, got ${positionals.length} argument(s)`);
       return await cancel(admin, positionals[0]!, out, err);
@@ -104,7 +104,7 @@ export async function runSwitchCommand(argv: string[], out: NodeJS.WritableStrea
     err.write(`turnout switch: ${e instanceof Error ? e.message : String(e)}\n\n${SWITCH_USAGE}`);
     return 2;
   }
-  const client = createClient(SwitchService, createConnectTransport({ baseUrl: admin, httpVersion: "1.1" }));
+  const client = adminClient(SwitchService, admin);
   let failed = false;
   try {
     for await (const progress of client.switch(request)) {

@@ -1,0 +1,20 @@
+/**
+ * The admin-side CLI commands' connection to a control plane: the address (`--admin`, else
+ * TURNOUT_ADMIN, else the default admin port on this host) and a Connect client over HTTP/1.1.
+ */
+import type { DescService } from "@bufbuild/protobuf";
+import { createClient, type Client } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+
+/** Admin address when neither `--admin` nor TURNOUT_ADMIN says one. */
+export const DEFAULT_ADMIN_URL = "http://127.0.0.1:8081";
+
+/** The control plane's admin URL: the flag, else TURNOUT_ADMIN, else {@link DEFAULT_ADMIN_URL}. */
+export function adminUrl(flag: string | undefined): string {
+  return flag ?? process.env.TURNOUT_ADMIN ?? DEFAULT_ADMIN_URL;
+}
+
+/** A Connect client of `service` at `baseUrl`. */
+export function adminClient<T extends DescService>(service: T, baseUrl: string): Client<T> {
+  return createClient(service, createConnectTransport({ baseUrl, httpVersion: "1.1" }));
+}
