@@ -10,52 +10,18 @@
  */
 import type { OutgoingHttpHeaders } from "node:http";
 import type { Dispatcher } from "undici";
-import type { Logger } from "../../log.ts";
-import type { InFlightCounter, SeriesInFlight } from "../report/series-in-flight.ts";
-import type { Dialect } from "../dialects/dialect.ts";
 import { JSON_TYPE } from "../dialects/dialect.ts";
-import { OutcomeStatus, type OutcomeListener } from "../outcome.ts";
-import type { Assignment } from "../routing/assign-variant.ts";
-import type { CompiledNode, CompiledRoute, RoutingTable } from "../snapshot/routing-table.ts";
+import { OutcomeStatus } from "../outcome.ts";
+import type { InFlightCounter } from "../report/series-in-flight.ts";
+import type { CompiledNode } from "../snapshot/routing-table.ts";
 import { AnswerRelay, AnswerTally, rewriteWholeAnswer } from "./answer-relay.ts";
+import type { ExchangeInit, ExchangeSink } from "./exchange-init.ts";
+import { emitOutcome } from "./exchange-outcome.ts";
 import { COOL_DOWN_MS } from "./node-upstream.ts";
 import { NoNode, pickNode } from "./pick-node.ts";
 import type { SlotWaiter } from "./slot-queue.ts";
 
-/** Where an answer goes: a node ServerResponse (HTTP/1.1 or HTTP/2 compat) or an in-process sink. */
-export interface ExchangeSink {
-  writeHead(status: number, headers: OutgoingHttpHeaders): unknown;
-  write(chunk: Buffer): boolean;
-  end(chunk?: Buffer): unknown;
-  once(event: "drain", listener: () => void): unknown;
-}
-
-/** What an exchange needs to start. */
-export interface ExchangeInit {
-  /** Pinned table (already acquired; the exchange releases it). */
-  table: RoutingTable;
-  route: CompiledRoute;
-  assignment: Assignment;
-  requestId: string;
-  dialect: Dialect;
-  sink: ExchangeSink;
-  method: "GET" | "POST";
-  /** Upstream path (without the node's prefix). */
-  path: string;
-  /** Upstream request body. */
-  body: Buffer | null;
-  /** `performance.now()` when the request arrived. */
-  startedAt: number;
-  /** For /v1: `"id":"<minted id>"` bytes to put in place of Ollama's id; null otherwise. */
-  mintedId: Buffer | null;
-  /** For /v1 streams: drop the usage frame the proxy asked for. */
-  dropUsage: boolean;
-  onOutcome: OutcomeListener | undefined;
-  /** Per-series in-flight counts: this exchange counts on its route and variant until it finishes. Default: none. */
-  seriesInFlight?: SeriesInFlight;
-  /** Logs upstream failures (never bodies). */
-  logger: Logger;
-}
+export type { ExchangeInit, ExchangeSink } from "./exchange-init.ts";
 
 const JSON_TYPE_UPSTREAM = "application/json";
 const UPSTREAM_HEADERS = { "content-type": JSON_TYPE_UPSTREAM };
@@ -390,36 +356,6 @@ export class Exchange implements Dispatcher.DispatchHandler, SlotWaiter {
     this.releaseNode();
     const init = this.init;
     init.table.release();
-    const listener = init.onOutcome;
-    if (listener === undefined) return;
-    const now = performance.now();
-    const completion = tally?.completionTokens ?? 0;
-    let tps = 0;
-    if (tally !== null && tally.evalDurationNs > 0) tps = (completion * 1e9) / tally.evalDurationNs;
-    else if (completion > 0 && this.firstByteAt >= 0 && now > this.firstByteAt) tps = (completion * 1000) / (now - this.firstByteAt);
-    try {
-      listener({
-        requestId: init.requestId,
-        snapshotVersion: init.table.version,
-        route: init.route.name,
-        variant: init.assignment.variant.name,
-        arm: init.assignment.arm,
-        unitHash: init.assignment.unitHash,
-        bucket: init.assignment.bucket,
-        armIndex: init.assignment.experiment !== undefined ? init.assignment.experiment.arm : init.assignment.bucket >= 0 && init.route.buckets !== null ? init.route.buckets[init.assignment.bucket] : -1,
-        experiment: init.assignment.experiment?.id ?? "",
-        experimentPhase: init.assignment.experiment?.phase ?? 0,
-        node: this.node?.id ?? "",
-        status: this.gone ? OutcomeStatus.ClientGone : status,
-        httpStatus: this.status,
-        latencyMs: now - init.startedAt,
-        ttftMs: this.firstByteAt < 0 ? -1 : this.firstByteAt - init.startedAt,
-        promptTokens: tally?.promptTokens ?? 0,
-        completionTokens: completion,
-        tokensPerSecond: tps,
-      });
-    } catch {
-      // A listener must not break the proxy.
-    }
+    if (init.onOutcome !== undefined) emitOutcome(init.onOutcome, init, node, this.gone ? OutcomeStatus.ClientGone : status, this.status, this.firstByteAt, tally);
   }
 }

@@ -1,0 +1,46 @@
+/**
+ * What an exchange is given: where its answer goes (the sink) and everything it needs to forward
+ * one request (the pinned table, route, assignment, dialect, upstream path and body).
+ */
+import type { OutgoingHttpHeaders } from "node:http";
+import type { Logger } from "../../log.ts";
+import type { Dialect } from "../dialects/dialect.ts";
+import type { OutcomeListener } from "../outcome.ts";
+import type { SeriesInFlight } from "../report/series-in-flight.ts";
+import type { Assignment } from "../routing/assign-variant.ts";
+import type { CompiledRoute, RoutingTable } from "../snapshot/routing-table.ts";
+
+/** Where an answer goes: a node ServerResponse (HTTP/1.1 or HTTP/2 compat) or an in-process sink. */
+export interface ExchangeSink {
+  writeHead(status: number, headers: OutgoingHttpHeaders): unknown;
+  write(chunk: Buffer): boolean;
+  end(chunk?: Buffer): unknown;
+  once(event: "drain", listener: () => void): unknown;
+}
+
+/** What an exchange needs to start. */
+export interface ExchangeInit {
+  /** Pinned table (already acquired; the exchange releases it). */
+  table: RoutingTable;
+  route: CompiledRoute;
+  assignment: Assignment;
+  requestId: string;
+  dialect: Dialect;
+  sink: ExchangeSink;
+  method: "GET" | "POST";
+  /** Upstream path (without the node's prefix). */
+  path: string;
+  /** Upstream request body. */
+  body: Buffer | null;
+  /** `performance.now()` when the request arrived. */
+  startedAt: number;
+  /** For /v1: `"id":"<minted id>"` bytes to put in place of Ollama's id; null otherwise. */
+  mintedId: Buffer | null;
+  /** For /v1 streams: drop the usage frame the proxy asked for. */
+  dropUsage: boolean;
+  onOutcome: OutcomeListener | undefined;
+  /** Per-series in-flight counts: this exchange counts on its route and variant until it finishes. Default: none. */
+  seriesInFlight?: SeriesInFlight;
+  /** Logs upstream failures (never bodies). */
+  logger: Logger;
+}
