@@ -64,3 +64,12 @@ export function toConnectError(err: unknown): ConnectError {
   if (err instanceof TurnoutError) return new ConnectError(err.message, connectCodes[err.code], undefined, undefined, err);
   return new ConnectError("internal error", Code.Internal, undefined, undefined, err);
 }
+
+/** Runs an RPC handler's work, converting whatever it throws to a ConnectError. */
+export async function rpc<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toConnectError(err);
+  }
+}

@@ -4,20 +4,11 @@
  */
 import type { ServiceImpl } from "@connectrpc/connect";
 import { AdminService } from "../../gen/turnout/v1/admin_pb.js";
-import { invalidArgument, toConnectError } from "../errors.ts";
+import { invalidArgument, rpc } from "../errors.ts";
 import type { AdminOperations } from "./admin-operations.ts";
 import type { Fleet } from "./fleet/fleet.ts";
 import { checkFleetWait, waitForFleet } from "./fleet/wait-for-fleet.ts";
 import type { ModelSwitcher } from "./switch/model-switch.ts";
-
-/** Runs `fn`, converting any error to a ConnectError. */
-async function rpc<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw toConnectError(err);
-  }
-}
 
 const rev = (r: bigint | undefined) => (r === undefined ? undefined : Number(r));
 const big = (n: number) => BigInt(n);

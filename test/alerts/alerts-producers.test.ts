@@ -21,7 +21,7 @@ import { startProxy, type Proxy } from "../../src/proxy/proxy.ts";
 import { startSimulator, type Simulator } from "../../src/sim/simulator.ts";
 import { createMemoryTransport } from "../../src/transport/memory/memory-transport.ts";
 import type { Transport } from "../../src/transport/types.ts";
-import { startLoad, until } from "../rollout/rollout-harness.ts";
+import { canaryConfig, startLoad, until } from "../rollout/rollout-harness.ts";
 import { startReceiver, type Received, type Receiver } from "./webhook-receiver.ts";
 
 const SLACK_PATH = "/services/T1/B1/SECRET";
@@ -89,17 +89,7 @@ test("a canary failing 10 % of requests under load is rolled back: one rollback 
     await Promise.all([stable.close(), canary.close()]);
     await receiver.close();
   });
-  gw = await startGateway(`
-nodes:
-  - { id: n-stable, url: "${stable.url}" }
-  - { id: n-canary, url: "${canary.url}" }
-routes:
-  - name: chat
-    default: stable
-    variants:
-      - { name: stable, model: "qwen3:8b", nodes: [n-stable] }
-      - { name: canary, model: "qwen3:8b", nodes: [n-canary] }
-`, receiver);
+  gw = await startGateway(canaryConfig(stable.url, canary.url), receiver);
   const node = gw.node;
   const counts = (load = startLoad(gw.proxy.url)).counts;
   const rollouts = createClient(RolloutService, createConnectTransport({ baseUrl: node.url, httpVersion: "1.1" }));

@@ -36,7 +36,8 @@ export interface RolloutGateway {
   close(): Promise<void>;
 }
 
-const config = (stableUrl: string, canaryUrl: string) => `
+/** A route `chat` with a stable and a canary variant, each on its own node. */
+export const canaryConfig = (stableUrl: string, canaryUrl: string) => `
 nodes:
   - { id: n-stable, url: "${stableUrl}" }
   - { id: n-canary, url: "${canaryUrl}" }
@@ -56,7 +57,7 @@ export async function startRolloutGateway(options: { canaryErrorRate?: number; r
   const dir = await mkdtemp(join(tmpdir(), "turnout-rollout-"));
   const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
   const transport = createMemoryTransport({ dir, fsync: false });
-  const { state } = parseConfig(config(stable.url, canary.url), "test config");
+  const { state } = parseConfig(canaryConfig(stable.url, canary.url), "test config");
   const plane = async () => {
     const controlPlane = await createControlPlane({
       store: transport.store,

@@ -13,7 +13,7 @@ import { startSimulator, type Simulator } from "../../src/sim/simulator.ts";
 import { createNatsTransport, type NatsTransport } from "../../src/transport/nats/nats-transport.ts";
 import { SUBJECTS } from "../../src/transport/types.ts";
 import { startNatsServer, type NatsServer } from "../support/nats-server.ts";
-import { startLoad, until } from "./rollout-harness.ts";
+import { canaryConfig, startLoad, until } from "./rollout-harness.ts";
 
 const logger = createLogger({ level: "silent" });
 let nats: NatsServer;
@@ -29,17 +29,6 @@ after(async () => {
   await nats.stop();
 });
 
-const config = () => `
-nodes:
-  - { id: n-stable, url: "${stable.url}" }
-  - { id: n-canary, url: "${canary.url}" }
-routes:
-  - name: chat
-    default: stable
-    variants:
-      - { name: stable, model: "qwen3:8b", nodes: [n-stable] }
-      - { name: canary, model: "qwen3:8b", nodes: [n-canary] }
-`;
 
 interface Control {
   transport: NatsTransport;
@@ -56,7 +45,7 @@ async function startControl(id: string): Promise<Control> {
     bus: transport.bus,
     outcomes: transport.outcomes,
     logger,
-    bootstrap: parseConfig(config(), "test config").state,
+    bootstrap: parseConfig(canaryConfig(stable.url, canary.url), "test config").state,
     consumerName: `control-${id}`,
     rollouts: { scanMs: 200, leaseMs: 3000 },
   });

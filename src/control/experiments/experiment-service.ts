@@ -4,17 +4,9 @@
  */
 import type { ServiceImpl } from "@connectrpc/connect";
 import { ExperimentService } from "../../../gen/turnout/v1/experiment_pb.js";
-import { toConnectError } from "../../errors.ts";
+import { toConnectError, rpc } from "../../errors.ts";
 import type { ExperimentOperations, ExperimentResult } from "./experiment-operations.ts";
 import type { ExperimentReports } from "./experiment-reports.ts";
-
-async function rpc<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw toConnectError(err);
-  }
-}
 
 const rev = (r: bigint | undefined) => (r === undefined ? undefined : Number(r));
 const answer = (r: ExperimentResult) => ({ experiment: r.experiment, revision: BigInt(r.revision), snapshotVersion: BigInt(r.snapshotVersion) });

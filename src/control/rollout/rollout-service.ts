@@ -4,19 +4,11 @@
  */
 import type { ServiceImpl } from "@connectrpc/connect";
 import { RolloutCommand, RolloutPhase, RolloutService, type Rollout, type RolloutEvent } from "../../../gen/turnout/v1/rollout_pb.js";
-import { ErrorCode, TurnoutError, invalidArgument, toConnectError } from "../../errors.ts";
+import { ErrorCode, TurnoutError, invalidArgument, toConnectError, rpc } from "../../errors.ts";
 import type { AdminOperations } from "../admin-operations.ts";
 import { isTerminal, startRollout } from "./rollout-machine.ts";
 import type { RolloutEngine } from "./rollout-engine.ts";
 import { ROLLOUT_ID, newRolloutId, requestProblems, rolloutSpec } from "./rollout-spec.ts";
-
-async function rpc<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw toConnectError(err);
-  }
-}
 
 function checkId(id: string, field = "id"): void {
   if (!ROLLOUT_ID.test(id)) throw invalidArgument([{ field, message: id === "" ? "must not be empty" : `${JSON.stringify(id)} is not a rollout id` }]);
