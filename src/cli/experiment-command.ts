@@ -1,22 +1,64 @@
 /**
  * `turnout experiment …`: the ExperimentService from the command line, against a control plane's
- * admin port. `report ID` prints the live report as a table (`--watch`: again whenever it
- * changes); `list` prints the experiments.
+ * admin port. `create FILE` (JSON, `-` for stdin), `start`, `pause`, `stop`, `conclude ID ARM`,
+ * `split ID W1,W2,… [--rerandomize]` change experiments and print the result in a line; `get ID`
+ * prints the experiment as JSON; `report ID` prints the live report as a table (`--watch`: again
+ * whenever it changes); `list` prints the experiments.
  */
+import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
+import { fromJson, toJsonString, type JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { adminClient, adminUrl } from "./admin-client.ts";
-import { ExperimentService } from "../../gen/turnout/v1/experiment_pb.js";
+import { ExperimentSchema, ExperimentService, ExperimentServiceCreateRequestSchema, type Experiment } from "../../gen/turnout/v1/experiment_pb.js";
 import { TurnoutError } from "../errors.ts";
 import { formatExperiment, formatReport } from "./experiment-report-format.ts";
 
-export const EXPERIMENT_USAGE = `turnout experiment report ID [--watch] [--interval 5] | list [--route R]
-  The live report of an A/B experiment (per arm users, requests, success and error rates, TTFT
-  and latency percentiles, tokens/s, feedback; lift against control with CI and p-value, the
+export const EXPERIMENT_USAGE = `turnout experiment create FILE|- | start ID | pause ID | stop ID | conclude ID ARM
+                   | split ID W1,W2,… [--rerandomize] | get ID | list [--route R]
+                   | report ID [--watch] [--interval 5]
+  A/B experiments. create takes the Create request as JSON (the seed's body: name, arms
+  [{name, weight}], duration "24h", metrics, targeting, layer); split opens a new phase with new
+  weights (users stay where their buckets stay) or, with --rerandomize, a new seed (weights
+  optional). report prints the live report (per arm users, requests, success and error rates,
+  TTFT and latency percentiles, tokens/s, feedback; lift against control with CI and p-value, the
   always-valid interval, the sample-ratio check and a verdict); --watch prints it again whenever
   it changes. --admin URL (or TURNOUT_ADMIN, default http://127.0.0.1:8081) is the control
   plane's admin address.
 `;
+
+/** One line for a changed experiment: id, status, phase and split, revision and snapshot. */
+function changed(e: Experiment | undefined, revision: bigint, snapshotVersion?: bigint): string {
+  if (e === undefined) return `revision ${revision}`;
+  const phase = e.phases.length === 0 ? "" : `  phase ${e.phases.length - 1} (seed ${e.phases.at(-1)!.seed})`;
+  return `${formatExperiment(e)}${phase}  revision ${revision}${snapshotVersion === undefined ? "" : `  snapshot ${snapshotVersion}`}`;
+}
+
+/** The weights of `split ID W1,W2,…`: numbers, each named by position when it is not one. */
+function parseWeights(text: string | undefined): number[] {
+  if (text === undefined || text === "") return [];
+  return text.split(",").map((part, i) => {
+    const w = Number(part);
+    if (part.trim() === "" || !Number.isFinite(w)) throw new TurnoutError("invalid_argument", `weights[${i}]: ${JSON.stringify(part)} is not a number (give W1,W2,… such as 80,20)`);
+    return w;
+  });
+}
+
+/** The positional argument `name` at `i`, or an error naming it. */
+function required(positionals: string[], i: number, sub: string, name: string): string {
+  const v = positionals[i];
+  if (v === undefined || v === "") throw new TurnoutError("invalid_argument", `turnout experiment ${sub}: ${name} is required`);
+  return v;
+}
+
+async function readRequest(path: string): Promise<JsonValue> {
+  const text = path === "-" ? await new Response(process.stdin as unknown as ReadableStream).text() : await readFile(path, "utf8");
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch (err) {
+    throw new TurnoutError("invalid_argument", `${path === "-" ? "stdin" : path}: not JSON (${(err as Error).message})`);
+  }
+}
 
 type Out = (line: string) => void;
 
@@ -32,6 +74,7 @@ export async function runExperimentCommand(argv: string[], out: Out = (l) => pro
       watch: { type: "boolean" },
       interval: { type: "string" },
       route: { type: "string" },
+      rerandomize: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -43,6 +86,44 @@ export async function runExperimentCommand(argv: string[], out: Out = (l) => pro
   const client = adminClient(ExperimentService, baseUrl);
   try {
     switch (sub) {
+      case "create": {
+        const json = await readRequest(required(positionals, 0, sub, "a JSON file (or - for stdin)"));
+        let req;
+        try {
+          req = fromJson(ExperimentServiceCreateRequestSchema, json);
+        } catch (err) {
+          throw new TurnoutError("invalid_argument", `not an ExperimentService Create request: ${(err as Error).message}`);
+        }
+        const r = await client.create(req);
+        out(changed(r.experiment, r.revision));
+        return 0;
+      }
+      case "start":
+      case "pause":
+      case "stop": {
+        const id = required(positionals, 0, sub, "an experiment id");
+        const r = await client[sub]({ id });
+        out(changed(r.experiment, r.revision, r.snapshotVersion));
+        return 0;
+      }
+      case "conclude": {
+        const r = await client.conclude({ id: required(positionals, 0, sub, "an experiment id"), arm: required(positionals, 1, sub, "the winning arm") });
+        out(changed(r.experiment, r.revision, r.snapshotVersion));
+        return 0;
+      }
+      case "split": {
+        const id = required(positionals, 0, sub, "an experiment id");
+        const weights = parseWeights(positionals[1]);
+        if (weights.length === 0 && !values.rerandomize) throw new TurnoutError("invalid_argument", "turnout experiment split: weights W1,W2,… are required (or --rerandomize)");
+        const r = await client.changeSplit({ id, weights, rerandomize: values.rerandomize ?? false });
+        out(changed(r.experiment, r.revision, r.snapshotVersion));
+        return 0;
+      }
+      case "get": {
+        const r = await client.get({ id: required(positionals, 0, sub, "an experiment id") });
+        out(toJsonString(ExperimentSchema, r.experiment!, { prettySpaces: 2 }));
+        return 0;
+      }
       case "report": {
         const id = positionals[0];
         if (id === undefined) throw new TurnoutError("invalid_argument", "turnout experiment report: an experiment id is required");
@@ -64,7 +145,7 @@ export async function runExperimentCommand(argv: string[], out: Out = (l) => pro
         for (const e of (await client.list({ route: values.route ?? "" })).experiments) out(formatExperiment(e));
         return 0;
       default:
-        throw new TurnoutError("invalid_argument", `turnout experiment: unknown subcommand "${sub}" (report, list)`);
+        throw new TurnoutError("invalid_argument", `turnout experiment: unknown subcommand "${sub}" (create, start, pause, stop, conclude, split, get, list, report)`);
     }
   } catch (err) {
     if (err instanceof ConnectError) {

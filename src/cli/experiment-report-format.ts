@@ -42,6 +42,7 @@ export function formatReport(r: ExperimentReport): string[] {
   );
   if (r.comparisons.length > 0) {
     lines.push("");
+    if (r.phases.length > 1) lines.push(`comparisons on phase ${r.comparedPhase} (the current split)`);
     lines.push(
       ...table([
         ["metric", "arm", "control", "treatment", "lift", "95% CI", "p", "always-valid CI", "outcome"],

@@ -1,8 +1,10 @@
 /**
  * End to end in embedded mode: two simulated variants (b: slower to first token and failing more
- * often), 2,000 users through the proxy in an experiment 50/50; the report finds both differences
- * in the right direction with the SRM check ok; a control-plane restart rebuilds the same report
- * from the outcome log; GetReport of an unknown id is NotFound.
+ * often), 2,000 users through the proxy in an experiment 50/50, with thumbs up/down sent through
+ * POST /v1/feedback and ChatService.Feedback on their answers' refs; the report finds every
+ * difference in the right direction with the SRM check ok and the feedback per arm exactly as
+ * sent; a control-plane restart rebuilds the same report from the outcome log; GetReport of an
+ * unknown id is NotFound.
  */
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -21,6 +23,7 @@ import { createControlPlane } from "../../src/control/control-plane.ts";
 import { createLogger } from "../../src/log.ts";
 import { startProxy } from "../../src/proxy/proxy.ts";
 import { startSimulator, type Simulator } from "../../src/sim/simulator.ts";
+import { createSeededRandom } from "../../src/stats/seeded-random.ts";
 import { createMemoryTransport, type MemoryTransport } from "../../src/transport/memory/memory-transport.ts";
 
 const USERS = 2000;
@@ -72,28 +75,38 @@ function numbers(r: ExperimentReport): unknown {
   return json;
 }
 
-async function waitForOutcomes(client: ReturnType<typeof createClient<typeof ExperimentService>>, n: number): Promise<ExperimentReport> {
+async function waitForReport(client: ReturnType<typeof createClient<typeof ExperimentService>>, what: string, done: (r: ExperimentReport) => boolean): Promise<ExperimentReport> {
   const deadline = Date.now() + 20_000;
   for (;;) {
     const { report } = await client.getReport({ id: "ab" });
-    if (Number(report!.outcomes) >= n || Date.now() > deadline) return report!;
+    if (done(report!)) return report!;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
-test("2,000 users 50/50: the report finds b slower to first token with more errors, SRM ok; a restart changes no number", { timeout: 60_000 }, async () => {
+/** Feedback counts of `metric` per arm in `r`. */
+const feedbackCounts = (r: ExperimentReport, metric: string) => r.arms.map((a) => Number(a.feedback.find((f) => f.metric === metric)?.count ?? 0));
+
+test("2,000 users 50/50: the report finds b slower to first token with more errors and fewer thumbs-up sent through both feedback endpoints, SRM ok; a restart changes no number", { timeout: 90_000 }, async () => {
   let gw = await gateway();
   try {
     await gw.plane.experiments.create(create(ExperimentServiceCreateRequestSchema, { id: "ab", name: "ab", route: "chat", duration: "24h", arms: [{ name: "a", weight: 50 }, { name: "b", weight: 50 }] }));
     const started = await gw.plane.experiments.start("ab");
     await gw.proxy.waitForVersion(started.snapshotVersion, AbortSignal.timeout(5000));
 
+    // every user asks once, every fourth user twice; each first answer gets a thumbs up or down,
+    // alternately through POST /v1/feedback and ChatService.Feedback: a likes 70 %, b 40 %
     const agent = new Agent({ connections: 64 });
+    const rnd = createSeededRandom(21);
+    const asks = Array.from({ length: USERS }, (_, u) => (u % 4 === 0 ? [u, u] : [u])).flat();
+    const sent = { thumbs: [0, 0], ups: [0, 0], users: [new Set<number>(), new Set<number>()] };
     let next = 0;
-    const statuses: number[] = [];
+    let failures = 0;
     await Promise.all(Array.from({ length: 64 }, async () => {
-      while (next < USERS) {
-        const u = next++;
+      while (next < asks.length) {
+        const i = next++;
+        const u = asks[i];
         const res = await request(`${gw.proxy.url}/api/chat`, {
           method: "POST",
           dispatcher: agent,
@@ -101,17 +114,36 @@ test("2,000 users 50/50: the report finds b slower to first token with more erro
           body: JSON.stringify({ model: "chat", stream: false, messages: [{ role: "user", content: "hi" }] }),
         });
         await res.body.text();
-        statuses.push(res.statusCode);
+        const ref = res.headers["x-turnout-ref"];
+        assert.equal(typeof ref, "string", "every answer in the experiment carries a ref");
+        if (res.statusCode !== 200) failures++;
+        if (res.statusCode !== 200 || sent.users[0].has(u) || sent.users[1].has(u)) continue;
+        const arm = res.headers["x-turnout-variant"] === "a" ? 0 : 1;
+        const value = rnd.next() < (arm === 0 ? 0.7 : 0.4) ? 1 : 0;
+        sent.users[arm].add(u);
+        sent.thumbs[arm]++;
+        sent.ups[arm] += value;
+        const viaRpc = u % 2 === 1;
+        const fb = await request(`${gw.proxy.url}${viaRpc ? "/turnout.v1.ChatService/Feedback" : "/v1/feedback"}`, {
+          method: "POST",
+          dispatcher: agent,
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ ref, metric: "thumbs_up", value }),
+        });
+        const body = await fb.body.text();
+        assert.equal(fb.statusCode, viaRpc ? 200 : 202, body);
       }
     }));
     await agent.close();
-    assert.equal(statuses.length, USERS);
+    assert.ok(failures > 0, "the simulators inject errors");
 
-    const report = await waitForOutcomes(gw.client, USERS);
-    assert.equal(Number(report.outcomes), USERS);
+    const report = await waitForReport(gw.client, "every outcome and every thumb", (r) => Number(r.outcomes) >= asks.length && feedbackCounts(r, "thumbs_up").every((n, arm) => n >= sent.thumbs[arm]));
+    assert.equal(Number(report.outcomes), asks.length);
     const [a, b] = report.arms;
-    assert.equal(Number(a.requests + b.requests), USERS);
-    assert.ok(Number(a.users) > 800 && Number(b.users) > 800, `${a.users}/${b.users}`);
+    assert.equal(Number(a.requests + b.requests), asks.length);
+    // the unit is the user: 2,000 users, each counted once in its arm
+    assert.equal(Number(a.users + b.users), USERS);
+    assert.ok(Number(a.users) > 900 && Number(b.users) > 900, `${a.users}/${b.users}`);
     assert.equal(report.sampleRatio!.warning, false, `SRM p=${report.sampleRatio!.pValue}`);
     assert.ok(b.ttftMs!.p50 > a.ttftMs!.p50, `ttft p50 ${a.ttftMs!.p50} vs ${b.ttftMs!.p50}`);
     assert.ok(b.errorRate > a.errorRate, `error rate ${a.errorRate} vs ${b.errorRate}`);
@@ -122,6 +154,20 @@ test("2,000 users 50/50: the report finds b slower to first token with more erro
     assert.equal(errors.outcome, "worse", errors.verdict);
     assert.deepEqual(report.phases.map((p) => p.users.map(Number)), [[Number(a.users), Number(b.users)]]);
 
+    // feedback per arm: exactly what was sent, joined to the same users as the outcomes
+    const thumbs = report.arms.map((arm) => arm.feedback.find((f) => f.metric === "thumbs_up")!);
+    for (const arm of [0, 1]) {
+      assert.equal(Number(thumbs[arm].count), sent.thumbs[arm]);
+      assert.equal(Number(thumbs[arm].users), sent.users[arm].size);
+      assert.ok(Math.abs(thumbs[arm].mean - sent.ups[arm] / sent.thumbs[arm]) < 1e-12, `arm ${arm} mean ${thumbs[arm].mean}`);
+    }
+    const tally = gw.plane.reports.tally.get("ab")!;
+    for (const [arm, t] of tally.arms) for (const key of t.feedback.keys()) assert.ok(t.units.has(key), `feedback unit ${key} of arm ${arm} is one of its users`);
+    const liked = report.comparisons.find((c) => c.metric === "thumbs_up")!;
+    assert.equal(liked.outcome, "worse", liked.verdict);
+    assert.ok(liked.lift < -0.2 && liked.pValue < 0.001, `${liked.lift} p=${liked.pValue}`);
+    assert.match(liked.verdict, /fewer thumbs-up/);
+
     // restart the control plane (the whole embedded process) mid-experiment
     await gw.close();
     gw = await gateway();
@@ -129,27 +175,33 @@ test("2,000 users 50/50: the report finds b slower to first token with more erro
     const again = (await gw.client.getReport({ id: "ab" })).report!;
     assert.deepEqual(numbers(again), numbers(report));
 
-    // WatchReport: the report at once, then again once it changed (feedback arrives); feedback
-    // (the lead wires OutcomeBatch feedback to recordFeedback) shows up per arm
-    const units = [...gw.plane.reports.tally.get("ab")!.arms].flatMap(([arm, t]) => [...t.units.keys()].map((k) => ({ arm, unitHash: Number(k.split(":")[1]) })));
+    // WatchReport: the report at once, then again once feedback (a score through the endpoint) changed it
     const watching = new AbortController();
     const seen: ExperimentReport[] = [];
+    const scored = [...sent.users[1]][0];
     for await (const msg of gw.client.watchReport({ id: "ab", intervalSeconds: 1 }, { signal: AbortSignal.any([watching.signal, AbortSignal.timeout(10_000)]) })) {
       seen.push(msg.report!);
       if (seen.length === 1) {
-        for (const u of units) gw.plane.reports.recordFeedback({ experiment: "ab", phase: 0, arm: u.arm, unitHash: u.unitHash, metric: "thumbs_up", value: u.arm === 0 ? 1 : 0 });
-      } else break;
+        const res = await request(`${gw.proxy.url}/api/chat`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-turnout-user": `user-${scored}` },
+          body: JSON.stringify({ model: "chat", stream: false, messages: [{ role: "user", content: "hi" }] }),
+        });
+        await res.body.text();
+        const fb = await request(`${gw.proxy.url}/v1/feedback`, { method: "POST", body: JSON.stringify({ ref: res.headers["x-turnout-ref"], metric: "score", value: 4 }) });
+        assert.equal(fb.statusCode, 202, await fb.body.text());
+      } else if (msg.report!.arms[1].feedback.some((f) => f.metric === "score")) break;
     }
     watching.abort();
     assert.deepEqual(numbers(seen[0]), numbers(report));
-    const withFeedback = seen[1];
-    assert.deepEqual(withFeedback.arms.map((a) => a.feedback.map((f) => [f.metric, f.mean, Number(f.users)])), [[["thumbs_up", 1, Number(a.users)]], [["thumbs_up", 0, Number(b.users)]]]);
+    assert.deepEqual(seen.at(-1)!.arms[1].feedback.find((f) => f.metric === "score"), { $typeName: "turnout.v1.ExperimentFeedbackSummary", metric: "score", mean: 4, count: 1n, users: 1n });
 
     // the CLI prints it as a table
     const lines: string[] = [];
     assert.equal(await runExperimentCommand(["report", "ab", "--admin", gw.adminUrl], (l) => lines.push(l)), 0);
-    assert.match(lines[0], /^experiment ab \(ab\)  RUNNING  outcomes 2000$/);
+    assert.match(lines[0], /^experiment ab \(ab\)  RUNNING  outcomes 2501$/);
     assert.ok(lines.some((l) => /^ttft_ms\s+b\s/.test(l) && l.endsWith("worse")), lines.join("\n"));
+    assert.ok(lines.some((l) => /^thumbs_up\s+b\s/.test(l) && l.endsWith("worse")), lines.join("\n"));
     assert.ok(lines.some((l) => /^sample ratio: .* ok$/.test(l)), lines.join("\n"));
     assert.ok(lines.some((l) => l.startsWith("verdict: b is ")), lines.join("\n"));
     if (process.env.TURNOUT_PRINT_REPORT) console.log(lines.join("\n"));

@@ -6,14 +6,18 @@ import { buildExperimentReport } from "../../src/control/experiments/experiment-
 import { createExperimentTally, type ExperimentTally } from "../../src/control/experiments/experiment-tally.ts";
 import { createSeededRandom } from "../../src/stats/seeded-random.ts";
 
-const experiment = create(ExperimentSchema, {
-  id: "e1",
-  name: "e1",
-  route: "chat",
-  status: ExperimentStatus.RUNNING,
-  arms: [{ name: "a", variant: "a", weight: 50 }, { name: "b", variant: "b", weight: 50 }],
-  phases: [{ seed: "s", weights: [50, 50] }],
-});
+/** Experiment e1 (arms a, b) with `phases` (seed and weights each). */
+function experimentWith(phases: { seed: string; weights: number[] }[]) {
+  return create(ExperimentSchema, {
+    id: "e1",
+    name: "e1",
+    route: "chat",
+    status: ExperimentStatus.RUNNING,
+    arms: [{ name: "a", variant: "a", weight: 50 }, { name: "b", variant: "b", weight: 50 }],
+    phases,
+  });
+}
+const experiment = experimentWith([{ seed: "s", weights: [50, 50] }]);
 
 /** `users` units split by `share` of arm 1; arm b is 20% faster to first token and fails 2% vs 6%. */
 function feed(tally: ExperimentTally, users: number, share: number, seed = 7): void {
@@ -66,7 +70,7 @@ describe("experiment report", () => {
       tally.apply({ experiment: "e1", phase: 0, arm, unitHash: u, status: "ok", latencyMs: 10, ttftMs: 5, completionTokens: 1, tokensPerSecond: 0 });
       tally.recordFeedback({ experiment: "e1", phase: 0, arm, unitHash: u, metric: "thumbs_up", value: arm === 1 ? (u % 10 < 8 ? 1 : 0) : u % 10 < 4 ? 1 : 0 });
     }
-    // feedback naming its unit by another hash than the outcomes' bucket adds no user
+    // feedback of a user with no outcome counted adds no user to the arm
     tally.recordFeedback({ experiment: "e1", phase: 0, arm: 0, unitHash: 0x9e3779b9, metric: "score", value: 4 });
     const report = buildExperimentReport(experiment, tally.get("e1"), 0);
     assert.deepEqual(report.arms.map((x) => Number(x.users)), [200, 200]);
@@ -95,5 +99,44 @@ describe("experiment report", () => {
     assert.ok(tally.get("x") && tally.get("y"));
     assert.equal(tally.get("z"), undefined);
     assert.equal(tally.droppedTotal(), 1);
+  });
+
+  test("after a split change the comparisons and the SRM check use the current phase; users are counted once over phases", () => {
+    const twoPhases = experimentWith([{ seed: "s", weights: [50, 50] }, { seed: "s", weights: [80, 20] }]);
+    const tally = createExperimentTally();
+    const rnd = createSeededRandom(11);
+    const put = (phase: number, arm: number, u: number, ttft: number) =>
+      tally.apply({ experiment: "e1", phase, arm, unitHash: u, status: "ok", latencyMs: ttft + 10, ttftMs: ttft, completionTokens: 1, tokensPerSecond: 0 });
+    // phase 0 (50/50): b is twice as slow to first token
+    for (let u = 0; u < 1000; u++) put(0, u % 2, u, (u % 2 === 1 ? 200 : 100) * (0.5 + rnd.next()));
+    // phase 1 (80/20): the same users, plus 1000 new ones; no difference any more
+    for (let u = 0; u < 2000; u++) put(1, u % 5 === 0 ? 1 : 0, u, 100 * (0.5 + rnd.next()));
+    const report = buildExperimentReport(twoPhases, tally.get("e1"), 0);
+    assert.equal(report.comparedPhase, 1);
+    const ttft = report.comparisons.find((c) => c.metric === "ttft_ms")!;
+    assert.notEqual(ttft.outcome, "worse", ttft.verdict);
+    assert.ok(Math.abs(ttft.lift) < 0.1, String(ttft.lift));
+    assert.deepEqual(report.sampleRatio!.users.map(Number), [1600, 400]);
+    assert.equal(report.sampleRatio!.warning, false);
+    assert.deepEqual(report.sampleRatio!.expectedShares, [0.8, 0.2]);
+    assert.deepEqual(report.phases.map((ph) => ph.users.map(Number)), [[500, 500], [1600, 400]]);
+    // arm users over the experiment: a user in both phases is one user
+    const inA = new Set([...Array(1000).keys()].filter((u) => u % 2 === 0).concat([...Array(2000).keys()].filter((u) => u % 5 !== 0)));
+    assert.equal(Number(report.arms[0].users), inA.size);
+    // phase 0 alone would have found b slower
+    const phase0 = buildExperimentReport(experiment, tally.get("e1"), 0);
+    assert.equal(phase0.comparisons.find((c) => c.metric === "ttft_ms")!.outcome, "worse");
+  });
+
+  test("the tally counts at most maxUnits users per experiment and counts the records it drops", () => {
+    const tally = createExperimentTally({ maxUnits: 3 });
+    for (let u = 0; u < 5; u++) tally.apply({ experiment: "x", phase: 0, arm: u % 2, unitHash: u, status: "ok", latencyMs: 1, ttftMs: 1, completionTokens: 1, tokensPerSecond: 1 });
+    tally.apply({ experiment: "x", phase: 0, arm: 0, unitHash: 0, status: "ok", latencyMs: 1, ttftMs: 1, completionTokens: 1, tokensPerSecond: 1 });
+    tally.recordFeedback({ experiment: "x", phase: 0, arm: 1, unitHash: 1, metric: "score", value: 1 });
+    tally.recordFeedback({ experiment: "x", phase: 0, arm: 1, unitHash: 9, metric: "score", value: 1 });
+    const entry = tally.get("x")!;
+    assert.equal(entry.unitCount, 3);
+    assert.equal(entry.outcomes, 4);
+    assert.equal(tally.droppedTotal(), 3);
   });
 });

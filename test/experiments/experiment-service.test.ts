@@ -3,6 +3,8 @@ import { after, describe, test } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { ExperimentService, ExperimentStatus } from "../../gen/turnout/v1/experiment_pb.js";
+import { bucketTable } from "../../src/assign/allocate.ts";
+import { bucketOf } from "../../src/assign/hash.ts";
 import { checkSnapshot } from "../../src/snapshot/check.ts";
 import { removeDir, startPlane, type Plane } from "../control/admin-harness.ts";
 import { experimentState } from "./experiment-fixtures.ts";
@@ -160,5 +162,71 @@ describe("ExperimentService", () => {
     const snap = p.controlPlane.currentSnapshot();
     assert.equal(snap.routes.find((r) => r.name === "chat")?.defaultVariant, "b");
     assert.equal(snap.experiments.length, 0);
+  });
+
+  test("ChangeSplit opens a new phase: a weight change keeps users where their buckets stay, a re-randomisation assigns afresh", async () => {
+    const { p, client } = await plane();
+    await client.create({ id: "sp", name: "sp", route: "chat", arms: [{ name: "a", weight: 50 }, { name: "b", weight: 50 }], duration: "24h" });
+    const draft = await refusal(client.changeSplit({ id: "sp", weights: [80, 20] }));
+    assert.equal(draft.code, Code.FailedPrecondition);
+    await client.start({ id: "sp" });
+    const users = Array.from({ length: 5000 }, (_, i) => `user-${i}`);
+    /** Each user's arm name under the current snapshot. */
+    const arms = () => {
+      const e = p.controlPlane.currentSnapshot().experiments.find((x) => x.id === "sp")!;
+      const table = bucketTable(e.arms);
+      return { phase: e.phase, seed: e.seed, of: users.map((u) => e.arms[table[bucketOf(e.seed, u)]].name) };
+    };
+    const before = arms();
+    assert.equal(before.phase, 0);
+
+    // bad input names the field and changes nothing
+    const bad = await refusal(client.changeSplit({ id: "sp", weights: [80, -1] }));
+    assert.equal(bad.code, Code.InvalidArgument);
+    assert.match(bad.rawMessage, /weights\[1\]: must be a non-negative number/);
+    assert.match((await refusal(client.changeSplit({ id: "sp", weights: [1, 2, 3] }))).rawMessage, /weights: must give one weight per arm \(a, b\), got 3/);
+    assert.match((await refusal(client.changeSplit({ id: "sp", weights: [50, 50] }))).rawMessage, /weights: are the current split \(50\/50\)/);
+    assert.match((await refusal(client.changeSplit({ id: "sp" }))).rawMessage, /weights: must give a weight per arm/);
+    assert.equal((await client.get({ id: "sp" })).experiment!.phases.length, 1);
+
+    // 50/50 → 80/20: every user in a stays in a; of b's users, 3 in 5 move to a
+    const moved = await client.changeSplit({ id: "sp", weights: [80, 20] });
+    assert.equal(moved.experiment!.phases.length, 2);
+    assert.ok(moved.experiment!.phases[0].endedAt !== undefined);
+    assert.deepEqual(moved.experiment!.phases[1].weights, [80, 20]);
+    assert.deepEqual(moved.experiment!.arms.map((a) => a.weight), [80, 20]);
+    assert.equal(moved.snapshotVersion, p.controlPlane.currentSnapshot().version);
+    assert.deepEqual(checkSnapshot(p.controlPlane.currentSnapshot()), []);
+    const after = arms();
+    assert.deepEqual([after.phase, after.seed], [1, before.seed]);
+    let stayedB = 0;
+    for (let i = 0; i < users.length; i++) {
+      if (before.of[i] === "a") assert.equal(after.of[i], "a", `${users[i]} left a`);
+      else if (after.of[i] === "b") stayedB++;
+    }
+    const inA = after.of.filter((x) => x === "a").length / users.length;
+    assert.ok(Math.abs(inA - 0.8) < 0.03, `a has ${inA}`);
+    assert.equal(after.of.every((x, i) => x === "a" || before.of[i] === "b"), true);
+    assert.ok(stayedB > 0.15 * users.length && stayedB < 0.25 * users.length, `b kept ${stayedB}`);
+
+    // back to 50/50 in the same seed: the users who were b in phase 1 are b again
+    await client.changeSplit({ id: "sp", weights: [50, 50] });
+    const back = arms();
+    for (let i = 0; i < users.length; i++) if (after.of[i] === "b") assert.equal(back.of[i], "b");
+
+    // re-randomise: a new seed, the same split, users reshuffled (about half change arm)
+    const fresh = await client.changeSplit({ id: "sp", rerandomize: true });
+    assert.deepEqual(fresh.experiment!.phases.map((ph) => ph.seed), ["sp:0", "sp:0", "sp:0", "sp:3"]);
+    assert.deepEqual(fresh.experiment!.phases[3].weights, [50, 50]);
+    const shuffled = arms();
+    assert.deepEqual([shuffled.phase, shuffled.seed], [3, "sp:3"]);
+    const changed = shuffled.of.filter((x, i) => x !== back.of[i]).length / users.length;
+    assert.ok(changed > 0.4 && changed < 0.6, `changed ${changed}`);
+
+    // a stale revision is Aborted; a stopped experiment cannot be re-split
+    const stale = await refusal(client.changeSplit({ id: "sp", weights: [60, 40], expectedRevision: 1n }));
+    assert.equal(stale.code, Code.Aborted);
+    await client.stop({ id: "sp" });
+    assert.equal((await refusal(client.changeSplit({ id: "sp", weights: [60, 40] }))).code, Code.FailedPrecondition);
   });
 });

@@ -30,11 +30,12 @@ test("the hand-written OutcomeBatch encoding decodes to exactly the messages the
   assert.equal(decoded.outcomes[1].unitHash, -1);
 });
 
-test("an outcome counted in an experiment carries its id, phase and arm; one outside carries none", () => {
-  const inside = { ...full, experiment: "exp-1", experimentPhase: 2, armIndex: 0 } as Outcome;
-  const [a, b] = fromBinary(OutcomeBatchSchema, encodeOutcomeBatch("p", [inside, full], [1, 2])).outcomes;
-  assert.deepEqual([a.experiment, a.experimentPhase, a.experimentArm], ["exp-1", 2, 0]);
-  assert.deepEqual([b.experiment, b.experimentPhase, b.experimentArm], ["", 0, 0]);
+test("an outcome counted in an experiment carries its id, phase, arm and unit hash; one outside carries none", () => {
+  const inside = { ...full, experiment: "exp-1", experimentPhase: 2, armIndex: 0, unitHash: "fedcba98" } as Outcome;
+  const outside = { ...full, unitHash: "fedcba98" } as Outcome;
+  const [a, b] = fromBinary(OutcomeBatchSchema, encodeOutcomeBatch("p", [inside, outside], [1, 2])).outcomes;
+  assert.deepEqual([a.experiment, a.experimentPhase, a.experimentArm, a.experimentUnit], ["exp-1", 2, 0, 0xfedcba98]);
+  assert.deepEqual([b.experiment, b.experimentPhase, b.experimentArm, b.experimentUnit], ["", 0, 0, 0]);
 });
 
 test("feedback entries ride in the batch as OutcomeBatch.feedback and decode to exactly the Feedback messages the schema would build", () => {

@@ -443,6 +443,15 @@ export declare type Outcome = Message<"turnout.v1.Outcome"> & {
    * @generated from field: int32 experiment_arm = 19;
    */
   experimentArm: number;
+
+  /**
+   * 32-bit FNV-1a hash of the assignment unit, as Feedback.unit_hash holds it, so an experiment's
+   * outcomes and feedback join per user; set only when `experiment` is. (unit_hash above is the
+   * 0..9999 bucket.)
+   *
+   * @generated from field: uint32 experiment_unit = 20;
+   */
+  experimentUnit: number;
 };
 
 /**

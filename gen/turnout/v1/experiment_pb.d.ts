@@ -46,8 +46,8 @@ export declare type ExperimentArm = Message<"turnout.v1.ExperimentArm"> & {
 export declare const ExperimentArmSchema: GenMessage<ExperimentArm>;
 
 /**
- * ExperimentPhase is a span of the experiment with one seed and one split. A new seed (a
- * re-randomisation) starts a new phase.
+ * ExperimentPhase is a span of the experiment with one seed and one split. Every split change
+ * (ChangeSplit) starts a new phase; a re-randomisation also gives it a new seed.
  *
  * @generated from message turnout.v1.ExperimentPhase
  */
@@ -631,6 +631,82 @@ export declare type ExperimentServiceConcludeResponse = Message<"turnout.v1.Expe
  * Use `create(ExperimentServiceConcludeResponseSchema)` to create a new message.
  */
 export declare const ExperimentServiceConcludeResponseSchema: GenMessage<ExperimentServiceConcludeResponse>;
+
+/**
+ * ExperimentServiceChangeSplitRequest names the experiment and the new phase's split.
+ *
+ * @generated from message turnout.v1.ExperimentServiceChangeSplitRequest
+ */
+export declare type ExperimentServiceChangeSplitRequest = Message<"turnout.v1.ExperimentServiceChangeSplitRequest"> & {
+  /**
+   * Experiment id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * New weight of each arm, in arm order (as many as the experiment has arms); empty keeps the
+   * current weights (a re-randomisation only).
+   *
+   * @generated from field: repeated double weights = 2;
+   */
+  weights: number[];
+
+  /**
+   * Start the phase with a new seed: every user is assigned afresh.
+   *
+   * @generated from field: bool rerandomize = 3;
+   */
+  rerandomize: boolean;
+
+  /**
+   * Optional CAS revision.
+   *
+   * @generated from field: optional uint64 expected_revision = 4;
+   */
+  expectedRevision?: bigint | undefined;
+};
+
+/**
+ * Describes the message turnout.v1.ExperimentServiceChangeSplitRequest.
+ * Use `create(ExperimentServiceChangeSplitRequestSchema)` to create a new message.
+ */
+export declare const ExperimentServiceChangeSplitRequestSchema: GenMessage<ExperimentServiceChangeSplitRequest>;
+
+/**
+ * ExperimentServiceChangeSplitResponse returns the experiment with its new phase.
+ *
+ * @generated from message turnout.v1.ExperimentServiceChangeSplitResponse
+ */
+export declare type ExperimentServiceChangeSplitResponse = Message<"turnout.v1.ExperimentServiceChangeSplitResponse"> & {
+  /**
+   * The experiment now.
+   *
+   * @generated from field: turnout.v1.Experiment experiment = 1;
+   */
+  experiment?: Experiment | undefined;
+
+  /**
+   * Store revision.
+   *
+   * @generated from field: uint64 revision = 2;
+   */
+  revision: bigint;
+
+  /**
+   * Snapshot version published with the change.
+   *
+   * @generated from field: uint64 snapshot_version = 3;
+   */
+  snapshotVersion: bigint;
+};
+
+/**
+ * Describes the message turnout.v1.ExperimentServiceChangeSplitResponse.
+ * Use `create(ExperimentServiceChangeSplitResponseSchema)` to create a new message.
+ */
+export declare const ExperimentServiceChangeSplitResponseSchema: GenMessage<ExperimentServiceChangeSplitResponse>;
 
 /**
  * ExperimentServiceGetRequest names one experiment.
@@ -1260,6 +1336,14 @@ export declare type ExperimentReport = Message<"turnout.v1.ExperimentReport"> & 
    * @generated from field: uint64 outcomes = 10;
    */
   outcomes: bigint;
+
+  /**
+   * Phase the comparisons and the sample-ratio check are on: the current one (earlier phases had
+   * another split or seed, so their users are another population).
+   *
+   * @generated from field: uint32 compared_phase = 11;
+   */
+  comparedPhase: number;
 };
 
 /**
@@ -1380,6 +1464,20 @@ export declare const ExperimentService: GenService<{
     methodKind: "unary";
     input: typeof ExperimentServiceConcludeRequestSchema;
     output: typeof ExperimentServiceConcludeResponseSchema;
+  },
+  /**
+   * ChangeSplit opens a new phase of a RUNNING or PAUSED experiment with new arm weights. Without
+   * `rerandomize` the phase keeps the seed and users stay in their arm wherever their bucket stays
+   * (only the buckets a shrinking arm gives up move, to the arms that grow); with it the phase
+   * gets a new seed and every user is assigned afresh. The report compares arms on the current
+   * phase, since a split change makes earlier phases a different population.
+   *
+   * @generated from rpc turnout.v1.ExperimentService.ChangeSplit
+   */
+  changeSplit: {
+    methodKind: "unary";
+    input: typeof ExperimentServiceChangeSplitRequestSchema;
+    output: typeof ExperimentServiceChangeSplitResponseSchema;
   },
   /**
    * Get returns one experiment; NotFound when it does not exist.

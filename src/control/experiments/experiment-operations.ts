@@ -6,7 +6,9 @@
  *
  * Layer buckets are allocated at Start against the layer's RUNNING and PAUSED experiments
  * (`allocateLayer`, so theirs stay put) and stored in the experiment; Stop and Conclude free them.
- * The first Start opens phase 0 with seed "<id>:0" and sets ends_at = now + duration.
+ * The first Start opens phase 0 with seed "<id>:0" and sets ends_at = now + duration. ChangeSplit
+ * ends the current phase and opens the next with the new weights, keeping the seed (users stay
+ * where their buckets stay, experiment-snapshots.ts) or, to re-randomise, with seed "<id>:<n>".
  */
 import { clone } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
@@ -21,7 +23,7 @@ import {
 } from "../../../gen/turnout/v1/experiment_pb.js";
 import { create } from "@bufbuild/protobuf";
 import { allocateLayer } from "../../assign/layers.ts";
-import { ErrorCode, TurnoutError, invalidArgument } from "../../errors.ts";
+import { ErrorCode, TurnoutError, invalidArgument, type FieldViolation } from "../../errors.ts";
 import type { AdminOperations } from "../admin-operations.ts";
 import { checkDesiredState } from "../compile.ts";
 import type { PublishResult } from "../publish.ts";
@@ -43,6 +45,8 @@ export interface ExperimentOperations {
   pause(id: string, expectedRevision?: number): Promise<ExperimentResult>;
   stop(id: string, expectedRevision?: number): Promise<ExperimentResult>;
   conclude(id: string, arm: string, expectedRevision?: number): Promise<ExperimentResult>;
+  /** Opens a new phase with `weights` (empty: the current ones), re-randomised when asked. */
+  changeSplit(id: string, weights: readonly number[], rerandomize: boolean, expectedRevision?: number): Promise<ExperimentResult>;
   get(id: string): Promise<Stored<Experiment>>;
   list(route?: string): Promise<Stored<Experiment>[]>;
   /** Stops every RUNNING experiment whose ends_at has passed; answers their ids. */
@@ -74,6 +78,27 @@ function requireId(id: string): void {
 function precondition(e: Experiment, action: string, allowed: readonly number[]): void {
   if (allowed.includes(e.status)) return;
   throw new TurnoutError(ErrorCode.FailedPrecondition, `experiment ${JSON.stringify(e.id)} is ${STATUS_NAME[e.status] ?? "in an unknown state"}; it can be ${action} only when ${allowed.map((s) => STATUS_NAME[s]).join(" or ")}`);
+}
+
+/** What is wrong with a ChangeSplit of `e` to `weights` (empty: keep `current`), by field. */
+function splitProblems(e: Experiment, weights: readonly number[], rerandomize: boolean, current: readonly number[]): FieldViolation[] {
+  const out: FieldViolation[] = [];
+  if (weights.length === 0) {
+    if (!rerandomize) out.push({ field: "weights", message: "must give a weight per arm (or set rerandomize to keep the split under a new seed)" });
+    return out;
+  }
+  if (weights.length !== e.arms.length) {
+    out.push({ field: "weights", message: `must give one weight per arm (${e.arms.map((a) => a.name).join(", ")}), got ${weights.length}` });
+    return out;
+  }
+  weights.forEach((w, i) => {
+    if (!Number.isFinite(w) || w < 0) out.push({ field: `weights[${i}]`, message: `must be a non-negative number, got ${w}` });
+  });
+  if (out.length === 0 && weights.reduce((a, b) => a + b, 0) <= 0) out.push({ field: "weights", message: "must sum to more than 0" });
+  if (out.length === 0 && !rerandomize && weights.every((w, i) => w === current[i])) {
+    out.push({ field: "weights", message: `are the current split (${current.join("/")}); nothing would change (set rerandomize for a new seed)` });
+  }
+  return out;
 }
 
 /** Creates the experiment operations over a control plane's store and publisher. */
@@ -196,6 +221,29 @@ export function createExperimentOperations(ctx: ExperimentOperationsContext): Ex
         endPhase(next, now(), CONCLUDED, "concluded");
         next.winner = arm;
         return commit(state, existing, next, "concluding");
+      });
+    },
+    async changeSplit(id, weights, rerandomize, expected) {
+      requireId(id);
+      return exclusive(async () => {
+        const state = await store.readState();
+        const existing = await find(state, id);
+        checkExpectedRevision(`experiment ${JSON.stringify(id)}`, existing.revision, expected);
+        const e = existing.value;
+        const current = e.phases.at(-1);
+        const currentWeights = e.arms.map((a, i) => current?.weights[i] ?? a.weight);
+        const newWeights = weights.length === 0 ? currentWeights : [...weights];
+        const problems = splitProblems(e, weights, rerandomize, currentWeights);
+        if (problems.length > 0) throw invalidArgument(problems);
+        precondition(e, "re-split", [RUNNING, PAUSED]);
+        const at = now();
+        const next = clone(ExperimentSchema, e);
+        const last = next.phases.at(-1);
+        if (last !== undefined && last.endedAt === undefined) last.endedAt = timestampFromDate(at);
+        const seed = rerandomize ? `${id}:${next.phases.length}` : (last?.seed ?? `${id}:0`);
+        next.phases.push(create(ExperimentPhaseSchema, { seed, startedAt: timestampFromDate(at), weights: newWeights }));
+        next.arms.forEach((a, i) => (a.weight = newWeights[i]));
+        return commit(state, existing, next, "re-splitting");
       });
     },
     async get(id) {

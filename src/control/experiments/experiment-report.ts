@@ -4,7 +4,10 @@
  * and metric the lift against control (the first arm) with a Welch interval and p-value on
  * per-user ratios (delta-method variance, src/stats/ratio-moments.ts), the always-valid interval,
  * and a plain-language verdict; the sample-ratio check of the current phase against its weights;
- * users per arm per phase.
+ * users per arm per phase. The comparisons and the sample-ratio check use the current phase only:
+ * a split change or a re-randomisation (a new phase) makes the earlier phases a different
+ * population, and pooling them could reverse an effect (Simpson's paradox). The per-arm numbers
+ * describe the whole experiment, users counted once however many phases they were in.
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
@@ -28,7 +31,8 @@ import type { ArmTally, ExperimentTallyEntry, UnitTotals } from "./experiment-ta
 interface ReportMetric {
   name: string;
   phrasing: VerdictMetric;
-  units(arm: ArmTally): Iterable<RatioUnit>;
+  /** The units of `arm` in the phase whose keys start with `prefix` ("2:"). */
+  units(arm: ArmTally, prefix: string): Iterable<RatioUnit>;
 }
 
 /** A metric over the outcome units of an arm. */
@@ -36,8 +40,8 @@ function outcomeMetric(name: string, phrasing: VerdictMetric, unit: (u: UnitTota
   return {
     name,
     phrasing,
-    *units(arm) {
-      for (const u of arm.units.values()) yield unit(u);
+    *units(arm, prefix) {
+      for (const [key, u] of arm.units) if (key.startsWith(prefix)) yield unit(u);
     },
   };
 }
@@ -54,8 +58,9 @@ function feedbackMetric(name: string): ReportMetric {
   return {
     name,
     phrasing,
-    *units(arm) {
-      for (const metrics of arm.feedback.values()) {
+    *units(arm, prefix) {
+      for (const [key, metrics] of arm.feedback) {
+        if (!key.startsWith(prefix)) continue;
         const s = metrics.get(name);
         if (s !== undefined) yield { numerator: s.sum, denominator: s.count };
       }
@@ -70,16 +75,28 @@ function summary(h: SparseHistogram | undefined) {
   return { p50: acc.quantile(0.5), p95: acc.quantile(0.95), p99: acc.quantile(0.99), mean: acc.mean(), count: BigInt(acc.count) };
 }
 
-/** Moments of `metric` over the units of `arm` that have data for it (denominator > 0). */
-function moments(arm: ArmTally | undefined, metric: ReportMetric): ArmMoments {
+/** Moments of `metric` over the units of `arm` in the phase of `prefix` that have data for it (denominator > 0). */
+function moments(arm: ArmTally | undefined, metric: ReportMetric, prefix: string): ArmMoments {
   const units: RatioUnit[] = [];
-  if (arm !== undefined) for (const r of metric.units(arm)) if (r.denominator > 0) units.push(r);
+  if (arm !== undefined) for (const r of metric.units(arm, prefix)) if (r.denominator > 0) units.push(r);
   return ratioMoments(ratioSums(units));
 }
 
-function compare(metric: ReportMetric, armName: string, control: ArmTally | undefined, treatment: ArmTally | undefined): ExperimentMetricComparison {
-  const c = moments(control, metric);
-  const t = moments(treatment, metric);
+/** Users among `keys` (`${phase}:${unit}`), each counted once over all phases. */
+function distinctUsers(keys: Iterable<string>, phases: number): number {
+  if (phases <= 1) {
+    let n = 0;
+    for (const _ of keys) n++;
+    return n;
+  }
+  const users = new Set<string>();
+  for (const k of keys) users.add(k.slice(k.indexOf(":") + 1));
+  return users.size;
+}
+
+function compare(metric: ReportMetric, armName: string, control: ArmTally | undefined, treatment: ArmTally | undefined, prefix: string): ExperimentMetricComparison {
+  const c = moments(control, metric, prefix);
+  const t = moments(treatment, metric, prefix);
   const welch = welchTest(c, t);
   const out = create(ExperimentMetricComparisonSchema, { metric: metric.name, arm: armName, controlMean: c.mean, treatmentMean: t.mean });
   let needed;
@@ -137,7 +154,7 @@ export function buildExperimentReport(experiment: Experiment, entry: ExperimentT
     let tokens = 0;
     let tpsCount = 0;
     let tpsSum = 0;
-    const fb = new Map<string, { count: number; sum: number; users: number }>();
+    const fb = new Map<string, { count: number; sum: number; users: Set<string> }>();
     for (const u of t?.units.values() ?? []) {
       requests += u.requests;
       errors += u.errors;
@@ -145,12 +162,13 @@ export function buildExperimentReport(experiment: Experiment, entry: ExperimentT
       tpsCount += u.tpsCount;
       tpsSum += u.tpsSum;
     }
-    for (const metrics of t?.feedback.values() ?? []) {
+    for (const [key, metrics] of t?.feedback ?? []) {
+      const user = key.slice(key.indexOf(":") + 1);
       for (const [m, s] of metrics) {
-        const f = fb.get(m) ?? { count: 0, sum: 0, users: 0 };
+        const f = fb.get(m) ?? { count: 0, sum: 0, users: new Set<string>() };
         f.count += s.count;
         f.sum += s.sum;
-        f.users++;
+        f.users.add(user);
         fb.set(m, f);
       }
     }
@@ -158,7 +176,7 @@ export function buildExperimentReport(experiment: Experiment, entry: ExperimentT
       name: arm.name,
       variant: arm.variant || arm.name,
       weight: weights[i] ?? arm.weight,
-      users: BigInt(t?.units.size ?? 0),
+      users: BigInt(t === undefined ? 0 : distinctUsers(t.units.keys(), phases)),
       requests: BigInt(requests),
       successRate: requests > 0 ? (requests - errors) / requests : 0,
       errorRate: requests > 0 ? errors / requests : 0,
@@ -166,13 +184,14 @@ export function buildExperimentReport(experiment: Experiment, entry: ExperimentT
       ttftMs: summary(t?.ttft),
       tokensPerSecond: tpsCount > 0 ? tpsSum / tpsCount : 0,
       completionTokens: BigInt(tokens),
-      feedback: [...fb].sort(([a], [b]) => (a < b ? -1 : 1)).map(([metric, f]) => ({ metric, mean: f.sum / f.count, count: BigInt(f.count), users: BigInt(f.users) })),
+      feedback: [...fb].sort(([a], [b]) => (a < b ? -1 : 1)).map(([metric, f]) => ({ metric, mean: f.sum / f.count, count: BigInt(f.count), users: BigInt(f.users.size) })),
     };
   });
 
   const comparisons: ExperimentMetricComparison[] = [];
+  const prefix = `${phases - 1}:`;
   for (let i = 1; i < experiment.arms.length; i++) {
-    for (const m of metrics) comparisons.push(compare(m, experiment.arms[i].name, arms[0], arms[i]));
+    for (const m of metrics) comparisons.push(compare(m, experiment.arms[i].name, arms[0], arms[i], prefix));
   }
 
   const exposures = Array.from({ length: phases }, (_, p) => ({ phase: p, users: usersInPhase(arms, p) }));
@@ -199,5 +218,6 @@ export function buildExperimentReport(experiment: Experiment, entry: ExperimentT
     phases: exposures,
     verdict: [srmText, ...comparisons.map((c) => c.verdict)].filter((s) => s !== "").join("; "),
     outcomes: BigInt(entry?.outcomes ?? 0),
+    comparedPhase: phases - 1,
   });
 }

@@ -25,6 +25,7 @@ export function createExperimentService(ops: ExperimentOperations, reports: Expe
     pause: (req) => rpc(async () => answer(await ops.pause(req.id, rev(req.expectedRevision)))),
     stop: (req) => rpc(async () => answer(await ops.stop(req.id, rev(req.expectedRevision)))),
     conclude: (req) => rpc(async () => answer(await ops.conclude(req.id, req.arm, rev(req.expectedRevision)))),
+    changeSplit: (req) => rpc(async () => answer(await ops.changeSplit(req.id, req.weights, req.rerandomize, rev(req.expectedRevision)))),
     get: (req) => rpc(async () => {
       const e = await ops.get(req.id);
       return { experiment: e.value, revision: BigInt(e.revision) };

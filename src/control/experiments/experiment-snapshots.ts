@@ -1,25 +1,38 @@
 /**
  * Compiles stored experiments into the snapshot's ExperimentSnapshots: RUNNING experiments only,
- * sorted by id, each with its current phase's seed, its arms' bucket ranges (a fresh contiguous
- * split of the phase's weights, `allocateBuckets`), its targeting rule and its layer buckets.
+ * sorted by id, each with its current phase's seed, its arms' bucket ranges, its targeting rule and
+ * its layer buckets. The ranges are the contiguous split of the first phase under the current
+ * seed, then each later phase's weights applied with `allocateBuckets`, which moves only surplus
+ * buckets: a split change keeps every user whose bucket stays in its arm; a new seed starts over.
  * Pure, so the same stored state always compiles to the same snapshot.
  */
 import { create } from "@bufbuild/protobuf";
 import { ExperimentStatus, type Experiment } from "../../../gen/turnout/v1/experiment_pb.js";
 import { BucketRangeSchema, ExperimentArmSnapshotSchema, ExperimentSnapshotSchema, type ExperimentSnapshot } from "../../../gen/turnout/v1/routing_pb.js";
-import { allocateBuckets } from "../../assign/allocate.ts";
+import { allocateBuckets, type ArmAllocation } from "../../assign/allocate.ts";
 
 /** Seed of the layer hash for layer `name`. */
 export function layerSeed(name: string): string {
   return `layer:${name}`;
 }
 
+/** The arms' bucket ownership in the experiment's last phase (see the file comment). */
+export function currentAllocation(e: Experiment): ArmAllocation[] {
+  const last = e.phases.length - 1;
+  const weightsOf = (p: number) => e.arms.map((a, i) => ({ variant: a.name, weight: e.phases[p]?.weights[i] ?? a.weight }));
+  if (last < 0) return allocateBuckets([], weightsOf(0));
+  let first = last;
+  while (first > 0 && e.phases[first - 1].seed === e.phases[last].seed) first--;
+  let arms: ArmAllocation[] = [];
+  for (let p = first; p <= last; p++) arms = allocateBuckets(arms, weightsOf(p));
+  return arms;
+}
+
 /** The snapshot form of one RUNNING experiment (its last phase). */
 export function experimentSnapshot(e: Experiment): ExperimentSnapshot {
   const phase = e.phases.length - 1;
   const current = e.phases[phase];
-  const weights = e.arms.map((a, i) => ({ variant: a.name, weight: current?.weights[i] ?? a.weight }));
-  const allocated = allocateBuckets([], weights);
+  const allocated = currentAllocation(e);
   return create(ExperimentSnapshotSchema, {
     id: e.id,
     route: e.route,

@@ -1,15 +1,16 @@
 /**
  * The experiment tally (pure, in memory): outcome records and feedback that carry an experiment
- * in, per experiment → phase → arm → unit totals out, which experiment-report.ts turns into a
- * report. The unit is the assignment bucket (`unit_hash`, 0..9999) within a phase: users in one
- * bucket always share an arm, so a bucket is a cluster of users and stays a valid statistical unit.
+ * in, per experiment → arm → (phase, user) totals out, which experiment-report.ts turns into a
+ * report. The unit is the user: the 32-bit FNV-1a hash of the assignment unit, which outcomes
+ * (`Outcome.experiment_unit`) and feedback (`Feedback.unit_hash`, from the ref) both carry, so a
+ * user's requests and feedback land on the same key `${phase}:${hash}`. (Records written before
+ * outcomes carried the hash fall back to their 0..9999 bucket, a cluster of users that always
+ * shares an arm and so is still a valid unit.)
  *
- * Memory is bounded by construction: at most 10,000 units per phase per experiment, each about
- * 150 bytes (nine numbers and a map entry), so about 1.5 MB per phase of an experiment that
- * reached every bucket; plus two latency histograms per arm (a few KB each). Feedback is kept per
- * arm by its own unit key (a feedback entry may name its unit by another hash than the outcome's
- * bucket), one small map per unit that gave feedback: it never adds users to the arm. `maxExperiments` caps the experiments held (records of further ones are counted
- * in `droppedTotal`).
+ * Memory grows with the users of an experiment: about 150 bytes per user per phase (nine numbers
+ * and a map entry), plus two latency histograms per arm (a few KB each) and one small map per user
+ * that gave feedback. `maxUnits` caps the units of one experiment and `maxExperiments` the
+ * experiments held; records beyond either are not counted and are counted in `droppedTotal`.
  *
  * Counting is exact when each record is applied once; the outcome consumer guarantees that (log
  * seq dedupe, and the metrics aggregator's record-key dedupe decides for records in its horizon).
@@ -21,7 +22,7 @@ export interface ExperimentRecord {
   experiment: string;
   phase: number;
   arm: number;
-  /** Assignment bucket of the unit (0..9999). */
+  /** The unit: its 32-bit hash (Outcome.experiment_unit), or for old records its 0..9999 bucket. */
   unitHash: number;
   /** Outcome class ("ok" is a success, everything else an error). */
   status: string;
@@ -38,6 +39,7 @@ export interface FeedbackRecord {
   experiment: string;
   phase: number;
   arm: number;
+  /** 32-bit hash of the unit (Feedback.unit_hash). */
   unitHash: number;
   /** Metric name. */
   metric: string;
@@ -50,7 +52,7 @@ export interface FeedbackSums {
   sum: number;
 }
 
-/** Totals of one unit in one arm of one phase. */
+/** Totals of one unit (user) in one arm of one phase. */
 export interface UnitTotals {
   requests: number;
   errors: number;
@@ -66,9 +68,9 @@ export interface UnitTotals {
 
 /** One arm of one experiment, all phases. */
 export interface ArmTally {
-  /** Units by `${phase}:${unitHash}`. */
+  /** Units (users) by `${phase}:${unitHash}`. */
   units: Map<string, UnitTotals>;
-  /** Feedback sums by unit (`${phase}:${unitHash}` of the feedback), then metric. */
+  /** Feedback sums by unit (`${phase}:${unitHash}`, the same key as `units`), then metric. */
   feedback: Map<string, Map<string, FeedbackSums>>;
   latency: SparseHistogram;
   ttft: SparseHistogram;
@@ -80,6 +82,8 @@ export interface ExperimentTallyEntry {
   arms: Map<number, ArmTally>;
   /** Records applied. */
   outcomes: number;
+  /** Distinct units (users × phases) with outcomes or feedback, over all arms. */
+  unitCount: number;
   /** Bumped on every change (WatchReport sends a report when it moved). */
   version: number;
 }
@@ -88,6 +92,8 @@ export interface ExperimentTallyEntry {
 export interface ExperimentTallyOptions {
   /** Most experiments held. Default 1000. */
   maxExperiments?: number;
+  /** Most units (users × phases) counted per experiment, about 150 bytes each. Default 2,000,000. */
+  maxUnits?: number;
 }
 
 /** The tally. */
@@ -98,7 +104,7 @@ export interface ExperimentTally {
   recordFeedback(record: FeedbackRecord): void;
   /** The tally of `experiment`, or undefined when nothing was counted for it. */
   get(experiment: string): ExperimentTallyEntry | undefined;
-  /** Records not counted because `maxExperiments` experiments were held already. */
+  /** Records not counted because `maxExperiments` experiments, or `maxUnits` units of theirs, were held already. */
   droppedTotal(): number;
 }
 
@@ -109,6 +115,7 @@ function emptyUnit(): UnitTotals {
 /** Creates an empty tally. */
 export function createExperimentTally(options: ExperimentTallyOptions = {}): ExperimentTally {
   const maxExperiments = options.maxExperiments ?? 1000;
+  const maxUnits = options.maxUnits ?? 2_000_000;
   const experiments = new Map<string, ExperimentTallyEntry>();
   let dropped = 0;
 
@@ -119,7 +126,7 @@ export function createExperimentTally(options: ExperimentTallyOptions = {}): Exp
         dropped++;
         return undefined;
       }
-      entry = { arms: new Map(), outcomes: 0, version: 0 };
+      entry = { arms: new Map(), outcomes: 0, unitCount: 0, version: 0 };
       experiments.set(r.experiment, entry);
     }
     let arm = entry.arms.get(r.arm);
@@ -127,8 +134,14 @@ export function createExperimentTally(options: ExperimentTallyOptions = {}): Exp
       arm = { units: new Map(), feedback: new Map(), latency: new SparseHistogram(), ttft: new SparseHistogram() };
       entry.arms.set(r.arm, arm);
     }
-    entry.version++;
     return { entry, arm };
+  }
+
+  /** Whether the entry may take one more unit (counts the refusal). */
+  function roomFor(entry: ExperimentTallyEntry): boolean {
+    if (entry.unitCount < maxUnits) return true;
+    dropped++;
+    return false;
   }
 
   function unitOf(r: { experiment: string; phase: number; arm: number; unitHash: number }): { entry: ExperimentTallyEntry; arm: ArmTally; unit: UnitTotals } | undefined {
@@ -138,9 +151,14 @@ export function createExperimentTally(options: ExperimentTallyOptions = {}): Exp
     const key = `${r.phase}:${r.unitHash}`;
     let unit = arm.units.get(key);
     if (unit === undefined) {
+      if (!arm.feedback.has(key)) {
+        if (!roomFor(entry)) return undefined;
+        entry.unitCount++;
+      }
       unit = emptyUnit();
       arm.units.set(key, unit);
     }
+    entry.version++;
     return { entry, arm, unit };
   }
 
@@ -175,9 +193,14 @@ export function createExperimentTally(options: ExperimentTallyOptions = {}): Exp
       const key = `${record.phase}:${record.unitHash}`;
       let metrics = found.arm.feedback.get(key);
       if (metrics === undefined) {
+        if (!found.arm.units.has(key)) {
+          if (!roomFor(found.entry)) return;
+          found.entry.unitCount++;
+        }
         metrics = new Map();
         found.arm.feedback.set(key, metrics);
       }
+      found.entry.version++;
       const sums = metrics.get(record.metric) ?? { count: 0, sum: 0 };
       sums.count++;
       sums.sum += record.value;

@@ -83,7 +83,8 @@ export function experimentRecordOf(o: Outcome): ExperimentRecord {
     experiment: o.experiment,
     phase: o.experimentPhase,
     arm: o.experimentArm,
-    unitHash: o.unitHash,
+    // the unit's 32-bit hash (as feedback names it); the bucket for records written before it existed
+    unitHash: o.experimentUnit !== 0 ? o.experimentUnit : o.unitHash,
     status: o.status,
     latencyMs: o.latencyMs,
     ttftMs: o.ttftMs,

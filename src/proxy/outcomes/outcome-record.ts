@@ -78,6 +78,7 @@ function writeOutcome(w: BinaryWriter, o: Outcome, proxy: string, finishedAtMs: 
     str(w, 17, o.experiment);
     uint32(w, 18, o.experimentPhase ?? 0);
     w.tag(19, WireType.Varint).int32(o.armIndex ?? -1);
+    if (o.unitHash !== "") uint32(w, 20, parseInt(o.unitHash, 16) >>> 0);
   }
   w.join();
 }
