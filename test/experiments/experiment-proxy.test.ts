@@ -99,6 +99,26 @@ describe("experiments through the proxy", () => {
     assert.equal((await chat("chat", "user-1")).ref, null, "stopped: out of the snapshot");
   });
 
+  test("a split change through the proxy: users stay in their arm where their bucket stays, answers carry the new phase", async () => {
+    await run({ id: "resplit", route: "chat", arms: [{ name: "b", weight: 50 }, { name: "c", weight: 50 }] });
+    const users = Array.from({ length: 60 }, (_, u) => `split-user-${u}`);
+    const before = new Map<string, string>();
+    for (const u of users) before.set(u, (await chat("chat", u)).variant!);
+    const changed = await plane.experiments.changeSplit("resplit", [90, 10], false);
+    await proxy.waitForVersion(changed.snapshotVersion, AbortSignal.timeout(5000));
+    let movedToB = 0;
+    for (const u of users) {
+      const answer = await chat("chat", u);
+      const ref = verifyRef(answer.ref, SECRET);
+      assert.ok(ref.ok);
+      assert.equal(ref.fields.phase, 1);
+      if (before.get(u) === "b") assert.equal(answer.variant, "b", `${u} stays in b`);
+      else if (answer.variant === "b") movedToB++;
+    }
+    assert.ok(movedToB > 0, "some of c's users move to b");
+    await stop("resplit");
+  });
+
   test("targeting: only returning users (x-turnout-attr-visits) in the EU (metadata) enter the experiment", async () => {
     await run({ id: "target", route: "chat", arms: [{ name: "b", weight: 1 }, { name: "c", weight: 1 }], targeting: { all: [{ attr: "visits", gte: 2 }, { attr: "region", in: ["eu-west", "eu-central"] }] } });
     for (let u = 0; u < 15; u++) {
