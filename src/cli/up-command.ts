@@ -8,10 +8,10 @@ import { createLogger } from "../log.ts";
 import { loadConfigFile, parseConfig } from "../control/config/load-config.ts";
 import { withAlertFlags } from "../control/config/alerts-config.ts";
 import { startProxy } from "../proxy/proxy.ts";
-import { startSimulatorFleet } from "../sim/simulator.ts";
 import { hostPort, openTransport, portFlag } from "./flags.ts";
 import { startControlNode } from "./control-node.ts";
 import { findLocalOllama, localOllamaConfig, simulatedConfig } from "./demo-config.ts";
+import { resumeDemoFleet, startDemoFleet } from "./demo-fleet.ts";
 
 /** Runs `turnout up` with command-line arguments; answers a handle that shuts it all down. */
 export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<void> }> {
@@ -64,12 +64,18 @@ export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<v
         log.info({ url: ollama.url, models: ollama.models.length }, "using the local Ollama");
         config = parseConfig(localOllamaConfig(ollama), "local Ollama");
       } else {
-        const simPort = portFlag(values["sim-port"], "--sim-port") ?? 11435;
-        const fleet = await startSimulatorFleet(2, { port: simPort, models: ["qwen3:32b", "qwen3:8b"], ttftMs: 150, tokensPerSecond: 40, loadMs: 1500 });
+        const fleet = await startDemoFleet(dataDir, portFlag(values["sim-port"], "--sim-port") ?? 11435);
         closers.push(() => fleet.close());
         const nodes = fleet.nodes.map((n) => ({ url: n.url, models: ["qwen3:32b", "qwen3:8b"] }));
         log.info({ nodes: nodes.map((n) => n.url) }, "no Ollama answered: started simulated nodes");
         config = parseConfig(simulatedConfig(nodes), "built-in demo");
+      }
+    } else if (!empty && !configPath) {
+      // A restart of the built-in demo: its stored routes point at simulators of this process.
+      const fleet = await resumeDemoFleet(dataDir);
+      if (fleet !== undefined) {
+        closers.push(() => fleet.close());
+        log.info({ nodes: fleet.nodes.map((n) => n.url) }, "restarted the demo's simulated nodes");
       }
     }
 

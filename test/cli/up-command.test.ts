@@ -131,23 +131,41 @@ test("turnout up with no config routes every model of a local Ollama under its o
   }
 });
 
-test("turnout up with no config and no Ollama starts simulated nodes behind the route qwen3-32b", async () => {
+test("turnout up with no config and no Ollama starts simulated nodes behind the route qwen3-32b, and again on a restart over the same data dir", async () => {
   const dir = await mkdtemp(join(tmpdir(), "turnout-demo-"));
   try {
     // A closed port stands in for "no Ollama here".
     const gone = await startSimulator({ models: ["x"] });
     await gone.close();
-    const gw = await up(["--data-dir", join(dir, "data"), "--ollama", gone.url, "--sim-port", "0"]);
-    try {
+    const chat = async (gw: Running) => {
       const res = await fetch(`${gw.traffic}/v1/chat/completions`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ model: "qwen3-32b", messages: [{ role: "user", content: "hi" }] }),
       });
+      await res.arrayBuffer();
+      return res;
+    };
+    const args = ["--data-dir", join(dir, "data"), "--ollama", gone.url, "--sim-port", "0"];
+    let gw = await up(args);
+    try {
+      const res = await chat(gw);
       assert.equal(res.status, 200);
       assert.equal(res.headers.get("x-turnout-variant"), "qwen3-32b");
       const current = await adminCall(gw.admin, "GetCurrentModel", { route: "qwen3-32b" });
       assert.equal(current.json.model, "qwen3:32b");
+      // an admin change, to see that the restart keeps the stored state
+      const switched = await adminCall(gw.admin, "SwitchModel", { route: "qwen3-32b", variant: "qwen3-8b" });
+      assert.equal(switched.status, 200, JSON.stringify(switched.json));
+    } finally {
+      await stop(gw);
+    }
+    // the second start finds state in the store: the demo's simulators come back on their ports
+    gw = await up(args);
+    try {
+      const res = await chat(gw);
+      assert.equal(res.status, 200, "the restarted demo serves");
+      assert.equal(res.headers.get("x-turnout-variant"), "qwen3-8b", "the admin change survived");
     } finally {
       await stop(gw);
     }
