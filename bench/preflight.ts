@@ -5,13 +5,14 @@
 import { Client } from "undici";
 import type { Target } from "./targets.ts";
 
-/** Request bodies of the bench's two workloads for a given model name. */
-export function chatBody(model: string, stream: boolean, numPredict: number): string {
+/** Request bodies of the bench's two workloads for a given model name (and assignment `user`, when given). */
+export function chatBody(model: string, stream: boolean, numPredict: number, user?: string): string {
   return JSON.stringify({
     model,
     messages: [{ role: "user", content: "Say hi." }],
     stream,
     options: { num_predict: numPredict },
+    ...(user === undefined ? {} : { user }),
   });
 }
 
@@ -22,15 +23,16 @@ export async function preflight(target: Target, streamChunks: number): Promise<s
   const post = (body: string) =>
     client.request({ path: "/api/chat", method: "POST", headers: { "content-type": "application/json" }, body });
   try {
-    const plain = await post(chatBody(target.model, false, 8));
+    const plain = await post(chatBody(target.model, false, 8, target.user));
     const text = await plain.body.text();
     if (plain.statusCode !== 200) return `chat answered ${plain.statusCode}: ${text.slice(0, 200)}`;
     const json = JSON.parse(text) as { done?: boolean; message?: { content?: string }; model?: string };
     if (json.done !== true || typeof json.message?.content !== "string") return `chat answer is not an Ollama chat: ${text.slice(0, 200)}`;
     if (json.model !== target.model) return `chat answer names model ${json.model}, expected ${target.model}`;
     if (target.name.startsWith("turnout") && plain.headers["x-turnout-variant"] === undefined) return "answer has no x-turnout-variant header";
+    if (target.user !== undefined && plain.headers["x-turnout-ref"] === undefined) return "answer has no x-turnout-ref header: the user is in no experiment";
 
-    const streamed = await post(chatBody(target.model, true, streamChunks));
+    const streamed = await post(chatBody(target.model, true, streamChunks, target.user));
     const lines = (await streamed.body.text()).trimEnd().split("\n");
     if (streamed.statusCode !== 200) return `stream answered ${streamed.statusCode}`;
     const last = JSON.parse(lines.at(-1) ?? "{}") as { done?: boolean };

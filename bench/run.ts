@@ -94,7 +94,7 @@ try {
     } else targets.push(target);
   }
   const common = { targets, simPid: env.sim.pid, rounds: plan.rounds, progress };
-  const chat = (t: Target) => chatBody(t.model, false, CHAT_TOKENS);
+  const chat = (t: Target) => chatBody(t.model, false, CHAT_TOKENS, t.user);
 
   // Workload 1: small chats at fixed concurrency (closed loop).
   const chats = await measureRounds({
@@ -120,7 +120,7 @@ try {
 
   // Workload 3: 50-chunk streams, paced by the simulator so chunks arrive one by one.
   await env.setSimKnobs({ tokensPerSecond: streamTps });
-  const stream = (t: Target) => chatBody(t.model, true, STREAM_CHUNKS);
+  const stream = (t: Target) => chatBody(t.model, true, STREAM_CHUNKS, t.user);
   const streamSinks = new Map<Target, StreamSamples>(targets.map((t) => [t, streamSamples()]));
   const streams = await measureRounds({
     ...common,
@@ -137,7 +137,7 @@ try {
   process.stdout.write(
     [
       `Turnout bench — Node ${process.version}, ${availableParallelism()} CPUs, all on 127.0.0.1; simulator in its own process` +
-        ` (ttft 0); turnout core = routing proxy alone (issue 2), turnout = + status reports and outcome log, turnout up = + control plane consuming outcomes into live metrics; log level ${process.env.LOG_LEVEL ?? "warn"}${args.quick ? "; --quick" : ""}`,
+        ` (ttft 0); turnout core = routing proxy alone (issue 2), core + experiment = the same with a running A/B experiment, turnout = + status reports and outcome log, turnout up = + control plane consuming outcomes into live metrics; log level ${process.env.LOG_LEVEL ?? "warn"}${args.quick ? "; --quick" : ""}`,
       `load average ${loadAtStart} at start, ${fmtLoad()} at end (other processes on these cores add noise, most of all to p99)`,
       "",
       loadTable(

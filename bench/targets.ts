@@ -20,7 +20,8 @@ const TURNOUT_ROUTE = "bench";
 export interface Target {
   /**
    * Short name in the tables: "direct", "bare undici", "turnout core" (routing proxy alone, as
-   * in issue 2), "turnout" (the proxy with status reports and outcomes batched to the log),
+   * in issue 2), "core + experiment" (the same with a running A/B experiment on the route),
+   * "turnout" (the proxy with status reports and outcomes batched to the log),
    * "turnout up" (proxy + control plane with live metrics in one process), "nginx".
    */
   name: string;
@@ -29,6 +30,8 @@ export interface Target {
   model: string;
   /** Pid of the proxy process (tree) to charge CPU to; undefined for the direct baseline. */
   pid?: number;
+  /** The `user` the requests carry (the experiment row's assignment unit); none by default. */
+  user?: string;
 }
 
 /** A started set of targets. */
@@ -76,7 +79,7 @@ export async function startTargets(options: TargetOptions): Promise<Targets> {
 
     const root = fileURLToPath(new URL("..", import.meta.url));
     if (existsSync(join(root, "src/proxy/proxy.ts"))) {
-      for (const [name, mode] of [["turnout core", "core"], ["turnout", "proxy"], ["turnout up", "up"]] as const) {
+      for (const [name, mode] of [["turnout core", "core"], ["core + experiment", "experiment"], ["turnout", "proxy"], ["turnout up", "up"]] as const) {
         options.progress(`starting Turnout (${name})`);
         const turnout = await startNodeChild(`turnout-${mode}`, "turnout-proxy.ts", [
           "--upstream",
@@ -89,7 +92,7 @@ export async function startTargets(options: TargetOptions): Promise<Targets> {
           join(options.tmpDir, `turnout-data-${mode}`),
         ]);
         children.push(turnout.child);
-        targets.push({ name, url: turnout.url, model: TURNOUT_ROUTE, pid: turnout.child.pid });
+        targets.push({ name, url: turnout.url, model: TURNOUT_ROUTE, pid: turnout.child.pid, user: mode === "experiment" ? "bench-user" : undefined });
       }
     } else skipped.push("turnout: src/proxy/proxy.ts is not there yet");
 

@@ -8,7 +8,10 @@
  *   compiles and publishes but does not consume outcomes (in distributed mode that happens in
  *   the control plane's process);
  * - `--mode up`: everything `turnout up` runs in its one process, the control plane's outcome
- *   consumer and live-metrics aggregation included. The state comes
+ *   consumer and live-metrics aggregation included;
+ * - `--mode experiment`: the routing proxy alone (as core) with a running 50/50 experiment on the
+ *   route (two arms on the same model), so every request with a user (the bench sends `user`)
+ *   is hashed to an arm through its layer and gets a signed x-turnout-ref. The state comes
  * from a native config file's text that routes model `bench` to the simulator's model; the
  * control plane validates, compiles and publishes the snapshot, the proxy applies it, and the
  * entry reports its traffic URL over IPC. (The admin server is left out: it is idle in the bench.)
@@ -19,6 +22,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { create } from "@bufbuild/protobuf";
+import { ExperimentServiceCreateRequestSchema } from "../gen/turnout/v1/experiment_pb.js";
 import { parseConfig } from "../src/control/config/load-config.ts";
 import { createControlPlane } from "../src/control/control-plane.ts";
 import { createLogger } from "../src/log.ts";
@@ -36,10 +41,11 @@ const { values } = parseArgs({
   },
 });
 if (!values.upstream) throw new Error("turnout-proxy: --upstream URL is required");
-if (values.mode !== "core" && values.mode !== "proxy" && values.mode !== "up") {
-  throw new Error(`turnout-proxy: --mode must be "core", "proxy" or "up", not "${values.mode}"`);
+if (values.mode !== "core" && values.mode !== "proxy" && values.mode !== "up" && values.mode !== "experiment") {
+  throw new Error(`turnout-proxy: --mode must be "core", "proxy", "up" or "experiment", not "${values.mode}"`);
 }
-const core = values.mode === "core";
+const experiment = values.mode === "experiment";
+const core = values.mode === "core" || experiment;
 const consumeOutcomes = values.mode === "up";
 
 const config = parseConfig(
@@ -49,10 +55,11 @@ const config = parseConfig(
     models: [${JSON.stringify(values.model)}]
 routes:
   - name: bench
+    default: sim
     variants:
       - name: sim
         model: ${JSON.stringify(values.model)}
-`,
+${experiment ? `      - name: sim-b\n        model: ${JSON.stringify(values.model)}\n` : ""}`,
   "bench",
 );
 
@@ -72,9 +79,15 @@ const controlPlane = await createControlPlane({
   logger,
   bootstrap: config.state,
 });
+if (experiment) {
+  await controlPlane.experiments.create(
+    create(ExperimentServiceCreateRequestSchema, { id: "bench-ab", name: "bench", route: "bench", duration: "7d", arms: [{ name: "sim", weight: 50 }, { name: "sim-b", weight: 50 }] }),
+  );
+  await controlPlane.experiments.start("bench-ab");
+}
 const proxy = await startProxy(
   core
-    ? { store, port: 0, host: "127.0.0.1", logger, id: "bench" }
+    ? { store, port: 0, host: "127.0.0.1", logger, id: "bench", refSecret: "bench-ref-secret-0123456789" }
     : { store, bus, outcomes, dataDir: join(dir, "proxy"), port: 0, host: "127.0.0.1", logger, id: "bench" },
 );
 await proxy.waitForVersion(Number(controlPlane.currentSnapshot().version), AbortSignal.timeout(10_000));

@@ -79,13 +79,22 @@ function mac(key: KeyObject, signed: string): Buffer {
   return createHmac("sha256", key).update(signed, "latin1").digest();
 }
 
-function pushUint(out: number[], n: number): void {
+/** Writes `n` (a safe non-negative integer) as LEB128 at `at`; answers the offset after it. */
+function writeUint(out: Buffer, at: number, n: number): number {
   while (n >= 0x80) {
-    out.push((n % 0x80) | 0x80);
+    out[at++] = (n % 0x80) | 0x80;
     n = Math.floor(n / 0x80);
   }
-  out.push(n);
+  out[at++] = n;
+  return at;
 }
+
+/**
+ * The payload is built in one buffer per process (signing is synchronous): flags 1, experiment
+ * length 2 + 200, phase, arm, snapshot version and time 8 each at most, unit hash 4, request id
+ * 1 + 128 at most — under 400 bytes.
+ */
+const payload = Buffer.alloc(512);
 
 function fieldProblems(f: RefFields): FieldViolation[] {
   const out: FieldViolation[] = [];
@@ -110,24 +119,29 @@ export function signRef(fields: RefFields, key: RefKey): string {
   const problems = fieldProblems(fields);
   if (problems.length > 0) throw invalidArgument(problems);
   const secret = refKey(key);
-  const out: number[] = [];
   const uuid = UUID.test(fields.requestId);
-  out.push(uuid ? FLAG_UUID : 0);
-  const experiment = Buffer.from(fields.experiment, "utf8");
-  pushUint(out, experiment.length);
-  out.push(...experiment);
-  pushUint(out, fields.phase);
-  pushUint(out, fields.arm);
-  const hash = parseInt(fields.unitHash, 16);
-  out.push(hash >>> 24, (hash >>> 16) & 0xff, (hash >>> 8) & 0xff, hash & 0xff);
-  if (uuid) out.push(...Buffer.from(fields.requestId.replaceAll("-", ""), "hex"));
-  else {
-    pushUint(out, fields.requestId.length);
-    out.push(...Buffer.from(fields.requestId, "latin1"));
+  payload[0] = uuid ? FLAG_UUID : 0;
+  const experimentBytes = Buffer.byteLength(fields.experiment, "utf8");
+  let at = writeUint(payload, 1, experimentBytes);
+  at += payload.write(fields.experiment, at, "utf8");
+  at = writeUint(payload, at, fields.phase);
+  at = writeUint(payload, at, fields.arm);
+  at = payload.writeUInt32BE(parseInt(fields.unitHash, 16) >>> 0, at);
+  if (uuid) {
+    // 8-4-4-4-12 hex digits: 16 bytes
+    const id = fields.requestId;
+    at += payload.write(id.slice(0, 8), at, "hex");
+    at += payload.write(id.slice(9, 13), at, "hex");
+    at += payload.write(id.slice(14, 18), at, "hex");
+    at += payload.write(id.slice(19, 23), at, "hex");
+    at += payload.write(id.slice(24), at, "hex");
+  } else {
+    at = writeUint(payload, at, fields.requestId.length);
+    at += payload.write(fields.requestId, at, "latin1");
   }
-  pushUint(out, fields.snapshotVersion);
-  pushUint(out, fields.issuedAt);
-  const signed = PREFIX + Buffer.from(out).toString("base64url");
+  at = writeUint(payload, at, fields.snapshotVersion);
+  at = writeUint(payload, at, fields.issuedAt);
+  const signed = PREFIX + payload.toString("base64url", 0, at);
   return `${signed}.${mac(secret, signed).toString("base64url")}`;
 }
 

@@ -105,3 +105,26 @@ test("bad fields and short keys are refused when signing, naming each field", ()
   assert.throws(() => verifyRef(signRef(fields, KEY), "short"), RangeError);
   assert.throws(() => refKey(createSecretKey(Buffer.alloc(15))), RangeError);
 });
+
+test("the wire format is pinned: known fields and key give exactly these refs (UUID, other id, UTF-8 experiment, big integers)", () => {
+  const key = "vector-key-0123456789abcdef";
+  const vectors: [RefFields, string][] = [
+    [
+      { experiment: "small-model", phase: 0, arm: 1, unitHash: "9e3779b9", requestId: "3c7820cb-1f2e-4d5a-8b9c-0123456789ab", snapshotVersion: 7, issuedAt: 1_800_000_000_000 },
+      "t1.AQtzbWFsbC1tb2RlbAABnjd5uTx4IMsfLk1ai5wBI0VniasHgKDxwrE0._5o_UU1utSZwkdCWcBK0po5CrxmpeTxITqeM7WiOG7A",
+    ],
+    [
+      { experiment: "é-ünïcode-实验", phase: 300, arm: 0, unitHash: "0", requestId: "req_1.2:3@4/5+6=7-8", snapshotVersion: 2 ** 40, issuedAt: 1 },
+      "t1.ABPDqS3DvG7Dr2NvZGUt5a6e6aqMrAIAAAAAABNyZXFfMS4yOjNANC81KzY9Ny04gICAgIAgAQ.34sgYtE5x9BjJOACjukmxnGrbIWXl-3ywbUBxdkxF08",
+    ],
+  ];
+  for (const [f, ref] of vectors) {
+    assert.equal(signRef(f, key), ref);
+    assert.deepEqual(verifyRef(ref, key), { ok: true, fields: f });
+  }
+  // the longest fields fit and round-trip
+  const longest: RefFields = { experiment: "x".repeat(200), phase: 2 ** 53 - 1, arm: 127, unitHash: "ffffffff", requestId: "r".repeat(128), snapshotVersion: 2 ** 53 - 1, issuedAt: 2 ** 53 - 1 };
+  const ref = signRef(longest, key);
+  assert.ok(ref.length <= MAX_REF_LENGTH, String(ref.length));
+  assert.deepEqual(verifyRef(ref, key), { ok: true, fields: longest });
+});
