@@ -3,7 +3,7 @@
  * TURNOUT_ADMIN, else the default admin port on this host) and a Connect client over HTTP/1.1.
  */
 import type { DescService } from "@bufbuild/protobuf";
-import { createClient, type Client } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 
 /** Admin address when neither `--admin` nor TURNOUT_ADMIN says one. */
@@ -17,4 +17,14 @@ export function adminUrl(flag: string | undefined): string {
 /** A Connect client of `service` at `baseUrl`. */
 export function adminClient<T extends DescService>(service: T, baseUrl: string): Client<T> {
   return createClient(service, createConnectTransport({ baseUrl, httpVersion: "1.1" }));
+}
+
+/**
+ * What a command tells the user about `err`: a ConnectError becomes an Error reading
+ * "Code: message", with a hint when the control plane could not be reached; anything else as is.
+ */
+export function adminError(err: unknown): unknown {
+  if (!(err instanceof ConnectError)) return err;
+  const hint = err.code === Code.Unavailable ? " (is the control plane running? --admin URL)" : "";
+  return new Error(`${Code[err.code]}: ${err.rawMessage}${hint}`);
 }

@@ -7,7 +7,7 @@
  */
 import { readFile, writeFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { startSimulatorFleet, type SimulatorFleet, type SimulatorOptions } from "../sim/simulator.ts";
+import { startSimulator, startSimulatorFleet, type Simulator, type SimulatorFleet, type SimulatorOptions } from "../sim/simulator.ts";
 
 /** The file, in the data directory, that records the demo's simulated nodes. */
 export const DEMO_FLEET_FILE = "simulated-nodes.json";
@@ -53,18 +53,18 @@ export async function resumeDemoFleet(dataDir: string): Promise<SimulatorFleet |
   if (!Array.isArray(record.ports) || record.ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) {
     throw new Error(`${path}: "ports" must be a list of port numbers`);
   }
-  const fleets: SimulatorFleet[] = [];
+  const nodes: Simulator[] = [];
+  const close = async () => void (await Promise.all(nodes.map((n) => n.close())));
   try {
-    for (const [i, port] of record.ports.entries()) {
-      fleets.push(await startSimulatorFleet(1, { ...DEMO_BEHAVIOUR, port, models: record.models, seed: 1 + i }));
-    }
+    // the seeds startSimulatorFleet gave them: 1, 2, …
+    for (const [i, port] of record.ports.entries()) nodes.push(await startSimulator({ ...DEMO_BEHAVIOUR, port, models: record.models, seed: 1 + i }));
   } catch (err) {
-    await Promise.all(fleets.map((f) => f.close()));
+    await close();
     const taken = (err as NodeJS.ErrnoException).code === "EADDRINUSE";
     throw new Error(
       `cannot restart the demo's simulated nodes on ports ${record.ports.join(", ")}${taken ? " (a port is taken)" : ""}: free the port, or start afresh without the data directory's state`,
       { cause: err },
     );
   }
-  return { nodes: fleets.flatMap((f) => f.nodes), close: async () => void (await Promise.all(fleets.map((f) => f.close()))) };
+  return { nodes, close };
 }

@@ -6,10 +6,11 @@
  * whenever it changes); `list` prints the experiments.
  */
 import { readFile } from "node:fs/promises";
+import { text as readAll } from "node:stream/consumers";
 import { parseArgs } from "node:util";
 import { fromJson, toJsonString, type JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { adminClient, adminUrl } from "./admin-client.ts";
+import { adminClient, adminError, adminUrl } from "./admin-client.ts";
 import { ExperimentSchema, ExperimentService, ExperimentServiceCreateRequestSchema, type Experiment } from "../../gen/turnout/v1/experiment_pb.js";
 import { TurnoutError } from "../errors.ts";
 import { formatExperiment, formatReport } from "./experiment-report-format.ts";
@@ -52,7 +53,7 @@ function required(positionals: string[], i: number, sub: string, name: string): 
 }
 
 async function readRequest(path: string): Promise<JsonValue> {
-  const text = path === "-" ? await new Response(process.stdin as unknown as ReadableStream).text() : await readFile(path, "utf8");
+  const text = path === "-" ? await readAll(process.stdin) : await readFile(path, "utf8");
   try {
     return JSON.parse(text) as JsonValue;
   } catch (err) {
@@ -148,11 +149,7 @@ export async function runExperimentCommand(argv: string[], out: Out = (l) => pro
         throw new TurnoutError("invalid_argument", `turnout experiment: unknown subcommand "${sub}" (create, start, pause, stop, conclude, split, get, list, report)`);
     }
   } catch (err) {
-    if (err instanceof ConnectError) {
-      if (signal?.aborted && err.code === Code.Canceled) return 0;
-      const hint = err.code === Code.Unavailable ? " (is the control plane running? --admin URL)" : "";
-      throw new Error(`${Code[err.code]}: ${err.rawMessage}${hint}`);
-    }
-    throw err;
+    if (signal?.aborted && err instanceof ConnectError && err.code === Code.Canceled) return 0;
+    throw adminError(err);
   }
 }

@@ -5,8 +5,8 @@
  */
 import { parseArgs } from "node:util";
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, type Client } from "@connectrpc/connect";
-import { adminClient, adminUrl } from "./admin-client.ts";
+import type { Client } from "@connectrpc/connect";
+import { adminClient, adminError, adminUrl } from "./admin-client.ts";
 import { RolloutGatesSchema, RolloutService, RolloutState, type Rollout } from "../../gen/turnout/v1/rollout_pb.js";
 import { parseDurationMs } from "../control/config/config-reader.ts";
 import { TurnoutError } from "../errors.ts";
@@ -142,10 +142,6 @@ export async function runRolloutCommand(argv: string[], out: Out = (l) => proces
         throw new TurnoutError("invalid_argument", `turnout rollout: unknown subcommand "${sub}" (start, watch, pause, resume, abort, promote, list, audit)`);
     }
   } catch (err) {
-    if (err instanceof ConnectError) {
-      const hint = err.code === Code.Unavailable ? " (is the control plane running? --admin URL)" : "";
-      throw new Error(`${Code[err.code]}: ${err.rawMessage}${hint}`);
-    }
-    throw err;
+    throw adminError(err);
   }
 }

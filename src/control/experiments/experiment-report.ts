@@ -82,15 +82,11 @@ function moments(arm: ArmTally | undefined, metric: ReportMetric, prefix: string
   return ratioMoments(ratioSums(units));
 }
 
-/** Users among `keys` (`${phase}:${unit}`), each counted once over all phases. */
-function distinctUsers(keys: Iterable<string>, phases: number): number {
-  if (phases <= 1) {
-    let n = 0;
-    for (const _ of keys) n++;
-    return n;
-  }
+/** Users among the units of `arm` (`${phase}:${unit}`), each counted once over all phases. */
+function distinctUsers(arm: ArmTally, phases: number): number {
+  if (phases <= 1) return arm.units.size;
   const users = new Set<string>();
-  for (const k of keys) users.add(k.slice(k.indexOf(":") + 1));
+  for (const k of arm.units.keys()) users.add(k.slice(k.indexOf(":") + 1));
   return users.size;
 }
 
@@ -176,7 +172,7 @@ export function buildExperimentReport(experiment: Experiment, entry: ExperimentT
       name: arm.name,
       variant: arm.variant || arm.name,
       weight: weights[i] ?? arm.weight,
-      users: BigInt(t === undefined ? 0 : distinctUsers(t.units.keys(), phases)),
+      users: BigInt(t === undefined ? 0 : distinctUsers(t, phases)),
       requests: BigInt(requests),
       successRate: requests > 0 ? (requests - errors) / requests : 0,
       errorRate: requests > 0 ? errors / requests : 0,
