@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { bucketOf, createBucketer, fnv1a32 } from "../../src/assign/hash.ts";
 
-const vectors = JSON.parse(readFileSync(new URL("../../../shared/testdata/growthbook-hash-vectors.json", import.meta.url), "utf8")) as {
+const vectors = JSON.parse(readFileSync(new URL("../fixtures/growthbook-hash-vectors.json", import.meta.url), "utf8")) as {
   hash: [string, string, number, number | null][];
 };
 

@@ -31,3 +31,32 @@ test("without a secret the proxy generates one in its data dir and keeps it acro
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// A data dir's generated secret that was once committed to this repository: public, so burned.
+const BURNED = "41f3962e54d4343d8dd8dc0f0a83e5b8d4359ea654b831b1234699de756b7968";
+
+test("a burned secret is refused when given and replaced when found in the data dir", () => {
+  const dir = mkdtempSync(join(tmpdir(), "turnout-ref-"));
+  const saved = process.env.TURNOUT_REF_SECRET;
+  delete process.env.TURNOUT_REF_SECRET;
+  try {
+    assert.throws(() => loadRefKey(BURNED, dir, logger), /TURNOUT_REF_SECRET: this secret has been published and is burned/);
+    process.env.TURNOUT_REF_SECRET = BURNED;
+    assert.throws(() => loadRefKey(undefined, dir, logger), /burned/);
+    delete process.env.TURNOUT_REF_SECRET;
+
+    fs.writeFileSync(join(dir, REF_SECRET_FILE), BURNED + "\n", { mode: 0o600 });
+    const key = loadRefKey(undefined, dir, logger);
+    const replaced = fs.readFileSync(join(dir, REF_SECRET_FILE), "utf8").trim();
+    assert.notEqual(replaced, BURNED);
+    assert.match(replaced, /^[0-9a-f]{64}$/);
+    assert.equal(fs.statSync(join(dir, REF_SECRET_FILE)).mode & 0o077, 0, "not readable by others");
+    const forged = signRef(fields, BURNED);
+    assert.equal(verifyRef(forged, key).ok, false, "a ref signed with the burned secret is refused");
+    assert.ok(verifyRef(signRef(fields, key), replaced).ok, "the new secret signs");
+  } finally {
+    if (saved === undefined) delete process.env.TURNOUT_REF_SECRET;
+    else process.env.TURNOUT_REF_SECRET = saved;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
