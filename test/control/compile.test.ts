@@ -1,43 +1,19 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import * as fs from "node:fs";
-import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
-import { NodeSchema, RouteSchema, RoutingSnapshotSchema, SettingsSchema } from "../../gen/turnout/v1/routing_pb.js";
+import { create, toJson } from "@bufbuild/protobuf";
+import { NodeSchema, RouteSchema, SettingsSchema, type RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
 import { checkDesiredState, compileSnapshot } from "../../src/control/compile.ts";
 import type { DesiredState } from "../../src/control/desired-state.ts";
 import { checkSnapshot } from "../../src/snapshot/check.ts";
+import { readCompileInput } from "./compile-case.ts";
 
-const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url);
+const CASE = new URL("../testdata/compile/sorted-and-defaulted.in.json", import.meta.url);
 
-interface Input {
-  previous: JsonValue;
-  state: { nodes: JsonValue[]; routes: JsonValue[]; settings?: JsonValue };
+/** The desired state and previous snapshot of the golden case "sorted-and-defaulted". */
+function readInput(): { state: DesiredState; previous: RoutingSnapshot | undefined } {
+  const input = readCompileInput(CASE);
+  return { previous: input.previous, state: { nodes: input.nodes, routes: input.routes, settings: input.settings } };
 }
-
-function readInput(): { state: DesiredState; previous: ReturnType<typeof fromJson<typeof RoutingSnapshotSchema>> } {
-  const input = JSON.parse(fs.readFileSync(fixture("compile-input.json"), "utf8")) as Input;
-  return {
-    previous: fromJson(RoutingSnapshotSchema, input.previous),
-    state: {
-      nodes: input.state.nodes.map((n) => fromJson(NodeSchema, n)),
-      routes: input.state.routes.map((r) => fromJson(RouteSchema, r)),
-      settings: input.state.settings === undefined ? undefined : fromJson(SettingsSchema, input.state.settings),
-    },
-  };
-}
-
-test("compile turns desired state into the golden snapshot: sorted, defaulted, versioned, hashed", () => {
-  const { state, previous } = readInput();
-  const now = new Date("2026-01-02T03:04:05.678Z");
-  const snapshot = compileSnapshot(state, previous, now);
-  assert.deepEqual(checkSnapshot(snapshot), []);
-  const json = toJson(RoutingSnapshotSchema, snapshot) as { createdAt?: string };
-  assert.equal(json.createdAt, "2026-01-02T03:04:05.678Z");
-  json.createdAt = "<normalised>";
-  const golden = fixture("compile-expected.json");
-  if (process.env.UPDATE_GOLDEN) fs.writeFileSync(golden, JSON.stringify(json, null, 2) + "\n");
-  assert.deepEqual(json, JSON.parse(fs.readFileSync(golden, "utf8")));
-});
 
 test("compile is pure and deterministic: same input, same content hash; order of input does not matter", () => {
   const { state, previous } = readInput();
