@@ -18,7 +18,8 @@ import {
 import { TurnoutError, toConnectError } from "../../errors.ts";
 import { acceptFeedback } from "../feedback/accept-feedback.ts";
 import type { ProxyContext } from "../proxy-context.ts";
-import { assignVariant, type Assignment } from "../routing/assign-variant.ts";
+import { assignVariant } from "../routing/assign-variant.ts";
+import type { Assignment } from "../routing/assignment.ts";
 import { assignExperiment } from "../routing/route-experiments.ts";
 import { resolveRoute } from "../routing/resolve-route.ts";
 import { Exchange } from "../upstream/exchange.ts";

@@ -6,7 +6,8 @@
  */
 import type { IncomingHttpHeaders } from "node:http";
 import type { ProxyContext } from "../proxy-context.ts";
-import { assignVariant, type Assignment } from "../routing/assign-variant.ts";
+import { assignVariant } from "../routing/assign-variant.ts";
+import type { Assignment } from "../routing/assignment.ts";
 import { assignExperiment } from "../routing/route-experiments.ts";
 import { resolveRoute } from "../routing/resolve-route.ts";
 import { mintId } from "../upstream/byte-rewrite.ts";

@@ -14,31 +14,10 @@ import { signRef } from "../../assign/feedback-ref.ts";
 import { createBucketer, fnv1a32 } from "../../assign/hash.ts";
 import { compileLayer, type CompiledLayer } from "../../assign/layers.ts";
 import { attributesOf, type HeaderBag } from "../../assign/targeting/attributes-of.ts";
-import { compileTargeting, type Targeting } from "../../assign/targeting/compile-targeting.ts";
+import { compileTargeting } from "../../assign/targeting/compile-targeting.ts";
 import type { TargetingRule } from "../../assign/targeting/rule.ts";
-import type { CompiledVariant } from "../snapshot/routing-table.ts";
-import type { Assignment } from "./assign-variant.ts";
-
-/** One running experiment, compiled. */
-export interface CompiledExperiment {
-  readonly id: string;
-  readonly phase: number;
-  /** Arm index → variant. */
-  readonly arms: readonly CompiledVariant[];
-  readonly armNames: readonly string[];
-  /** The unit's bucket under the phase seed. */
-  readonly bucketOf: (unit: string) => number;
-  /** Bucket → arm index. */
-  readonly buckets: Int32Array;
-  readonly targeting: Targeting;
-}
-
-/** The experiments of one route: their (shared) layer and, per layer slot, the route's experiment. */
-export interface RouteExperiments {
-  readonly layer: CompiledLayer;
-  /** Indexed like `layer.experiments`; undefined where the slot's experiment is on another route. */
-  readonly bySlot: readonly (CompiledExperiment | undefined)[];
-}
+import type { CompiledExperiment, CompiledVariant, RouteExperiments } from "../snapshot/compiled-route.ts";
+import type { Assignment } from "./assignment.ts";
 
 /**
  * Compiles the snapshot's experiments per route (`variantsOf(route)` resolves variant names; the
@@ -72,16 +51,6 @@ export function compileRouteExperiments(snapshot: RoutingSnapshot, variantsOf: (
     };
   }
   return out;
-}
-
-/** Where an experiment put a request (on an {@link Assignment}). */
-export interface ExperimentAssignment {
-  readonly id: string;
-  readonly phase: number;
-  /** Arm index in the experiment. */
-  readonly arm: number;
-  /** The signed `x-turnout-ref` for the answer. */
-  readonly ref: string;
 }
 
 /** What the experiment assignment needs about the request. */
