@@ -4,7 +4,7 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { ChatService } from "../../gen/turnout/v1/chat_pb.js";
 import type { SimEvent } from "../../src/sim/simulator.ts";
-import { RUNNER_OPTIONS } from "../../src/proxy/dialects/request-context.ts";
+import { RUNNER_OPTIONS } from "../../src/proxy/routing/normalize-options.ts";
 import { startProxyFixture, type ProxyFixture } from "./proxy-harness.ts";
 
 type RequestEvent = Extract<SimEvent, { type: "request" }>;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { CompiledNode } from "../../src/proxy/snapshot/routing-table.ts";
+import type { CompiledNode } from "../../src/proxy/snapshot/compiled-route.ts";
 import type { NodeHealth } from "../../src/proxy/upstream/node-health.ts";
 import { NodeUpstream } from "../../src/proxy/upstream/node-upstream.ts";
 import { COLD_PENALTY, COMPARE_ALL_UP_TO, NoNode, pickNode } from "../../src/proxy/upstream/pick-node.ts";

@@ -14,7 +14,7 @@ import type { Logger } from "../../log.ts";
 import { SUBJECTS } from "../../transport/types.ts";
 import type { Changes } from "./changes.ts";
 import { evaluateGates, variantSample } from "./gates.ts";
-import type { RolloutEngineOptions, WarmVariant } from "./rollout-engine.ts";
+import type { RolloutEngineOptions, WarmVariant } from "./rollout-engine-options.ts";
 import { aborted, commandDropped, completed, converged, dwellLeftMs, evaluated, isTerminal, paused, resumed, rolledBack, stepApplied, warmed, windowsAt, type Transition } from "./rollout-machine.ts";
 import type { RolloutStore } from "./rollout-store.ts";
 

@@ -11,7 +11,7 @@ import { DEFAULT_FIRST_BYTE_TIMEOUT_MS } from "../desired-state.ts";
 import type { Fleet } from "../fleet/fleet.ts";
 import type { StateStore, Stored, StoredState } from "../state-store.ts";
 import { awaitDrained, awaitFleetServing } from "./fleet-gate.ts";
-import type { SwitchInput, SwitchLock } from "./model-switch.ts";
+import type { SwitchInput, SwitchLock } from "./switch-input.ts";
 import { DEFAULT_WARM_KEEP_ALIVE, warmVariant } from "./prewarm.ts";
 import type { SwitchEvent, SwitchRunWriter, SwitchStep } from "./switch-run.ts";
 import { unloadModel } from "./unload-model.ts";

@@ -1,9 +1,9 @@
 /**
  * `turnout.v1.ChatService` on the traffic port: a Chat call is forwarded as a native streaming
- * `/api/chat` through the same route → assign → exchange path as HTTP traffic, and the NDJSON
- * answer becomes `ChatDelta`s and one final `ChatDone`. Errors before the answer map to Connect
- * codes (unknown model → NotFound); a mid-stream failure ends the call with Unavailable after the
- * deltas already sent. Feedback checks the ref and records the feedback like `POST /v1/feedback`
+ * `/api/chat` through the same route stage (route-request.ts) and exchange as HTTP traffic, and
+ * the NDJSON answer becomes `ChatDelta`s and one final `ChatDone`. Errors before the answer map to
+ * Connect codes (unknown model → NotFound); a mid-stream failure ends the call with Unavailable
+ * after the deltas already sent. Feedback checks the ref and records the feedback like `POST /v1/feedback`
  * (accept-feedback.ts); bad input is InvalidArgument naming the field (`ref: bad signature`).
  */
 import { create } from "@bufbuild/protobuf";
@@ -15,16 +15,17 @@ import {
   type ChatRequest,
   type ChatResponse,
 } from "../../../gen/turnout/v1/chat_pb.js";
-import { TurnoutError, toConnectError } from "../../errors.ts";
+import { ErrorCode, TurnoutError, toConnectError } from "../../errors.ts";
 import { acceptFeedback } from "../feedback/accept-feedback.ts";
 import type { ProxyContext } from "../proxy-context.ts";
-import { assignVariant, type Assignment } from "../routing/assign-variant.ts";
-import { assignExperiment } from "../routing/route-experiments.ts";
-import { resolveRoute } from "../routing/resolve-route.ts";
+import { OptionsRewrite, RouteProblem, routeRequest } from "../routing/route-request.ts";
 import { Exchange } from "../upstream/exchange.ts";
 import { nativeDialect } from "./dialect.ts";
 import { QueueSink } from "./queue-sink.ts";
-import { normalizeOptions, requestIdOf } from "./request-context.ts";
+import { requestIdOf } from "./request-context.ts";
+
+/** Listener options of the call's abort listener (one object for every call). */
+const ONCE = { once: true } as const;
 
 /** Connect code for an HTTP status an upstream or the proxy answered before the stream. */
 function codeOf(status: number): Code {
@@ -66,18 +67,11 @@ export function createChatService(ctx: ProxyContext): ServiceImpl<typeof ChatSer
       const table = ctx.current();
       call.responseHeader.set("x-turnout-snapshot", table?.versionHeader ?? "0");
       if (table === undefined) throw new ConnectError("no routing snapshot yet", Code.Unavailable);
-      if (req.model === "") throw toConnectError(new TurnoutError("invalid_argument", "model is required"));
-      const route = resolveRoute(table, req.model);
-      if (route === undefined) throw new ConnectError(`model '${req.model}' not found`, Code.NotFound);
+      if (req.model === "") throw toConnectError(new TurnoutError(ErrorCode.InvalidArgument, "model is required"));
       const unit = req.user || call.requestHeader.get(table.settings.unitHeader) || undefined;
-      let assignment: Assignment | undefined;
-      if (route.experiments !== null) {
-        const inExperiment = assignExperiment(route.experiments, { unit, headers, metadata: undefined, requestId, snapshotVersion: table.version, key: ctx.refKey });
-        if (typeof inExperiment === "string") throw new ConnectError(inExperiment, Code.InvalidArgument);
-        assignment = inExperiment;
-      }
-      assignment ??= assignVariant(route, unit);
-      const variant = assignment.variant;
+      const routed = routeRequest(table, ctx.refKey, requestId, req.model, unit, headers, undefined, req.options, OptionsRewrite.Variant);
+      if (!routed.ok) throw new ConnectError(routed.message, routed.problem === RouteProblem.NotFound ? Code.NotFound : Code.InvalidArgument);
+      const { route, variant, assignment } = routed;
       call.responseHeader.set("x-turnout-variant", variant.name);
       if (assignment.experiment !== undefined) call.responseHeader.set("x-turnout-ref", assignment.experiment.ref);
 
@@ -86,9 +80,8 @@ export function createChatService(ctx: ProxyContext): ServiceImpl<typeof ChatSer
         messages: req.messages.map((m) => ({ role: m.role, content: m.content })),
         stream: true,
       };
-      const options = normalizeOptions(req.options, variant.options);
-      if (options !== undefined) body.options = options;
-      if (variant.keepAlive !== "") body.keep_alive = /^-?\d+$/.test(variant.keepAlive) ? Number(variant.keepAlive) : variant.keepAlive;
+      if (routed.options !== undefined) body.options = routed.options;
+      if (routed.keepAlive !== undefined) body.keep_alive = routed.keepAlive;
 
       const sink = new QueueSink();
       const exchange = new Exchange({
@@ -109,7 +102,7 @@ export function createChatService(ctx: ProxyContext): ServiceImpl<typeof ChatSer
         logger: ctx.logger,
       });
       const onAbort = () => exchange.abort();
-      call.signal.addEventListener("abort", onAbort, { once: true });
+      call.signal.addEventListener("abort", onAbort, ONCE);
       if (call.signal.aborted) exchange.abort();
       exchange.start();
       let settled = false; // the answer ended on its own (done, error line, error status)

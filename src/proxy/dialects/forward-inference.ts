@@ -1,18 +1,18 @@
 /**
  * The model-addressed endpoints of both HTTP dialects (native chat, generate, embed, embeddings,
- * show; /v1 chat/completions, completions, embeddings): decode the body, route by `model`, assign
- * a variant, rewrite the request for the variant's upstream tag, and hand it to an Exchange that
- * forwards it to the same endpoint on a node.
+ * show; /v1 chat/completions, completions, embeddings): decode the body, hand model, unit and
+ * attributes to the route stage (route-request.ts), answer its refusal in the dialect's shape or
+ * write the variant's upstream tag, options and keep_alive into the body, and hand it to an
+ * Exchange that forwards it to the same endpoint on a node.
  */
 import type { IncomingHttpHeaders } from "node:http";
 import type { ProxyContext } from "../proxy-context.ts";
-import { assignVariant, type Assignment } from "../routing/assign-variant.ts";
-import { assignExperiment } from "../routing/route-experiments.ts";
-import { resolveRoute } from "../routing/resolve-route.ts";
+import { OptionsRewrite, RouteProblem, routeRequest } from "../routing/route-request.ts";
+import type { RoutingTable } from "../snapshot/routing-table.ts";
 import { mintId } from "../upstream/byte-rewrite.ts";
 import { Exchange, exchangeOf, type ExchangeSink } from "../upstream/exchange.ts";
 import { nativeDialect, openAiDialect, type Dialect } from "./dialect.ts";
-import { normalizeOptions, parseJsonBody, readBody, requestIdOf, type BodySource, type BodyTarget } from "./request-context.ts";
+import { parseJsonBody, readBody, requestIdOf, type BodySource, type BodyTarget } from "./request-context.ts";
 import { sendError, type ProxyResponse } from "./respond.ts";
 
 /** One model-addressed endpoint. */
@@ -22,20 +22,22 @@ export interface InferenceEndpoint {
   readonly dialect: Dialect;
   /** Prefix of minted /v1 ids ("chatcmpl-", "cmpl-"), or "" for none. */
   readonly idPrefix: string;
+  /** How the route stage rewrites the request's options and keep_alive for its variant. */
+  readonly rewrite: OptionsRewrite;
 }
 
 /** Endpoints by path. */
 export const INFERENCE_ENDPOINTS: ReadonlyMap<string, InferenceEndpoint> = new Map(
   ([
-    ["/api/chat", nativeDialect, ""],
-    ["/api/generate", nativeDialect, ""],
-    ["/api/embed", nativeDialect, ""],
-    ["/api/embeddings", nativeDialect, ""],
-    ["/api/show", nativeDialect, ""],
-    ["/v1/chat/completions", openAiDialect, "chatcmpl-"],
-    ["/v1/completions", openAiDialect, "cmpl-"],
-    ["/v1/embeddings", openAiDialect, ""],
-  ] as const).map(([path, dialect, idPrefix]) => [path, { path, dialect, idPrefix }]),
+    ["/api/chat", nativeDialect, "", OptionsRewrite.Variant],
+    ["/api/generate", nativeDialect, "", OptionsRewrite.Variant],
+    ["/api/embed", nativeDialect, "", OptionsRewrite.Variant],
+    ["/api/embeddings", nativeDialect, "", OptionsRewrite.Variant],
+    ["/api/show", nativeDialect, "", OptionsRewrite.None],
+    ["/v1/chat/completions", openAiDialect, "chatcmpl-", OptionsRewrite.ClientOnly],
+    ["/v1/completions", openAiDialect, "cmpl-", OptionsRewrite.ClientOnly],
+    ["/v1/embeddings", openAiDialect, "", OptionsRewrite.ClientOnly],
+  ] as const).map(([path, dialect, idPrefix, rewrite]) => [path, { path, dialect, idPrefix, rewrite }]),
 );
 
 /** A client request as both node servers expose it. */
@@ -97,43 +99,24 @@ function forward(ctx: ProxyContext, endpoint: InferenceEndpoint, headers: Incomi
   if (table === undefined) {
     return sendError(res, dialect, 503, "no routing snapshot yet", { requestId, snapshot: "0", variant: "" }, { "retry-after": "1" });
   }
-  const meta = { requestId, snapshot: table.versionHeader, variant: "" };
   const parsed = parseJsonBody(raw);
-  if (!parsed.ok) return sendError(res, dialect, 400, parsed.message, meta);
+  if (!parsed.ok) return refuse(res, dialect, 400, parsed.message, requestId, table);
   const body = parsed.body;
   if (endpoint.path === "/api/show" && body.model === undefined && typeof body.name === "string") body.model = body.name;
   const model = body.model;
-  if (typeof model !== "string" || model === "") return sendError(res, dialect, 400, "model is required", meta);
-  const route = resolveRoute(table, model);
-  if (route === undefined) return sendError(res, dialect, 404, `model '${model}' not found`, meta);
-
+  if (typeof model !== "string" || model === "") return refuse(res, dialect, 400, "model is required", requestId, table);
   const headerUnit = headers[table.settings.unitHeader];
   const unit = typeof headerUnit === "string" && headerUnit !== "" ? headerUnit : typeof body.user === "string" ? body.user : undefined;
-  let assignment: Assignment | undefined;
-  if (route.experiments !== null) {
-    const req = { unit, headers, metadata: body.metadata, requestId, snapshotVersion: table.version, key: ctx.refKey };
-    const inExperiment = assignExperiment(route.experiments, req);
-    if (typeof inExperiment === "string") return sendError(res, dialect, 400, inExperiment, meta);
-    assignment = inExperiment;
-  }
-  assignment ??= assignVariant(route, unit);
-  const variant = assignment.variant;
 
-  body.model = variant.model;
+  const routed = routeRequest(table, ctx.refKey, requestId, model, unit, headers, body.metadata, body.options, endpoint.rewrite);
+  if (!routed.ok) return refuse(res, dialect, routed.problem === RouteProblem.NotFound ? 404 : 400, routed.message, requestId, table);
+
+  body.model = routed.variant.model;
   if ("metadata" in body) delete body.metadata;
+  if (endpoint.path === "/api/show") delete body.name;
+  if (routed.options !== undefined) body.options = routed.options;
+  if (routed.keepAlive !== undefined) body.keep_alive = routed.keepAlive;
   let dropUsage = false;
-  if (dialect.kind === "native") {
-    if (endpoint.path === "/api/show") delete body.name;
-    else {
-      // Clients cannot make a node reload the model: runner options are the variant's alone.
-      if (body.options !== undefined || variant.options !== undefined) body.options = normalizeOptions(body.options, variant.options);
-      if (variant.keepAlive !== "") body.keep_alive = keepAliveValue(variant.keepAlive);
-    }
-  } else {
-    // /v1 has no options of its own, but a client may send Ollama's; and keep_alive is the variant's.
-    if (body.options !== undefined) body.options = normalizeOptions(body.options, undefined);
-    if (variant.keepAlive !== "") body.keep_alive = keepAliveValue(variant.keepAlive);
-  }
   if (dialect.kind !== "native" && body.stream === true && endpoint.idPrefix !== "") {
     const so = body.stream_options;
     const asked = so !== null && typeof so === "object" && (so as { include_usage?: unknown }).include_usage === true;
@@ -145,8 +128,8 @@ function forward(ctx: ProxyContext, endpoint: InferenceEndpoint, headers: Incomi
 
   const exchange = new Exchange({
     table: table.acquire(),
-    route,
-    assignment,
+    route: routed.route,
+    assignment: routed.assignment,
     requestId,
     dialect,
     sink: res,
@@ -163,7 +146,7 @@ function forward(ctx: ProxyContext, endpoint: InferenceEndpoint, headers: Incomi
   exchange.start();
 }
 
-/** keep_alive as Ollama takes it: a number of seconds stays a number, else the duration string. */
-function keepAliveValue(value: string): string | number {
-  return /^-?\d+$/.test(value) ? Number(value) : value;
+/** Answers a request the proxy refuses before routing it anywhere (no variant served it). */
+function refuse(res: ProxyResponseSink, dialect: Dialect, status: number, message: string, requestId: string, table: RoutingTable): void {
+  sendError(res, dialect, status, message, { requestId, snapshot: table.versionHeader, variant: "" });
 }

@@ -15,7 +15,7 @@ import { create, fromJsonString, toJsonString } from "@bufbuild/protobuf";
 import { FleetLoadSchema } from "../../../gen/turnout/v1/events_pb.js";
 import type { Logger } from "../../log.ts";
 import { SUBJECTS, type EventBus } from "../../transport/types.ts";
-import type { CompiledNode } from "../snapshot/routing-table.ts";
+import type { CompiledNode } from "../snapshot/compiled-route.ts";
 import type { NodeUpstream } from "../upstream/node-upstream.ts";
 
 /** Options of {@link createFleetLoad}. */

@@ -4,21 +4,8 @@
  * bucket picks the arm that owns it; buckets no arm owns fall back to the default variant.
  */
 import { bucketOf, fnv1a32 } from "../../assign/hash.ts";
-import type { CompiledRoute, CompiledVariant } from "../snapshot/routing-table.ts";
-import type { ExperimentAssignment } from "./route-experiments.ts";
-
-/** Where a request goes. */
-export interface Assignment {
-  readonly variant: CompiledVariant;
-  /** Arm (its variant name) when the request was assigned by bucket; "" otherwise. */
-  readonly arm: string;
-  /** Bucket 0..9999, or -1 when there was no unit or no split. */
-  readonly bucket: number;
-  /** Hex FNV-1a of the unit ("" for none), for outcome records without raw user ids. */
-  readonly unitHash: string;
-  /** Set only when the request is counted in an experiment (see route-experiments.ts). */
-  readonly experiment?: ExperimentAssignment;
-}
+import type { CompiledRoute } from "../snapshot/compiled-route.ts";
+import type { Assignment } from "./assignment.ts";
 
 /** Assigns `unit` (possibly undefined or empty) on `route`. */
 export function assignVariant(route: CompiledRoute, unit: string | undefined): Assignment {

@@ -2,7 +2,8 @@
  * Finds the route a client's `model` names. Exact match first; like Ollama, a name without a tag
  * also matches `name:latest`, and `name:latest` matches a route named `name`.
  */
-import type { CompiledRoute, RoutingTable } from "../snapshot/routing-table.ts";
+import type { CompiledRoute } from "../snapshot/compiled-route.ts";
+import type { RoutingTable } from "../snapshot/routing-table.ts";
 
 /** The route for `model`, or undefined when none matches. */
 export function resolveRoute(table: RoutingTable, model: string): CompiledRoute | undefined {

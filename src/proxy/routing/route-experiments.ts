@@ -14,31 +14,10 @@ import { signRef } from "../../assign/feedback-ref.ts";
 import { createBucketer, fnv1a32 } from "../../assign/hash.ts";
 import { compileLayer, type CompiledLayer } from "../../assign/layers.ts";
 import { attributesOf, type HeaderBag } from "../../assign/targeting/attributes-of.ts";
-import { compileTargeting, type Targeting } from "../../assign/targeting/compile-targeting.ts";
+import { compileTargeting } from "../../assign/targeting/compile-targeting.ts";
 import type { TargetingRule } from "../../assign/targeting/rule.ts";
-import type { CompiledVariant } from "../snapshot/routing-table.ts";
-import type { Assignment } from "./assign-variant.ts";
-
-/** One running experiment, compiled. */
-export interface CompiledExperiment {
-  readonly id: string;
-  readonly phase: number;
-  /** Arm index → variant. */
-  readonly arms: readonly CompiledVariant[];
-  readonly armNames: readonly string[];
-  /** The unit's bucket under the phase seed. */
-  readonly bucketOf: (unit: string) => number;
-  /** Bucket → arm index. */
-  readonly buckets: Int32Array;
-  readonly targeting: Targeting;
-}
-
-/** The experiments of one route: their (shared) layer and, per layer slot, the route's experiment. */
-export interface RouteExperiments {
-  readonly layer: CompiledLayer;
-  /** Indexed like `layer.experiments`; undefined where the slot's experiment is on another route. */
-  readonly bySlot: readonly (CompiledExperiment | undefined)[];
-}
+import type { CompiledExperiment, CompiledVariant, RouteExperiments } from "../snapshot/compiled-route.ts";
+import type { Assignment } from "./assignment.ts";
 
 /**
  * Compiles the snapshot's experiments per route (`variantsOf(route)` resolves variant names; the
@@ -74,41 +53,30 @@ export function compileRouteExperiments(snapshot: RoutingSnapshot, variantsOf: (
   return out;
 }
 
-/** Where an experiment put a request (on an {@link Assignment}). */
-export interface ExperimentAssignment {
-  readonly id: string;
-  readonly phase: number;
-  /** Arm index in the experiment. */
-  readonly arm: number;
-  /** The signed `x-turnout-ref` for the answer. */
-  readonly ref: string;
-}
-
-/** What the experiment assignment needs about the request. */
-export interface ExperimentRequest {
-  readonly unit: string | undefined;
-  readonly headers: HeaderBag;
-  /** The body's `metadata` (undefined when none). */
-  readonly metadata: unknown;
-  readonly requestId: string;
-  readonly snapshotVersion: number;
-  readonly key: KeyObject;
-}
-
 /**
- * The experiment assignment of `req` on a route with experiments `rx`; undefined when the request
- * is not in any of them (the caller falls back to `assignVariant`), or a string: the problem with
- * the request's attributes (answered 400).
+ * The experiment assignment of a request with `unit` (none: undefined or "") on a route with
+ * experiments `rx`; `headers` and the body's `metadata` (undefined when none) give its targeting
+ * attributes, `requestId`, `snapshotVersion` and `key` sign its ref. Answers undefined when the
+ * request is not in any of them (the caller falls back to `assignVariant`), or a string: the
+ * problem with the request's attributes (answered 400). Positional, so that the hot path builds
+ * no argument object.
  */
-export function assignExperiment(rx: RouteExperiments, req: ExperimentRequest): Assignment | string | undefined {
-  const unit = req.unit;
+export function assignExperiment(
+  rx: RouteExperiments,
+  unit: string | undefined,
+  headers: HeaderBag,
+  metadata: unknown,
+  requestId: string,
+  snapshotVersion: number,
+  key: KeyObject,
+): Assignment | string | undefined {
   if (!unit) return undefined;
   const slot = rx.layer.experimentOf(unit);
   const e = slot < 0 ? undefined : rx.bySlot[slot];
   if (e === undefined) return undefined;
   let matches = true;
   if (e.targeting.attributes.length > 0) {
-    const attrs = attributesOf(req.headers, req.metadata);
+    const attrs = attributesOf(headers, metadata);
     if (!attrs.ok) return attrs.violations.map((v) => `${v.field}: ${v.message}`).join("; ");
     matches = e.targeting.matches(attrs.attributes, unit);
   } else if (e.targeting.usesUnit) matches = e.targeting.matches({}, unit);
@@ -117,6 +85,6 @@ export function assignExperiment(rx: RouteExperiments, req: ExperimentRequest): 
   const arm = e.buckets[bucket];
   if (arm < 0) return undefined;
   const unitHash = fnv1a32(unit).toString(16);
-  const ref = signRef({ experiment: e.id, phase: e.phase, arm, unitHash, requestId: req.requestId, snapshotVersion: req.snapshotVersion, issuedAt: Date.now() }, req.key);
+  const ref = signRef({ experiment: e.id, phase: e.phase, arm, unitHash, requestId, snapshotVersion, issuedAt: Date.now() }, key);
   return { variant: e.arms[arm], arm: e.armNames[arm], bucket, unitHash, experiment: { id: e.id, phase: e.phase, arm, ref } };
 }

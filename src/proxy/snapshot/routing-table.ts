@@ -4,55 +4,14 @@
  * used to rewrite model names in answers. Requests pin the table they started on (`acquire`/
  * `release`); a superseded table (`retire`) gives its upstream pools back once its last request ends.
  */
-import type { JsonObject } from "@bufbuild/protobuf";
 import type { RoutingSnapshot } from "../../../gen/turnout/v1/routing_pb.js";
 import { bucketTable } from "../../assign/allocate.ts";
 import type { NodeHealthListener } from "../upstream/node-health.ts";
 import { NodeUpstream, upstreamKey, type TypicalSpeed, type UpstreamTimeouts } from "../upstream/node-upstream.ts";
 import { resilienceSettings, type ResilienceSettings } from "../upstream/resilience-settings.ts";
 import { SlotQueue } from "../upstream/slot-queue.ts";
-import { compileRouteExperiments, type RouteExperiments } from "../routing/route-experiments.ts";
-
-/** A node in one table: its shared upstream plus this snapshot's limits. */
-export interface CompiledNode {
-  readonly id: string;
-  readonly upstream: NodeUpstream;
-  /** Most requests at once; 0 = unlimited. */
-  readonly maxConcurrent: number;
-}
-
-/** A variant with its nodes resolved. */
-export interface CompiledVariant {
-  readonly name: string;
-  /** Upstream model tag. */
-  readonly model: string;
-  readonly nodes: readonly CompiledNode[];
-  /** Ollama options that win over the client's. */
-  readonly options: JsonObject | undefined;
-  /** keep_alive forced on native requests ("" = leave the client's). */
-  readonly keepAlive: string;
-  /** `"model":"<tag>"` as bytes, what answers carry. */
-  readonly modelPattern: Buffer;
-  /** Requests waiting for a slot when every node is full. */
-  readonly queue: SlotQueue;
-}
-
-/** A route with its assignment table. */
-export interface CompiledRoute {
-  readonly name: string;
-  readonly variants: ReadonlyMap<string, CompiledVariant>;
-  readonly defaultVariant: CompiledVariant;
-  /** Arm index → variant; empty when there is no split. */
-  readonly arms: readonly CompiledVariant[];
-  /** Bucket → arm index, or null when there is no split. */
-  readonly buckets: Int32Array | null;
-  /** GrowthBook seed of the current phase. */
-  readonly seed: string;
-  /** `"model":"<route>"` as bytes, what clients see. */
-  readonly modelReplacement: Buffer;
-  /** Running experiments on the route; null when it has none (the hot path's only check). */
-  experiments: RouteExperiments | null;
-}
+import { compileRouteExperiments } from "../routing/route-experiments.ts";
+import type { CompiledNode, CompiledRoute, CompiledVariant } from "./compiled-route.ts";
 
 /** Proxy-wide settings with defaults applied. */
 export interface CompiledSettings extends UpstreamTimeouts {
@@ -167,7 +126,7 @@ export function compileRoutingTable(
         options: v.options && Object.keys(v.options).length > 0 ? v.options : undefined,
         keepAlive: v.keepAlive,
         modelPattern: Buffer.from(`"model":${JSON.stringify(v.model)}`),
-        queue: new SlotQueue(chosen, settings.resilience.queue),
+        queue: new SlotQueue(chosen.map((n) => n.upstream), settings.resilience.queue),
       });
     }
     const defaultVariant = variants.get(route.defaultVariant) ?? variants.values().next().value;

@@ -7,8 +7,9 @@ import type { Logger } from "../../log.ts";
 import type { Dialect } from "../dialects/dialect.ts";
 import type { OutcomeListener } from "../outcome.ts";
 import type { SeriesInFlight } from "../report/series-in-flight.ts";
-import type { Assignment } from "../routing/assign-variant.ts";
-import type { CompiledRoute, RoutingTable } from "../snapshot/routing-table.ts";
+import type { Assignment } from "../routing/assignment.ts";
+import type { CompiledRoute } from "../snapshot/compiled-route.ts";
+import type { RoutingTable } from "../snapshot/routing-table.ts";
 
 /** Where an answer goes: a node ServerResponse (HTTP/1.1 or HTTP/2 compat) or an in-process sink. */
 export interface ExchangeSink {

@@ -4,7 +4,7 @@
  * time to first token, tokens and tokens/s.
  */
 import type { OutcomeListener, OutcomeStatus } from "../outcome.ts";
-import type { CompiledNode } from "../snapshot/routing-table.ts";
+import type { CompiledNode } from "../snapshot/compiled-route.ts";
 import type { AnswerTally } from "./answer-relay.ts";
 import type { ExchangeInit } from "./exchange-init.ts";
 

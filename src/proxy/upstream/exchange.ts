@@ -13,7 +13,7 @@ import type { Dispatcher } from "undici";
 import { JSON_TYPE } from "../dialects/dialect.ts";
 import { OutcomeStatus } from "../outcome.ts";
 import type { InFlightCounter } from "../report/series-in-flight.ts";
-import type { CompiledNode } from "../snapshot/routing-table.ts";
+import type { CompiledNode } from "../snapshot/compiled-route.ts";
 import { AnswerRelay, AnswerTally, rewriteWholeAnswer } from "./answer-relay.ts";
 import type { ExchangeInit, ExchangeSink } from "./exchange-init.ts";
 import { emitOutcome } from "./exchange-outcome.ts";

@@ -10,7 +10,14 @@
  */
 import { Pool } from "undici";
 import { NodeHealth } from "./node-health.ts";
-import type { SlotQueue } from "./slot-queue.ts";
+
+/** A queue of requests waiting for a slot on the node (a variant's SlotQueue, slot-queue.ts). */
+export interface WaitingQueue {
+  /** Requests waiting now. */
+  readonly length: number;
+  /** A slot freed on the node: start waiting requests while they get one. */
+  wake(): void;
+}
 
 /** Timeouts an upstream's pool is built with. */
 export interface UpstreamTimeouts {
@@ -55,7 +62,7 @@ export class NodeUpstream {
   /** Health as this proxy sees it. */
   readonly health: NodeHealth;
   /** Slot queues with requests waiting for a slot on this node (usually empty). */
-  readonly queues: SlotQueue[] = [];
+  readonly queues: WaitingQueue[] = [];
 
   constructor(baseUrl: string, timeouts: UpstreamTimeouts, typical: TypicalSpeed = { secondsPerRequest: 0 }) {
     this.typical = typical;

@@ -14,7 +14,7 @@
  * every node is out still gets its requests tried (Envoy's "panic" mode) rather than a certain
  * 503, and a node that came back answers them.
  */
-import type { CompiledNode } from "../snapshot/routing-table.ts";
+import type { CompiledNode } from "../snapshot/compiled-route.ts";
 
 /** Why no node was picked. */
 export const NoNode = {

@@ -1,12 +1,13 @@
 /**
  * The bounded FIFO wait of one variant (in one routing table) for a free slot: a request that
  * finds every node of its variant at max_concurrent waits here, at most `maxLength` of them and
- * each at most `maxWaitMs`. While it holds requests the queue is registered on each of the
- * variant's upstreams, so a slot freed on any of them wakes the head; a request that waited too
- * long gets the dialect's 503 with Retry-After, and a client that leaves is taken out at once.
+ * each at most `maxWaitMs`. While it holds requests the queue is registered on the upstream of
+ * each of the variant's nodes, so a slot freed on any of them wakes the head; a request that
+ * waited too long gets the dialect's 503 with Retry-After, and a client that leaves is taken out
+ * at once.
  * Nothing here runs on the path of a request that finds a free node.
  */
-import type { CompiledNode } from "../snapshot/routing-table.ts";
+import type { NodeUpstream, WaitingQueue } from "./node-upstream.ts";
 import type { QueueSettings } from "./resilience-settings.ts";
 
 /** What the queue needs from a waiting request (an Exchange). */
@@ -25,8 +26,8 @@ function onExpiry(queue: SlotQueue): void {
 }
 
 /** One variant's waiting requests. */
-export class SlotQueue {
-  private readonly nodes: readonly CompiledNode[];
+export class SlotQueue implements WaitingQueue {
+  private readonly upstreams: readonly NodeUpstream[];
   private readonly settings: QueueSettings;
   private readonly waiting: SlotWaiter[] = [];
   private registered = false;
@@ -34,8 +35,9 @@ export class SlotQueue {
   /** The head's expiry timer (internal). */
   timer: NodeJS.Timeout | undefined;
 
-  constructor(nodes: readonly CompiledNode[], settings: QueueSettings) {
-    this.nodes = nodes;
+  /** `upstreams`: those of the variant's nodes, in node order (one per node). */
+  constructor(upstreams: readonly NodeUpstream[], settings: QueueSettings) {
+    this.upstreams = upstreams;
     this.settings = settings;
   }
 
@@ -47,12 +49,12 @@ export class SlotQueue {
   /** Puts `w` at the end; answers false when the queue is off or full (answer 503 at once). */
   push(w: SlotWaiter): boolean {
     const s = this.settings;
-    if (!s.enabled || this.waiting.length >= s.maxLength || this.nodes.length === 0) return false;
+    if (!s.enabled || this.waiting.length >= s.maxLength || this.upstreams.length === 0) return false;
     w.queuedAt = performance.now();
     this.waiting.push(w);
     if (!this.registered) {
       this.registered = true;
-      for (const n of this.nodes) n.upstream.queues.push(this);
+      for (const u of this.upstreams) u.queues.push(this);
     }
     if (this.timer === undefined) this.schedule();
     return true;
@@ -107,8 +109,8 @@ export class SlotQueue {
     this.timer = undefined;
     if (!this.registered) return;
     this.registered = false;
-    for (const n of this.nodes) {
-      const qs = n.upstream.queues;
+    for (const u of this.upstreams) {
+      const qs = u.queues;
       const i = qs.indexOf(this);
       if (i >= 0) qs.splice(i, 1);
     }
