@@ -19,25 +19,25 @@ import type { RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
 import { ErrorCode, TurnoutError, invalidArgument } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { EventBus, KvStore, OutcomeLog } from "../transport/types.ts";
-import { createAdminOperations, type AdminOperations } from "./admin-operations.ts";
-import { createAdminService } from "./admin-service.ts";
-import { checkDesiredState } from "./compile.ts";
-import type { DesiredState } from "./desired-state.ts";
+import { createAdminOperations, type AdminOperations } from "./admin/admin-operations.ts";
+import { createAdminService } from "./admin/admin-service.ts";
+import { checkDesiredState } from "./publish/compile.ts";
+import type { DesiredState } from "./state/desired-state.ts";
 import { createConfigEvents } from "./events/config-events.ts";
 import { createFleet, type Fleet } from "./fleet/fleet.ts";
 import { createFleetService } from "./fleet/fleet-service.ts";
 import { createControlMetrics, type ControlMetrics } from "./metrics/control-metrics.ts";
 import type { FeedbackHook } from "./metrics/feedback-counter.ts";
 import { countStoreErrors } from "./metrics/store-error-counter.ts";
-import { normalizeNode, normalizeRoute } from "./normalize.ts";
-import { publishSnapshot, type PublishResult } from "./publish.ts";
+import { normalizeNode, normalizeRoute } from "./admin/normalize.ts";
+import { publishSnapshot, type PublishResult } from "./publish/publish.ts";
 import { createRolloutEngine, type RolloutEngine, type RolloutEngineOptions } from "./rollout/rollout-engine.ts";
 import { createRolloutService } from "./rollout/rollout-service.ts";
-import { createStateStore, type StateStore } from "./state-store.ts";
+import { createStateStore, type StateStore } from "./state/state-store.ts";
 import { createVariantWarmer } from "./switch/variant-warmer.ts";
 import { createModelSwitcher, type ModelSwitcher } from "./switch/model-switch.ts";
 import { createSwitchService } from "./switch/switch-service.ts";
-import { validateDesiredState } from "./validate.ts";
+import { validateDesiredState } from "./admin/validate.ts";
 
 /** Options of {@link createControlPlane}. */
 export interface ControlPlaneOptions {

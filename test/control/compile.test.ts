@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
 import { NodeSchema, RouteSchema, RoutingSnapshotSchema, SettingsSchema } from "../../gen/turnout/v1/routing_pb.js";
-import { checkDesiredState, compileSnapshot } from "../../src/control/compile.ts";
-import type { DesiredState } from "../../src/control/desired-state.ts";
+import { checkDesiredState, compileSnapshot } from "../../src/control/publish/compile.ts";
+import type { DesiredState } from "../../src/control/state/desired-state.ts";
 import { checkSnapshot } from "../../src/snapshot/check.ts";
 
 const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url);

@@ -5,10 +5,10 @@
  */
 import { parseDocument } from "yaml";
 import { ErrorCode, TurnoutError, type FieldViolation } from "../../errors.ts";
-import { checkDesiredState } from "../compile.ts";
-import type { DesiredState } from "../desired-state.ts";
-import { normalizeNode, normalizeRoute } from "../normalize.ts";
-import { validateDesiredState } from "../validate.ts";
+import { checkDesiredState } from "../publish/compile.ts";
+import type { DesiredState } from "../state/desired-state.ts";
+import { normalizeNode, normalizeRoute } from "../admin/normalize.ts";
+import { validateDesiredState } from "../admin/validate.ts";
 import { readAlertsConfig } from "./alerts-config.ts";
 import { Problems } from "./config-reader.ts";
 import { nativeConfigPath, readNativeConfig, type ConfigFile } from "./native-config.ts";

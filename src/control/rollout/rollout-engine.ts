@@ -28,7 +28,7 @@ import { delay } from "../../delay.ts";
 import { ErrorCode, TurnoutError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import type { EventBus, KvStore } from "../../transport/types.ts";
-import type { AdminOperations } from "../admin-operations.ts";
+import type { AdminOperations } from "../admin/admin-operations.ts";
 import type { Fleet } from "../fleet/fleet.ts";
 import type { MetricsSource } from "../metrics/metrics-service.ts";
 import { createRolloutStore, type RolloutStore } from "./rollout-store.ts";

@@ -16,11 +16,11 @@ import type { RoutingSnapshot } from "../../../gen/turnout/v1/routing_pb.js";
 import { ErrorCode, TurnoutError, invalidArgument } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { checkSnapshot } from "../../snapshot/check.ts";
-import type { AdminOperations } from "../admin-operations.ts";
+import type { AdminOperations } from "../admin/admin-operations.ts";
 import type { Fleet } from "../fleet/fleet.ts";
-import type { StateStore } from "../state-store.ts";
-import { KEEP_ALIVE_PATTERN, routeNameProblem } from "../validate.ts";
-import { checkExpectedRevision } from "../write-guard.ts";
+import type { StateStore } from "../state/state-store.ts";
+import { KEEP_ALIVE_PATTERN, routeNameProblem } from "../admin/validate.ts";
+import { checkExpectedRevision } from "../admin/write-guard.ts";
 import { createSwitchRun, type SwitchRun } from "./switch-run.ts";
 import { createSwitchEvents, runSwitchSteps } from "./switch-steps.ts";
 

@@ -5,8 +5,8 @@
  * not exist`); problems the change causes in other objects are `failed_precondition` naming them
  * (`routes["qwen3-32b"].variants[0].nodes[0]: node "gpu-1" does not exist`).
  */
-import { ErrorCode, TurnoutError, type FieldViolation } from "../errors.ts";
-import type { DesiredState } from "./desired-state.ts";
+import { ErrorCode, TurnoutError, type FieldViolation } from "../../errors.ts";
+import type { DesiredState } from "../state/desired-state.ts";
 
 /** The object a write changes: its kind, its index in the checked state, and its request field. */
 export interface WriteTarget {

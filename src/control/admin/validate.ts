@@ -3,10 +3,10 @@
  * (`routes[0].variants[1].model: must not be empty`), using proto field names. Cross-object
  * consistency (references, bucket coverage) is checked on the compiled whole (`checkDesiredState`).
  */
-import type { FieldViolation } from "../errors.ts";
-import type { Node, Route, Settings } from "../../gen/turnout/v1/routing_pb.js";
-import { baseUrlProblem, resilienceProblems } from "../snapshot/check.ts";
-import type { DesiredState } from "./desired-state.ts";
+import type { FieldViolation } from "../../errors.ts";
+import type { Node, Route, Settings } from "../../../gen/turnout/v1/routing_pb.js";
+import { baseUrlProblem, resilienceProblems } from "../../snapshot/check.ts";
+import type { DesiredState } from "../state/desired-state.ts";
 
 /** Node ids and variant names: letters, digits, '.', '_' and '-'. */
 export const NAME_PATTERN = /^[A-Za-z0-9._-]+$/;

@@ -3,12 +3,12 @@
  * the key's revision. Identical content is a no-op (the current snapshot is answered); a lost race
  * (another writer published first) recompiles from fresh state and retries.
  */
-import type { RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
-import { ErrorCode, TurnoutError } from "../errors.ts";
-import type { Logger } from "../log.ts";
-import { checkSnapshot } from "../snapshot/check.ts";
-import { compileSnapshot } from "./compile.ts";
-import { desiredOf, type RouteSince, type StateStore } from "./state-store.ts";
+import type { RoutingSnapshot } from "../../../gen/turnout/v1/routing_pb.js";
+import { ErrorCode, TurnoutError } from "../../errors.ts";
+import type { Logger } from "../../log.ts";
+import { checkSnapshot } from "../../snapshot/check.ts";
+import { compileSnapshot, desiredOf } from "./compile.ts";
+import type { RouteSince, StateStore } from "../state/state-store.ts";
 
 /** Options of {@link publishSnapshot}. */
 export interface PublishOptions {

@@ -4,11 +4,11 @@
  * --http2-prior-knowledge`, grpcurl -plaintext) and gRPC-web.
  */
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import type { Logger } from "../log.ts";
-import { listenDual } from "../server/dual-server.ts";
-import { registerReflection } from "../server/reflection/register-reflection.ts";
-import { PROMETHEUS_CONTENT_TYPE, isMetricsPath } from "../stats/prometheus-text.ts";
-import type { ControlPlane } from "./control-plane.ts";
+import type { Logger } from "../../log.ts";
+import { listenDual } from "../../server/dual-server.ts";
+import { registerReflection } from "../../server/reflection/register-reflection.ts";
+import { PROMETHEUS_CONTENT_TYPE, isMetricsPath } from "../../stats/prometheus-text.ts";
+import type { ControlPlane } from "../control-plane.ts";
 
 /** Options of {@link startAdminServer}. */
 export interface AdminServerOptions {
