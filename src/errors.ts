@@ -29,7 +29,7 @@ export interface FieldViolation {
 /** The one error type Turnout's stages throw. */
 export class TurnoutError extends Error {
   readonly code: ErrorCode;
-  /** Field problems for `invalid_argument` errors; empty otherwise. */
+  /** Field problems: those of an `invalid_argument` error, or the state a `failed_precondition` would break; empty otherwise. */
   readonly violations: readonly FieldViolation[];
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown; violations?: FieldViolation[] }) {
@@ -40,10 +40,14 @@ export class TurnoutError extends Error {
   }
 }
 
-/** Builds an `invalid_argument` error listing every violation, each as `field: message`. */
+/** The violations as one line of text: `field: message; field: message` (a violation without a field is its message). */
+export function formatViolations(violations: readonly FieldViolation[]): string {
+  return violations.map((v) => (v.field === "" ? v.message : `${v.field}: ${v.message}`)).join("; ");
+}
+
+/** Builds an `invalid_argument` error listing every violation (see {@link formatViolations}). */
 export function invalidArgument(violations: FieldViolation[]): TurnoutError {
-  const message = violations.map((v) => `${v.field}: ${v.message}`).join("; ");
-  return new TurnoutError(ErrorCode.InvalidArgument, message, { violations });
+  return new TurnoutError(ErrorCode.InvalidArgument, formatViolations(violations), { violations });
 }
 
 const connectCodes: Record<ErrorCode, Code> = {

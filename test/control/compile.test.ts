@@ -64,5 +64,5 @@ test("checkDesiredState reports problems with paths in the order given, not the 
       create(RouteSchema, { name: "a", defaultVariant: "v", variants: [{ name: "v", model: "m", nodes: ["missing"] }] }),
     ],
   };
-  assert.deepEqual(checkDesiredState(state), ['routes[1].variants[0].nodes[0]: node "missing" does not exist']);
+  assert.deepEqual(checkDesiredState(state), [{ field: "routes[1].variants[0].nodes[0]", message: 'node "missing" does not exist' }]);
 });

@@ -93,7 +93,7 @@ test("a proxy rejects a snapshot whose resilience settings are inconsistent, nam
   snapshot.settings!.healthCheck = create(HealthCheckSchema, { intervalMs: 10 });
   snapshot.contentHash = snapshotContentHash(snapshot);
   assert.deepEqual(checkSnapshot(snapshot), [
-    "settings.health_check.interval_ms: must be at least 50 ms, got 10",
-    "settings.outlier_detection.max_ejection_ms: must not be less than base_ejection_ms (1000 < 5000)",
+    { field: "settings.health_check.interval_ms", message: "must be at least 50 ms, got 10" },
+    { field: "settings.outlier_detection.max_ejection_ms", message: "must not be less than base_ejection_ms (1000 < 5000)" },
   ]);
 });

@@ -35,7 +35,7 @@ async function writeState(store: StateStore, bootstrap: DesiredState): Promise<v
     settings: bootstrap.settings,
   };
   const problems = checkDesiredState(state);
-  if (problems.length > 0) throw invalidArgument(problems.map((p) => ({ field: p.slice(0, p.indexOf(": ")), message: p.slice(p.indexOf(": ") + 2) })));
+  if (problems.length > 0) throw invalidArgument(problems);
   if (state.settings) await store.putSettings(state.settings, 0);
   for (const node of state.nodes) await store.putNode(node, 0);
   for (const route of state.routes) await store.putRoute(route, 0);

@@ -23,7 +23,7 @@ import {
 } from "../../../gen/turnout/v1/experiment_pb.js";
 import { create } from "@bufbuild/protobuf";
 import { allocateLayer } from "../../assign/layers.ts";
-import { ErrorCode, TurnoutError, invalidArgument, type FieldViolation } from "../../errors.ts";
+import { ErrorCode, TurnoutError, formatViolations, invalidArgument, type FieldViolation } from "../../errors.ts";
 import type { AdminOperations } from "../admin/admin-operations.ts";
 import { checkDesiredState, desiredOf } from "../publish/compile.ts";
 import type { PublishResult } from "../publish/publish.ts";
@@ -117,7 +117,8 @@ export function createExperimentOperations(ctx: ExperimentOperationsContext): Ex
     const experiments = state.experiments.map((e) => (e.value.id === next.id ? { value: next, revision: e.revision } : e));
     const problems = checkDesiredState(desiredOf({ ...state, experiments }));
     if (problems.length > 0) {
-      throw new TurnoutError(ErrorCode.FailedPrecondition, `${action} experiment ${JSON.stringify(next.id)} would leave the routing state inconsistent: ${problems.join("; ")}`);
+      const text = formatViolations(problems);
+      throw new TurnoutError(ErrorCode.FailedPrecondition, `${action} experiment ${JSON.stringify(next.id)} would leave the routing state inconsistent: ${text}`, { violations: problems });
     }
     const revision = await store.putExperiment(next, existing.revision);
     return { experiment: next, revision, snapshotVersion: Number((await publish()).snapshot.version) };

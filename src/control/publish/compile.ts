@@ -8,6 +8,7 @@
 import { clone, create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ExperimentSnapshotSchema, NodeSchema, RouteSchema, RoutingSnapshotSchema, type RoutingSnapshot } from "../../../gen/turnout/v1/routing_pb.js";
+import type { FieldViolation } from "../../errors.ts";
 import { checkSnapshot } from "../../snapshot/check.ts";
 import { snapshotContentHash } from "../../snapshot/content-hash.ts";
 import { withDefaultSettings, type DesiredState } from "../state/desired-state.ts";
@@ -61,9 +62,9 @@ export function compileSnapshot(state: DesiredState, previous: RoutingSnapshot |
 
 /**
  * Every consistency problem of `state` as a whole (the snapshot check run over it), with paths
- * indexing `state.nodes` and `state.routes` in the order given (`routes[2].variants[0].nodes[1]:
- * node "gpu-9" does not exist`). Empty when a snapshot of it would be consistent.
+ * indexing `state.nodes` and `state.routes` in the order given (`routes[2].variants[0].nodes[1]`:
+ * `node "gpu-9" does not exist`). Empty when a snapshot of it would be consistent.
  */
-export function checkDesiredState(state: DesiredState): string[] {
+export function checkDesiredState(state: DesiredState): FieldViolation[] {
   return checkSnapshot(assemble(state, 1n, 0n, undefined));
 }

@@ -5,7 +5,7 @@
  * the snapshot published or found last and tells its observers of each new one.
  */
 import type { RoutingSnapshot } from "../../../gen/turnout/v1/routing_pb.js";
-import { ErrorCode, TurnoutError } from "../../errors.ts";
+import { ErrorCode, TurnoutError, formatViolations } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { checkSnapshot } from "../../snapshot/check.ts";
 import { compileSnapshot, desiredOf } from "./compile.ts";
@@ -57,7 +57,8 @@ export async function publishSnapshot(store: StateStore, options: PublishOptions
     }
     const problems = checkSnapshot(next);
     if (problems.length > 0) {
-      throw new TurnoutError(ErrorCode.FailedPrecondition, `the stored state does not compile into a consistent snapshot: ${problems.join("; ")}`);
+      const text = formatViolations(problems);
+      throw new TurnoutError(ErrorCode.FailedPrecondition, `the stored state does not compile into a consistent snapshot: ${text}`, { violations: problems });
     }
     try {
       await store.writeSnapshot(next, current?.revision ?? 0);
