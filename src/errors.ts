@@ -3,6 +3,7 @@
  * `Code` for RPCs (see `toConnectError`), to the dialect's own status and body for chat traffic.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
+import { BadRequestSchema } from "../gen/turnout/v1/error_details_pb.js";
 
 /** Stable error codes, as an `as const` object with a derived union type (no `enum`). */
 export const ErrorCode = {
@@ -51,21 +52,31 @@ export function invalidArgument(violations: FieldViolation[]): TurnoutError {
 }
 
 const connectCodes: Record<ErrorCode, Code> = {
-  invalid_argument: Code.InvalidArgument,
-  not_found: Code.NotFound,
-  already_exists: Code.AlreadyExists,
-  aborted: Code.Aborted,
-  failed_precondition: Code.FailedPrecondition,
-  unavailable: Code.Unavailable,
-  resource_exhausted: Code.ResourceExhausted,
-  deadline_exceeded: Code.DeadlineExceeded,
-  internal: Code.Internal,
+  [ErrorCode.InvalidArgument]: Code.InvalidArgument,
+  [ErrorCode.NotFound]: Code.NotFound,
+  [ErrorCode.AlreadyExists]: Code.AlreadyExists,
+  [ErrorCode.Aborted]: Code.Aborted,
+  [ErrorCode.FailedPrecondition]: Code.FailedPrecondition,
+  [ErrorCode.Unavailable]: Code.Unavailable,
+  [ErrorCode.ResourceExhausted]: Code.ResourceExhausted,
+  [ErrorCode.DeadlineExceeded]: Code.DeadlineExceeded,
+  [ErrorCode.Internal]: Code.Internal,
 };
 
-/** Converts any thrown value to a ConnectError at an RPC boundary. */
+/**
+ * Converts any thrown value to a ConnectError at an RPC boundary. A TurnoutError's violations go
+ * along as a `turnout.v1.BadRequest` error detail (field, description per violation), so a client
+ * reads them with `err.findDetails(BadRequestSchema)` instead of parsing the message.
+ */
 export function toConnectError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
-  if (err instanceof TurnoutError) return new ConnectError(err.message, connectCodes[err.code], undefined, undefined, err);
+  if (err instanceof TurnoutError) {
+    const details =
+      err.violations.length === 0
+        ? undefined
+        : [{ desc: BadRequestSchema, value: { fieldViolations: err.violations.map((v) => ({ field: v.field, description: v.message })) } }];
+    return new ConnectError(err.message, connectCodes[err.code], undefined, details, err);
+  }
   return new ConnectError("internal error", Code.Internal, undefined, undefined, err);
 }
 

@@ -4,6 +4,7 @@
  * --http2-prior-knowledge`, grpcurl -plaintext) and gRPC-web.
  */
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { ErrorCode } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { listenDual } from "../../server/dual-server.ts";
 import { registerReflection } from "../../server/reflection/register-reflection.ts";
@@ -51,7 +52,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
         return;
       }
       res.writeHead(404, { "content-type": "application/json" });
-      res.end(JSON.stringify({ code: "not_found", message: "no such admin procedure; see turnout.v1.AdminService" }));
+      res.end(JSON.stringify({ code: ErrorCode.NotFound, message: "no such admin procedure; see turnout.v1.AdminService" }));
     },
   });
   // Open requests, so close() can let ended streams leave their connections idle before closing.
