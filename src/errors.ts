@@ -3,6 +3,7 @@
  * `Code` for RPCs (see `toConnectError`), to the dialect's own status and body for chat traffic.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
+import { BadRequestSchema } from "../gen/turnout/v1/error_details_pb.js";
 
 /** Stable error codes, as an `as const` object with a derived union type (no `enum`). */
 export const ErrorCode = {
@@ -29,7 +30,7 @@ export interface FieldViolation {
 /** The one error type Turnout's stages throw. */
 export class TurnoutError extends Error {
   readonly code: ErrorCode;
-  /** Field problems for `invalid_argument` errors; empty otherwise. */
+  /** Field problems: those of an `invalid_argument` error, or the state a `failed_precondition` would break; empty otherwise. */
   readonly violations: readonly FieldViolation[];
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown; violations?: FieldViolation[] }) {
@@ -40,28 +41,42 @@ export class TurnoutError extends Error {
   }
 }
 
-/** Builds an `invalid_argument` error listing every violation, each as `field: message`. */
+/** The violations as one line of text: `field: message; field: message` (a violation without a field is its message). */
+export function formatViolations(violations: readonly FieldViolation[]): string {
+  return violations.map((v) => (v.field === "" ? v.message : `${v.field}: ${v.message}`)).join("; ");
+}
+
+/** Builds an `invalid_argument` error listing every violation (see {@link formatViolations}). */
 export function invalidArgument(violations: FieldViolation[]): TurnoutError {
-  const message = violations.map((v) => `${v.field}: ${v.message}`).join("; ");
-  return new TurnoutError(ErrorCode.InvalidArgument, message, { violations });
+  return new TurnoutError(ErrorCode.InvalidArgument, formatViolations(violations), { violations });
 }
 
 const connectCodes: Record<ErrorCode, Code> = {
-  invalid_argument: Code.InvalidArgument,
-  not_found: Code.NotFound,
-  already_exists: Code.AlreadyExists,
-  aborted: Code.Aborted,
-  failed_precondition: Code.FailedPrecondition,
-  unavailable: Code.Unavailable,
-  resource_exhausted: Code.ResourceExhausted,
-  deadline_exceeded: Code.DeadlineExceeded,
-  internal: Code.Internal,
+  [ErrorCode.InvalidArgument]: Code.InvalidArgument,
+  [ErrorCode.NotFound]: Code.NotFound,
+  [ErrorCode.AlreadyExists]: Code.AlreadyExists,
+  [ErrorCode.Aborted]: Code.Aborted,
+  [ErrorCode.FailedPrecondition]: Code.FailedPrecondition,
+  [ErrorCode.Unavailable]: Code.Unavailable,
+  [ErrorCode.ResourceExhausted]: Code.ResourceExhausted,
+  [ErrorCode.DeadlineExceeded]: Code.DeadlineExceeded,
+  [ErrorCode.Internal]: Code.Internal,
 };
 
-/** Converts any thrown value to a ConnectError at an RPC boundary. */
+/**
+ * Converts any thrown value to a ConnectError at an RPC boundary. A TurnoutError's violations go
+ * along as a `turnout.v1.BadRequest` error detail (field, description per violation), so a client
+ * reads them with `err.findDetails(BadRequestSchema)` instead of parsing the message.
+ */
 export function toConnectError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
-  if (err instanceof TurnoutError) return new ConnectError(err.message, connectCodes[err.code], undefined, undefined, err);
+  if (err instanceof TurnoutError) {
+    const details =
+      err.violations.length === 0
+        ? undefined
+        : [{ desc: BadRequestSchema, value: { fieldViolations: err.violations.map((v) => ({ field: v.field, description: v.message })) } }];
+    return new ConnectError(err.message, connectCodes[err.code], undefined, details, err);
+  }
   return new ConnectError("internal error", Code.Internal, undefined, undefined, err);
 }
 

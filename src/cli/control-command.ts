@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { createLogger } from "../log.ts";
 import { loadConfigFile } from "../control/config/load-config.ts";
 import { withAlertFlags } from "../control/config/alerts-config.ts";
-import { TurnoutError } from "../errors.ts";
+import { ErrorCode, TurnoutError } from "../errors.ts";
 import { defaultId, openTransport, portFlag } from "./flags.ts";
 import { startControlNode } from "./control-node.ts";
 
@@ -41,7 +41,7 @@ export async function runControlCommand(argv: string[]): Promise<{ close(): Prom
     return { close: async () => {} };
   }
   const nats = values.nats ?? process.env.NATS_URL;
-  if (nats === undefined) throw new TurnoutError("invalid_argument", "--nats: a NATS URL is required (or NATS_URL)");
+  if (nats === undefined) throw new TurnoutError(ErrorCode.InvalidArgument, "--nats: a NATS URL is required (or NATS_URL)");
   const port = portFlag(values["admin-port"], "--admin-port") ?? 8081;
   const id = values.id ?? defaultId(port);
   const logger = createLogger().child({ control: id });

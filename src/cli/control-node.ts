@@ -4,9 +4,9 @@
  */
 import type { Logger } from "../log.ts";
 import type { Transport } from "../transport/types.ts";
-import type { DesiredState } from "../control/desired-state.ts";
+import type { DesiredState } from "../control/state/desired-state.ts";
 import { createControlPlane } from "../control/control-plane.ts";
-import { startAdminServer } from "../control/admin-server.ts";
+import { startAdminServer } from "../control/admin/admin-server.ts";
 import { createAlerts } from "../control/alerts/alerts.ts";
 import type { AlertsConfig } from "../control/config/alerts-config.ts";
 

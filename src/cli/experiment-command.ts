@@ -12,7 +12,7 @@ import { fromJson, toJsonString, type JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { adminClient, adminError, adminUrl } from "./admin-client.ts";
 import { ExperimentSchema, ExperimentService, ExperimentServiceCreateRequestSchema, type Experiment } from "../../gen/turnout/v1/experiment_pb.js";
-import { TurnoutError } from "../errors.ts";
+import { ErrorCode, TurnoutError } from "../errors.ts";
 import { formatExperiment, formatReport } from "./experiment-report-format.ts";
 
 export const EXPERIMENT_USAGE = `turnout experiment create FILE|- | start ID | pause ID | stop ID | conclude ID ARM
@@ -40,7 +40,7 @@ function parseWeights(text: string | undefined): number[] {
   if (text === undefined || text === "") return [];
   return text.split(",").map((part, i) => {
     const w = Number(part);
-    if (part.trim() === "" || !Number.isFinite(w)) throw new TurnoutError("invalid_argument", `weights[${i}]: ${JSON.stringify(part)} is not a number (give W1,W2,… such as 80,20)`);
+    if (part.trim() === "" || !Number.isFinite(w)) throw new TurnoutError(ErrorCode.InvalidArgument, `weights[${i}]: ${JSON.stringify(part)} is not a number (give W1,W2,… such as 80,20)`);
     return w;
   });
 }
@@ -48,7 +48,7 @@ function parseWeights(text: string | undefined): number[] {
 /** The positional argument `name` at `i`, or an error naming it. */
 function required(positionals: string[], i: number, sub: string, name: string): string {
   const v = positionals[i];
-  if (v === undefined || v === "") throw new TurnoutError("invalid_argument", `turnout experiment ${sub}: ${name} is required`);
+  if (v === undefined || v === "") throw new TurnoutError(ErrorCode.InvalidArgument, `turnout experiment ${sub}: ${name} is required`);
   return v;
 }
 
@@ -57,7 +57,7 @@ async function readRequest(path: string): Promise<JsonValue> {
   try {
     return JSON.parse(text) as JsonValue;
   } catch (err) {
-    throw new TurnoutError("invalid_argument", `${path === "-" ? "stdin" : path}: not JSON (${(err as Error).message})`);
+    throw new TurnoutError(ErrorCode.InvalidArgument, `${path === "-" ? "stdin" : path}: not JSON (${(err as Error).message})`);
   }
 }
 
@@ -93,7 +93,7 @@ export async function runExperimentCommand(argv: string[], out: Out = (l) => pro
         try {
           req = fromJson(ExperimentServiceCreateRequestSchema, json);
         } catch (err) {
-          throw new TurnoutError("invalid_argument", `not an ExperimentService Create request: ${(err as Error).message}`);
+          throw new TurnoutError(ErrorCode.InvalidArgument, `not an ExperimentService Create request: ${(err as Error).message}`);
         }
         const r = await client.create(req);
         out(changed(r.experiment, r.revision));
@@ -115,7 +115,7 @@ export async function runExperimentCommand(argv: string[], out: Out = (l) => pro
       case "split": {
         const id = required(positionals, 0, sub, "an experiment id");
         const weights = parseWeights(positionals[1]);
-        if (weights.length === 0 && !values.rerandomize) throw new TurnoutError("invalid_argument", "turnout experiment split: weights W1,W2,… are required (or --rerandomize)");
+        if (weights.length === 0 && !values.rerandomize) throw new TurnoutError(ErrorCode.InvalidArgument, "turnout experiment split: weights W1,W2,… are required (or --rerandomize)");
         const r = await client.changeSplit({ id, weights, rerandomize: values.rerandomize ?? false });
         out(changed(r.experiment, r.revision, r.snapshotVersion));
         return 0;
@@ -127,13 +127,13 @@ export async function runExperimentCommand(argv: string[], out: Out = (l) => pro
       }
       case "report": {
         const id = positionals[0];
-        if (id === undefined) throw new TurnoutError("invalid_argument", "turnout experiment report: an experiment id is required");
+        if (id === undefined) throw new TurnoutError(ErrorCode.InvalidArgument, "turnout experiment report: an experiment id is required");
         if (!values.watch) {
           for (const line of formatReport((await client.getReport({ id })).report!)) out(line);
           return 0;
         }
         const interval = values.interval === undefined ? 0 : Number(values.interval);
-        if (!Number.isInteger(interval) || interval < 0) throw new TurnoutError("invalid_argument", `--interval: "${values.interval}" is not a whole number of seconds`);
+        if (!Number.isInteger(interval) || interval < 0) throw new TurnoutError(ErrorCode.InvalidArgument, `--interval: "${values.interval}" is not a whole number of seconds`);
         let first = true;
         for await (const { report } of client.watchReport({ id, intervalSeconds: interval }, { signal })) {
           if (!first) out("");
@@ -146,7 +146,7 @@ export async function runExperimentCommand(argv: string[], out: Out = (l) => pro
         for (const e of (await client.list({ route: values.route ?? "" })).experiments) out(formatExperiment(e));
         return 0;
       default:
-        throw new TurnoutError("invalid_argument", `turnout experiment: unknown subcommand "${sub}" (create, start, pause, stop, conclude, split, get, list, report)`);
+        throw new TurnoutError(ErrorCode.InvalidArgument, `turnout experiment: unknown subcommand "${sub}" (create, start, pause, stop, conclude, split, get, list, report)`);
     }
   } catch (err) {
     if (signal?.aborted && err instanceof ConnectError && err.code === Code.Canceled) return 0;

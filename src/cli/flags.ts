@@ -2,7 +2,7 @@
  * Command-line values shared by the `turnout` subcommands: ports, addresses, ids, the transport.
  */
 import { hostname } from "node:os";
-import { TurnoutError } from "../errors.ts";
+import { ErrorCode, TurnoutError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Transport } from "../transport/types.ts";
 import { createMemoryTransport } from "../transport/memory/memory-transport.ts";
@@ -12,7 +12,7 @@ import { createNatsTransport } from "../transport/nats/nats-transport.ts";
 export function hostPort(value: string, flag: string): { host?: string; port: number } {
   const match = /^(?:(.*):)?(\d{1,5})$/.exec(value);
   const port = match ? Number(match[2]) : NaN;
-  if (!match || port > 65535) throw new TurnoutError("invalid_argument", `${flag}: "${value}" is not a port or host:port`);
+  if (!match || port > 65535) throw new TurnoutError(ErrorCode.InvalidArgument, `${flag}: "${value}" is not a port or host:port`);
   return { host: match[1] || undefined, port };
 }
 

@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { createLogger } from "../log.ts";
 import { startProxy } from "../proxy/proxy.ts";
-import { TurnoutError } from "../errors.ts";
+import { ErrorCode, TurnoutError } from "../errors.ts";
 import { defaultId, openTransport, portFlag } from "./flags.ts";
 
 export const PROXY_USAGE = `turnout proxy --nats URL [--port 8080] [--host 127.0.0.1] [--id ID] [--data-dir DIR]
@@ -34,7 +34,7 @@ export async function runProxyCommand(argv: string[]): Promise<{ close(): Promis
     return { close: async () => {} };
   }
   const nats = values.nats ?? process.env.NATS_URL;
-  if (nats === undefined) throw new TurnoutError("invalid_argument", "--nats: a NATS URL is required (or NATS_URL)");
+  if (nats === undefined) throw new TurnoutError(ErrorCode.InvalidArgument, "--nats: a NATS URL is required (or NATS_URL)");
   const port = portFlag(values.port, "--port") ?? 8080;
   const id = values.id ?? defaultId(port);
   const logger = createLogger().child({ proxy: id });

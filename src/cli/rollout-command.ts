@@ -9,7 +9,7 @@ import type { Client } from "@connectrpc/connect";
 import { adminClient, adminError, adminUrl } from "./admin-client.ts";
 import { RolloutGatesSchema, RolloutService, RolloutState, type Rollout } from "../../gen/turnout/v1/rollout_pb.js";
 import { parseDurationMs } from "../control/config/config-reader.ts";
-import { TurnoutError } from "../errors.ts";
+import { ErrorCode, TurnoutError } from "../errors.ts";
 import { formatEvaluation, formatEvent, formatProgress, formatRollout } from "./rollout-format.ts";
 
 export const ROLLOUT_USAGE = `turnout rollout start ROUTE --to B [--from A] [--steps 1,5,10,25,50,100] [--interval 60s]
@@ -28,7 +28,7 @@ type Out = (line: string) => void;
 function number(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n)) throw new TurnoutError("invalid_argument", `${flag}: "${value}" is not a number`);
+  if (value.trim() === "" || !Number.isFinite(n)) throw new TurnoutError(ErrorCode.InvalidArgument, `${flag}: "${value}" is not a number`);
   return n;
 }
 
@@ -87,20 +87,20 @@ export async function runRolloutCommand(argv: string[], out: Out = (l) => proces
   const baseUrl = adminUrl(values.admin);
   const client = adminClient(RolloutService, baseUrl);
   const id = () => {
-    if (positionals[0] === undefined) throw new TurnoutError("invalid_argument", `turnout rollout ${sub}: a rollout id is required`);
+    if (positionals[0] === undefined) throw new TurnoutError(ErrorCode.InvalidArgument, `turnout rollout ${sub}: a rollout id is required`);
     return positionals[0];
   };
   try {
     switch (sub) {
       case "start": {
         const route = positionals[0];
-        if (route === undefined) throw new TurnoutError("invalid_argument", "turnout rollout start: a ROUTE is required");
-        if (values.to === undefined) throw new TurnoutError("invalid_argument", "--to: the canary variant is required");
+        if (route === undefined) throw new TurnoutError(ErrorCode.InvalidArgument, "turnout rollout start: a ROUTE is required");
+        if (values.to === undefined) throw new TurnoutError(ErrorCode.InvalidArgument, "--to: the canary variant is required");
         const steps = values.steps === undefined ? [] : values.steps.split(",").map((s) => number(s, "--steps")!);
         let intervalMs = 0;
         if (values.interval !== undefined) {
           const ms = parseDurationMs(values.interval);
-          if (ms === undefined) throw new TurnoutError("invalid_argument", `--interval: "${values.interval}" is not a duration such as "30s" or "2m"`);
+          if (ms === undefined) throw new TurnoutError(ErrorCode.InvalidArgument, `--interval: "${values.interval}" is not a duration such as "30s" or "2m"`);
           intervalMs = ms;
         }
         const gates = create(RolloutGatesSchema, {
@@ -139,7 +139,7 @@ export async function runRolloutCommand(argv: string[], out: Out = (l) => proces
         return 0;
       }
       default:
-        throw new TurnoutError("invalid_argument", `turnout rollout: unknown subcommand "${sub}" (start, watch, pause, resume, abort, promote, list, audit)`);
+        throw new TurnoutError(ErrorCode.InvalidArgument, `turnout rollout: unknown subcommand "${sub}" (start, watch, pause, resume, abort, promote, list, audit)`);
     }
   } catch (err) {
     throw adminError(err);

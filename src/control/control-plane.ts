@@ -1,43 +1,46 @@
 /**
- * The control plane: admin operations over the store, the snapshot publisher, and startup
- * (bootstrap from a config file when the store is empty; make sure a current snapshot is
- * published). Transport-independent: it only needs a KvStore.
+ * The control plane, wired in data-flow order: admin RPCs in → validate → write queue (one write
+ * at a time) → state store (CAS) → compile → check → publish at SNAPSHOT_KEY; the workflows
+ * (switches, rollouts, experiments) write through the admin operations; the observers (fleet,
+ * metrics, config events) watch the bus, the outcome log and what is published. Transport-
+ * independent: it only needs a KvStore (and, for the observers, a bus and an outcome log). Shut
+ * down in reverse: refuse writes, end the RPC streams, stop the workflows and observers, then let
+ * the queued writes and their publish finish.
  */
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { AdminService } from "../../gen/turnout/v1/admin_pb.js";
+import { ExperimentService } from "../../gen/turnout/v1/experiment_pb.js";
 import { FleetService } from "../../gen/turnout/v1/fleet_pb.js";
 import { MetricsService } from "../../gen/turnout/v1/metrics_pb.js";
 import { RolloutService } from "../../gen/turnout/v1/rollout_pb.js";
+import type { RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
 import { SwitchService } from "../../gen/turnout/v1/switch_pb.js";
-import { ExperimentService } from "../../gen/turnout/v1/experiment_pb.js";
+import { ErrorCode, TurnoutError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { EventBus, KvStore, OutcomeLog } from "../transport/types.ts";
+import { createAdminOperations, type AdminOperations } from "./admin/admin-operations.ts";
+import { createAdminService } from "./admin/admin-service.ts";
+import { bootstrapStore } from "./admin/bootstrap-store.ts";
+import { createConfigEvents } from "./events/config-events.ts";
 import { createExperimentClock } from "./experiments/experiment-clock.ts";
 import { createExperimentOperations, type ExperimentOperations } from "./experiments/experiment-operations.ts";
 import { createExperimentReports, type ExperimentReports } from "./experiments/experiment-reports.ts";
 import { createExperimentService } from "./experiments/experiment-service.ts";
-import type { RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
-import { ErrorCode, TurnoutError, invalidArgument } from "../errors.ts";
-import type { Logger } from "../log.ts";
-import type { EventBus, KvStore, OutcomeLog } from "../transport/types.ts";
-import { createAdminOperations, type AdminOperations } from "./admin-operations.ts";
-import { createAdminService } from "./admin-service.ts";
-import { checkDesiredState } from "./compile.ts";
-import type { DesiredState } from "./desired-state.ts";
-import { createConfigEvents } from "./events/config-events.ts";
 import { createFleet, type Fleet } from "./fleet/fleet.ts";
 import { createFleetService } from "./fleet/fleet-service.ts";
 import { createControlMetrics, type ControlMetrics } from "./metrics/control-metrics.ts";
 import type { FeedbackHook } from "./metrics/feedback-counter.ts";
 import { countStoreErrors } from "./metrics/store-error-counter.ts";
-import { normalizeNode, normalizeRoute } from "./normalize.ts";
-import { publishSnapshot, type PublishResult } from "./publish.ts";
+import { createSnapshotPublisher } from "./publish/publish.ts";
+import { createWriteQueue } from "./publish/write-queue.ts";
 import { createRolloutEngine, type RolloutEngine, type RolloutEngineOptions } from "./rollout/rollout-engine.ts";
 import { createRolloutService } from "./rollout/rollout-service.ts";
-import { createStateStore, type StateStore } from "./state-store.ts";
-import { createVariantWarmer } from "./switch/variant-warmer.ts";
+import { createStateStore } from "./state/state-store.ts";
+import type { DesiredState } from "./state/desired-state.ts";
 import { createModelSwitcher, type ModelSwitcher } from "./switch/model-switch.ts";
 import { createSwitchService } from "./switch/switch-service.ts";
-import { validateDesiredState } from "./validate.ts";
+import { createVariantWarmer } from "./switch/variant-warmer.ts";
 
 /** Options of {@link createControlPlane}. */
 export interface ControlPlaneOptions {
@@ -107,20 +110,9 @@ export interface ControlPlane {
   close(): Promise<void>;
 }
 
-/** Writes `bootstrap` into an empty store (validated and normalised first). */
-async function writeBootstrap(store: StateStore, bootstrap: DesiredState): Promise<void> {
-  const violations = validateDesiredState(bootstrap);
-  if (violations.length > 0) throw invalidArgument(violations);
-  const state: DesiredState = {
-    nodes: bootstrap.nodes.map(normalizeNode),
-    routes: bootstrap.routes.map((r) => normalizeRoute(r)),
-    settings: bootstrap.settings,
-  };
-  const problems = checkDesiredState(state);
-  if (problems.length > 0) throw invalidArgument(problems.map((p) => ({ field: p.slice(0, p.indexOf(": ")), message: p.slice(p.indexOf(": ") + 2) })));
-  if (state.settings) await store.putSettings(state.settings, 0);
-  for (const node of state.nodes) await store.putNode(node, 0);
-  for (const route of state.routes) await store.putRoute(route, 0);
+/** A lease owner unique to this process: `name` plus the pid and a random suffix. */
+function leaseOwner(name: string | undefined): string | undefined {
+  return name && `${name}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
 /**
@@ -129,154 +121,61 @@ async function writeBootstrap(store: StateStore, bootstrap: DesiredState): Promi
  */
 export async function createControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
   const log = options.logger.child({ component: "control" });
+  const nowMs = options.now && (() => options.now!().getTime());
+
+  // Store: the KvStore in; every stage below uses it through the error counter
+  // (turnout_control_store_errors_total). The typed CAS view of the desired state out.
   const counted = countStoreErrors(options.store);
   const store = createStateStore(counted.store);
-  let chain: Promise<unknown> = Promise.resolve();
-  let closed = false;
-  let current: RoutingSnapshot | undefined;
 
-  // Fleet and config events, when there is a bus: reports and snapshot versions in, views out.
-  const fleet = options.bus && createFleet({ bus: options.bus, store: options.store, logger: options.logger });
+  // Fleet and config events (with a bus): proxy reports and the stored snapshot's versions in;
+  // the fleet view, ConfigChanged and SnapshotPublished events out.
+  const fleet = options.bus && createFleet({ bus: options.bus, store: counted.store, logger: options.logger });
   const events = options.bus && createConfigEvents({ bus: options.bus, logger: options.logger, now: options.now });
 
-  // Writes run one at a time (read → validate → CAS-write). A write that asks to publish releases
-  // the lock, and its publish waits until the writes queued behind it have written too (or failed),
-  // so a burst of edits is debounced into one snapshot without delaying a lone write. A publish
-  // never waits longer than MAX_BATCH_MS for a steady stream of writes.
-  const MAX_BATCH_MS = 500;
-  const WRITE_ATTEMPTS = 10;
-  let unsettled = 0; // writes queued or running that have neither asked to publish nor ended
-  let running: { release(): void; settle(): void } | undefined;
-  let waiting: { since: number; resolve(r: PublishResult): void; reject(e: unknown): void }[] = [];
-  let publishing: Promise<void> | undefined;
-  let batchTimer: NodeJS.Timeout | undefined;
+  // Publish: the stored state in → compile → check → CAS write at SNAPSHOT_KEY (a no-op for the
+  // same content); each new snapshot out to the fleet view and the events.
+  const publisher = createSnapshotPublisher({
+    store,
+    logger: log,
+    now: options.now,
+    onPublished(snapshot) {
+      fleet?.observeSnapshot(Number(snapshot.version), snapshot.createdAt ? timestampMs(snapshot.createdAt) : Date.now());
+      events?.snapshotPublished(snapshot);
+    },
+  });
 
-  function exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    if (closed) return Promise.reject(new TurnoutError(ErrorCode.Unavailable, "the control plane is shutting down"));
-    unsettled++;
-    let settled = false;
-    const settle = () => {
-      if (settled) return;
-      settled = true;
-      unsettled--;
-      startPublish();
-    };
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    // A CAS lost to another control plane (no publish asked yet) is re-read and retried; a
-    // caller's stale expected_revision fails the same check again and is answered `aborted`.
-    const run = chain.then(async () => {
-      for (let attempt = 1; ; attempt++) {
-        running = { release, settle };
-        try {
-          return await fn();
-        } catch (err) {
-          const lostRace = err instanceof TurnoutError && err.code === ErrorCode.Aborted && running?.release === release;
-          if (!lostRace || attempt >= WRITE_ATTEMPTS) throw err;
-          log.debug({ attempt, err: err.message }, "admin write lost a race; re-reading and retrying");
-        }
-      }
-    });
-    const end = () => {
-      if (running?.release === release) running = undefined;
-      release();
-      settle();
-    };
-    void run.then(end, end);
-    chain = released;
-    return run;
-  }
+  // Write queue: writes in, one at a time (lost races retried); a burst's publishes out as one.
+  const queue = createWriteQueue({ publish: publisher.publish, logger: log });
 
-  /** Publishes the stored state once the current burst of writes has been written. */
-  function publish(): Promise<PublishResult> {
-    const result = new Promise<PublishResult>((resolve, reject) => waiting.push({ since: Date.now(), resolve, reject }));
-    const current = running;
-    running = undefined;
-    current?.release();
-    current?.settle();
-    startPublish();
-    return result;
-  }
-
-  function startPublish(): void {
-    if (publishing || waiting.length === 0) return;
-    const waited = Date.now() - waiting[0].since;
-    if (unsettled > 0 && waited < MAX_BATCH_MS) {
-      batchTimer ??= setTimeout(() => {
-        batchTimer = undefined;
-        startPublish();
-      }, MAX_BATCH_MS - waited);
-      return;
-    }
-    clearTimeout(batchTimer);
-    batchTimer = undefined;
-    const batch = waiting;
-    waiting = [];
-    publishing = publishNow().then(
-      (r) => batch.forEach((w) => w.resolve(r)),
-      (e: unknown) => batch.forEach((w) => w.reject(e)),
-    ).finally(() => {
-      publishing = undefined;
-      startPublish();
-    });
-  }
-
-  async function publishNow(): Promise<PublishResult> {
-    const result = await publishSnapshot(store, { logger: log, now: options.now });
-    current = result.snapshot;
-    if (result.published) {
-      const createdAt = result.snapshot.createdAt;
-      fleet?.observeSnapshot(Number(result.snapshot.version), createdAt ? timestampMs(createdAt) : Date.now());
-      events?.snapshotPublished(result.snapshot);
-    }
-    return result;
-  }
-
+  // Bootstrap: the config in (written only into an empty store); a current published snapshot out.
   try {
-    await exclusive(async () => {
-      const state = await store.readState();
-      const empty = state.nodes.length === 0 && state.routes.length === 0;
-      if (options.bootstrap !== undefined && empty) {
-        await writeBootstrap(store, options.bootstrap);
-        log.info({ nodes: options.bootstrap.nodes.length, routes: options.bootstrap.routes.length }, "bootstrapped the store from the config");
-      } else if (options.bootstrap !== undefined) {
-        log.info(
-          { nodes: state.nodes.length, routes: state.routes.length },
-          "config not applied: the store already holds state, which is kept (admin changes survive restarts)",
-        );
-      }
-      const result = await publish();
-      log.info({ version: Number(result.snapshot.version), published: result.published }, "snapshot ready");
-    });
+    await bootstrapStore({ store, queue, bootstrap: options.bootstrap, logger: log });
   } catch (err) {
     await fleet?.close();
     throw err;
   }
 
-  const admin = createAdminOperations({ store, exclusive, publish, onChange: events?.configChanged });
-  // Switches: pre-warm on the nodes → fleet has the target → shift (admin write) → drain → unload.
-  const switcher = createModelSwitcher({ admin, store, fleet, currentSnapshot: () => current, logger: options.logger });
-  const service = createAdminService(admin, fleet, switcher);
-  const fleetService = fleet && createFleetService(fleet);
-  const switchService = createSwitchService(switcher);
+  // Admin: validated requests in; checked CAS writes through the queue and ConfigChanged out.
+  const admin = createAdminOperations({ store, exclusive: queue.exclusive, publish: queue.publish, onChange: events?.configChanged });
 
-  // Experiments: stored at experiments.<id>, running ones compiled into the snapshot; each stops
-  // itself when its duration passes (the clock is armed now and after every Start).
+  // Experiments: stored at experiments.<id> (running ones are compiled into the snapshot); each
+  // stops itself when its duration passes (the clock is armed below and after every Start).
+  // Reports: the outcomes counted in an experiment into a tally; the rebuild replays the log from
+  // the earliest experiment start, so reports survive a restart.
   let experimentClock: ReturnType<typeof createExperimentClock> | undefined;
-  const experiments = createExperimentOperations({ store, exclusive, publish, admin, now: options.now, onStarted: () => void experimentClock?.schedule() });
-  // Reports: outcomes counted in an experiment (from the metrics consumer) into a tally; the
-  // rebuild replays the log from the earliest experiment start, so reports survive a restart.
-  const reports = createExperimentReports({ ops: experiments, now: options.now && (() => options.now!().getTime()) });
+  const experiments = createExperimentOperations({ store, exclusive: queue.exclusive, publish: queue.publish, admin, now: options.now, onStarted: () => void experimentClock?.schedule() });
+  const reports = createExperimentReports({ ops: experiments, now: nowMs });
 
-  // Metrics: outcome log entries in (durable consumer), MetricsService windows and Prometheus text out.
+  // Metrics: outcome log entries in (durable consumer); MetricsService windows, experiment
+  // tallies, feedback into its arm's report (then the caller's hook) and Prometheus text out.
   const metrics = createControlMetrics({
     experiments: reports.sink,
     outcomes: options.outcomes,
     consumerName: options.consumerName,
     logger: options.logger,
-    snapshotVersion: () => Number(current?.version ?? 0n),
+    snapshotVersion: () => Number(publisher.current()?.version ?? 0n),
     storeErrors: counted.errors,
-    // feedback into its experiment arm's report (keyed by the ref's unit hash), then the caller's hook
     onFeedback: (f) => {
       reports.recordFeedback({ experiment: f.experiment, phase: f.phase, arm: f.arm, unitHash: f.unitHash, metric: f.metric, value: f.value });
       options.onFeedback?.(f);
@@ -286,27 +185,46 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
   });
 
   // Rollouts: rollout records, leases and the audit log in the store; metrics windows and fleet
-  // convergence in; weights through the admin operations and RolloutEvents on the bus out.
-  const rolloutsClosed = new AbortController();
+  // convergence in; weights through the admin operations and RolloutEvents on the bus out. The
+  // canary is loaded on its nodes before its first step (the switch's pre-warm).
   const rollouts = createRolloutEngine({
-    store: options.store,
+    store: counted.store,
     admin,
     metrics: { window: (seconds, route) => metrics.aggregator.window(seconds, Date.now(), route) },
     rebuilt: () => metrics.rebuilt(),
     fleet,
     bus: options.bus,
     logger: options.logger,
-    owner: options.consumerName && `${options.consumerName}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    owner: leaseOwner(options.consumerName),
     ...options.rollouts,
-    // the canary is loaded on its nodes before its first step (the switch's pre-warm)
     warm: options.rollouts?.warm ?? createVariantWarmer(store),
   });
-  const rolloutService = createRolloutService({ engine: rollouts, admin, closed: rolloutsClosed.signal });
 
-  experimentClock = createExperimentClock({ ops: experiments, logger: log, nowMs: options.now && (() => options.now!().getTime()) });
+  // Switches: pre-warm on the nodes → fleet has the target → shift (admin write) → drain → unload.
+  const switcher = createModelSwitcher({ admin, store, fleet, currentSnapshot: publisher.current, logger: options.logger });
+
+  experimentClock = createExperimentClock({ ops: experiments, logger: log, nowMs });
   await experimentClock.schedule();
-  const reportsClosed = new AbortController();
-  const experimentService = createExperimentService(experiments, reports, reportsClosed.signal);
+
+  // Services: Connect requests in, the stages above answer; the signals end their streams.
+  const streamsClosed = new AbortController();
+  const service = createAdminService(admin, fleet, switcher);
+  const fleetService = fleet && createFleetService(fleet);
+  const switchService = createSwitchService(switcher);
+  const rolloutService = createRolloutService({ engine: rollouts, admin, closed: streamsClosed.signal });
+  const experimentService = createExperimentService(experiments, reports, streamsClosed.signal);
+
+  let closing: Promise<void> | undefined;
+  async function close(): Promise<void> {
+    const drained = queue.close(); // later writes fail with `unavailable` from now on
+    streamsClosed.abort();
+    experimentClock?.close();
+    await switcher.close();
+    await rollouts.close();
+    await metrics.close();
+    await drained;
+    await fleet?.close();
+  }
   return {
     admin,
     service,
@@ -325,21 +243,10 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
       if (fleetService) router.service(FleetService, fleetService);
     },
     currentSnapshot() {
+      const current = publisher.current();
       if (current === undefined) throw new TurnoutError(ErrorCode.Unavailable, "no snapshot has been published yet");
       return current;
     },
-    async close() {
-      if (closed) return;
-      closed = true;
-      experimentClock?.close();
-      reportsClosed.abort();
-      await switcher.close();
-      rolloutsClosed.abort();
-      await rollouts.close();
-      await metrics.close();
-      await chain;
-      while (publishing) await publishing;
-      await fleet?.close();
-    },
+    close: () => (closing ??= close()),
   };
 }

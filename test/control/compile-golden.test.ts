@@ -11,15 +11,20 @@ import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import { toJson, type JsonValue } from "@bufbuild/protobuf";
 import { RoutingSnapshotSchema, type RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
-import { compileSnapshot } from "../../src/control/compile.ts";
-import { experimentSnapshots } from "../../src/control/experiments/experiment-snapshots.ts";
+import { compileSnapshot, desiredOf } from "../../src/control/publish/compile.ts";
 import { checkSnapshot } from "../../src/snapshot/check.ts";
 import { checkGolden, goldenCases, goldenSuite, readJsonFile } from "../support/golden-files.ts";
 import { compileInputOf, type CompileInput } from "./compile-case.ts";
 
-/** The compile under test (the one place that says where it lives): a case's input in, the snapshot out. */
+/** The compile under test, as publish runs it: a case's input as stored state in, the snapshot out. */
 function compile(input: CompileInput): RoutingSnapshot {
-  const state = { nodes: input.nodes, routes: input.routes, settings: input.settings, experiments: experimentSnapshots(input.experiments) };
+  const stored = <T>(value: T) => ({ value, revision: 1 });
+  const state = desiredOf({
+    nodes: input.nodes.map(stored),
+    routes: input.routes.map(stored),
+    settings: input.settings && stored(input.settings),
+    experiments: input.experiments.map(stored),
+  });
   return compileSnapshot(state, input.previous, input.now);
 }
 

@@ -2,8 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { create, toJson } from "@bufbuild/protobuf";
 import { NodeSchema, RouteSchema, SettingsSchema, type RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
-import { checkDesiredState, compileSnapshot } from "../../src/control/compile.ts";
-import type { DesiredState } from "../../src/control/desired-state.ts";
+import { checkDesiredState, compileSnapshot } from "../../src/control/publish/compile.ts";
+import type { DesiredState } from "../../src/control/state/desired-state.ts";
 import { checkSnapshot } from "../../src/snapshot/check.ts";
 import { readCompileInput } from "./compile-case.ts";
 
@@ -40,5 +40,5 @@ test("checkDesiredState reports problems with paths in the order given, not the 
       create(RouteSchema, { name: "a", defaultVariant: "v", variants: [{ name: "v", model: "m", nodes: ["missing"] }] }),
     ],
   };
-  assert.deepEqual(checkDesiredState(state), ['routes[1].variants[0].nodes[0]: node "missing" does not exist']);
+  assert.deepEqual(checkDesiredState(state), [{ field: "routes[1].variants[0].nodes[0]", message: 'node "missing" does not exist' }]);
 });

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { loadConfigFile, parseConfig } from "../../src/control/config/load-config.ts";
 import { parseDurationMs } from "../../src/control/config/config-reader.ts";
 import { toPercent } from "../../src/control/config/seed-config.ts";
-import { compileSnapshot } from "../../src/control/compile.ts";
+import { compileSnapshot } from "../../src/control/publish/compile.ts";
 import { checkSnapshot } from "../../src/snapshot/check.ts";
 import { TurnoutError } from "../../src/errors.ts";
 import { problemsOf } from "./problems-of.ts";

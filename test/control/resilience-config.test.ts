@@ -3,9 +3,9 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
 import { HealthCheckSchema, OutlierDetectionSchema, SettingsSchema } from "../../gen/turnout/v1/routing_pb.js";
-import { compileSnapshot } from "../../src/control/compile.ts";
+import { compileSnapshot } from "../../src/control/publish/compile.ts";
 import { loadConfigFile, parseConfig } from "../../src/control/config/load-config.ts";
-import { validateSettings } from "../../src/control/validate.ts";
+import { validateSettings } from "../../src/control/admin/validate.ts";
 import { problemsOf } from "./problems-of.ts";
 import { resilienceSettings } from "../../src/proxy/upstream/resilience-settings.ts";
 import { checkSnapshot } from "../../src/snapshot/check.ts";
@@ -93,7 +93,7 @@ test("a proxy rejects a snapshot whose resilience settings are inconsistent, nam
   snapshot.settings!.healthCheck = create(HealthCheckSchema, { intervalMs: 10 });
   snapshot.contentHash = snapshotContentHash(snapshot);
   assert.deepEqual(checkSnapshot(snapshot), [
-    "settings.health_check.interval_ms: must be at least 50 ms, got 10",
-    "settings.outlier_detection.max_ejection_ms: must not be less than base_ejection_ms (1000 < 5000)",
+    { field: "settings.health_check.interval_ms", message: "must be at least 50 ms, got 10" },
+    { field: "settings.outlier_detection.max_ejection_ms", message: "must not be less than base_ejection_ms (1000 < 5000)" },
   ]);
 });

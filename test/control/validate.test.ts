@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { NodeSchema, RouteSchema, SettingsSchema } from "../../gen/turnout/v1/routing_pb.js";
-import { validateDesiredState, validateNode, validateRoute, validateSettings } from "../../src/control/validate.ts";
+import { validateDesiredState, validateNode, validateRoute, validateSettings } from "../../src/control/admin/validate.ts";
 import type { FieldViolation } from "../../src/errors.ts";
 
 const lines = (vs: FieldViolation[]) => vs.map((v) => `${v.field}: ${v.message}`);

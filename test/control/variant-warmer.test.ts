@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { NodeSchema, RouteSchema } from "../../gen/turnout/v1/routing_pb.js";
-import { createStateStore } from "../../src/control/state-store.ts";
+import { createStateStore } from "../../src/control/state/state-store.ts";
 import { createVariantWarmer } from "../../src/control/switch/variant-warmer.ts";
 import { ErrorCode, TurnoutError } from "../../src/errors.ts";
 import { startSimulator } from "../../src/sim/simulator.ts";

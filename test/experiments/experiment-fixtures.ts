@@ -1,7 +1,7 @@
 /** Desired state for experiment tests: route "chat" with variants a, b, c and route "other" (x, y). */
 import { create } from "@bufbuild/protobuf";
 import { NodeSchema, RouteSchema, VariantSchema } from "../../gen/turnout/v1/routing_pb.js";
-import type { DesiredState } from "../../src/control/desired-state.ts";
+import type { DesiredState } from "../../src/control/state/desired-state.ts";
 
 /** The bootstrap state; `baseUrl` is the node every variant is served by. */
 export function experimentState(baseUrl = "http://127.0.0.1:1/"): DesiredState {

@@ -18,7 +18,7 @@ import { Agent, request } from "undici";
 import { ExperimentReportSchema, ExperimentService, ExperimentServiceCreateRequestSchema, type ExperimentReport } from "../../gen/turnout/v1/experiment_pb.js";
 import { NodeSchema, RouteSchema, VariantSchema } from "../../gen/turnout/v1/routing_pb.js";
 import { runExperimentCommand } from "../../src/cli/experiment-command.ts";
-import { startAdminServer } from "../../src/control/admin-server.ts";
+import { startAdminServer } from "../../src/control/admin/admin-server.ts";
 import { createControlPlane } from "../../src/control/control-plane.ts";
 import { createLogger } from "../../src/log.ts";
 import { startProxy } from "../../src/proxy/proxy.ts";

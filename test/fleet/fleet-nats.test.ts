@@ -7,7 +7,7 @@ import { connect } from "@nats-io/transport-node";
 import { AdminService } from "../../gen/turnout/v1/admin_pb.js";
 import { ConfigChangedSchema } from "../../gen/turnout/v1/events_pb.js";
 import { FleetService, SyncState } from "../../gen/turnout/v1/fleet_pb.js";
-import { startAdminServer } from "../../src/control/admin-server.ts";
+import { startAdminServer } from "../../src/control/admin/admin-server.ts";
 import { parseConfig } from "../../src/control/config/load-config.ts";
 import { createControlPlane } from "../../src/control/control-plane.ts";
 import { createLogger } from "../../src/log.ts";

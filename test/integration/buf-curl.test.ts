@@ -2,6 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { fromBinary } from "@bufbuild/protobuf";
+import { BadRequestSchema } from "../../gen/turnout/v1/error_details_pb.js";
 import { startEmbedded } from "./harness.ts";
 
 const run = promisify(execFile);
@@ -30,7 +32,15 @@ routes:
     const current = await call("GetCurrentModel", { route: "qwen3-32b" });
     assert.equal(current.variant, "small");
     assert.equal(current.model, "qwen3:8b");
-    await assert.rejects(call("SwitchModel", { route: "qwen3-32b", variant: "nope" }), /invalid_argument/);
+    await assert.rejects(call("SwitchModel", { route: "qwen3-32b", variant: "nope" }), (err: { stderr: string }) => {
+      // buf curl prints the error as JSON, the field violations as a turnout.v1.BadRequest detail
+      const printed = JSON.parse(err.stderr) as { code: string; details: { type: string; value: string }[] };
+      assert.equal(printed.code, "invalid_argument");
+      assert.deepEqual(printed.details.map((d) => d.type), ["turnout.v1.BadRequest"]);
+      const detail = fromBinary(BadRequestSchema, Buffer.from(printed.details[0].value, "base64"));
+      assert.deepEqual(detail.fieldViolations.map((v) => v.field), ["variant"]);
+      return true;
+    });
   } finally {
     await gw.close();
   }

@@ -13,7 +13,7 @@ import { createLogger } from "../../src/log.ts";
 import { createMemoryTransport } from "../../src/transport/memory/memory-transport.ts";
 import type { EventBus, KvStore } from "../../src/transport/types.ts";
 import { createControlPlane } from "../../src/control/control-plane.ts";
-import { startAdminServer } from "../../src/control/admin-server.ts";
+import { startAdminServer } from "../../src/control/admin/admin-server.ts";
 import { parseConfig } from "../../src/control/config/load-config.ts";
 import { startProxy } from "../../src/proxy/proxy.ts";
 import { startSimulator, type Simulator, type SimulatorOptions } from "../../src/sim/simulator.ts";

@@ -4,7 +4,7 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { request } from "undici";
 import { MetricsService } from "../../gen/turnout/v1/metrics_pb.js";
-import { startAdminServer, type AdminServer } from "../../src/control/admin-server.ts";
+import { startAdminServer, type AdminServer } from "../../src/control/admin/admin-server.ts";
 import { parseConfig } from "../../src/control/config/load-config.ts";
 import { createControlPlane, type ControlPlane } from "../../src/control/control-plane.ts";
 import { createLogger } from "../../src/log.ts";

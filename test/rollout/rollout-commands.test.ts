@@ -83,3 +83,18 @@ test("a canary that cannot be pre-warmed is aborted before any traffic moves", a
   assert.match(r.reason, /pre-warm of canary failed, no traffic moved: node n-canary could not load qwen3:8b/);
   assert.equal((await gw.admin.getSnapshot({})).snapshot!.version, before, "no snapshot was published");
 });
+
+test("the rollout engine's store errors are counted in turnout_control_store_errors_total (a route claim lost to the active rollout)", async (t) => {
+  const gw = await startRolloutGateway({ rollouts: { warm: async () => {} } });
+  t.after(() => gw.close());
+  const lostClaims = () => {
+    const m = /^turnout_control_store_errors_total\{operation="put",code="aborted"\} (\d+)$/m.exec(gw.controlPlane.metrics.prometheusText());
+    return m === null ? 0 : Number(m[1]);
+  };
+  const { rollout } = await gw.rollouts.startRollout({ route: "chat", to: "canary", steps: [25, 100], intervalMs: 60_000 });
+  await until("step 1 dwelling", async () => (await gw.rollouts.getRollout({ id: rollout!.id })).rollout!.phase === RolloutPhase.DWELLING);
+  const before = lostClaims();
+  // The second start's claim of the route is a compare-and-swap "must not exist" that the store refuses.
+  await rejects(gw.rollouts.startRollout({ route: "chat", to: "canary" }), Code.FailedPrecondition, /already has an active rollout/);
+  assert.equal(lostClaims(), before + 1);
+});

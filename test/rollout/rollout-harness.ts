@@ -13,7 +13,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { request } from "undici";
 import { AdminService } from "../../gen/turnout/v1/admin_pb.js";
 import { RolloutService } from "../../gen/turnout/v1/rollout_pb.js";
-import { startAdminServer, type AdminServer } from "../../src/control/admin-server.ts";
+import { startAdminServer, type AdminServer } from "../../src/control/admin/admin-server.ts";
 import { parseConfig } from "../../src/control/config/load-config.ts";
 import { createControlPlane, type ControlPlane, type ControlPlaneOptions } from "../../src/control/control-plane.ts";
 import { createLogger } from "../../src/log.ts";

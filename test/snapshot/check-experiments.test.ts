@@ -51,7 +51,8 @@ test("overlapping layer buckets, dangling references, uncovered arm buckets and 
     'experiments[3].id: duplicate experiment id "e1"',
     'experiments[3].layer: experiments on route "chat" must share one layer',
   ];
-  for (const w of want) assert.ok(problems.some((p) => p.startsWith(w)), `${w}\nin:\n${problems.join("\n")}`);
+  const lines = problems.map((p) => `${p.field}: ${p.message}`);
+  for (const w of want) assert.ok(lines.some((p) => p.startsWith(w)), `${w}\nin:\n${lines.join("\n")}`);
 });
 
 test("the proxy refuses (NACKs) a snapshot whose experiments overlap in a layer and keeps serving the last good one", async () => {

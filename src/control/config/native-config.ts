@@ -5,7 +5,7 @@
  */
 import { create, type JsonObject } from "@bufbuild/protobuf";
 import { ArmSchema, NodeSchema, RouteSchema, SettingsSchema, VariantSchema, type Node, type Route } from "../../../gen/turnout/v1/routing_pb.js";
-import type { DesiredState } from "../desired-state.ts";
+import type { DesiredState } from "../state/desired-state.ts";
 import type { AlertsConfig } from "./alerts-config.ts";
 import { Problems, at, readBool, readDuration, readInt, readList, readMap, readString, readStrings } from "./config-reader.ts";
 import { readHealthCheck, readOutlierDetection, readSlotQueue } from "./resilience-config.ts";

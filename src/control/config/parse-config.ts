@@ -4,22 +4,17 @@
  * that do not resolve — is reported with its path in ONE `invalid_argument` TurnoutError.
  */
 import { parseDocument } from "yaml";
-import { ErrorCode, TurnoutError, type FieldViolation } from "../../errors.ts";
-import { checkDesiredState } from "../compile.ts";
-import type { DesiredState } from "../desired-state.ts";
-import { normalizeNode, normalizeRoute } from "../normalize.ts";
-import { validateDesiredState } from "../validate.ts";
+import { ErrorCode, TurnoutError, formatViolations, type FieldViolation } from "../../errors.ts";
+import { checkDesiredState } from "../publish/compile.ts";
+import type { DesiredState } from "../state/desired-state.ts";
+import { normalizeNode, normalizeRoute } from "../admin/normalize.ts";
+import { validateDesiredState } from "../admin/validate.ts";
 import { readAlertsConfig } from "./alerts-config.ts";
 import { Problems } from "./config-reader.ts";
 import { nativeConfigPath, readNativeConfig, type ConfigFile } from "./native-config.ts";
 import { isSeedConfig, readSeedConfig } from "./seed-config.ts";
 
 export type { ConfigFile } from "./native-config.ts";
-
-function splitProblem(problem: string): FieldViolation {
-  const at = problem.indexOf(": ");
-  return { field: problem.slice(0, at), message: problem.slice(at + 2) };
-}
 
 /**
  * The config in `text`; `sourceName` (a file name) prefixes the error message. Throws
@@ -59,8 +54,7 @@ export function parseConfig(text: string, sourceName: string): ConfigFile {
     routes: state.routes.map((r, i) => (invalid.has(i) ? r : normalizeRoute(r))),
     settings: state.settings,
   };
-  for (const problem of checkDesiredState(normalised)) {
-    const v = splitProblem(problem);
+  for (const v of checkDesiredState(normalised)) {
     const field = toPath(v.field);
     const route = /^routes\[(\d+)\]\.(arms|default_variant)/.exec(v.field);
     if (route && invalid.has(Number(route[1]))) continue; // already reported on the route itself
@@ -83,7 +77,6 @@ function sortByPath(violations: FieldViolation[]): FieldViolation[] {
 }
 
 function configError(sourceName: string, violations: FieldViolation[]): TurnoutError {
-  const lines = violations.map((v) => `${v.field}: ${v.message}`);
-  const message = `${sourceName}: ${violations.length === 1 ? "1 problem" : `${violations.length} problems`}: ${lines.join("; ")}`;
+  const message = `${sourceName}: ${violations.length === 1 ? "1 problem" : `${violations.length} problems`}: ${formatViolations(violations)}`;
   return new TurnoutError(ErrorCode.InvalidArgument, message, { violations });
 }

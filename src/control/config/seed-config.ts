@@ -23,7 +23,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { ArmSchema, NodeSchema, RouteSchema, SettingsSchema, VariantSchema } from "../../../gen/turnout/v1/routing_pb.js";
-import { baseUrlProblem } from "../../snapshot/check.ts";
+import { baseUrlProblem } from "../../snapshot/check-rules.ts";
 import { Problems, at, readBool, readDuration, readInt, readList, readMap, readString } from "./config-reader.ts";
 import { readHealthCheck } from "./resilience-config.ts";
 import type { ConfigFile } from "./native-config.ts";

@@ -8,7 +8,7 @@
  * (`allocateLayer`, so theirs stay put) and stored in the experiment; Stop and Conclude free them.
  * The first Start opens phase 0 with seed "<id>:0" and sets ends_at = now + duration. ChangeSplit
  * ends the current phase and opens the next with the new weights, keeping the seed (users stay
- * where their buckets stay, experiment-snapshots.ts) or, to re-randomise, with seed "<id>:<n>".
+ * where their buckets stay, publish/experiment-snapshots.ts) or, to re-randomise, with seed "<id>:<n>".
  */
 import { clone } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
@@ -23,12 +23,12 @@ import {
 } from "../../../gen/turnout/v1/experiment_pb.js";
 import { create } from "@bufbuild/protobuf";
 import { allocateLayer } from "../../assign/layers.ts";
-import { ErrorCode, TurnoutError, invalidArgument, type FieldViolation } from "../../errors.ts";
-import type { AdminOperations } from "../admin-operations.ts";
-import { checkDesiredState } from "../compile.ts";
-import type { PublishResult } from "../publish.ts";
-import { desiredOf, type StateStore, type Stored, type StoredState } from "../state-store.ts";
-import { checkExpectedRevision } from "../write-guard.ts";
+import { ErrorCode, TurnoutError, formatViolations, invalidArgument, type FieldViolation } from "../../errors.ts";
+import type { AdminOperations } from "../admin/admin-operations.ts";
+import { checkDesiredState, desiredOf } from "../publish/compile.ts";
+import type { PublishResult } from "../publish/publish.ts";
+import type { StateStore, Stored, StoredState } from "../state/state-store.ts";
+import { checkExpectedRevision } from "../admin/write-guard.ts";
 import { EXPERIMENT_ID, experimentFromRequest, idFromName, parseDuration } from "./experiment-input.ts";
 
 /** A stored experiment and, for writes that publish, the snapshot version that carries it. */
@@ -117,7 +117,8 @@ export function createExperimentOperations(ctx: ExperimentOperationsContext): Ex
     const experiments = state.experiments.map((e) => (e.value.id === next.id ? { value: next, revision: e.revision } : e));
     const problems = checkDesiredState(desiredOf({ ...state, experiments }));
     if (problems.length > 0) {
-      throw new TurnoutError(ErrorCode.FailedPrecondition, `${action} experiment ${JSON.stringify(next.id)} would leave the routing state inconsistent: ${problems.join("; ")}`);
+      const text = formatViolations(problems);
+      throw new TurnoutError(ErrorCode.FailedPrecondition, `${action} experiment ${JSON.stringify(next.id)} would leave the routing state inconsistent: ${text}`, { violations: problems });
     }
     const revision = await store.putExperiment(next, existing.revision);
     return { experiment: next, revision, snapshotVersion: Number((await publish()).snapshot.version) };

@@ -4,7 +4,7 @@
  */
 import type { Logger } from "../../log.ts";
 import type { EventBus, KvStore } from "../../transport/types.ts";
-import type { AdminOperations } from "../admin-operations.ts";
+import type { AdminOperations } from "../admin/admin-operations.ts";
 import type { Fleet } from "../fleet/fleet.ts";
 import type { MetricsSource } from "../metrics/metrics-service.ts";
 

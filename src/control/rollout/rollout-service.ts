@@ -5,7 +5,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { RolloutCommand, RolloutPhase, RolloutService, type Rollout, type RolloutEvent } from "../../../gen/turnout/v1/rollout_pb.js";
 import { ErrorCode, TurnoutError, invalidArgument, toConnectError, rpc } from "../../errors.ts";
-import type { AdminOperations } from "../admin-operations.ts";
+import type { AdminOperations } from "../admin/admin-operations.ts";
 import { isTerminal, startRollout } from "./rollout-machine.ts";
 import type { RolloutEngine } from "./rollout-engine.ts";
 import { ROLLOUT_ID, newRolloutId, requestProblems, rolloutSpec } from "./rollout-spec.ts";

@@ -7,8 +7,8 @@ import { randomBytes } from "node:crypto";
 import type { StartRolloutRequest } from "../../../gen/turnout/v1/rollout_pb.js";
 import type { Route } from "../../../gen/turnout/v1/routing_pb.js";
 import { ErrorCode, TurnoutError, invalidArgument, type FieldViolation } from "../../errors.ts";
-import type { Stored } from "../state-store.ts";
-import { checkExpectedRevision } from "../write-guard.ts";
+import type { Stored } from "../state/state-store.ts";
+import { checkExpectedRevision } from "../admin/write-guard.ts";
 import { DEFAULT_INTERVAL_MS, DEFAULT_STEPS, type RolloutSpec } from "./rollout-machine.ts";
 
 /** Shortest dwell per step, in ms. */

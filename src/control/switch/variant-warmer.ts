@@ -5,8 +5,8 @@
  */
 import type { JsonObject } from "@bufbuild/protobuf";
 import { ErrorCode, TurnoutError } from "../../errors.ts";
-import { DEFAULT_FIRST_BYTE_TIMEOUT_MS } from "../desired-state.ts";
-import type { StateStore } from "../state-store.ts";
+import { DEFAULT_FIRST_BYTE_TIMEOUT_MS } from "../state/desired-state.ts";
+import type { StateStore } from "../state/state-store.ts";
 import { DEFAULT_WARM_KEEP_ALIVE, warmVariant } from "./prewarm.ts";
 import { variantNodes } from "./variant-nodes.ts";
 

@@ -6,6 +6,7 @@
  */
 import { fromBinary } from "@bufbuild/protobuf";
 import { RoutingSnapshotSchema, type RoutingSnapshot } from "../../../gen/turnout/v1/routing_pb.js";
+import { formatViolations } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { checkSnapshot } from "../../snapshot/check.ts";
 import { SNAPSHOT_KEY, type KvStore, type ProxyReport } from "../../transport/types.ts";
@@ -97,7 +98,7 @@ export function createSnapshotApplier(options: SnapshotApplierOptions): Snapshot
     const problems = checkSnapshot(snapshot);
     if (problems.length > 0) {
       if (fromDisk) return false;
-      const error = problems.join("; ");
+      const error = formatViolations(problems);
       log.warn({ version, error }, "snapshot rejected");
       report({ proxy: proxyId, version, appliedVersion: applied, state: "NACK", error });
       return false;

@@ -2,13 +2,15 @@
  * gRPC server reflection (`grpc.reflection.v1` and `v1alpha`) for a Connect router, so grpcurl and
  * `buf curl --reflect` list and call its services with no proto files. Answers come from the
  * descriptors of the services registered on the same router (read on each stream, so services
- * registered after this call are included), the reflection files themselves, and optional extra
- * files. Reflection is a bidi stream: it needs gRPC over HTTP/2 (h2c on our ports).
+ * registered after this call are included), the reflection files themselves, the error details
+ * errors carry (turnout.v1.BadRequest, see src/errors.ts), and optional extra files. Reflection is
+ * a bidi stream: it needs gRPC over HTTP/2 (h2c on our ports).
  */
 import { create, type DescFile, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, type ConnectRouter, type ServiceImpl } from "@connectrpc/connect";
 import * as v1 from "../../../gen/grpc/reflection/v1/reflection_pb.js";
 import * as v1alpha from "../../../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { file_turnout_v1_error_details } from "../../../gen/turnout/v1/error_details_pb.js";
 import { createDescriptorIndex, encodeWithImports, type DescriptorIndex } from "./descriptor-index.ts";
 
 /** Path prefix of both reflection services, for handlers that dispatch by path. */
@@ -35,7 +37,7 @@ export function registerReflection(router: ConnectRouter, options: ReflectionOpt
   const view = (): View => {
     if (cached?.handlers !== router.handlers.length) {
       const services = [...new Map(router.handlers.map((h) => [h.service.typeName, h.service])).values()];
-      const roots = [v1.file_grpc_reflection_v1_reflection, v1alpha.file_grpc_reflection_v1alpha_reflection,
+      const roots = [v1.file_grpc_reflection_v1_reflection, v1alpha.file_grpc_reflection_v1alpha_reflection, file_turnout_v1_error_details,
         ...services.map((s) => s.file), ...(options.files ?? [])];
       cached = { handlers: router.handlers.length, view: { services: services.map((s) => s.typeName), index: createDescriptorIndex(roots) } };
     }

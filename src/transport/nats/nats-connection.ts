@@ -2,7 +2,7 @@
  * The one NATS connection of a process, wrapped as a {@link NatsLink}: it reconnects forever
  * (`maxReconnectAttempts: -1`), logs disconnects and reconnects from the client's status
  * iterator, and knows whether the server is reachable right now, so that a write while NATS is
- * down fails at once with `TurnoutError("unavailable", "NATS is unreachable: ...")` instead of
+ * down fails at once with `TurnoutError(ErrorCode.Unavailable, "NATS is unreachable: ...")` instead of
  * waiting for a timeout. Requests still in flight when the server goes away time out after
  * `requestTimeoutMs`.
  *

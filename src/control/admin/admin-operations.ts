@@ -7,17 +7,17 @@
  *
  * SwitchModel sets default_variant and clears the arms (the whole route goes to that variant); the
  * previous arms are forgotten, so a later SetWeights starts from a fresh contiguous split. The
- * route's seed is kept. since_version is recorded per route at publish (see publish.ts).
+ * route's seed is kept. since_version is recorded per route at publish (see publish/publish.ts).
  */
 import { clone, create, equals } from "@bufbuild/protobuf";
-import { ArmSchema, NodeSchema, RouteSchema, type Arm, type Node, type Route, type RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
-import { ErrorCode, TurnoutError, invalidArgument } from "../errors.ts";
-import { checkDesiredState } from "./compile.ts";
-import type { ConfigChange } from "./events/config-events.ts";
-import type { DesiredState } from "./desired-state.ts";
+import { ArmSchema, NodeSchema, RouteSchema, type Arm, type Node, type Route, type RoutingSnapshot } from "../../../gen/turnout/v1/routing_pb.js";
+import { ErrorCode, TurnoutError, invalidArgument } from "../../errors.ts";
+import { checkDesiredState, desiredOf } from "../publish/compile.ts";
+import type { ConfigChange } from "../events/config-events.ts";
+import type { DesiredState } from "../state/desired-state.ts";
 import { normalizeNode, normalizeRoute, resolveArms } from "./normalize.ts";
-import type { PublishResult } from "./publish.ts";
-import { desiredOf, type StateStore, type Stored, type StoredState } from "./state-store.ts";
+import type { PublishResult } from "../publish/publish.ts";
+import type { StateStore, Stored, StoredState } from "../state/state-store.ts";
 import { validateNode, validateRoute, validateWeights, routeNameProblem } from "./validate.ts";
 import { checkExpectedRevision, consistencyError, type WriteTarget } from "./write-guard.ts";
 

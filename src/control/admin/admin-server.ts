@@ -4,11 +4,12 @@
  * --http2-prior-knowledge`, grpcurl -plaintext) and gRPC-web.
  */
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import type { Logger } from "../log.ts";
-import { listenDual } from "../server/dual-server.ts";
-import { registerReflection } from "../server/reflection/register-reflection.ts";
-import { PROMETHEUS_CONTENT_TYPE, isMetricsPath } from "../stats/prometheus-text.ts";
-import type { ControlPlane } from "./control-plane.ts";
+import { ErrorCode } from "../../errors.ts";
+import type { Logger } from "../../log.ts";
+import { listenDual } from "../../server/dual-server.ts";
+import { registerReflection } from "../../server/reflection/register-reflection.ts";
+import { PROMETHEUS_CONTENT_TYPE, isMetricsPath } from "../../stats/prometheus-text.ts";
+import type { ControlPlane } from "../control-plane.ts";
 
 /** Options of {@link startAdminServer}. */
 export interface AdminServerOptions {
@@ -51,7 +52,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
         return;
       }
       res.writeHead(404, { "content-type": "application/json" });
-      res.end(JSON.stringify({ code: "not_found", message: "no such admin procedure; see turnout.v1.AdminService" }));
+      res.end(JSON.stringify({ code: ErrorCode.NotFound, message: "no such admin procedure; see turnout.v1.AdminService" }));
     },
   });
   // Open requests, so close() can let ended streams leave their connections idle before closing.

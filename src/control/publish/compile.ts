@@ -1,17 +1,32 @@
 /**
- * Compile: the desired state plus the previous snapshot in, the next immutable RoutingSnapshot
- * out. Pure (the clock is a parameter). Nodes are sorted by id and routes by name, settings get
- * their defaults, and the snapshot carries version = previous + 1, its parent and content hash.
+ * Compile: the stored state (nodes, routes, settings, experiments) plus the previous snapshot in,
+ * the next immutable RoutingSnapshot out. Pure (the clock is a parameter). Running experiments are
+ * compiled into snapshot form (experiment-snapshots.ts), nodes are sorted by id and routes by
+ * name, settings get their defaults, and the snapshot carries version = previous + 1, its parent
+ * and content hash.
  */
 import { clone, create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { ExperimentSnapshotSchema, NodeSchema, RouteSchema, RoutingSnapshotSchema, type RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
-import { checkSnapshot } from "../snapshot/check.ts";
-import { snapshotContentHash } from "../snapshot/content-hash.ts";
-import { withDefaultSettings, type DesiredState } from "./desired-state.ts";
+import { ExperimentSnapshotSchema, NodeSchema, RouteSchema, RoutingSnapshotSchema, type RoutingSnapshot } from "../../../gen/turnout/v1/routing_pb.js";
+import type { FieldViolation } from "../../errors.ts";
+import { checkSnapshot } from "../../snapshot/check.ts";
+import { snapshotContentHash } from "../../snapshot/content-hash.ts";
+import { withDefaultSettings, type DesiredState } from "../state/desired-state.ts";
+import type { StoredState } from "../state/state-store.ts";
+import { experimentSnapshots } from "./experiment-snapshots.ts";
 
 function byKey<T>(key: (item: T) => string): (a: T, b: T) => number {
   return (a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+}
+
+/** The desired state of a stored state: its objects without revisions, running experiments in snapshot form. */
+export function desiredOf(state: StoredState): DesiredState {
+  return {
+    nodes: state.nodes.map((n) => n.value),
+    routes: state.routes.map((r) => r.value),
+    settings: state.settings?.value,
+    experiments: experimentSnapshots(state.experiments.map((e) => e.value)),
+  };
 }
 
 /** A snapshot of `state` in the given order (no sorting), with its content hash. */
@@ -47,9 +62,9 @@ export function compileSnapshot(state: DesiredState, previous: RoutingSnapshot |
 
 /**
  * Every consistency problem of `state` as a whole (the snapshot check run over it), with paths
- * indexing `state.nodes` and `state.routes` in the order given (`routes[2].variants[0].nodes[1]:
- * node "gpu-9" does not exist`). Empty when a snapshot of it would be consistent.
+ * indexing `state.nodes` and `state.routes` in the order given (`routes[2].variants[0].nodes[1]`:
+ * `node "gpu-9" does not exist`). Empty when a snapshot of it would be consistent.
  */
-export function checkDesiredState(state: DesiredState): string[] {
+export function checkDesiredState(state: DesiredState): FieldViolation[] {
   return checkSnapshot(assemble(state, 1n, 0n, undefined));
 }

@@ -3,7 +3,7 @@
  * plane and bootstrapped from a config file. `compileSnapshot` turns it into a RoutingSnapshot.
  */
 import { clone, create } from "@bufbuild/protobuf";
-import { HealthCheckSchema, OutlierDetectionSchema, SettingsSchema, SlotQueueSchema, type ExperimentSnapshot, type Node, type Route, type Settings } from "../../gen/turnout/v1/routing_pb.js";
+import { HealthCheckSchema, OutlierDetectionSchema, SettingsSchema, SlotQueueSchema, type ExperimentSnapshot, type Node, type Route, type Settings } from "../../../gen/turnout/v1/routing_pb.js";
 
 /** Everything a snapshot is compiled from. */
 export interface DesiredState {
@@ -13,7 +13,7 @@ export interface DesiredState {
   routes: Route[];
   /** Proxy-wide settings; unset fields (0 / "") take the defaults below. */
   settings?: Settings;
-  /** Running experiments in snapshot form (see `experiment-snapshots.ts`). Default: none. */
+  /** Running experiments in snapshot form (see `publish/experiment-snapshots.ts`). Default: none. */
   experiments?: ExperimentSnapshot[];
 }
 

@@ -4,9 +4,9 @@
  * explicit bucket ranges relative to the stored route, so that only surplus buckets move.
  */
 import { clone, create } from "@bufbuild/protobuf";
-import { ArmSchema, NodeSchema, RouteSchema, type Arm, type Node, type Route } from "../../gen/turnout/v1/routing_pb.js";
-import { allocateBuckets, bucketTable } from "../assign/allocate.ts";
-import { BUCKETS } from "../assign/hash.ts";
+import { ArmSchema, NodeSchema, RouteSchema, type Arm, type Node, type Route } from "../../../gen/turnout/v1/routing_pb.js";
+import { allocateBuckets, bucketTable } from "../../assign/allocate.ts";
+import { BUCKETS } from "../../assign/hash.ts";
 
 /** The seed a route gets when none is given: phase 1 of the route's name. */
 export function defaultSeed(routeName: string): string {

@@ -2,21 +2,22 @@
  * Validation of admin input and config: pure functions that answer every problem with its path
  * (`routes[0].variants[1].model: must not be empty`), using proto field names. Cross-object
  * consistency (references, bucket coverage) is checked on the compiled whole (`checkDesiredState`).
+ * The rules this shares with that snapshot check (base URLs, uniqueness, the settings, weights that
+ * sum to 100) come from src/snapshot/; the ones here are stricter (names, lengths, durations) or
+ * apply before normalisation (a default variant may be left out when there is one variant).
  */
-import type { FieldViolation } from "../errors.ts";
-import type { Node, Route, Settings } from "../../gen/turnout/v1/routing_pb.js";
-import { baseUrlProblem, resilienceProblems } from "../snapshot/check.ts";
-import type { DesiredState } from "./desired-state.ts";
+import type { FieldViolation } from "../../errors.ts";
+import type { Node, Route, Settings } from "../../../gen/turnout/v1/routing_pb.js";
+import { baseUrlProblem, uniqueKeys, variantsProblem, weightsSumProblem } from "../../snapshot/check-rules.ts";
+import { checkSettings } from "../../snapshot/check-settings.ts";
+import type { DesiredState } from "../state/desired-state.ts";
 
 /** Node ids and variant names: letters, digits, '.', '_' and '-'. */
 export const NAME_PATTERN = /^[A-Za-z0-9._-]+$/;
 /** Longest node id, variant name, route name or seed. */
 export const MAX_NAME_LENGTH = 200;
-/** A Go/Ollama duration ("30m", "1h30m", "-1", "300"). */
 /** An Ollama keep_alive: seconds, or a Go duration ("30m"), negative for forever. */
 export const KEEP_ALIVE_PATTERN = /^-?(\d+(\.\d+)?|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)$/;
-/** An HTTP header name token. */
-const HEADER_PATTERN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 function join(path: string, field: string): string {
   return path === "" ? field : `${path}.${field}`;
@@ -61,12 +62,15 @@ export function validateRoute(route: Route, path: string): FieldViolation[] {
   const out: FieldViolation[] = [];
   const nameProblem = routeNameProblem(route.name);
   if (nameProblem) out.push({ field: join(path, "name"), message: nameProblem });
-  if (route.variants.length === 0) out.push({ field: join(path, "variants"), message: "must have at least one variant" });
+  const noVariants = variantsProblem(route.variants.length);
+  if (noVariants) out.push({ field: join(path, "variants"), message: noVariants });
   const variants = new Set<string>();
+  const duplicateVariant = uniqueKeys("variant name");
   route.variants.forEach((variant, j) => {
     const vpath = join(path, `variants[${j}]`);
     checkName(variant.name, `${vpath}.name`, "variant name", out);
-    if (variant.name !== "" && variants.has(variant.name)) out.push({ field: `${vpath}.name`, message: `duplicate variant name ${JSON.stringify(variant.name)}` });
+    const duplicate = duplicateVariant(variant.name, j);
+    if (duplicate) out.push({ field: `${vpath}.name`, message: duplicate });
     variants.add(variant.name);
     if (variant.model === "") out.push({ field: `${vpath}.model`, message: "must not be empty" });
     else if (/\s/.test(variant.model)) out.push({ field: `${vpath}.model`, message: `${JSON.stringify(variant.model)} must not contain whitespace` });
@@ -104,34 +108,30 @@ export function validateWeights(arms: readonly { variant: string; weight: number
     if (!Number.isInteger(arm.weight) || arm.weight < 0 || arm.weight > 100) out.push({ field: `${apath}.weight`, message: `must be a whole percent between 0 and 100, got ${arm.weight}` });
     total += arm.weight;
   });
-  if (total !== 100) out.push({ field: path, message: `weights must sum to 100, got ${total}` });
+  const sumProblem = weightsSumProblem(total);
+  if (sumProblem) out.push({ field: path, message: sumProblem });
   return out;
 }
 
-/** Every problem with the settings; `path` prefixes each field. */
+/** Every problem with the settings; `path` prefixes each field (the snapshot check's rules). */
 export function validateSettings(settings: Settings, path: string): FieldViolation[] {
-  const out: FieldViolation[] = [];
-  if (settings.unitHeader !== "" && !HEADER_PATTERN.test(settings.unitHeader)) {
-    out.push({ field: join(path, "unit_header"), message: `${JSON.stringify(settings.unitHeader)} is not a valid header name` });
-  }
-  out.push(...resilienceProblems(settings, path));
-  return out;
+  return checkSettings(settings, path);
 }
 
 /** Every problem of each object in `state`, plus duplicate node ids and route names. */
 export function validateDesiredState(state: DesiredState): FieldViolation[] {
   const out: FieldViolation[] = [];
-  const ids = new Map<string, number>();
+  const duplicateNode = uniqueKeys("node id", "nodes");
   state.nodes.forEach((node, i) => {
     out.push(...validateNode(node, `nodes[${i}]`));
-    if (ids.has(node.id)) out.push({ field: `nodes[${i}].id`, message: `duplicate node id ${JSON.stringify(node.id)} (also nodes[${ids.get(node.id)}])` });
-    else ids.set(node.id, i);
+    const duplicate = duplicateNode(node.id, i);
+    if (duplicate) out.push({ field: `nodes[${i}].id`, message: duplicate });
   });
-  const names = new Map<string, number>();
+  const duplicateRoute = uniqueKeys("route name", "routes");
   state.routes.forEach((route, i) => {
     out.push(...validateRoute(route, `routes[${i}]`));
-    if (names.has(route.name)) out.push({ field: `routes[${i}].name`, message: `duplicate route name ${JSON.stringify(route.name)} (also routes[${names.get(route.name)}])` });
-    else names.set(route.name, i);
+    const duplicate = duplicateRoute(route.name, i);
+    if (duplicate) out.push({ field: `routes[${i}].name`, message: duplicate });
   });
   if (state.settings) out.push(...validateSettings(state.settings, "settings"));
   return out;

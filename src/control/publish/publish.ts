@@ -1,14 +1,15 @@
 /**
  * Publish: compile the stored desired state, check it, and write it at SNAPSHOT_KEY with CAS on
  * the key's revision. Identical content is a no-op (the current snapshot is answered); a lost race
- * (another writer published first) recompiles from fresh state and retries.
+ * (another writer published first) recompiles from fresh state and retries. The publisher keeps
+ * the snapshot published or found last and tells its observers of each new one.
  */
-import type { RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
-import { ErrorCode, TurnoutError } from "../errors.ts";
-import type { Logger } from "../log.ts";
-import { checkSnapshot } from "../snapshot/check.ts";
-import { compileSnapshot } from "./compile.ts";
-import { desiredOf, type RouteSince, type StateStore } from "./state-store.ts";
+import type { RoutingSnapshot } from "../../../gen/turnout/v1/routing_pb.js";
+import { ErrorCode, TurnoutError, formatViolations } from "../../errors.ts";
+import type { Logger } from "../../log.ts";
+import { checkSnapshot } from "../../snapshot/check.ts";
+import { compileSnapshot, desiredOf } from "./compile.ts";
+import type { RouteSince, StateStore } from "../state/state-store.ts";
 
 /** Options of {@link publishSnapshot}. */
 export interface PublishOptions {
@@ -56,7 +57,8 @@ export async function publishSnapshot(store: StateStore, options: PublishOptions
     }
     const problems = checkSnapshot(next);
     if (problems.length > 0) {
-      throw new TurnoutError(ErrorCode.FailedPrecondition, `the stored state does not compile into a consistent snapshot: ${problems.join("; ")}`);
+      const text = formatViolations(problems);
+      throw new TurnoutError(ErrorCode.FailedPrecondition, `the stored state does not compile into a consistent snapshot: ${text}`, { violations: problems });
     }
     try {
       await store.writeSnapshot(next, current?.revision ?? 0);
@@ -72,4 +74,34 @@ export async function publishSnapshot(store: StateStore, options: PublishOptions
     return { snapshot: next, published: true };
   }
   throw new TurnoutError(ErrorCode.Aborted, `snapshot publish lost the race ${attempts} times`);
+}
+
+/** Options of {@link createSnapshotPublisher}. */
+export interface SnapshotPublisherOptions extends Omit<PublishOptions, "attempts"> {
+  /** The state store to compile from and publish into. */
+  store: StateStore;
+  /** Told of every snapshot published (never of a no-op). Default: none. */
+  onPublished?: (snapshot: RoutingSnapshot) => void;
+}
+
+/** Publishes the stored state and remembers the current snapshot. */
+export interface SnapshotPublisher {
+  /** Runs {@link publishSnapshot}; callers serialise (see write-queue.ts). */
+  publish(): Promise<PublishResult>;
+  /** The snapshot published or found by the last publish; undefined before the first. */
+  current(): RoutingSnapshot | undefined;
+}
+
+/** Creates a publisher over `options.store`. */
+export function createSnapshotPublisher(options: SnapshotPublisherOptions): SnapshotPublisher {
+  let current: RoutingSnapshot | undefined;
+  return {
+    async publish() {
+      const result = await publishSnapshot(options.store, { logger: options.logger, now: options.now });
+      current = result.snapshot;
+      if (result.published) options.onPublished?.(result.snapshot);
+      return result;
+    },
+    current: () => current,
+  };
 }

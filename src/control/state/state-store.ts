@@ -1,10 +1,10 @@
 /**
- * The desired state on top of a KvStore. Keys: `nodes.<id>`, `routes.<base64url(name)>` (route
+ * The desired state on top of a KvStore: typed reads and compare-and-swap writes, nothing
+ * compiled here (see publish/compile.ts). Keys: `nodes.<id>`, `routes.<base64url(name)>` (route
  * names may hold ':' or '/', which NATS keys do not allow), `settings`, the published snapshot at
  * SNAPSHOT_KEY and `meta.route-since` (since which snapshot version each route's default variant
  * serves), and experiments at `experiments.<id>`. Values are binary protobuf (Node, Route,
- * Settings, RoutingSnapshot, Experiment); an object's
- * revision is its KvEntry revision.
+ * Settings, RoutingSnapshot, Experiment); an object's revision is its KvEntry revision.
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
@@ -16,12 +16,10 @@ import {
   type Route,
   type RoutingSnapshot,
   type Settings,
-} from "../../gen/turnout/v1/routing_pb.js";
-import { ExperimentSchema, type Experiment } from "../../gen/turnout/v1/experiment_pb.js";
-import { ErrorCode, TurnoutError } from "../errors.ts";
-import { experimentSnapshots } from "./experiments/experiment-snapshots.ts";
-import { SNAPSHOT_KEY, type KvEntry, type KvStore } from "../transport/types.ts";
-import type { DesiredState } from "./desired-state.ts";
+} from "../../../gen/turnout/v1/routing_pb.js";
+import { ExperimentSchema, type Experiment } from "../../../gen/turnout/v1/experiment_pb.js";
+import { ErrorCode, TurnoutError } from "../../errors.ts";
+import { SNAPSHOT_KEY, type KvEntry, type KvStore } from "../../transport/types.ts";
 
 /** A stored object with the revision of its last write. */
 export interface Stored<T> {
@@ -78,16 +76,6 @@ const parseNode = (b: Uint8Array) => fromBinary(NodeSchema, b);
 const parseRoute = (b: Uint8Array) => fromBinary(RouteSchema, b);
 const parseSettings = (b: Uint8Array) => fromBinary(SettingsSchema, b);
 const parseExperiment = (b: Uint8Array) => fromBinary(ExperimentSchema, b);
-
-/** The plain desired state of a stored state. */
-export function desiredOf(state: StoredState): DesiredState {
-  return {
-    nodes: state.nodes.map((n) => n.value),
-    routes: state.routes.map((r) => r.value),
-    settings: state.settings?.value,
-    experiments: experimentSnapshots(state.experiments.map((e) => e.value)),
-  };
-}
 
 /** Typed access to the desired state and the published snapshot in `kv`. */
 export interface StateStore {

@@ -3,12 +3,12 @@
  * error is converted once, here, with `toConnectError`.
  */
 import type { ServiceImpl } from "@connectrpc/connect";
-import { AdminService } from "../../gen/turnout/v1/admin_pb.js";
-import { invalidArgument, rpc } from "../errors.ts";
+import { AdminService } from "../../../gen/turnout/v1/admin_pb.js";
+import { invalidArgument, rpc } from "../../errors.ts";
 import type { AdminOperations } from "./admin-operations.ts";
-import type { Fleet } from "./fleet/fleet.ts";
-import { checkFleetWait, waitForFleet } from "./fleet/wait-for-fleet.ts";
-import type { ModelSwitcher } from "./switch/model-switch.ts";
+import type { Fleet } from "../fleet/fleet.ts";
+import { checkFleetWait, waitForFleet } from "../fleet/wait-for-fleet.ts";
+import type { ModelSwitcher } from "../switch/model-switch.ts";
 
 const rev = (r: bigint | undefined) => (r === undefined ? undefined : Number(r));
 const big = (n: number) => BigInt(n);

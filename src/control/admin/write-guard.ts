@@ -5,8 +5,8 @@
  * not exist`); problems the change causes in other objects are `failed_precondition` naming them
  * (`routes["qwen3-32b"].variants[0].nodes[0]: node "gpu-1" does not exist`).
  */
-import { ErrorCode, TurnoutError, type FieldViolation } from "../errors.ts";
-import type { DesiredState } from "./desired-state.ts";
+import { ErrorCode, TurnoutError, formatViolations, type FieldViolation } from "../../errors.ts";
+import type { DesiredState } from "../state/desired-state.ts";
 
 /** The object a write changes: its kind, its index in the checked state, and its request field. */
 export interface WriteTarget {
@@ -26,22 +26,15 @@ export function checkExpectedRevision(what: string, current: number | undefined,
   throw new TurnoutError(ErrorCode.Aborted, `${what}: expected revision ${expected}, but ${have}`);
 }
 
-/** Splits "path: message" at the first ": ". */
-function split(problem: string): FieldViolation {
-  const at = problem.indexOf(": ");
-  return at < 0 ? { field: "", message: problem } : { field: problem.slice(0, at), message: problem.slice(at + 2) };
-}
-
 /**
  * The error for consistency `problems` of `state` after a write to `target` (see the module doc),
  * or undefined when there are none. `action` describes the write ("deleting node \"gpu-1\"").
  */
-export function consistencyError(problems: readonly string[], state: DesiredState, target: WriteTarget, action: string): TurnoutError | undefined {
+export function consistencyError(problems: readonly FieldViolation[], state: DesiredState, target: WriteTarget, action: string): TurnoutError | undefined {
   if (problems.length === 0) return undefined;
   const own: FieldViolation[] = [];
   const others: FieldViolation[] = [];
-  for (const problem of problems) {
-    const v = split(problem);
+  for (const v of problems) {
     const m = /^(nodes|routes)\[(\d+)\](.*)$/.exec(v.field);
     if (m === null) {
       others.push(v);
@@ -56,7 +49,7 @@ export function consistencyError(problems: readonly string[], state: DesiredStat
     }
   }
   const all = [...own, ...others];
-  const text = all.map((v) => `${v.field}: ${v.message}`).join("; ");
+  const text = formatViolations(all);
   if (own.length > 0) return new TurnoutError(ErrorCode.InvalidArgument, text, { violations: all });
   return new TurnoutError(ErrorCode.FailedPrecondition, `${action} would leave the routing state inconsistent: ${text}`, { violations: all });
 }
