@@ -8,8 +8,8 @@ import { create } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
 import { adminClient, adminError, adminUrl } from "./admin-client.ts";
 import { RolloutGatesSchema, RolloutService, RolloutState, type Rollout } from "../../gen/turnout/v1/rollout_pb.js";
-import { parseDurationMs } from "../control/config/config-reader.ts";
-import { TurnoutError } from "../errors.ts";
+import { INTERVAL_FLAG, parseDuration } from "../duration.ts";
+import { ErrorCode, TurnoutError } from "../errors.ts";
 import { formatEvaluation, formatEvent, formatProgress, formatRollout } from "./rollout-format.ts";
 
 export const ROLLOUT_USAGE = `turnout rollout start ROUTE --to B [--from A] [--steps 1,5,10,25,50,100] [--interval 60s]
@@ -99,9 +99,9 @@ export async function runRolloutCommand(argv: string[], out: Out = (l) => proces
         const steps = values.steps === undefined ? [] : values.steps.split(",").map((s) => number(s, "--steps")!);
         let intervalMs = 0;
         if (values.interval !== undefined) {
-          const ms = parseDurationMs(values.interval);
-          if (ms === undefined) throw new TurnoutError("invalid_argument", `--interval: "${values.interval}" is not a duration such as "30s" or "2m"`);
-          intervalMs = ms;
+          const r = parseDuration(values.interval, INTERVAL_FLAG);
+          if (!r.ok) throw new TurnoutError(ErrorCode.InvalidArgument, `--interval: ${r.message}`);
+          intervalMs = r.ms;
         }
         const gates = create(RolloutGatesSchema, {
           maxErrorRate: number(values["max-error-rate"], "--max-error-rate"),

@@ -3,6 +3,7 @@
  * (`routes[0].variants[1].model: must not be empty`), using proto field names. Cross-object
  * consistency (references, bucket coverage) is checked on the compiled whole (`checkDesiredState`).
  */
+import { KEEP_ALIVE, parseDuration } from "../duration.ts";
 import type { FieldViolation } from "../errors.ts";
 import type { Node, Route, Settings } from "../../gen/turnout/v1/routing_pb.js";
 import { baseUrlProblem, resilienceProblems } from "../snapshot/check.ts";
@@ -12,9 +13,6 @@ import type { DesiredState } from "./desired-state.ts";
 export const NAME_PATTERN = /^[A-Za-z0-9._-]+$/;
 /** Longest node id, variant name, route name or seed. */
 export const MAX_NAME_LENGTH = 200;
-/** A Go/Ollama duration ("30m", "1h30m", "-1", "300"). */
-/** An Ollama keep_alive: seconds, or a Go duration ("30m"), negative for forever. */
-export const KEEP_ALIVE_PATTERN = /^-?(\d+(\.\d+)?|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)$/;
 /** An HTTP header name token. */
 const HEADER_PATTERN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -76,9 +74,8 @@ export function validateRoute(route: Route, path: string): FieldViolation[] {
       if (nodes.has(id)) out.push({ field: `${vpath}.nodes[${k}]`, message: `duplicate node ${JSON.stringify(id)}` });
       nodes.add(id);
     });
-    if (variant.keepAlive !== "" && !KEEP_ALIVE_PATTERN.test(variant.keepAlive)) {
-      out.push({ field: `${vpath}.keep_alive`, message: `${JSON.stringify(variant.keepAlive)} is not a duration such as "30m" or "-1"` });
-    }
+    const keepAlive = variant.keepAlive === "" ? undefined : parseDuration(variant.keepAlive, KEEP_ALIVE);
+    if (keepAlive?.ok === false) out.push({ field: `${vpath}.keep_alive`, message: keepAlive.message });
   });
   if (route.defaultVariant === "") {
     if (route.variants.length > 1) out.push({ field: join(path, "default_variant"), message: "must name one of the variants when there are several" });

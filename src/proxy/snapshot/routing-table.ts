@@ -7,6 +7,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { RoutingSnapshot } from "../../../gen/turnout/v1/routing_pb.js";
 import { bucketTable } from "../../assign/allocate.ts";
+import { ollamaKeepAlive } from "../../duration.ts";
 import type { NodeHealthListener } from "../upstream/node-health.ts";
 import { NodeUpstream, upstreamKey, type TypicalSpeed, type UpstreamTimeouts } from "../upstream/node-upstream.ts";
 import { resilienceSettings, type ResilienceSettings } from "../upstream/resilience-settings.ts";
@@ -29,7 +30,8 @@ export interface CompiledVariant {
   readonly nodes: readonly CompiledNode[];
   /** Ollama options that win over the client's. */
   readonly options: JsonObject | undefined;
-  /** keep_alive forced on native requests ("" = leave the client's). */
+  /** keep_alive forced on native requests ("" = leave the client's), as Ollama reads it: a whole
+   * number of seconds, or Go duration text (see `ollamaKeepAlive`). */
   readonly keepAlive: string;
   /** `"model":"<tag>"` as bytes, what answers carry. */
   readonly modelPattern: Buffer;
@@ -165,7 +167,7 @@ export function compileRoutingTable(
         model: v.model,
         nodes: chosen,
         options: v.options && Object.keys(v.options).length > 0 ? v.options : undefined,
-        keepAlive: v.keepAlive,
+        keepAlive: String(ollamaKeepAlive(v.keepAlive)),
         modelPattern: Buffer.from(`"model":${JSON.stringify(v.model)}`),
         queue: new SlotQueue(chosen, settings.resilience.queue),
       });
