@@ -16,7 +16,7 @@
  * - Parts add up, in any order: `1h30m` = `90m` = `1.5h` = `30m1h`; `7d12h` is 180 hours.
  * - Whitespace around the text is ignored; inside it is refused (`5 s`, `1h 30m`).
  * - Bare numbers (no unit) mean what the field says ({@link DurationRule.bare}): milliseconds in
- *   config files and in `--…-timeout`, `--interval` (rollouts) and the simulator's `--…-ms` flags;
+ *   config files and in `--…-timeout`, `--interval` (rollouts) and `--…-ms` flags;
  *   seconds in `keep_alive` and the simulator's `--keep-alive` (Ollama's meaning) and in
  *   `turnout experiment report --interval`; an experiment's `duration` needs a unit (`24` alone
  *   is refused as ambiguous). `0` alone is zero everywhere, as in Go. A YAML number in a config
@@ -106,8 +106,9 @@ export const SECONDS_FLAG: DurationRule = {
   accepted: 'a whole number of seconds or a duration such as "30s" or "1m"',
 };
 
-/** The simulator's `--…-ms` flags: bare numbers are ms, fractions kept. */
-export const SIM_MS_FLAG: DurationRule = {
+/** CLI flags named `--…-ms` (the simulator's, `turnout rollout start --max-p99-ttft-ms`): bare
+ * numbers are ms, fractions kept. */
+export const MS_FLAG: DurationRule = {
   bare: "ms",
   maxMs: MAX_TIMER_MS,
   accepted: 'a number of ms or a duration such as "250ms" or "1.5s"',

@@ -5,6 +5,7 @@ import {
   EXPERIMENT_DURATION,
   KEEP_ALIVE,
   MAX_TIMER_MS,
+  MS_FLAG,
   SECONDS_FLAG,
   TIMEOUT_FLAG,
   formatDuration,
@@ -71,7 +72,7 @@ test("each field's range: negatives only in keep_alive, more than 0 where it mus
   ]);
 });
 
-test("bare numbers are seconds in keep_alive and --interval, where negative keep_alive means forever", () => {
+test("bare numbers are seconds in keep_alive and report --interval, ms in --…-ms flags; negative keep_alive means forever", () => {
   assertAccepts(KEEP_ALIVE, [
     ["300", 300_000], ["1.5", 1_500], [300, 300_000], ["-1", -1_000], [-1, -1_000], ["-5m", -300_000],
     ["30m", 1_800_000], ["0", 0], ["7d", 604_800_000], ["-99999999999999999999", -99999999999999999999_000],
@@ -82,6 +83,7 @@ test("bare numbers are seconds in keep_alive and --interval, where negative keep
     ["106751d23h47m16.855s", 'must be at most 106751d23h47m16.854s, got "106751d23h47m16.855s"'],
   ]);
   assertAccepts(SECONDS_FLAG, [["5", 5_000], ["1m", 60_000], ["1500ms", 1_500]]);
+  assertAccepts(MS_FLAG, [["800", 800], ["1.5s", 1_500], ["2500us", 2.5], ["0", 0]]);
 });
 
 test("Go's own grammar, as Ollama reads a keep_alive string: no days, no bare numbers, Go's messages", () => {

@@ -4,7 +4,7 @@
  * line with exit code 2.
  */
 import { parseArgs } from "node:util";
-import { KEEP_ALIVE, SIM_MS_FLAG, parseDuration } from "../duration.ts";
+import { KEEP_ALIVE, MS_FLAG, parseDuration } from "../duration.ts";
 import { ErrorCode, TurnoutError } from "../errors.ts";
 import { startSimulatorFleet } from "./simulator.ts";
 import { validateKnobs, type SimulatorKnobs, type SimulatorOptions } from "./options.ts";
@@ -81,7 +81,7 @@ function flagValue(name: string, kind: Kind, text: string): unknown {
       return n;
     }
     case "ms": {
-      const r = parseDuration(value, SIM_MS_FLAG);
+      const r = parseDuration(value, MS_FLAG);
       if (!r.ok) throw usage(`flag --${name}: ${r.message}`);
       return r.ms;
     }
