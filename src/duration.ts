@@ -23,12 +23,14 @@
  *   file is a bare number.
  * - Negative values: only `keep_alive` takes them, and any negative value there means "keep the
  *   model loaded forever", as in Ollama. Everywhere else a negative value is refused.
- * - Limits, per field: config files and the CLI's timeout and interval flags 0 to
- *   4294967295 ms (49d17h2m47.295s; `--fleet-timeout` and `--drain-timeout` more than 0); an
- *   experiment's `duration` more than 0 and at most 366d; `keep_alive` at most
- *   106751d23h47m16.854s (Go's limit of 2^63-1 ns, in whole ms), negative values unbounded.
+ * - Limits, per field: config files and the CLI's timeout, interval and `--…-ms` flags 0 to
+ *   4294967295 ms (49d17h2m47.295s; `--fleet-timeout` and `--drain-timeout` more than 0;
+ *   `experiment report --interval` whole seconds); an experiment's `duration` more than 0 and
+ *   at most 366d; `keep_alive` at most 106751d23h47m16.854s (Go's limit of 2^63-1 ns, in whole
+ *   ms), negative values unbounded. A number of more than 40 digits is not a duration.
  * - Precision: nanoseconds. Fields that hold whole milliseconds (config files, CLI timeouts and
- *   intervals) round to the nearest millisecond; `1.5s` is 1500 ms everywhere.
+ *   intervals) round to the nearest millisecond; the others keep fractions (`1500us` is 1.5 ms
+ *   for `--load-ms`, 2 ms in a config file).
  *
  * `keep_alive` is forwarded to Ollama, which takes a Go duration (no `d`, no bare number in a
  * string) or a JSON number of seconds: {@link ollamaKeepAlive} turns every accepted text into
@@ -196,9 +198,9 @@ function scan(s: string, days: boolean): Scan {
  * accepts. `message` is whole but for the field's name, which the caller adds
  * (`"soon" is not a duration such as "30m" or "-1"`, `must not be negative, got "-5m"`); `must`
  * is its rule alone (`must be a duration such as …`, `must not be negative`), for callers that
- * show the value their own way. `syntax` is true when the text is not a duration at all.
+ * show the value their own way.
  */
-export type DurationResult = { ok: true; ms: number } | { ok: false; syntax: boolean; message: string; must: string };
+export type DurationResult = { ok: true; ms: number } | { ok: false; message: string; must: string };
 
 /** `ns` as days (when `days`), hours, minutes and seconds with a fraction: "1d2h3m4.5s". */
 function formatNs(ns: bigint, days: boolean): string {
@@ -238,8 +240,8 @@ function rangeMessage(rule: DurationRule): string {
  */
 export function parseDuration(value: string | number, rule: DurationRule): DurationResult {
   const shown = typeof value === "string" ? JSON.stringify(value) : String(value);
-  const notOne: DurationResult = { ok: false, syntax: true, message: `${shown} is not ${rule.accepted}`, must: `must be ${rule.accepted}` };
-  const outOfRange = (must: string): DurationResult => ({ ok: false, syntax: false, message: `${must}, got ${shown}`, must });
+  const notOne: DurationResult = { ok: false, message: `${shown} is not ${rule.accepted}`, must: `must be ${rule.accepted}` };
+  const outOfRange = (must: string): DurationResult => ({ ok: false, message: `${must}, got ${shown}`, must });
   let ms: number;
   let negative: boolean;
   if (typeof value === "number") {

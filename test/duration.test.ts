@@ -49,7 +49,7 @@ test("text that is not a duration is refused saying what the field accepts", () 
   assertRefuses(CONFIG_DURATION, bad.map((t) => [t, `${JSON.stringify(t)} ${accepted}`]));
   assertRefuses(CONFIG_DURATION, [[Number.NaN, `NaN ${accepted}`], [Number.POSITIVE_INFINITY, `Infinity ${accepted}`]]);
   assert.deepEqual(parseDuration("soon", CONFIG_DURATION), {
-    ok: false, syntax: true, message: `"soon" ${accepted}`, must: 'must be a duration such as "250ms", "5s", "5m" or a number of ms',
+    ok: false, message: `"soon" ${accepted}`, must: 'must be a duration such as "250ms", "5s", "5m" or a number of ms',
   });
 });
 
