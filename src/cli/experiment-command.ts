@@ -12,6 +12,7 @@ import { fromJson, toJsonString, type JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { adminClient, adminError, adminUrl } from "./admin-client.ts";
 import { ExperimentSchema, ExperimentService, ExperimentServiceCreateRequestSchema, type Experiment } from "../../gen/turnout/v1/experiment_pb.js";
+import { SECONDS_FLAG, parseDuration } from "../duration.ts";
 import { ErrorCode, TurnoutError } from "../errors.ts";
 import { formatExperiment, formatReport } from "./experiment-report-format.ts";
 
@@ -62,6 +63,14 @@ async function readRequest(path: string): Promise<JsonValue> {
 }
 
 type Out = (line: string) => void;
+
+/** `--interval` of `report --watch` in whole seconds ({@link SECONDS_FLAG}: "5", "30s", "1m"). */
+function intervalSeconds(value: string): number {
+  const r = parseDuration(value, SECONDS_FLAG);
+  if (!r.ok) throw new TurnoutError(ErrorCode.InvalidArgument, `--interval: ${r.message}`);
+  if (r.ms % 1000 !== 0) throw new TurnoutError(ErrorCode.InvalidArgument, `--interval: must be a whole number of seconds, got ${JSON.stringify(value)}`);
+  return r.ms / 1000;
+}
 
 /** Runs `turnout experiment ARGS`; answers the exit status. `out` receives each printed line. */
 export async function runExperimentCommand(argv: string[], out: Out = (l) => process.stdout.write(`${l}\n`), signal?: AbortSignal): Promise<number> {
@@ -132,8 +141,7 @@ export async function runExperimentCommand(argv: string[], out: Out = (l) => pro
           for (const line of formatReport((await client.getReport({ id })).report!)) out(line);
           return 0;
         }
-        const interval = values.interval === undefined ? 0 : Number(values.interval);
-        if (!Number.isInteger(interval) || interval < 0) throw new TurnoutError(ErrorCode.InvalidArgument, `--interval: "${values.interval}" is not a whole number of seconds`);
+        const interval = values.interval === undefined ? 0 : intervalSeconds(values.interval);
         let first = true;
         for await (const { report } of client.watchReport({ id, intervalSeconds: interval }, { signal })) {
           if (!first) out("");

@@ -8,7 +8,7 @@ import { create } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
 import { adminClient, adminError, adminUrl } from "./admin-client.ts";
 import { RolloutGatesSchema, RolloutService, RolloutState, type Rollout } from "../../gen/turnout/v1/rollout_pb.js";
-import { parseDurationMs } from "../control/config/config-reader.ts";
+import { INTERVAL_FLAG, MS_FLAG, parseDuration } from "../duration.ts";
 import { ErrorCode, TurnoutError } from "../errors.ts";
 import { formatEvaluation, formatEvent, formatProgress, formatRollout } from "./rollout-format.ts";
 
@@ -30,6 +30,14 @@ function number(value: string | undefined, flag: string): number | undefined {
   const n = Number(value);
   if (value.trim() === "" || !Number.isFinite(n)) throw new TurnoutError(ErrorCode.InvalidArgument, `${flag}: "${value}" is not a number`);
   return n;
+}
+
+/** A `--…-ms` flag ({@link MS_FLAG}: "800", "1.5s"), or undefined when not given. */
+function milliseconds(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const r = parseDuration(value, MS_FLAG);
+  if (!r.ok) throw new TurnoutError(ErrorCode.InvalidArgument, `${flag}: ${r.message}`);
+  return r.ms;
 }
 
 /** Follows rollout `id` until it ends; answers its last state. */
@@ -99,13 +107,13 @@ export async function runRolloutCommand(argv: string[], out: Out = (l) => proces
         const steps = values.steps === undefined ? [] : values.steps.split(",").map((s) => number(s, "--steps")!);
         let intervalMs = 0;
         if (values.interval !== undefined) {
-          const ms = parseDurationMs(values.interval);
-          if (ms === undefined) throw new TurnoutError(ErrorCode.InvalidArgument, `--interval: "${values.interval}" is not a duration such as "30s" or "2m"`);
-          intervalMs = ms;
+          const r = parseDuration(values.interval, INTERVAL_FLAG);
+          if (!r.ok) throw new TurnoutError(ErrorCode.InvalidArgument, `--interval: ${r.message}`);
+          intervalMs = r.ms;
         }
         const gates = create(RolloutGatesSchema, {
           maxErrorRate: number(values["max-error-rate"], "--max-error-rate"),
-          maxP99TtftMs: number(values["max-p99-ttft-ms"], "--max-p99-ttft-ms"),
+          maxP99TtftMs: milliseconds(values["max-p99-ttft-ms"], "--max-p99-ttft-ms"),
           minTokensPerSecond: number(values["min-tokens-per-second"], "--min-tokens-per-second"),
           minSamples: number(values["min-samples"], "--min-samples") ?? 0,
           failureLimit: number(values["failure-limit"], "--failure-limit") ?? 0,

@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { adminClient, adminUrl } from "./admin-client.ts";
 import { SwitchPhase, SwitchService, type SwitchResponse } from "../../gen/turnout/v1/switch_pb.js";
-import { parseDurationMs } from "../control/config/config-reader.ts";
+import { TIMEOUT_FLAG, parseDuration } from "../duration.ts";
 
 export const SWITCH_USAGE = `turnout switch ROUTE VARIANT [--admin http://127.0.0.1:8081] [--unload | --no-unload]
                [--fleet-timeout 30s] [--drain-timeout 10m] [--keep-alive 30m]
@@ -37,12 +37,13 @@ export function progressLine(p: SwitchResponse): string {
   return `[${seconds}s] ${(names[p.phase] ?? "?").padEnd(8)} ${p.message}`;
 }
 
-/** A duration flag ("30s", "250ms", or ms) in ms, or undefined when not given. */
+/** A timeout flag in ms ({@link TIMEOUT_FLAG}: "30s", "10m", or a number of ms), or undefined
+ * when not given. */
 function durationFlag(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
-  const ms = parseDurationMs(/^\d+$/.test(value) ? Number(value) : value);
-  if (ms === undefined || ms <= 0 || ms > 0xffff_ffff) throw new UsageError(`${flag}: "${value}" is not a duration such as "30s" or "10m"`);
-  return ms;
+  const r = parseDuration(value, TIMEOUT_FLAG);
+  if (!r.ok) throw new UsageError(`${flag}: ${r.message}`);
+  return r.ms;
 }
 
 class UsageError extends Error {}

@@ -4,6 +4,7 @@
  * nodes), `control` and `proxy` (the distributed halves, on NATS), `switch` (a make-before-break
  * model switch through a control plane), `rollout`, `experiment` (reports of A/B experiments), and `help`.
  */
+import { ErrorCode, TurnoutError } from "../errors.ts";
 import { runUpCommand } from "./up-command.ts";
 import { runSimCommand } from "../sim/sim-command.ts";
 import { CONTROL_USAGE, runControlCommand } from "./control-command.ts";
@@ -38,7 +39,14 @@ async function main(argv: string[]): Promise<void> {
       running = await runUpCommand(rest);
       break;
     case "sim":
-      running = await runSimCommand(rest);
+      try {
+        running = await runSimCommand(rest);
+      } catch (err) {
+        if (!(err instanceof TurnoutError && err.code === ErrorCode.InvalidArgument)) throw err;
+        process.stderr.write(`${err.message}\n`); // bad usage: one line naming the flag
+        process.exitCode = 2;
+        return;
+      }
       break;
     case "control":
       running = await runControlCommand(rest);

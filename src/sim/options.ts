@@ -1,6 +1,7 @@
 /**
  * The simulator's options and runtime knobs, their defaults, and Ollama's `keep_alive` parsing.
  */
+import { KEEP_ALIVE, parseDuration, parseGoDuration } from "../duration.ts";
 
 /** Knobs that can change while the simulator runs (see `Simulator.setFaults`). */
 export interface SimulatorKnobs {
@@ -16,8 +17,8 @@ export interface SimulatorKnobs {
   maxQueue: number;
   /** Time a cold model takes to load, in ms. No header is sent before it is loaded. Default 0. */
   loadMs: number;
-  /** Default keep-alive after a model's last request: seconds (number), Go duration string
-   * ("5m", "300ms") or negative for forever. Default "5m". */
+  /** Default keep-alive after a model's last request: seconds (number), or duration text
+   * ("5m", "300ms", "7d"; bare numbers are seconds), negative for forever. Default "5m". */
   keepAlive: number | string;
   /** Fraction (0..1) of inference requests that fail with a 500 before the first byte. Default 0. */
   errorRate: number;
@@ -61,37 +62,10 @@ export const DEFAULT_KNOBS: Readonly<SimulatorKnobs> = {
 /** Keep-alive meaning "never expire" (a negative duration in Ollama). */
 export const FOREVER = -1;
 
-const unitMs: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, "μs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const durationPart = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
-
-/** Parses a Go duration string ("1h30m", "250ms", "-5m") into ms; throws on bad input like Go. */
-export function parseGoDuration(text: string): number {
-  let s = text;
-  let sign = 1;
-  if (s.startsWith("-") || s.startsWith("+")) {
-    if (s[0] === "-") sign = -1;
-    s = s.slice(1);
-  }
-  if (s === "0") return 0;
-  if (s === "") throw new Error(`time: invalid duration ${JSON.stringify(text)}`);
-  let total = 0;
-  durationPart.lastIndex = 0;
-  while (durationPart.lastIndex < s.length) {
-    const m = durationPart.exec(s);
-    if (!m) {
-      const rest = s.slice(durationPart.lastIndex);
-      throw new Error(/^\d/.test(rest) && !/[a-zµμ]/i.test(rest)
-        ? `time: missing unit in duration ${JSON.stringify(text)}`
-        : `time: invalid duration ${JSON.stringify(text)}`);
-    }
-    total += Number(m[1]) * unitMs[m[2]!]!;
-  }
-  return sign * total;
-}
-
 /**
- * Converts a `keep_alive` value (as Ollama reads it) to ms, or {@link FOREVER}.
- * Numbers are seconds, strings Go durations; anything negative means forever.
+ * Converts a request's `keep_alive` (as Ollama reads it) to ms, or {@link FOREVER}.
+ * Numbers are seconds, strings Go durations (no `d`, no bare numbers); anything negative means
+ * forever. Throws Ollama's message.
  */
 export function keepAliveMs(value: unknown): number {
   if (typeof value === "number" && Number.isFinite(value)) return value < 0 ? FOREVER : value * 1000;
@@ -100,6 +74,17 @@ export function keepAliveMs(value: unknown): number {
     return ms < 0 ? FOREVER : ms;
   }
   throw new Error(`Unsupported type: '${value === null ? "nil" : typeof value}'`);
+}
+
+/**
+ * Converts the node's default keep-alive (the `keepAlive` knob, like `OLLAMA_KEEP_ALIVE`) to ms,
+ * or {@link FOREVER}: seconds, or text of Turnout's duration grammar with bare numbers as
+ * seconds ({@link KEEP_ALIVE}); negative means forever. Throws saying what is accepted.
+ */
+export function defaultKeepAliveMs(value: number | string): number {
+  const r = parseDuration(value, KEEP_ALIVE);
+  if (!r.ok) throw new RangeError(`keepAlive: ${r.message}`);
+  return r.ms < 0 ? FOREVER : r.ms;
 }
 
 /** Checks knob values, naming the first bad one. */
@@ -117,11 +102,5 @@ export function validateKnobs(k: Partial<SimulatorKnobs>): void {
     const v = k[name];
     if (v !== undefined && !(Number.isFinite(v) && v >= 0 && v <= 1)) throw new RangeError(`${name} must be between 0 and 1, got ${v}`);
   }
-  if (k.keepAlive !== undefined) {
-    try {
-      keepAliveMs(k.keepAlive);
-    } catch (err) {
-      throw new RangeError(`keepAlive: ${(err as Error).message}`);
-    }
-  }
+  if (k.keepAlive !== undefined) defaultKeepAliveMs(k.keepAlive);
 }

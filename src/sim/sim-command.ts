@@ -1,8 +1,13 @@
 /**
- * `turnout sim …`: runs simulated Ollama nodes from command-line flags.
+ * `turnout sim …`: runs simulated Ollama nodes from command-line flags (`node:util` `parseArgs`).
+ * A bad flag or value is an `invalid_argument` naming the flag, which `turnout` prints as one
+ * line with exit code 2.
  */
+import { parseArgs } from "node:util";
+import { KEEP_ALIVE, MS_FLAG, parseDuration } from "../duration.ts";
+import { ErrorCode, TurnoutError } from "../errors.ts";
 import { startSimulatorFleet } from "./simulator.ts";
-import type { SimulatorOptions } from "./options.ts";
+import { validateKnobs, type SimulatorKnobs, type SimulatorOptions } from "./options.ts";
 
 /** Usage text of `turnout sim`. */
 export const SIM_USAGE = `Usage: turnout sim [flags]
@@ -19,33 +24,39 @@ Flags:
   --parallel N                 parallel slots per model (default 1)
   --max-queue N                requests that may wait for a model load before 503 (default 512)
   --load-ms MS                 cold model load time (default 0)
-  --keep-alive D               default keep-alive: seconds, Go duration ("5m") or negative (default 5m)
+  --keep-alive D               default keep-alive: seconds, a duration ("5m", "1h30m", "7d") or negative (default 5m)
   --error-rate F               fraction of requests failing with 500 before the first byte (default 0)
   --mid-stream-failure-rate F  fraction of streams ending with an in-band error (default 0)
   --slow-headers-ms MS         extra delay before response headers (default 0)
   --output-tokens N            answer length without num_predict/max_tokens (default 12)
   --seed N                     seed of the fault PRNG (default 1)
   --help                       show this text
+MS is a number of milliseconds or a duration such as 250ms or 1.5s.
 `;
 
-type Kind = "int" | "number" | "string" | "list" | "keepalive";
-const flags: Record<string, { key: string; kind: Kind }> = {
-  "--port": { key: "port", kind: "int" },
-  "--host": { key: "host", kind: "string" },
-  "--nodes": { key: "nodes", kind: "int" },
-  "--models": { key: "models", kind: "list" },
-  "--ttft-ms": { key: "ttftMs", kind: "number" },
-  "--tokens-per-second": { key: "tokensPerSecond", kind: "number" },
-  "--parallel": { key: "parallel", kind: "int" },
-  "--max-queue": { key: "maxQueue", kind: "int" },
-  "--load-ms": { key: "loadMs", kind: "number" },
-  "--keep-alive": { key: "keepAlive", kind: "keepalive" },
-  "--error-rate": { key: "errorRate", kind: "number" },
-  "--mid-stream-failure-rate": { key: "midStreamFailureRate", kind: "number" },
-  "--slow-headers-ms": { key: "slowHeadersMs", kind: "number" },
-  "--output-tokens": { key: "outputTokens", kind: "int" },
-  "--seed": { key: "seed", kind: "int" },
+type Kind = "int" | "number" | "ms" | "string" | "list" | "keepalive";
+type Key = keyof SimulatorKnobs | "port" | "host" | "nodes" | "models" | "seed";
+const flags: Record<string, { key: Key; kind: Kind }> = {
+  port: { key: "port", kind: "int" },
+  host: { key: "host", kind: "string" },
+  nodes: { key: "nodes", kind: "int" },
+  models: { key: "models", kind: "list" },
+  "ttft-ms": { key: "ttftMs", kind: "ms" },
+  "tokens-per-second": { key: "tokensPerSecond", kind: "number" },
+  parallel: { key: "parallel", kind: "int" },
+  "max-queue": { key: "maxQueue", kind: "int" },
+  "load-ms": { key: "loadMs", kind: "ms" },
+  "keep-alive": { key: "keepAlive", kind: "keepalive" },
+  "error-rate": { key: "errorRate", kind: "number" },
+  "mid-stream-failure-rate": { key: "midStreamFailureRate", kind: "number" },
+  "slow-headers-ms": { key: "slowHeadersMs", kind: "ms" },
+  "output-tokens": { key: "outputTokens", kind: "int" },
+  seed: { key: "seed", kind: "int" },
 };
+const options = {
+  ...Object.fromEntries(Object.keys(flags).map((name) => [name, { type: "string" as const }])),
+  help: { type: "boolean", short: "h" },
+} as const;
 
 /** Parsed `turnout sim` flags. */
 export interface SimCommandConfig {
@@ -54,62 +65,82 @@ export interface SimCommandConfig {
   help: boolean;
 }
 
-/** Parses `turnout sim` flags (`--flag value` or `--flag=value`); throws naming a bad flag. */
+const usage = (message: string) => new TurnoutError(ErrorCode.InvalidArgument, `turnout sim: ${message}`);
+
+/** The value of `--<name>` as its knob or option, or a usage error naming the flag. */
+function flagValue(name: string, kind: Kind, text: string): unknown {
+  const value = text.trim();
+  const bad = (what: string) => usage(`flag --${name}: ${what}, got ${JSON.stringify(value)}`);
+  switch (kind) {
+    case "int":
+      if (!/^-?\d+$/.test(value)) throw bad("expected an integer");
+      return Number(value);
+    case "number": {
+      const n = Number(value);
+      if (value === "" || !Number.isFinite(n)) throw bad("expected a number");
+      return n;
+    }
+    case "ms": {
+      const r = parseDuration(value, MS_FLAG);
+      if (!r.ok) throw usage(`flag --${name}: ${r.message}`);
+      return r.ms;
+    }
+    case "list": {
+      const list = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+      if (list.length === 0) throw bad("expected a comma-separated list");
+      return list;
+    }
+    case "keepalive": {
+      const r = parseDuration(value, KEEP_ALIVE);
+      if (!r.ok) throw usage(`flag --${name}: ${r.message}`);
+      return /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
+    }
+    default:
+      return value;
+  }
+}
+
+/**
+ * Parses `turnout sim` flags (`--flag value` or `--flag=value`; a value may start with "-", as in
+ * `--keep-alive -1`). Throws `invalid_argument` naming the flag: unknown flags, missing or bad
+ * values, stray arguments.
+ */
 export function parseSimArgs(argv: readonly string[]): SimCommandConfig {
+  // Not strict: a strict parse refuses `--keep-alive -1`; the tokens are checked below instead.
+  const { tokens } = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true });
   const out: Record<string, unknown> = {};
   let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "--help" || arg === "-h") {
+  for (const token of tokens) {
+    if (token.kind === "option-terminator") continue;
+    if (token.kind === "positional") throw usage(`unexpected argument ${JSON.stringify(token.value)} (see --help)`);
+    if (token.name === "help") {
+      if (token.value !== undefined) throw usage(`flag ${token.rawName} takes no value`);
       help = true;
       continue;
     }
-    const eq = arg.indexOf("=");
-    const name = eq > 0 ? arg.slice(0, eq) : arg;
-    const spec = flags[name];
-    if (!spec) throw new Error(`turnout sim: unknown flag ${JSON.stringify(name)} (see --help)`);
-    let value: string | undefined = eq > 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined || (eq < 0 && value.startsWith("--"))) throw new Error(`turnout sim: flag ${name} needs a value`);
-    value = value.trim();
-    const bad = (what: string) => new Error(`turnout sim: flag ${name}: ${what}, got ${JSON.stringify(value)}`);
-    switch (spec.kind) {
-      case "int": {
-        if (!/^-?\d+$/.test(value)) throw bad("expected an integer");
-        out[spec.key] = Number(value);
-        break;
+    const spec = flags[token.name];
+    if (spec === undefined) throw usage(`unknown flag ${JSON.stringify(token.rawName)} (see --help)`);
+    if (token.value === undefined || (!token.inlineValue && token.value.startsWith("--"))) throw usage(`flag ${token.rawName} needs a value`);
+    const value = flagValue(token.name, spec.kind, token.value);
+    if (spec.key !== "port" && spec.key !== "host" && spec.key !== "nodes" && spec.key !== "models" && spec.key !== "seed") {
+      try {
+        validateKnobs({ [spec.key]: value });
+      } catch (err) {
+        throw usage(`flag --${token.name}: ${(err as Error).message}`);
       }
-      case "number": {
-        const n = Number(value);
-        if (value === "" || !Number.isFinite(n)) throw bad("expected a number");
-        out[spec.key] = n;
-        break;
-      }
-      case "list": {
-        const list = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
-        if (list.length === 0) throw bad("expected a comma-separated list");
-        out[spec.key] = list;
-        break;
-      }
-      case "keepalive":
-        out[spec.key] = /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
-        break;
-      default:
-        out[spec.key] = value;
     }
+    out[spec.key] = value;
   }
   const { nodes = 1, ...rest } = out as { nodes?: number } & Record<string, unknown>;
-  if (nodes < 1) throw new Error(`turnout sim: flag --nodes: expected an integer >= 1, got ${nodes}`);
-  const options = { port: 11434, models: ["qwen3:32b", "qwen3:8b"], ...rest } as SimulatorOptions;
-  if (options.port! < 0 || options.port! + nodes - 1 > 65535) throw new Error(`turnout sim: flag --port: out of range, got ${options.port}`);
-  return { nodes, options, help };
+  if (nodes < 1) throw usage(`flag --nodes: expected an integer >= 1, got ${nodes}`);
+  const config = { port: 11434, models: ["qwen3:32b", "qwen3:8b"], ...rest } as SimulatorOptions;
+  if (config.port! < 0 || config.port! + nodes - 1 > 65535) throw usage(`flag --port: out of range, got ${config.port}`);
+  return { nodes, options: config, help };
 }
-
-/** Flag names of the knobs, to name the flag when a knob value is rejected. */
-const flagOfKey = Object.fromEntries(Object.entries(flags).map(([flag, s]) => [s.key, flag]));
 
 /**
  * Runs `turnout sim`: starts the nodes and prints one line per node. With `--help` prints the
- * usage and starts nothing.
+ * usage and starts nothing. Bad flags reject with `invalid_argument` before anything starts.
  */
 export async function runSimCommand(argv: string[], print: (line: string) => void = (l) => console.log(l)): Promise<{ close(): Promise<void> }> {
   const config = parseSimArgs(argv);
@@ -121,10 +152,7 @@ export async function runSimCommand(argv: string[], print: (line: string) => voi
   try {
     fleet = await startSimulatorFleet(config.nodes, config.options);
   } catch (err) {
-    const msg = (err as Error).message;
-    const key = /^(\w+)\b/.exec(msg)?.[1];
-    const flag = key ? flagOfKey[key] : undefined;
-    throw new Error(flag ? `turnout sim: flag ${flag}: ${msg}` : `turnout sim: ${msg}`, { cause: err });
+    throw new Error(`turnout sim: ${(err as Error).message}`, { cause: err });
   }
   fleet.nodes.forEach((node, i) => print(`sim node ${i} listening on ${node.url} models: ${node.models.join(",")}`));
   return { close: () => fleet.close() };

@@ -13,7 +13,7 @@ import { ModelRuntime } from "./model-runtime.ts";
 import * as native from "./native-routes.ts";
 import type { Handler } from "./native-routes.ts";
 import * as openai from "./openai-routes.ts";
-import { DEFAULT_KNOBS, keepAliveMs, validateKnobs, type SimulatorKnobs, type SimulatorOptions } from "./options.ts";
+import { DEFAULT_KNOBS, defaultKeepAliveMs, validateKnobs, type SimulatorKnobs, type SimulatorOptions } from "./options.ts";
 import { SimContext, type SimEvent, type SimulatorStats } from "./sim-context.ts";
 
 export type { SimulatorKnobs, SimulatorOptions } from "./options.ts";
@@ -95,7 +95,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   for (const name of options.models) catalog.set(name, catalogEntry(name));
   const ctx = new SimContext({
     knobs,
-    defaultKeepAliveMs: keepAliveMs(knobs.keepAlive),
+    defaultKeepAliveMs: defaultKeepAliveMs(knobs.keepAlive),
     faults: new FaultInjector(options.seed ?? 1),
     catalog,
     version: options.version ?? "0.12.0",
@@ -136,7 +136,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       for (const [k, v] of Object.entries(partial)) {
         if (v !== undefined && k in DEFAULT_KNOBS) (knobs as unknown as Record<string, unknown>)[k] = v;
       }
-      if (partial.keepAlive !== undefined) ctx.defaultKeepAliveMs = keepAliveMs(partial.keepAlive);
+      if (partial.keepAlive !== undefined) ctx.defaultKeepAliveMs = defaultKeepAliveMs(partial.keepAlive);
       if (partial.parallel !== undefined) ctx.runtime.repump();
     },
     stats: () => ctx.stats(),

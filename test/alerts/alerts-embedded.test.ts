@@ -17,6 +17,7 @@ import { createMemoryTransport } from "../../src/transport/memory/memory-transpo
 import { SNAPSHOT_KEY } from "../../src/transport/types.ts";
 import { promtoolCheck } from "../metrics/promtool.ts";
 import { startReceiver } from "./webhook-receiver.ts";
+import { until } from "../support/until.ts";
 
 test("embedded mode: a real proxy's NACK of a malformed snapshot reaches the JSON and Slack webhooks and the admin port's /metrics", async () => {
   const receiver = await startReceiver();
@@ -71,9 +72,11 @@ alerts:
     // The admin port's /metrics counts them by webhook origin (never the path) and kind.
     const metrics = async () => (await (await request(`${node.url}/metrics`)).body.text());
     const sent = `turnout_alerts_sent_total{webhook="${receiver.url}",kind="proxy_nack"} 2\n`;
-    const deadline = Date.now() + 5000;
-    let text = await metrics();
-    while (!text.includes(sent) && Date.now() < deadline) text = await metrics();
+    let last = "";
+    const text = await until(() => `${sent.trim()} in\n${last}`, async () => {
+      last = await metrics();
+      return last.includes(sent) && last;
+    }, { timeoutMs: 5000 });
     assert.ok(text.includes(sent), text);
     assert.ok(text.includes("turnout_control_snapshot_version"), "the control plane's own metrics are still there");
     assert.ok(!text.includes("SECRET"));

@@ -21,7 +21,8 @@ import { startProxy, type Proxy } from "../../src/proxy/proxy.ts";
 import { startSimulator, type Simulator } from "../../src/sim/simulator.ts";
 import { createMemoryTransport } from "../../src/transport/memory/memory-transport.ts";
 import type { Transport } from "../../src/transport/types.ts";
-import { canaryConfig, startLoad, until } from "../rollout/rollout-harness.ts";
+import { canaryConfig, startLoad } from "../rollout/rollout-harness.ts";
+import { until } from "../support/until.ts";
 import { startReceiver, type Received, type Receiver } from "./webhook-receiver.ts";
 
 const SLACK_PATH = "/services/T1/B1/SECRET";
@@ -67,7 +68,7 @@ async function bothArrived(receiver: Receiver, kind: string, timeoutMs = 15_000)
   const got = await until(`a ${kind} alert at both webhooks`, async () => {
     const { generic, slack } = ofKind(receiver, kind);
     return generic.length > 0 && slack.length > 0 ? { generic: generic[0].body, slack: slack[0].body } : undefined;
-  }, timeoutMs, 20);
+  }, { timeoutMs, intervalMs: 20 });
   return got;
 }
 
@@ -133,7 +134,7 @@ test("a canary failing 10 % of requests under load is rolled back: one rollback 
   const text = await until("the rollback counted as raised once and sent twice", async () => {
     const m = await metrics(node);
     return m.includes(raised) && m.includes(sent) ? m : undefined;
-  }, 5000);
+  }, { timeoutMs: 5000 });
   assert.ok(!text.includes("SECRET"));
   const { generic, slack } = ofKind(receiver, "rollback");
   assert.deepEqual([generic.length, slack.length], [1, 1]);
@@ -199,7 +200,7 @@ alerts:
   await until("node alerts counted", async () => {
     const m = await metrics(gw!.node);
     return m.includes(`turnout_alerts_sent_total{webhook="${receiver.url}",kind="node_up"} 2\n`) && m.includes(`turnout_alerts_sent_total{webhook="${receiver.url}",kind="node_down"} 2\n`);
-  }, 5000);
+  }, { timeoutMs: 5000 });
   for (const kind of ["node_down", "node_up"]) {
     const { generic, slack } = ofKind(receiver, kind);
     assert.deepEqual([generic.length, slack.length], [1, 1], kind);

@@ -11,6 +11,7 @@ import type { Alert } from "../../src/control/alerts/alert.ts";
 import { createMemoryEventBus } from "../../src/transport/memory/event-bus.ts";
 import { proxyNack } from "./event-fixtures.ts";
 import { startReceiver } from "./webhook-receiver.ts";
+import { until } from "../support/until.ts";
 
 const silent = createLogger({ level: "silent" });
 const fast = { baseMs: 10, maxMs: 50 };
@@ -85,8 +86,7 @@ test("gives up after max_attempts with one log line naming the origin, never the
     for (const n of notifiers) n.enqueue(alert(1));
     await always503.waitFor(3);
     await gone.waitFor(1);
-    const deadline = Date.now() + 10_000;
-    while (notifiers.some((n) => n.counts().failed.size === 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await until("every notifier to give up", () => notifiers.every((n) => n.counts().failed.size > 0), { timeoutMs: 10_000, intervalMs: 20 });
     assert.deepEqual(notifiers.map((n) => n.counts().failed.get("proxy_nack")), [1, 1, 1]);
     assert.deepEqual(notifiers.map((n) => n.counts().retries), [2, 0, 1], "503 and refused are retried, 404 is not");
     assert.equal(always503.received.length, 3);
@@ -115,8 +115,7 @@ test("an attempt the receiver never answers times out and is retried; the give-u
     const start = performance.now();
     notifier.enqueue(alert(1));
     await hanging.waitFor(2);
-    const deadline = Date.now() + 10_000;
-    while (notifier.counts().failed.size === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await until("the notifier to give up", () => notifier.counts().failed.size > 0, { timeoutMs: 10_000, intervalMs: 20 });
     const took = performance.now() - start;
     assert.equal(notifier.counts().failed.get("proxy_nack"), 1);
     assert.ok(took >= 400 && took < 8000, `two 200 ms attempts took ${took.toFixed(0)} ms`);
@@ -162,8 +161,7 @@ test("a receiver that never answers delays neither the bus nor the other webhook
     assert.equal(bus.dropped(), 0);
     assert.ok(published < 1000, `publishing 200 events took ${published.toFixed(0)} ms`);
     const sentAll = new RegExp(`turnout_alerts_sent_total\\{webhook="${healthy.url}",kind="proxy_nack"\\} 200\\n`);
-    const deadline = Date.now() + 5000; // the 200th answer is on its way back
-    while (!sentAll.test(alerts.prometheusText()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await until("the 200th answer to be counted", () => sentAll.test(alerts.prometheusText()), { timeoutMs: 5000 }); // it is on its way back
     const text = alerts.prometheusText();
     // 1 in flight to the hanging receiver, 50 queued behind it, the 149 oldest of the rest dropped.
     assert.match(text, new RegExp(`turnout_alerts_dropped_total\\{webhook="${hanging.url}",kind="proxy_nack"\\} 149\\n`));

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { loadConfigFile, parseConfig } from "../../src/control/config/load-config.ts";
-import { parseDurationMs } from "../../src/control/config/config-reader.ts";
+import { Problems, readDuration } from "../../src/control/config/config-reader.ts";
 import { toPercent } from "../../src/control/config/seed-config.ts";
 import { compileSnapshot } from "../../src/control/publish/compile.ts";
 import { checkSnapshot } from "../../src/snapshot/check.ts";
@@ -181,9 +181,10 @@ test("YAML syntax errors and missing files are invalid_argument with a location"
   assert.deepEqual(parseConfig("", "empty").state, { nodes: [], routes: [], settings: undefined });
 });
 
-test("durations accept ms, s, m, h, combinations and plain numbers of ms", () => {
-  assert.deepEqual(["250ms", "5s", "5m", "1h30m", "1.5s", 42, "42"].map(parseDurationMs), [250, 5000, 300000, 5400000, 1500, 42, 42]);
-  assert.deepEqual(["soon", "5 s", -1, "5d"].map(parseDurationMs), [undefined, undefined, undefined, undefined]);
+test("durations accept ms, s, m, h, d, combinations and plain numbers of ms", () => {
+  const durationMs = (value: unknown) => readDuration(value, "timeout", new Problems());
+  assert.deepEqual(["250ms", "5s", "5m", "1h30m", "1.5s", 42, "42", "5d"].map(durationMs), [250, 5000, 300000, 5400000, 1500, 42, 42, 432_000_000]);
+  assert.deepEqual(["soon", "5 s", -1].map(durationMs), [undefined, undefined, undefined]);
 });
 
 test("weights are normalised to percent summing to 100 by largest remainder", () => {

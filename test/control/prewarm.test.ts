@@ -55,6 +55,16 @@ test("warmVariant loads a cold model on every node in parallel and resolves once
   assert.ok(performance.now() - again < 380, "already resident: no load wait");
 });
 
+test("warmVariant sends keep_alive in a form Ollama reads: days as hours, bare numbers as seconds", async (t) => {
+  for (const [keepAlive, minutes] of [["7d", 7 * 24 * 60], ["600", 10]] as const) {
+    const [sim] = await sims(t, ["qwen3:8b"]);
+    await warmVariant({ nodes: nodesOf([sim]), model: "qwen3:8b", keepAlive, timeoutMs: 10_000 });
+    const [model] = await ps(sim);
+    const left = (Date.parse(model.expires_at) - Date.now()) / 60_000;
+    assert.ok(left > minutes - 5 && left <= minutes, `kept alive for the ${keepAlive} asked (${Math.round(left)} min left)`);
+  }
+});
+
 test("warmVariant rejects with FailedPrecondition naming a node that does not have the model", async (t) => {
   const list = await sims(t, ["qwen3:32b", "qwen3:8b"], ["qwen3:32b"]);
   await assert.rejects(

@@ -6,6 +6,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { SwitchPhase, SwitchService, type SwitchResponse } from "../../gen/turnout/v1/switch_pb.js";
 import { runSwitchCommand } from "../../src/cli/switch-command.ts";
 import { startEmbedded, streamChat, type Embedded } from "../integration/harness.ts";
+import { until } from "../support/until.ts";
 
 /** Two nodes; variant small (qwen3:8b) on both or, with `missing`, on a second node without the model. */
 const config = (unload: boolean, missing = false) => (urls: string[]) => `
@@ -113,12 +114,8 @@ test("a caller that goes away mid-warm does not stop the switch; a second switch
     const e = ConnectError.from(err);
     return e.code === Code.Aborted && /a switch of route "qwen3-32b" to "small" is in progress/.test(e.rawMessage);
   });
-  // The switch goes on: the load completes and traffic moves (bounded poll: there is no event to wait on over the API).
-  const deadline = Date.now() + 10_000;
-  while ((await gw.admin.getCurrentModel({ route: "qwen3-32b" })).variant !== "small") {
-    assert.ok(Date.now() < deadline, "the switch did not complete after its caller left");
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  // The switch goes on: the load completes and traffic moves (polled: there is no event to wait on over the API).
+  await until("the switch to complete after its caller left", async () => (await gw.admin.getCurrentModel({ route: "qwen3-32b" })).variant === "small", { timeoutMs: 10_000, intervalMs: 50 });
   assert.ok(gw.sims.every((s) => s.isLoaded("qwen3:8b")), "loaded on both nodes before the shift");
 
   // Unary: answers with the shift; the model is resident by then.

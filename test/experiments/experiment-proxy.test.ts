@@ -17,6 +17,7 @@ import { startSimulator, type Simulator } from "../../src/sim/simulator.ts";
 import { createFileKvStore } from "../../src/transport/memory/file-kv-store.ts";
 import type { KvStore } from "../../src/transport/types.ts";
 import { experimentState } from "./experiment-fixtures.ts";
+import { until } from "../support/until.ts";
 
 const SECRET = "test-ref-secret-0123456789";
 let dir: string;
@@ -90,8 +91,7 @@ describe("experiments through the proxy", () => {
     assert.equal(anonymous.variant, "a");
     assert.equal(anonymous.ref, null);
     await chat("chat", "user-1");
-    const deadline = Date.now() + 5000;
-    while (outcomes.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await until("2 outcomes", () => outcomes.length >= 2, { timeoutMs: 5000 });
     assert.equal(outcomes[0].experiment ?? "", "");
     assert.equal(outcomes[1].experiment, "split");
     assert.ok(outcomes[1].armIndex === 0 || outcomes[1].armIndex === 1);

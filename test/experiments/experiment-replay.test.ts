@@ -10,6 +10,7 @@ import { createLogger } from "../../src/log.ts";
 import type { Outcome } from "../../src/proxy/outcome.ts";
 import { encodeOutcomeBatch } from "../../src/proxy/outcomes/outcome-record.ts";
 import { createFileOutcomeLog } from "../../src/transport/memory/file-outcome-log.ts";
+import { until } from "../support/until.ts";
 
 const logger = createLogger({ level: "silent" });
 const HOUR = 3600_000;
@@ -19,14 +20,6 @@ function outcome(i: number, experiment: string): Outcome {
     requestId: `r${i}`, snapshotVersion: 1, route: "chat", variant: i % 2 ? "b" : "a", arm: "", unitHash: "", bucket: i, armIndex: i % 2,
     experiment, experimentPhase: 0, node: "n1", status: "ok", httpStatus: 200, latencyMs: 20 + i, ttftMs: 5, promptTokens: 1, completionTokens: 3, tokensPerSecond: 100,
   };
-}
-
-async function until(cond: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error("condition not met in 10 s");
-    await new Promise((resolve) => setImmediate(resolve));
-  }
 }
 
 test("a restarted consumer replays an experiment's outcomes from its start, beyond the metrics horizon, and counts each once", async (t) => {
@@ -50,7 +43,7 @@ test("a restarted consumer replays an experiment's outcomes from its start, beyo
     return { aggregator, tally, consumer };
   };
   const first = run(now - 3 * HOUR);
-  await until(() => first.consumer.entriesTotal() === 3);
+  await until("the consumer to count 3 entries", () => first.consumer.entriesTotal() === 3);
   assert.equal(first.tally.get("ab")!.outcomes, 26, "the live consumer counts every outcome");
   const before = JSON.stringify([...first.tally.get("ab")!.arms].map(([i, a]) => [i, [...a.units]]));
   await first.consumer.close();

@@ -19,6 +19,7 @@ import { startProxy, type Proxy } from "../../src/proxy/proxy.ts";
 import { startSimulator, type Simulator } from "../../src/sim/simulator.ts";
 import { createNatsTransport, type NatsTransport } from "../../src/transport/nats/nats-transport.ts";
 import { startNatsServer, type NatsServer } from "../support/nats-server.ts";
+import { until } from "../support/until.ts";
 
 const logger = createLogger({ level: "silent" });
 let nats: NatsServer;
@@ -107,14 +108,13 @@ async function traffic(proxy: Proxy, from: number, to: number, sent: Sent): Prom
 
 /** The report once it counts `outcomes` outcomes and `sent` thumbs (20 s at most). */
 async function settled(plane: ControlPlane, outcomes: number, sent: Sent): Promise<ExperimentReport> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
+  let seen = "nothing yet";
+  return until(() => `the report to count ${outcomes} outcomes and ${sent.thumbs} thumbs; it counts ${seen}`, async () => {
     const r = await plane.reports.get("ab");
     const thumbs = r.arms.map((a) => Number(a.feedback.find((f) => f.metric === "thumbs_up")?.count ?? 0));
-    if (Number(r.outcomes) >= outcomes && thumbs.every((n, arm) => n >= sent.thumbs[arm])) return r;
-    if (Date.now() > deadline) assert.fail(`the report counts ${r.outcomes} of ${outcomes} outcomes and ${thumbs} of ${sent.thumbs} thumbs`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+    seen = `${r.outcomes} outcomes and ${thumbs} thumbs`;
+    return Number(r.outcomes) >= outcomes && thumbs.every((n, arm) => n >= sent.thumbs[arm]) && r;
+  }, { timeoutMs: 20_000, intervalMs: 50 });
 }
 
 test("NATS: a control plane restarted mid-experiment reports the same numbers, and counts what came while it was down", { timeout: 90_000 }, async () => {

@@ -25,6 +25,7 @@ import { startProxy } from "../../src/proxy/proxy.ts";
 import { startSimulator, type Simulator } from "../../src/sim/simulator.ts";
 import { createSeededRandom } from "../../src/stats/seeded-random.ts";
 import { createMemoryTransport, type MemoryTransport } from "../../src/transport/memory/memory-transport.ts";
+import { until } from "../support/until.ts";
 
 const USERS = 2000;
 const logger = createLogger({ level: "silent" });
@@ -76,13 +77,10 @@ function numbers(r: ExperimentReport): unknown {
 }
 
 async function waitForReport(client: ReturnType<typeof createClient<typeof ExperimentService>>, what: string, done: (r: ExperimentReport) => boolean): Promise<ExperimentReport> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
+  return until(what, async () => {
     const { report } = await client.getReport({ id: "ab" });
-    if (done(report!)) return report!;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+    return done(report!) && report!;
+  }, { timeoutMs: 20_000, intervalMs: 50 });
 }
 
 /** Feedback counts of `metric` per arm in `r`. */

@@ -8,6 +8,7 @@ import { bucketOf } from "../../src/assign/hash.ts";
 import { checkSnapshot } from "../../src/snapshot/check.ts";
 import { removeDir, startPlane, type Plane } from "../control/admin-harness.ts";
 import { experimentState } from "./experiment-fixtures.ts";
+import { until } from "../support/until.ts";
 
 const planes: Plane[] = [];
 async function plane(dir?: string) {
@@ -114,18 +115,13 @@ describe("ExperimentService", () => {
     await client.create({ id: "short", name: "short", route: "chat", arms: [{ name: "a", weight: 1 }, { name: "b", weight: 1 }], duration: "300ms" });
     await client.start({ id: "short" });
     assert.equal(p.controlPlane.currentSnapshot().experiments.length, 1);
-    const deadline = Date.now() + 10_000;
-    let status = ExperimentStatus.RUNNING;
-    while (Date.now() < deadline && status === ExperimentStatus.RUNNING) {
-      status = (await client.get({ id: "short" })).experiment!.status;
-      if (status === ExperimentStatus.RUNNING) await new Promise((r) => setTimeout(r, 50));
-    }
+    await until("the experiment to stop itself", async () => (await client.get({ id: "short" })).experiment!.status !== ExperimentStatus.RUNNING, { intervalMs: 50 });
     const e = (await client.get({ id: "short" })).experiment!;
     assert.equal(e.status, ExperimentStatus.STOPPED);
     assert.equal(e.endReason, "duration");
     assert.ok(e.phases[0].endedAt !== undefined);
     // The stop is stored before the snapshot without the experiment is published: wait for that.
-    while (Date.now() < deadline && p.controlPlane.currentSnapshot().experiments.length > 0) await new Promise((r) => setTimeout(r, 20));
+    await until("a snapshot without the experiment", () => p.controlPlane.currentSnapshot().experiments.length === 0);
     assert.equal(p.controlPlane.currentSnapshot().experiments.length, 0);
   });
 
@@ -140,7 +136,7 @@ describe("ExperimentService", () => {
     planes.splice(planes.indexOf(first.p), 1);
     // wait out lapse's end while no control plane runs
     const endsMs = Number(lapse.experiment!.endsAt!.seconds) * 1000 + lapse.experiment!.endsAt!.nanos / 1e6;
-    while (Date.now() <= endsMs) await new Promise((r) => setTimeout(r, Math.max(1, endsMs - Date.now() + 5)));
+    await until("lapse's end to pass", () => Date.now() > endsMs);
     const second = await plane(first.p.dir);
     const kept = (await second.client.get({ id: "keep" })).experiment!;
     assert.equal(kept.status, ExperimentStatus.RUNNING);

@@ -19,6 +19,7 @@ import { createFileKvStore } from "../../src/transport/memory/file-kv-store.ts";
 import { createFileOutcomeLog, type FileOutcomeLog } from "../../src/transport/memory/file-outcome-log.ts";
 import type { KvStore } from "../../src/transport/types.ts";
 import { experimentState } from "./experiment-fixtures.ts";
+import { until } from "../support/until.ts";
 
 const SECRET = "feedback-test-secret-0123456789";
 const CONSUMER = "control-feedback-test";
@@ -89,14 +90,6 @@ async function rpcFeedback(ref: string, metric: string, value: number, headers?:
     return { ok: await client.feedback({ ref, metric, value }, { headers }) };
   } catch (err) {
     return { err: ConnectError.from(err) };
-  }
-}
-
-async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
   }
 }
 

@@ -32,7 +32,7 @@ async function start(heartbeatMs?: number): Promise<Embedded & { fleet: Client<t
 }
 
 /** Reads `stream` until `accept` says yes; answers that message. */
-async function until<T>(stream: AsyncIterable<T>, accept: (m: T) => boolean): Promise<T> {
+async function firstMatching<T>(stream: AsyncIterable<T>, accept: (m: T) => boolean): Promise<T> {
   for await (const m of stream) if (accept(m)) return m;
   throw new Error("stream ended first");
 }
@@ -82,7 +82,7 @@ test("a write that waits for the fleet fails with DeadlineExceeded naming synced
   try {
     // A second proxy that reports an old version and never updates (its 60 s heartbeat keeps it live).
     const ghost = create(ProxyStatusSchema, { id: "ghost", host: "elsewhere", version: 1n, appliedVersion: 1n, state: ApplyState.ACK, heartbeatIntervalMs: 60_000 });
-    const seen = until(gw.controlPlane.fleet!.watch(AbortSignal.timeout(5000)), (v) => v.proxies.length === 2);
+    const seen = firstMatching(gw.controlPlane.fleet!.watch(AbortSignal.timeout(5000)), (v) => v.proxies.length === 2);
     gw.bus.publish(SUBJECTS.proxyStatus("ghost"), new TextEncoder().encode(toJsonString(ProxyStatusSchema, ghost)));
     await seen;
     assert.equal(gw.controlPlane.fleet!.proxies().find((e) => e.status!.id === "ghost")!.status!.host, ghost.host);
@@ -129,7 +129,7 @@ test("a malformed snapshot written into the store shows as NACKED with the reaso
     bad.version = good.version + 1n;
     bad.routes[0].defaultVariant = "missing";
     bad.contentHash = snapshotContentHash(bad);
-    const nacked = until(gw.fleet.watchFleet({}, { signal: stop.signal }), (v) => v.proxies[0]?.sync === SyncState.NACKED);
+    const nacked = firstMatching(gw.fleet.watchFleet({}, { signal: stop.signal }), (v) => v.proxies[0]?.sync === SyncState.NACKED);
     await gw.store.put(SNAPSHOT_KEY, toBinary(RoutingSnapshotSchema, bad));
     const view = await nacked;
     const s = view.proxies[0].status!;
@@ -208,7 +208,7 @@ test("a proxy heartbeats its status and turns GONE three intervals after it stop
     }
     const live = (await gw.fleet.listProxies({})).latest!;
     assert.equal(live.live, 2);
-    const gone = until(gw.controlPlane.fleet!.watch(AbortSignal.timeout(5000)), (v) => v.proxies.some((e) => e.status!.id === "second" && e.sync === SyncState.GONE));
+    const gone = firstMatching(gw.controlPlane.fleet!.watch(AbortSignal.timeout(5000)), (v) => v.proxies.some((e) => e.status!.id === "second" && e.sync === SyncState.GONE));
     await second.close();
     const view = await gone;
     assert.equal(view.latest!.live, 1);

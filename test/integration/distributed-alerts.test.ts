@@ -12,7 +12,7 @@ import { snapshotContentHash } from "../../src/snapshot/content-hash.ts";
 import { startTurnout } from "../support/turnout-process.ts";
 import { startReceiver } from "../alerts/webhook-receiver.ts";
 import { startSimulator, type Simulator } from "../../src/sim/simulator.ts";
-import { until } from "../rollout/rollout-harness.ts";
+import { until } from "../support/until.ts";
 import { controlClients, startCluster, waitForFleet } from "./distributed-support.ts";
 
 test("turnout control --alert-webhook/--alert-slack on NATS: two proxies' NACKs, and a real node killed and restarted under two proxies' health checks, reach both webhooks once each", async (t) => {
@@ -34,7 +34,7 @@ test("turnout control --alert-webhook/--alert-slack on NATS: two proxies' NACKs,
   const sub = nc.subscribe("turnout.events.node", { callback: (_err, msg) => void views.push(msg.json()) });
   t.after(() => sub.unsubscribe());
   await nc.flush();
-  const sawBoth = (healthy: boolean) => until(`p1 and p2 reporting gpu-2 ${healthy ? "up" : "down"}`, async () => ["p1", "p2"].every((p) => views.some((v) => v.proxy === p && v.node === "gpu-2" && v.healthy === healthy)), 20_000);
+  const sawBoth = (healthy: boolean) => until(`p1 and p2 reporting gpu-2 ${healthy ? "up" : "down"}`, async () => ["p1", "p2"].every((p) => views.some((v) => v.proxy === p && v.node === "gpu-2" && v.healthy === healthy)), { timeoutMs: 20_000 });
 
   // Probes every 250 ms: refused probes fail at once, so gpu-2 is out after 4 (~1 s); a healthy
   // node would need 4 slow probes in a row. Node alerts at most every 500 ms per node.
@@ -96,7 +96,7 @@ alerts:
   const text = await until("every alert counted", async () => {
     const m = await metrics();
     return m.includes(`kind="node_up"} 2`) ? m : undefined;
-  }, 5000);
+  }, { timeoutMs: 5000 });
   assert.ok(text.includes(`turnout_alerts_sent_total{webhook="${receiver.url}",kind="proxy_nack"} 4\n`), text);
   assert.ok(text.includes(`turnout_alerts_sent_total{webhook="${receiver.url}",kind="node_down"} 2\n`), text);
   assert.ok(text.includes(`turnout_alerts_sent_total{webhook="${receiver.url}",kind="node_up"} 2\n`), text);

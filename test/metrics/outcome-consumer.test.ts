@@ -10,6 +10,7 @@ import { createLogger } from "../../src/log.ts";
 import type { Outcome } from "../../src/proxy/outcome.ts";
 import { encodeOutcomeBatch } from "../../src/proxy/outcomes/outcome-record.ts";
 import { createFileOutcomeLog, type FileOutcomeLog } from "../../src/transport/memory/file-outcome-log.ts";
+import { until } from "../support/until.ts";
 
 const logger = createLogger({ level: "silent" });
 
@@ -48,11 +49,7 @@ async function appendBatches(log: FileOutcomeLog, first: number, count: number, 
 
 /** Resolves once `aggregator` has applied `n` records (polls: the aggregator has no event). */
 async function counted(aggregator: OutcomeAggregator, n: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (aggregator.outcomesTotal() < n) {
-    if (Date.now() > deadline) throw new Error(`counted ${aggregator.outcomesTotal()} of ${n}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
+  await until(() => `${n} records; counted ${aggregator.outcomesTotal()}`, () => aggregator.outcomesTotal() >= n, { timeoutMs: 10_000, intervalMs: 0 });
 }
 
 function start(log: FileOutcomeLog): { aggregator: OutcomeAggregator; consumer: OutcomeConsumer } {

@@ -16,6 +16,7 @@ import { createMemoryTransport } from "../../src/transport/memory/memory-transpo
 import { createNatsTransport } from "../../src/transport/nats/nats-transport.ts";
 import { SUBJECTS, type Transport } from "../../src/transport/types.ts";
 import { startNatsServer } from "../support/nats-server.ts";
+import { until } from "../support/until.ts";
 
 const logger = createLogger({ level: "silent" });
 
@@ -31,15 +32,6 @@ routes:
   - { name: held, default: m, variants: [ { name: m, model: "m:1b", nodes: [a] } ] }
   - { name: free, default: m, variants: [ { name: m, model: "m:1b", nodes: [a, b] } ] }
 `;
-
-/** Polls `check` until it holds or `timeoutMs` passes. */
-async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 function chatBody(model: string, stream: boolean): string {
   return JSON.stringify({ model, stream, messages: [{ role: "user", content: "hi" }] });
@@ -189,7 +181,7 @@ describe("fleet-wide in-flight counts of a proxy that went silent", () => {
       // p1 loses NATS (its streams stay in flight): its last report expires on p2 (3 × 300 ms).
       const lostAt = performance.now();
       await t1.close();
-      await until("p1's report to expire on p2", () => p2.fleetLoad!.othersInFlight(a.url) === 0, 5000);
+      await until("p1's report to expire on p2", () => p2.fleetLoad!.othersInFlight(a.url) === 0, { timeoutMs: 5000 });
       const after = performance.now() - lostAt;
       assert.ok(after >= 500, `expired ${after.toFixed(0)} ms after p1 went silent: too early`);
       assert.equal(p2.fleetLoad!.peers(), 0);

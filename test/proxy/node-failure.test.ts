@@ -5,6 +5,7 @@ import { startSimulator, type Simulator } from "../../src/sim/simulator.ts";
 import { createMemoryEventBus } from "../../src/transport/memory/event-bus.ts";
 import { SUBJECTS, type EventBus } from "../../src/transport/types.ts";
 import { deadUrl, startProxyFixture, type ProxyFixture } from "./proxy-harness.ts";
+import { until } from "../support/until.ts";
 
 const MODEL = "llama3:8b";
 const body = (extra: object = {}) => JSON.stringify({ model: "m", messages: [{ role: "user", content: "hi" }], ...extra });
@@ -139,8 +140,7 @@ describe("a node that fails", () => {
       const back = await events.next((e) => e.node === "a" && e.healthy);
       assert.match(back.reason, /active health check passed/);
       assert.equal(await metric(f, "turnout_proxy_node_healthy", 'node="a"'), 1);
-      const deadline = Date.now() + 10_000;
-      while ((await metric(f, "turnout_proxy_node_model_resident", `node="a",model="${MODEL}"`)) !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await until("the probe to see the model resident on a", async () => (await metric(f, "turnout_proxy_node_model_resident", `node="a",model="${MODEL}"`)) === 1);
       for (let i = 0; i < 40 && revived.stats().requests === 1; i++) {
         const res = await fetch(`${f.proxy.url}/api/chat`, { method: "POST", body: body({ stream: false, options: { num_predict: 2 } }) });
         assert.equal(res.status, 200);
@@ -175,17 +175,18 @@ describe("a node that fails", () => {
         await res.json();
       };
       // A refusing node also cools down for a second after each refusal, so failures add up over time.
-      const until = async (done: () => boolean) => {
-        const deadline = Date.now() + 10_000;
-        while (!done() && Date.now() < deadline) await send();
-      };
-      await until(() => events.seen.some((e) => !e.healthy));
+      const sendUntil = (what: string, done: () => boolean) =>
+        until(what, async () => {
+          if (!done()) await send();
+          return done();
+        }, { intervalMs: 0 });
+      await sendUntil("a node taken out", () => events.seen.some((e) => !e.healthy));
       const first = await events.next((e) => !e.healthy);
       assert.equal(first.node, "dead");
       assert.match(first.reason, /ejected for 300 ms after 2 consecutive failures \(last: ECONNREFUSED\)/);
       const back = await events.next((e) => e.healthy);
       assert.match(back.reason, /ejection time elapsed/);
-      await until(() => events.seen.filter((e) => !e.healthy).length >= 2);
+      await sendUntil("a second ejection", () => events.seen.filter((e) => !e.healthy).length >= 2);
       const second = await events.next((e) => !e.healthy && e !== first);
       assert.match(second.reason, /ejected for 600 ms/);
       assert.equal(await metric(f, "turnout_proxy_node_ejections_total", 'node="dead"'), 2);
@@ -217,8 +218,10 @@ describe("a node that fails", () => {
         await res.json();
       };
       // Each 503 also cools the node down for a second: the two failures take a little while.
-      const deadline = Date.now() + 10_000;
-      while (!events.seen.some((e) => !e.healthy) && Date.now() < deadline) await send();
+      await until("the busy node taken out", async () => {
+        if (!events.seen.some((e) => !e.healthy)) await send();
+        return events.seen.some((e) => !e.healthy);
+      }, { intervalMs: 0 });
       const out = await events.next((e) => !e.healthy);
       assert.equal(out.node, "busy");
       assert.match(out.reason, /after 2 consecutive failures \(last: 503 within [\d.]+ ms\)/);

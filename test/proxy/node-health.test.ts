@@ -6,17 +6,11 @@ import { resilienceSettings } from "../../src/proxy/upstream/resilience-settings
 import { startSimulator, type Simulator } from "../../src/sim/simulator.ts";
 import { compileRoutingTable, releaseUpstreams } from "../../src/proxy/snapshot/routing-table.ts";
 import { buildSnapshot, startProxyFixture } from "./proxy-harness.ts";
+import { until } from "../support/until.ts";
 
 const MODEL = "llama3:8b";
 const TIMEOUTS = { connectTimeoutMs: 1000, firstByteTimeoutMs: 5000, idleTimeoutMs: 5000 };
 
-async function until(condition: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 async function load(sim: Simulator, keepAlive?: number): Promise<void> {
   const res = await fetch(`${sim.url}/api/generate`, { method: "POST", body: JSON.stringify({ model: MODEL, keep_alive: keepAlive }) });
@@ -34,24 +28,24 @@ describe("active health checks", () => {
     upstream.health.configure(settings, "n1", (c) => changes.push(c));
     try {
       // The first probe runs at once and learns what is resident.
-      await until(() => upstream.health.resident !== null, "the first probe");
+      await until("the first probe", () => upstream.health.resident !== null);
       assert.deepEqual([...upstream.health.resident!], []);
       await load(sim);
-      await until(() => upstream.health.resident?.has(MODEL) === true, "the probe to see the loaded model");
+      await until("the probe to see the loaded model", () => upstream.health.resident?.has(MODEL) === true);
       await load(sim, 0); // unload
-      await until(() => upstream.health.resident?.has(MODEL) === false, "the probe to see the unload");
+      await until("the probe to see the unload", () => upstream.health.resident?.has(MODEL) === false);
       assert.equal(upstream.health.available, true);
       assert.equal(changes.length, 0);
 
       await sim.close();
-      await until(() => changes.length === 1, "the node to be taken out");
+      await until("the node to be taken out", () => changes.length === 1);
       assert.deepEqual(changes[0], { node: "n1", baseUrl: sim.url, healthy: false, reason: changes[0].reason });
       assert.match(changes[0].reason, /^active health check failed 3 times \(last: ECONNREFUSED\)$/);
       assert.equal(upstream.health.available, false);
       assert.equal(upstream.health.resident, null, "residency is unknown while the node does not answer");
 
       sim = await startSimulator({ models: [MODEL], port });
-      await until(() => changes.length === 2, "the node to come back");
+      await until("the node to come back", () => changes.length === 2);
       assert.equal(changes[1].healthy, true);
       assert.match(changes[1].reason, /^active health check passed 2 times$/);
       assert.equal(upstream.health.available, true);
@@ -67,7 +61,7 @@ describe("active health checks", () => {
     upstream.tables = 1;
     upstream.health.configure(resilienceSettings({ healthCheck: { intervalMs: 50 } } as never), "n1", undefined);
     try {
-      await until(() => upstream.health.resident !== null, "the first probe");
+      await until("the first probe", () => upstream.health.resident !== null);
       assert.notEqual(upstream.health.timer, undefined, "the next probe is scheduled");
       await upstream.release();
       assert.equal(upstream.health.timer, undefined);
@@ -126,10 +120,10 @@ describe("node choice by residency", () => {
         settings: { healthCheck: { intervalMs: 200, timeoutMs: 200 } },
       });
       const metrics = async () => await (await fetch(`${f.proxy.url}/metrics`)).text();
-      await until(async () => {
+      await until("both nodes probed", async () => {
         const text = await metrics();
         return text.includes('turnout_proxy_node_residency_known{node="cold"} 1') && text.includes(`turnout_proxy_node_model_resident{node="warm",model="${MODEL}"} 1`);
-      }, "both nodes probed");
+      });
       for (let i = 0; i < 20; i++) {
         const res = await fetch(`${f.proxy.url}/api/chat`, { method: "POST", body: JSON.stringify({ model: "m", stream: false, messages: [{ role: "user", content: `q${i}` }] }) });
         assert.equal(res.status, 200);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { startProxyFixture, type ProxyFixture } from "./proxy-harness.ts";
+import { until } from "../support/until.ts";
 
 const MODEL = "llama3:8b";
 const chat = (extra: object = {}) => JSON.stringify({ model: "m", messages: [{ role: "user", content: "hi" }], stream: false, ...extra });
@@ -29,13 +30,6 @@ async function queued(f: ProxyFixture): Promise<number> {
   return Number(line?.split(" ").at(-1));
 }
 
-async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe("the bounded wait for a slot when every node of the variant is full", () => {
   it("a request that finds the node full waits and takes the slot when it frees", async () => {
@@ -46,7 +40,7 @@ describe("the bounded wait for a slot when every node of the variant is full", (
     try {
       const held = await holdSlot(f, 15);
       const waiting = fetch(`${f.proxy.url}/api/chat`, { method: "POST", body: chat() });
-      await until(async () => (await queued(f)) === 1, "the request to queue");
+      await until("the request to queue", async () => (await queued(f)) === 1);
       assert.equal(f.sims[0].stats().requests, 1, "the queued request has not reached the node");
       await held.drain();
       const res = await waiting;
@@ -68,7 +62,7 @@ describe("the bounded wait for a slot when every node of the variant is full", (
       const held = await holdSlot(f, 60);
       const started = performance.now();
       const waiting = fetch(`${f.proxy.url}/api/chat`, { method: "POST", body: chat() });
-      await until(async () => (await queued(f)) === 1, "the request to queue");
+      await until("the request to queue", async () => (await queued(f)) === 1);
       // The queue holds one: the next request is refused at once, in the /v1 dialect's shape.
       const refused = await fetch(`${f.proxy.url}/v1/chat/completions`, { method: "POST", body: chat() });
       assert.equal(refused.status, 503);
@@ -98,11 +92,11 @@ describe("the bounded wait for a slot when every node of the variant is full", (
       const held = await holdSlot(f, 15);
       const controller = new AbortController();
       const leaving = fetch(`${f.proxy.url}/api/chat`, { method: "POST", body: chat(), signal: controller.signal }).catch((err: Error) => err);
-      await until(async () => (await queued(f)) === 1, "the request to queue");
+      await until("the request to queue", async () => (await queued(f)) === 1);
       controller.abort();
       assert.ok((await leaving) instanceof Error);
-      await until(async () => (await queued(f)) === 0, "the queue to empty");
-      await until(async () => f.outcomes.some((o) => o.status === "client_gone"), "the client_gone outcome");
+      await until("the queue to empty", async () => (await queued(f)) === 0);
+      await until("the client_gone outcome", async () => f.outcomes.some((o) => o.status === "client_gone"));
       await held.drain();
       // The freed slot is not taken by the request that left: the next one gets it.
       const res = await fetch(`${f.proxy.url}/api/chat`, { method: "POST", body: chat() });
@@ -129,7 +123,7 @@ describe("the bounded wait for a slot when every node of the variant is full", (
           await res.json();
           order.push(i);
         }));
-        await until(async () => (await queued(f)) === i + 1, `request ${i} to queue`);
+        await until(`request ${i} to queue`, async () => (await queued(f)) === i + 1);
       }
       await held.drain();
       await Promise.all(waiting);

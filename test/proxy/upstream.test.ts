@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { deadUrl, startProxyFixture } from "./proxy-harness.ts";
+import { until } from "../support/until.ts";
 
 const chat = (extra: object = {}) =>
   JSON.stringify({ model: "m", messages: [{ role: "user", content: "hi" }], stream: false, ...extra });
@@ -103,8 +104,7 @@ describe("node choice and upstream forwarding", () => {
       assert.equal(f.sims[0].stats().inFlight, 0);
       assert.equal(f.sims[0].stats().aborted, 1);
       // The outcome is recorded once the proxy saw the upstream abort end.
-      const deadline = Date.now() + 2000;
-      while (f.outcomes.length === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+      await until("the outcome", () => f.outcomes.length > 0, { timeoutMs: 2000, intervalMs: 0 });
       assert.equal(f.outcomes.at(-1)?.status, "client_gone");
     } finally {
       await f.close();

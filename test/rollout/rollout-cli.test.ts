@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runRolloutCommand } from "../../src/cli/rollout-command.ts";
-import { startLoad, startRolloutGateway, until } from "./rollout-harness.ts";
+import { startLoad, startRolloutGateway } from "./rollout-harness.ts";
+import { until } from "../support/until.ts";
 
 test("turnout rollout start follows the rollout with live progress lines to completion; audit prints the decisions", async (t) => {
   const gw = await startRolloutGateway();

@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { RolloutPhase, RolloutState } from "../../gen/turnout/v1/rollout_pb.js";
-import { startRolloutGateway, until } from "./rollout-harness.ts";
+import { startRolloutGateway } from "./rollout-harness.ts";
+import { until } from "../support/until.ts";
 
 async function rejects(p: Promise<unknown>, code: Code, message: RegExp): Promise<void> {
   await assert.rejects(p, (err: unknown) => {

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { GateVerdict, RolloutPhase, RolloutState, type Rollout } from "../../gen/turnout/v1/rollout_pb.js";
 import { SUBJECTS } from "../../src/transport/types.ts";
-import { startLoad, startRolloutGateway, until } from "./rollout-harness.ts";
+import { startLoad, startRolloutGateway } from "./rollout-harness.ts";
+import { until } from "../support/until.ts";
 
 const decoder = new TextDecoder();
 
@@ -23,7 +24,7 @@ async function ended(gw: Awaited<ReturnType<typeof startRolloutGateway>>, id: st
     // the driver appends the decision to the audit log right after storing the record
     const { entries } = await gw.rollouts.getAuditLog({ rolloutId: id });
     return ["completed", "rolled_back", "aborted", "promoted"].includes(entries.at(-1)?.kind ?? "") ? r : undefined;
-  }, timeoutMs);
+  }, { timeoutMs });
 }
 
 test("a canary failing 10% of requests is rolled back automatically within 3 intervals, with an audit trail and events", async (t) => {
@@ -71,7 +72,7 @@ test("a canary failing 10% of requests is rolled back automatically within 3 int
   assert.deepEqual(route.arms.map((a) => [a.variant, a.weight]), [["stable", 100], ["canary", 0]]);
   const before = load.counts.get("canary 200") ?? 0;
   await until("more stable traffic after the rollback", async () => (load.counts.get("stable 200") ?? 0) > 200);
-  await new Promise((resolve) => setTimeout(resolve, 300)); // answers in flight at the rollback finish
+  await load.settled(); // answers in flight at the rollback finish
   const settled = (load.counts.get("canary 200") ?? 0) + (load.counts.get("canary 500") ?? 0);
   await until("another 100 stable answers", async () => (load.counts.get("stable 200") ?? 0) > 300);
   assert.equal((load.counts.get("canary 200") ?? 0) + (load.counts.get("canary 500") ?? 0), settled, "no new canary answers after the rollback");

@@ -107,6 +107,8 @@ export async function startRolloutGateway(options: { canaryErrorRate?: number; r
 export interface Load {
   /** Answers seen, by variant and HTTP status ("canary 500": 3). */
   counts: Map<string, number>;
+  /** Resolves once every request in flight now is answered (later ones are not waited for). */
+  settled(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -114,40 +116,39 @@ export function startLoad(proxyUrl: string, concurrency = 4): Load {
   const counts = new Map<string, number>();
   let running = true;
   let n = 0;
+  const inFlight = new Set<Promise<void>>();
+  const one = async (w: number) => {
+    const stream = ++n % 3 === 0;
+    try {
+      const res = await request(`${proxyUrl}/api/chat`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-turnout-user": `user-${w}-${Math.floor(Math.random() * 1e9)}` },
+        body: JSON.stringify({ model: "chat", stream, messages: [{ role: "user", content: "hi" }] }),
+      });
+      await res.body.text();
+      const key = `${res.headers["x-turnout-variant"]} ${res.statusCode}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    } catch {
+      counts.set("failed", (counts.get("failed") ?? 0) + 1);
+    }
+  };
   const loop = async (w: number) => {
     while (running) {
-      const stream = ++n % 3 === 0;
-      try {
-        const res = await request(`${proxyUrl}/api/chat`, {
-          method: "POST",
-          headers: { "content-type": "application/json", "x-turnout-user": `user-${w}-${Math.floor(Math.random() * 1e9)}` },
-          body: JSON.stringify({ model: "chat", stream, messages: [{ role: "user", content: "hi" }] }),
-        });
-        await res.body.text();
-        const key = `${res.headers["x-turnout-variant"]} ${res.statusCode}`;
-        counts.set(key, (counts.get(key) ?? 0) + 1);
-      } catch {
-        counts.set("failed", (counts.get("failed") ?? 0) + 1);
-      }
+      const answered = one(w);
+      inFlight.add(answered);
+      await answered;
+      inFlight.delete(answered);
     }
   };
   const workers = Array.from({ length: concurrency }, (_, w) => loop(w));
   return {
     counts,
+    async settled() {
+      await Promise.all([...inFlight]);
+    },
     async stop() {
       running = false;
       await Promise.all(workers);
     },
   };
-}
-
-/** Polls `fn` until it answers something truthy, or fails after `timeoutMs`. */
-export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 15_000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }

@@ -13,7 +13,8 @@ import { startSimulator, type Simulator } from "../../src/sim/simulator.ts";
 import { createNatsTransport, type NatsTransport } from "../../src/transport/nats/nats-transport.ts";
 import { SUBJECTS } from "../../src/transport/types.ts";
 import { startNatsServer, type NatsServer } from "../support/nats-server.ts";
-import { canaryConfig, startLoad, until } from "./rollout-harness.ts";
+import { canaryConfig, startLoad } from "./rollout-harness.ts";
+import { until } from "../support/until.ts";
 
 const logger = createLogger({ level: "silent" });
 let nats: NatsServer;
@@ -91,7 +92,7 @@ test("NATS: two control planes drive a rollout once; when the driving one stops 
   const dwelling = await until("step 2 dwelling", async () => {
     const r = (await a.rollouts.getRollout({ id })).rollout!;
     return r.step === 2 && r.phase === RolloutPhase.DWELLING ? r : undefined;
-  }, 20_000);
+  }, { timeoutMs: 20_000 });
 
   // b stops (gives its lease up); a takes over at step 2 and waits out the stored dwell.
   await stopControl(b);
@@ -99,7 +100,7 @@ test("NATS: two control planes drive a rollout once; when the driving one stops 
   const r = await until("the rollout to complete on a", async () => {
     const x = (await a.rollouts.getRollout({ id })).rollout!;
     return x.state === RolloutState.COMPLETED ? x : undefined;
-  }, 20_000);
+  }, { timeoutMs: 20_000 });
   assert.equal(r.canaryPercent, 100);
   const { entries } = await a.rollouts.getAuditLog({ rolloutId: id });
   assert.deepEqual(entries.filter((e) => e.kind !== "held").map((e) => [e.kind, e.step]), [["started", 0], ["step", 1], ["step", 2], ["completed", 3]], "every step applied once, across two control planes");

@@ -34,12 +34,3 @@ export function sseData(text: string): string[] {
     return frame.slice(6);
   });
 }
-
-/** Polls `check` until it returns true or the deadline passes (for state with no event). */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met before the deadline");
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

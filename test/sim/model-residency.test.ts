@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { startSimulator, type SimEvent } from "../../src/sim/simulator.ts";
-import { eventually, get, ndjson, post } from "./http-helpers.ts";
+import { get, ndjson, post } from "./http-helpers.ts";
+import { until } from "../support/until.ts";
 
 const chat = (model: string, extra: Record<string, unknown> = {}) => ({ model, messages: [{ role: "user", content: "hi" }], ...extra });
 const ps = async (url: string) => JSON.parse((await get(url + "/api/ps")).text).models as { name: string; expires_at: string; size: number; size_vram: number }[];
@@ -107,7 +108,7 @@ test("keep_alive 0 waits for in-flight requests before unloading", async (t) => 
   assert.equal(sim.isLoaded("qwen3:8b"), true, "the running stream keeps the model");
   const chunks = ndjson((await streaming).text);
   assert.equal(chunks.at(-1)!.done, true, "the in-flight stream finished");
-  await eventually(() => !sim.isLoaded("qwen3:8b"));
+  await until("qwen3:8b to unload", () => !sim.isLoaded("qwen3:8b"));
   assert.ok(log.indexOf("unload") > log.indexOf("end:/api/chat"));
 });
 
@@ -130,7 +131,7 @@ test("a full load queue answers 503 at once; waiting for slots of a loaded model
   t.after(() => sim.close());
   const first = post(sim.url + "/api/chat", chat("qwen3:32b", { stream: false }));
   const second = post(sim.url + "/api/chat", chat("qwen3:32b", { stream: false }));
-  await eventually(() => sim.stats().inFlight === 2);
+  await until("2 requests in flight", () => sim.stats().inFlight === 2);
   const busy = await post(sim.url + "/api/chat", chat("qwen3:32b", { stream: false }));
   assert.equal(busy.status, 503);
   assert.deepEqual(JSON.parse(busy.text), { error: "server busy, please try again.  maximum pending requests exceeded" });
@@ -148,7 +149,7 @@ test("a client that disconnects while waiting for a load is dropped and the load
   t.after(() => sim.close());
   const ac = new AbortController();
   const pending = post(sim.url + "/api/chat", chat("qwen3:32b"), ac.signal).catch((e: Error) => e);
-  await eventually(() => sim.stats().inFlight === 1);
+  await until("1 request in flight", () => sim.stats().inFlight === 1);
   const ended = sim.waitFor("request-end");
   ac.abort();
   assert.equal(((await ended) as { status: number }).status, 499);

@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { createServer } from "node:net";
 import { parseSimArgs, runSimCommand } from "../../src/sim/sim-command.ts";
 import { startSimulatorFleet } from "../../src/sim/simulator.ts";
@@ -52,6 +53,32 @@ test("names the bad flag in its error", async () => {
   assert.throws(() => parseSimArgs(["--nodes", "0"]), /--nodes/);
   await assert.rejects(runSimCommand(["--port", "0", "--error-rate", "2"], () => {}), /--error-rate: errorRate must be between 0 and 1/);
   await assert.rejects(runSimCommand(["--port", "0", "--keep-alive", "soon"], () => {}), /--keep-alive/);
+});
+
+test("durations take the one grammar: MS flags as ms or with a unit, --keep-alive as seconds or with a unit", () => {
+  const c = parseSimArgs(["--ttft-ms", "1.5s", "--load-ms=2500us", "--slow-headers-ms", "250", "--keep-alive", "7d"]);
+  assert.deepEqual(c.options, { port: 11434, models: ["qwen3:32b", "qwen3:8b"], ttftMs: 1500, loadMs: 2.5, slowHeadersMs: 250, keepAlive: "7d" });
+  assert.equal(parseSimArgs(["--keep-alive=-1"]).options.keepAlive, -1);
+  assert.equal(parseSimArgs(["--keep-alive", "90"]).options.keepAlive, 90);
+  assert.throws(() => parseSimArgs(["--load-ms", "soon"]), /--load-ms: "soon" is not a number of ms or a duration such as "250ms" or "1.5s"/);
+  assert.throws(() => parseSimArgs(["--ttft-ms", "-5"]), /--ttft-ms: must not be negative, got "-5"/);
+  assert.throws(() => parseSimArgs(["--keep-alive", "soon"]), /--keep-alive: "soon" is not a duration/);
+  assert.throws(() => parseSimArgs(["--ttft-ms", "--parallel", "2"]), /--ttft-ms needs a value/);
+  assert.throws(() => parseSimArgs(["stray"]), /unexpected argument "stray"/);
+});
+
+test("a bad flag is a usage error: exit code 2 and one line naming the flag, no stack trace", async () => {
+  const bin = new URL("../../bin/turnout.js", import.meta.url).pathname;
+  for (const [args, line] of [
+    [["--bogus", "1"], 'turnout sim: unknown flag "--bogus" (see --help)'],
+    [["--parallel", "two"], 'turnout sim: flag --parallel: expected an integer, got "two"'],
+    [["--port", "0", "--error-rate", "2"], "turnout sim: flag --error-rate: errorRate must be between 0 and 1, got 2"],
+  ] as const) {
+    const exit = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile(process.execPath, [bin, "sim", ...args], (_err, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }));
+    });
+    assert.deepEqual(exit, { code: 2, stdout: "", stderr: `${line}\n` }, args.join(" "));
+  }
 });
 
 test("--help prints the usage and starts nothing", async () => {

@@ -5,6 +5,7 @@ import { connectNats } from "../../src/transport/nats/nats-connection.ts";
 import { createNatsEventBus } from "../../src/transport/nats/nats-event-bus.ts";
 import { SUBJECTS, type BusMessage } from "../../src/transport/types.ts";
 import { startNatsServer } from "../support/nats-server.ts";
+import { until } from "../support/until.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -43,8 +44,8 @@ test("the NATS bus delivers across connections with wildcards; publishing while 
   assert.deepEqual(await take(events, 1), ["turnout.events.config=c1"]);
 
   await server.kill();
-  // the client notices the closed socket on its own; no event to await here, so poll with a deadline
-  for (const deadline = Date.now() + 5000; a.connected() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
+  // the client notices the closed socket on its own; no event to await here, so poll
+  await until("the client to notice the closed socket", () => !a.connected(), { timeoutMs: 5000 });
   assert.equal(a.connected(), false);
   const dropped = publisher.dropped();
   publisher.publish(SUBJECTS.proxyStatus("p1"), bytes("while down")); // must not throw

@@ -7,20 +7,19 @@ import { connectNats } from "../../src/transport/nats/nats-connection.ts";
 import { createNatsKvStore } from "../../src/transport/nats/nats-kv-store.ts";
 import type { KvEntry } from "../../src/transport/types.ts";
 import { startNatsServer } from "../support/nats-server.ts";
+import { until } from "../support/until.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
 /** Resolves once /proc shows every thread of `pid` stopped (state T). */
 async function stopped(pid: number): Promise<void> {
-  const deadline = performance.now() + 5000;
-  for (;;) {
+  let states: string[] = [];
+  await until(() => `nats-server ${pid} to stop: thread states ${states.join("")}`, async () => {
     const tasks = await readdir(`/proc/${pid}/task`);
-    const states = await Promise.all(tasks.map(async (t) => (await readFile(`/proc/${pid}/task/${t}/stat`, "utf8")).replace(/^.*\) /s, "")[0]));
-    if (states.every((st) => st === "T" || st === "t")) return;
-    if (performance.now() > deadline) throw new Error(`nats-server ${pid} did not stop: thread states ${states.join("")}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
+    states = await Promise.all(tasks.map(async (t) => (await readFile(`/proc/${pid}/task/${t}/stat`, "utf8")).replace(/^.*\) /s, "")[0]));
+    return states.every((st) => st === "T" || st === "t");
+  }, { timeoutMs: 5000, intervalMs: 0 });
 }
 
 async function rejectsUnavailable(p: Promise<unknown>): Promise<number> {

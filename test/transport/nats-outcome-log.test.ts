@@ -7,6 +7,7 @@ import { createNatsOutcomeLog } from "../../src/transport/nats/nats-outcome-log.
 import { createNatsTransport, type NatsTransport } from "../../src/transport/nats/nats-transport.ts";
 import type { LogEntry } from "../../src/transport/types.ts";
 import { startNatsServer } from "../support/nats-server.ts";
+import { until } from "../support/until.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -84,7 +85,7 @@ async function replaySeqs(log: NatsTransport["outcomes"], consumer: string, sinc
 
 /** Resolves once the clock has passed `ms` (appends after it are stamped later; there is no event for that). */
 async function clockPast(ms: number): Promise<void> {
-  while (Date.now() <= ms) await new Promise((resolve) => setImmediate(resolve));
+  await until(`the clock to pass ${ms}`, () => Date.now() > ms, { intervalMs: 0 });
 }
 
 test("replay yields the entries stored since sinceMs up to the durable consumer's ack floor, from a new process, leaving the consumer where it was", async (t) => {

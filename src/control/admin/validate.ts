@@ -11,13 +11,12 @@ import type { Node, Route, Settings } from "../../../gen/turnout/v1/routing_pb.j
 import { baseUrlProblem, uniqueKeys, variantsProblem, weightsSumProblem } from "../../snapshot/check-rules.ts";
 import { checkSettings } from "../../snapshot/check-settings.ts";
 import type { DesiredState } from "../state/desired-state.ts";
+import { KEEP_ALIVE, parseDuration } from "../../duration.ts";
 
 /** Node ids and variant names: letters, digits, '.', '_' and '-'. */
 export const NAME_PATTERN = /^[A-Za-z0-9._-]+$/;
 /** Longest node id, variant name, route name or seed. */
 export const MAX_NAME_LENGTH = 200;
-/** An Ollama keep_alive: seconds, or a Go duration ("30m"), negative for forever. */
-export const KEEP_ALIVE_PATTERN = /^-?(\d+(\.\d+)?|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)$/;
 
 function join(path: string, field: string): string {
   return path === "" ? field : `${path}.${field}`;
@@ -80,9 +79,8 @@ export function validateRoute(route: Route, path: string): FieldViolation[] {
       if (nodes.has(id)) out.push({ field: `${vpath}.nodes[${k}]`, message: `duplicate node ${JSON.stringify(id)}` });
       nodes.add(id);
     });
-    if (variant.keepAlive !== "" && !KEEP_ALIVE_PATTERN.test(variant.keepAlive)) {
-      out.push({ field: `${vpath}.keep_alive`, message: `${JSON.stringify(variant.keepAlive)} is not a duration such as "30m" or "-1"` });
-    }
+    const keepAlive = variant.keepAlive === "" ? undefined : parseDuration(variant.keepAlive, KEEP_ALIVE);
+    if (keepAlive?.ok === false) out.push({ field: `${vpath}.keep_alive`, message: keepAlive.message });
   });
   if (route.defaultVariant === "") {
     if (route.variants.length > 1) out.push({ field: join(path, "default_variant"), message: "must name one of the variants when there are several" });

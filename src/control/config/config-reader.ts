@@ -2,6 +2,7 @@
  * Typed reading of an untyped YAML tree that records every problem with its path instead of
  * stopping at the first: wrong types, out-of-range numbers, bad durations and unknown keys.
  */
+import { CONFIG_DURATION, parseDuration } from "../../duration.ts";
 import type { FieldViolation } from "../../errors.ts";
 
 /** Collects problems; `broken` remembers paths whose value could not be read at all. */
@@ -106,26 +107,12 @@ export function readBool(value: unknown, path: string, p: Problems): boolean | u
   return value;
 }
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
-const MAX_MS = 0xffff_ffff;
-
-/** Milliseconds of a duration: a number of ms, or text like "250ms", "5s", "5m", "1h30m". */
-export function parseDurationMs(value: unknown): number | undefined {
-  if (typeof value === "number") return Number.isInteger(value) && value >= 0 && value <= MAX_MS ? value : undefined;
-  if (typeof value !== "string") return undefined;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return parseDurationMs(Number(text));
-  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(text)) return undefined;
-  let ms = 0;
-  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) ms += Number(m[1]) * UNIT_MS[m[2]];
-  ms = Math.round(ms);
-  return ms <= MAX_MS ? ms : undefined;
-}
-
-/** A duration at `path` in ms (see {@link parseDurationMs}), or undefined. */
+/** A duration at `path` in whole ms, read by the one duration grammar with bare numbers as ms
+ * ({@link CONFIG_DURATION}: 0 to 4294967295 ms), or undefined. */
 export function readDuration(value: unknown, path: string, p: Problems): number | undefined {
   if (value === undefined || value === null) return undefined;
-  const ms = parseDurationMs(value);
-  if (ms === undefined) p.bad(path, `must be a duration such as "250ms", "5s", "5m" or a number of ms, got ${describe(value)}`);
-  return ms;
+  const r = typeof value === "string" || typeof value === "number" ? parseDuration(value, CONFIG_DURATION) : undefined;
+  if (r?.ok) return r.ms;
+  p.bad(path, `${r?.must ?? `must be ${CONFIG_DURATION.accepted}`}, got ${describe(value)}`);
+  return undefined;
 }

@@ -9,23 +9,20 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ExperimentArmSchema, ExperimentSchema, ExperimentStatus, type Experiment, type ExperimentServiceCreateRequest } from "../../../gen/turnout/v1/experiment_pb.js";
 import type { Route } from "../../../gen/turnout/v1/routing_pb.js";
 import { validateTargeting } from "../../assign/targeting/validate-targeting.ts";
+import { EXPERIMENT_DURATION, parseDuration } from "../../duration.ts";
 import { invalidArgument, type FieldViolation } from "../../errors.ts";
 
 /** Experiment ids: safe as store keys and in `x-turnout-ref`. */
 export const EXPERIMENT_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const METRIC = /^[A-Za-z0-9_.:-]{1,64}$/;
 const LAYER = /^[A-Za-z0-9_.:/-]{1,128}$/;
-const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-/** Longest duration accepted: a year. */
-export const MAX_DURATION_MS = 366 * 86_400_000;
 const MAX_ARMS = 16;
 
-/** Milliseconds of a duration like "24h", "90m", "1h30m", "7d", "500ms"; undefined when malformed. */
-export function parseDuration(text: string): number | undefined {
-  if (!/^(\d+(ms|s|m|h|d))+$/.test(text)) return undefined;
-  let total = 0;
-  for (const [, n, unit] of text.matchAll(/(\d+)(ms|s|m|h|d)/g)) total += Number(n) * UNITS[unit];
-  return total;
+/** Milliseconds of a stored experiment's `duration` ({@link EXPERIMENT_DURATION}); 0 when it is
+ * not one (never stored: Create refuses it). */
+export function experimentDurationMs(text: string): number {
+  const r = parseDuration(text, EXPERIMENT_DURATION);
+  return r.ok ? r.ms : 0;
 }
 
 /** A lower-case id from `name` plus a random suffix, e.g. "faster-model-3f9a". */
@@ -89,10 +86,9 @@ export function experimentFromRequest(req: ExperimentServiceCreateRequest, route
   if (req.layer !== "" && !LAYER.test(req.layer)) out.push({ field: "layer", message: "must be 1..128 of letters, digits, '_', '.', ':', '/' and '-'" });
   if (!Number.isFinite(req.layerPercent) || req.layerPercent < 0 || req.layerPercent > 100) out.push({ field: "layer_percent", message: `must be from 0 to 100 (0 means 100), got ${req.layerPercent}` });
 
-  const ms = parseDuration(req.duration);
+  const duration = parseDuration(req.duration, EXPERIMENT_DURATION);
   if (req.duration === "") out.push({ field: "duration", message: 'must be set, e.g. "24h"' });
-  else if (ms === undefined) out.push({ field: "duration", message: `${JSON.stringify(req.duration)} is not a duration like "24h", "90m" or "1h30m"` });
-  else if (ms <= 0 || ms > MAX_DURATION_MS) out.push({ field: "duration", message: "must be more than 0 and at most 366d" });
+  else if (!duration.ok) out.push({ field: "duration", message: duration.message });
 
   const metricProblem = (m: string) => (METRIC.test(m) ? undefined : "must be 1..64 of letters, digits, '_', '.', ':' and '-'");
   req.metrics.forEach((m, i) => {

@@ -29,7 +29,7 @@ import { checkDesiredState, desiredOf } from "../publish/compile.ts";
 import type { PublishResult } from "../publish/publish.ts";
 import type { StateStore, Stored, StoredState } from "../state/state-store.ts";
 import { checkExpectedRevision } from "../admin/write-guard.ts";
-import { EXPERIMENT_ID, experimentFromRequest, idFromName, parseDuration } from "./experiment-input.ts";
+import { EXPERIMENT_ID, experimentDurationMs, experimentFromRequest, idFromName } from "./experiment-input.ts";
 
 /** A stored experiment and, for writes that publish, the snapshot version that carries it. */
 export interface ExperimentResult {
@@ -183,7 +183,7 @@ export function createExperimentOperations(ctx: ExperimentOperationsContext): Ex
         if (next.status === DRAFT) {
           next.phases = [create(ExperimentPhaseSchema, { seed: `${id}:0`, startedAt: timestampFromDate(at), weights: next.arms.map((a) => a.weight) })];
           next.startedAt = timestampFromDate(at);
-          next.endsAt = timestampFromDate(new Date(at.getTime() + (parseDuration(next.duration) ?? 0)));
+          next.endsAt = timestampFromDate(new Date(at.getTime() + experimentDurationMs(next.duration)));
         }
         next.status = RUNNING;
         return commit(state, existing, next, "starting");

@@ -13,13 +13,14 @@
  * control plane: only `close()` (shutdown) aborts it, never a caller that stops watching.
  */
 import type { RoutingSnapshot } from "../../../gen/turnout/v1/routing_pb.js";
+import { KEEP_ALIVE, parseDuration } from "../../duration.ts";
 import { ErrorCode, TurnoutError, invalidArgument } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { checkSnapshot } from "../../snapshot/check.ts";
 import type { AdminOperations } from "../admin/admin-operations.ts";
 import type { Fleet } from "../fleet/fleet.ts";
 import type { StateStore } from "../state/state-store.ts";
-import { KEEP_ALIVE_PATTERN, routeNameProblem } from "../admin/validate.ts";
+import { routeNameProblem } from "../admin/validate.ts";
 import { checkExpectedRevision } from "../admin/write-guard.ts";
 import { createSwitchRun, type SwitchRun } from "./switch-run.ts";
 import type { SwitchInput, SwitchLock } from "./switch-input.ts";
@@ -95,9 +96,8 @@ export function createModelSwitcher(options: ModelSwitcherOptions): ModelSwitche
       const problem = routeNameProblem(route);
       if (problem) throw invalidArgument([{ field: "route", message: problem }]);
       if (variant === "") throw invalidArgument([{ field: "variant", message: "must not be empty" }]);
-      if (input.keepAlive && !KEEP_ALIVE_PATTERN.test(input.keepAlive)) {
-        throw invalidArgument([{ field: "keep_alive", message: `${JSON.stringify(input.keepAlive)} is not a duration such as "30m" or "-1"` }]);
-      }
+      const keepAlive = input.keepAlive ? parseDuration(input.keepAlive, KEEP_ALIVE) : undefined;
+      if (keepAlive?.ok === false) throw invalidArgument([{ field: "keep_alive", message: keepAlive.message }]);
       // One switch per route before its shift; one already writing is waited for (milliseconds).
       for (let busy = shifting.get(route); busy !== undefined; busy = shifting.get(route)) {
         if (busy.writing === undefined) throw new TurnoutError(ErrorCode.Aborted, `a switch of route ${JSON.stringify(route)} to ${JSON.stringify(busy.variant)} is in progress; retry once it has shifted`);

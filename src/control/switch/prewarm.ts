@@ -9,6 +9,7 @@
  * rejects it with FailedPrecondition naming the node and the reason (the other nodes' warms are
  * stopped, nothing else is touched).
  */
+import { ollamaKeepAlive } from "../../duration.ts";
 import { ErrorCode, TurnoutError } from "../../errors.ts";
 import { emptyGenerate, residentModels, sameModel } from "./ollama-admin.ts";
 import type { TargetNode } from "./variant-nodes.ts";
@@ -65,7 +66,7 @@ export async function warmVariant(options: WarmVariantOptions): Promise<void> {
   const warmOne = async (node: TargetNode, index: number): Promise<void> => {
     options.onProgress?.({ phase: "warming", node: node.id, index, done, total: nodes.length, elapsedMs: elapsed() });
     try {
-      const reason = await emptyGenerate(node.baseUrl, { model, keep_alive: options.keepAlive, options: options.options }, options.timeoutMs, signal);
+      const reason = await emptyGenerate(node.baseUrl, { model, keep_alive: ollamaKeepAlive(options.keepAlive), options: options.options }, options.timeoutMs, signal);
       if (reason !== "load" && reason !== "") throw new Error(`answered done_reason ${JSON.stringify(reason)} instead of "load"`);
       const resident = await residentModels(node.baseUrl, signal);
       if (!resident.some((name) => sameModel(name, model))) {

@@ -27,7 +27,8 @@ export interface CompiledVariant {
   readonly nodes: readonly CompiledNode[];
   /** Ollama options that win over the client's. */
   readonly options: JsonObject | undefined;
-  /** keep_alive forced on native requests ("" = leave the client's). */
+  /** keep_alive forced on native requests ("" = leave the client's), as Ollama reads it: a whole
+   * number of seconds, or Go duration text (see `ollamaKeepAlive`). */
   readonly keepAlive: string;
   /** `"model":"<tag>"` as bytes, what answers carry. */
   readonly modelPattern: Buffer;

@@ -6,6 +6,7 @@
  */
 import type { RoutingSnapshot } from "../../../gen/turnout/v1/routing_pb.js";
 import { bucketTable } from "../../assign/allocate.ts";
+import { ollamaKeepAlive } from "../../duration.ts";
 import type { NodeHealthListener } from "../upstream/node-health.ts";
 import { NodeUpstream, upstreamKey, type TypicalSpeed, type UpstreamTimeouts } from "../upstream/node-upstream.ts";
 import { resilienceSettings, type ResilienceSettings } from "../upstream/resilience-settings.ts";
@@ -124,7 +125,7 @@ export function compileRoutingTable(
         model: v.model,
         nodes: chosen,
         options: v.options && Object.keys(v.options).length > 0 ? v.options : undefined,
-        keepAlive: v.keepAlive,
+        keepAlive: String(ollamaKeepAlive(v.keepAlive)),
         modelPattern: Buffer.from(`"model":${JSON.stringify(v.model)}`),
         queue: new SlotQueue(chosen.map((n) => n.upstream), settings.resilience.queue),
       });
