@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { ChatService, type ChatDone } from "../../gen/turnout/v1/chat_pb.js";
+import { BadRequestSchema } from "../../gen/turnout/v1/error_details_pb.js";
 import { startProxyFixture, type ProxyFixture } from "./proxy-harness.ts";
 
 describe("Connect ChatService.Chat on the traffic port", () => {
@@ -59,6 +60,22 @@ describe("Connect ChatService.Chat on the traffic port", () => {
         for await (const res of client.chat({ model: "nope", messages: [{ role: "user", content: "hi" }] })) void res;
       },
       (err) => ConnectError.from(err).code === Code.NotFound,
+    );
+  });
+
+  it("answers a request without a model with InvalidArgument whose BadRequest detail names the field", async () => {
+    const client = createClient(ChatService, createConnectTransport({ baseUrl: f.proxy.url, httpVersion: "2" }));
+    await assert.rejects(
+      async () => {
+        for await (const res of client.chat({ model: "", messages: [{ role: "user", content: "hi" }] })) void res;
+      },
+      (err) => {
+        const e = ConnectError.from(err);
+        assert.equal(e.code, Code.InvalidArgument);
+        const [detail] = e.findDetails(BadRequestSchema);
+        assert.deepEqual(detail?.fieldViolations.map((v) => [v.field, v.description]), [["model", "is required"]]);
+        return true;
+      },
     );
   });
 

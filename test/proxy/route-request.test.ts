@@ -61,6 +61,7 @@ describe("the route stage", () => {
       ok: false,
       problem: RouteProblem.NotFound,
       message: "model 'nope:1' not found",
+      violations: [],
     });
   });
 
@@ -138,5 +139,6 @@ describe("the route stage", () => {
     assert.equal(r.ok, false);
     assert.equal(!r.ok && r.problem, RouteProblem.InvalidAttributes);
     assert.match(!r.ok ? r.message : "", /^metadata\.region: /);
+    assert.deepEqual(!r.ok && r.violations.map((v) => v.field), ["metadata.region"]);
   });
 });

@@ -67,10 +67,13 @@ export function createChatService(ctx: ProxyContext): ServiceImpl<typeof ChatSer
       const table = ctx.current();
       call.responseHeader.set("x-turnout-snapshot", table?.versionHeader ?? "0");
       if (table === undefined) throw new ConnectError("no routing snapshot yet", Code.Unavailable);
-      if (req.model === "") throw toConnectError(new TurnoutError(ErrorCode.InvalidArgument, "model is required"));
+      if (req.model === "") throw toConnectError(new TurnoutError(ErrorCode.InvalidArgument, "model is required", { violations: [{ field: "model", message: "is required" }] }));
       const unit = req.user || call.requestHeader.get(table.settings.unitHeader) || undefined;
       const routed = routeRequest(table, ctx.refKey, requestId, req.model, unit, headers, undefined, req.options, OptionsRewrite.Variant);
-      if (!routed.ok) throw new ConnectError(routed.message, routed.problem === RouteProblem.NotFound ? Code.NotFound : Code.InvalidArgument);
+      if (!routed.ok) {
+        const code = routed.problem === RouteProblem.NotFound ? ErrorCode.NotFound : ErrorCode.InvalidArgument;
+        throw toConnectError(new TurnoutError(code, routed.message, { violations: [...routed.violations] }));
+      }
       const { route, variant, assignment } = routed;
       call.responseHeader.set("x-turnout-variant", variant.name);
       if (assignment.experiment !== undefined) call.responseHeader.set("x-turnout-ref", assignment.experiment.ref);

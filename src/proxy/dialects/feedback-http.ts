@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
-import { TurnoutError, type FieldViolation } from "../../errors.ts";
+import { TurnoutError, formatViolations, type FieldViolation } from "../../errors.ts";
 import { acceptFeedback } from "../feedback/accept-feedback.ts";
 import type { ProxyContext } from "../proxy-context.ts";
 import { requestIdOf } from "./request-context.ts";
@@ -20,8 +20,7 @@ export const FEEDBACK_PATH = "/v1/feedback";
 export const MAX_FEEDBACK_BYTES = 16 * 1024;
 
 function reject(res: ProxyResponse, meta: AnswerMeta, violations: readonly FieldViolation[]): void {
-  const error = violations.map((v) => `${v.field}: ${v.message}`).join("; ");
-  sendJson(res, 400, JSON.stringify({ error, violations }), meta);
+  sendJson(res, 400, JSON.stringify({ error: formatViolations(violations), violations }), meta);
 }
 
 /** Answers one `POST /v1/feedback`. */

@@ -8,6 +8,7 @@
  * experiment carries a signed `x-turnout-ref`.
  */
 import type { KeyObject } from "node:crypto";
+import type { FieldViolation } from "../../errors.ts";
 import type { RoutingSnapshot } from "../../../gen/turnout/v1/routing_pb.js";
 import { bucketTable } from "../../assign/allocate.ts";
 import { signRef } from "../../assign/feedback-ref.ts";
@@ -57,8 +58,8 @@ export function compileRouteExperiments(snapshot: RoutingSnapshot, variantsOf: (
  * The experiment assignment of a request with `unit` (none: undefined or "") on a route with
  * experiments `rx`; `headers` and the body's `metadata` (undefined when none) give its targeting
  * attributes, `requestId`, `snapshotVersion` and `key` sign its ref. Answers undefined when the
- * request is not in any of them (the caller falls back to `assignVariant`), or a string: the
- * problem with the request's attributes (answered 400). Positional, so that the hot path builds
+ * request is not in any of them (the caller falls back to `assignVariant`), or the problems with
+ * the request's attributes (an array, answered 400). Positional, so that the hot path builds
  * no argument object.
  */
 export function assignExperiment(
@@ -69,7 +70,7 @@ export function assignExperiment(
   requestId: string,
   snapshotVersion: number,
   key: KeyObject,
-): Assignment | string | undefined {
+): Assignment | FieldViolation[] | undefined {
   if (!unit) return undefined;
   const slot = rx.layer.experimentOf(unit);
   const e = slot < 0 ? undefined : rx.bySlot[slot];
@@ -77,7 +78,7 @@ export function assignExperiment(
   let matches = true;
   if (e.targeting.attributes.length > 0) {
     const attrs = attributesOf(headers, metadata);
-    if (!attrs.ok) return attrs.violations.map((v) => `${v.field}: ${v.message}`).join("; ");
+    if (!attrs.ok) return [...attrs.violations];
     matches = e.targeting.matches(attrs.attributes, unit);
   } else if (e.targeting.usesUnit) matches = e.targeting.matches({}, unit);
   if (!matches) return undefined;

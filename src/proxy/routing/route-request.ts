@@ -9,6 +9,7 @@
  * the assignment, nothing more.
  */
 import type { KeyObject } from "node:crypto";
+import { formatViolations, type FieldViolation } from "../../errors.ts";
 import type { HeaderBag } from "../../assign/targeting/attributes-of.ts";
 import type { CompiledRoute, CompiledVariant } from "../snapshot/compiled-route.ts";
 import type { RoutingTable } from "../snapshot/routing-table.ts";
@@ -62,12 +63,16 @@ export interface RoutedRequest {
   readonly keepAlive: string | number | undefined;
 }
 
+const NO_VIOLATIONS: readonly FieldViolation[] = [];
+
 /** A request with nowhere to go: the dialect answers `message` in its own shape. */
 export interface UnroutedRequest {
   readonly ok: false;
   readonly problem: RouteProblem;
   /** What the client is told (`model 'x' not found`, or the attribute problems). */
   readonly message: string;
+  /** The fields at fault (the attributes'); empty for an unknown model. */
+  readonly violations: readonly FieldViolation[];
 }
 
 /** The outcome of {@link routeRequest}. */
@@ -93,11 +98,11 @@ export function routeRequest(
   rewrite: OptionsRewrite,
 ): RouteResult {
   const route = resolveRoute(table, model);
-  if (route === undefined) return { ok: false, problem: RouteProblem.NotFound, message: `model '${model}' not found` };
+  if (route === undefined) return { ok: false, problem: RouteProblem.NotFound, message: `model '${model}' not found`, violations: NO_VIOLATIONS };
   let assignment: Assignment | undefined;
   if (route.experiments !== null) {
     const inExperiment = assignExperiment(route.experiments, unit, headers, metadata, requestId, table.version, key);
-    if (typeof inExperiment === "string") return { ok: false, problem: RouteProblem.InvalidAttributes, message: inExperiment };
+    if (Array.isArray(inExperiment)) return { ok: false, problem: RouteProblem.InvalidAttributes, message: formatViolations(inExperiment), violations: inExperiment };
     assignment = inExperiment;
   }
   assignment ??= assignVariant(route, unit);
