@@ -55,7 +55,9 @@ export async function runBalanceLoad(options: BalanceLoadOptions): Promise<Balan
   };
   const perUrl = options.urls.map(() => 0);
   for (let c = 0; c < options.concurrency; c++) perUrl[urlOf(c)]++;
-  const pools = options.urls.map((url, i) => new Pool(url, { connections: Math.max(1, perUrl[i]), headersTimeout: timeout, bodyTimeout: timeout }));
+  const pools = options.urls.map(
+    (url, i) => new Pool(url, { connections: Math.max(1, perUrl[i]), headersTimeout: timeout, bodyTimeout: timeout }),
+  );
   const ttft = new Samples();
   const total = new Samples();
   let ok = 0;

@@ -88,7 +88,11 @@ export function balanceTargets(nodeUrls: readonly string[], dir: string): Balanc
       name: "random choice",
       about: "bench/random-proxy.ts: each request to a node picked uniformly at random",
       async start() {
-        const { child, url } = await startNodeChild("random-proxy", "random-proxy.ts", nodeUrls.flatMap((u) => ["--upstream", u]));
+        const { child, url } = await startNodeChild(
+          "random-proxy",
+          "random-proxy.ts",
+          nodeUrls.flatMap((u) => ["--upstream", u]),
+        );
         await waitServing(url);
         return { urls: [url], stop: () => child.stop() };
       },
@@ -111,7 +115,8 @@ export function balanceTargets(nodeUrls: readonly string[], dir: string): Balanc
     },
     {
       name: "2 turnout proxies, NATS",
-      about: "nats-server, `turnout control`, two `turnout proxy` processes sharing in-flight counts over NATS, half the clients each",
+      about:
+        "nats-server, `turnout control`, two `turnout proxy` processes sharing in-flight counts over NATS, half the clients each",
       async start() {
         const nats = await startNatsServer();
         const started: { stop(): Promise<void> }[] = [];

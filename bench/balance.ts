@@ -52,8 +52,13 @@ function positive(name: string, text: string, max: number): number {
 const concurrency = Math.round(positive("concurrency", args.concurrency, 1024));
 const seconds = positive("seconds", args.seconds ?? (args.quick ? "8" : "20"), 3600);
 const split = args.split?.split(",").map(Number);
-if (split !== undefined && (split.some((n) => !Number.isInteger(n) || n < 0) || split.reduce((a, b) => a + b, 0) !== concurrency)) {
-  process.stderr.write(`bench: --split must be whole numbers of clients per proxy summing to --concurrency (${concurrency}), got ${JSON.stringify(args.split)}\n`);
+if (
+  split !== undefined &&
+  (split.some((n) => !Number.isInteger(n) || n < 0) || split.reduce((a, b) => a + b, 0) !== concurrency)
+) {
+  process.stderr.write(
+    `bench: --split must be whole numbers of clients per proxy summing to --concurrency (${concurrency}), got ${JSON.stringify(args.split)}\n`,
+  );
   process.exit(2);
 }
 const warmupSeconds = positive("warmup-seconds", args["warmup-seconds"] ?? (args.quick ? "3" : "4"), 600);
@@ -72,9 +77,14 @@ const capacity = NODES.reduce((sum, s) => sum + 1000 / perRequestMs(s), 0);
 /** Starts the simulated fleet as one child process; answers its URLs and a request-count reader. */
 async function startFleet() {
   const file = fileURLToPath(new URL("sim-fleet.ts", import.meta.url));
-  const child = spawnChild("sim-fleet", process.execPath, [file, "--output-tokens", String(OUTPUT_TOKENS), ...NODES.flatMap((s) => ["--node", speedArg(s)])], {
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
+  const child = spawnChild(
+    "sim-fleet",
+    process.execPath,
+    [file, "--output-tokens", String(OUTPUT_TOKENS), ...NODES.flatMap((s) => ["--node", speedArg(s)])],
+    {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    },
+  );
   const urls = await new Promise<string[]>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("bench: sim-fleet not ready after 20 s")), 20_000);
     child.process.on("message", (m: FleetReadyMessage) => {
@@ -110,8 +120,12 @@ const removeDir = () => rmSync(dir, { recursive: true, force: true });
 process.on("exit", removeDir);
 
 const fleet = await startFleet();
-progress(`fleet: ${NODES.map((s) => `${s.ttftMs} ms + ${s.tokensPerSecond} tok/s`).join(", ")}; ${OUTPUT_TOKENS} tokens per answer; capacity ${capacity.toFixed(1)} answers/s`);
-progress(`load: ${concurrency} streaming clients (closed loop), ${warmupSeconds} s warm-up + ${seconds} s measured per target; ${availableParallelism()} cores, load average ${loadavg()[0].toFixed(2)}`);
+progress(
+  `fleet: ${NODES.map((s) => `${s.ttftMs} ms + ${s.tokensPerSecond} tok/s`).join(", ")}; ${OUTPUT_TOKENS} tokens per answer; capacity ${capacity.toFixed(1)} answers/s`,
+);
+progress(
+  `load: ${concurrency} streaming clients (closed loop), ${warmupSeconds} s warm-up + ${seconds} s measured per target; ${availableParallelism()} cores, load average ${loadavg()[0].toFixed(2)}`,
+);
 
 const only = args.only?.split(",").map((n) => Number(n) - 1);
 const specs = balanceTargets(fleet.urls, dir).filter((_, i) => only === undefined || only.includes(i));
@@ -124,12 +138,21 @@ try {
     try {
       const before = await fleet.counts();
       progress(`${spec.name}: ${target.urls.join(", ")}; running`);
-      const result = await runBalanceLoad({ urls: target.urls, split: target.urls.length > 1 ? split : undefined, body, concurrency, warmupMs: warmupSeconds * 1000, durationMs: seconds * 1000 });
+      const result = await runBalanceLoad({
+        urls: target.urls,
+        split: target.urls.length > 1 ? split : undefined,
+        body,
+        concurrency,
+        warmupMs: warmupSeconds * 1000,
+        durationMs: seconds * 1000,
+      });
       const after = await fleet.counts();
       const delta = after.map((n, i) => n - before[i]);
       const sum = delta.reduce((a, b) => a + b, 0) || 1;
       rows.push({ name: spec.name, about: spec.about, result, share: delta.map((n) => n / sum) });
-      progress(`${spec.name}: ${result.ok} streams, TTFT p50 ${result.ttft.p50.toFixed(0)} ms, p99 ${result.ttft.p99.toFixed(0)} ms, ${result.errors} errors`);
+      progress(
+        `${spec.name}: ${result.ok} streams, TTFT p50 ${result.ttft.p50.toFixed(0)} ms, p99 ${result.ttft.p99.toFixed(0)} ms, ${result.errors} errors`,
+      );
     } finally {
       await target.stop();
     }
@@ -165,6 +188,8 @@ if (base !== undefined) {
   for (const r of rows) {
     if (r === base) continue;
     const x = base.result.ttft.p99 / r.result.ttft.p99;
-    process.stdout.write(`${r.name}: p99 time to first token ${x.toFixed(2)}× better than random choice — target ≥ ${TARGET_RATIO}×: ${x >= TARGET_RATIO ? "met" : "NOT met"}\n`);
+    process.stdout.write(
+      `${r.name}: p99 time to first token ${x.toFixed(2)}× better than random choice — target ≥ ${TARGET_RATIO}×: ${x >= TARGET_RATIO ? "met" : "NOT met"}\n`,
+    );
   }
 }

@@ -83,7 +83,13 @@ export async function startConvergenceFleet(options: ConvergenceFleetOptions): P
 
   try {
     nats = await startNatsServer();
-    sim = await startSimulator({ models: ["qwen3:32b", "qwen3:8b"], parallel: 256, ttftMs: 1, tokensPerSecond: 2000, outputTokens: 6 });
+    sim = await startSimulator({
+      models: ["qwen3:32b", "qwen3:8b"],
+      parallel: 256,
+      ttftMs: 1,
+      tokensPerSecond: 2000,
+      outputTokens: 6,
+    });
     options.progress(`nats-server ${nats.url}, simulator ${sim.url}`);
 
     // One synchronous step from making the dir to spawning the first child (which installs the
@@ -155,5 +161,7 @@ export async function waitForFleet(
     if (!signal.aborted) throw err;
   }
   const synced = last?.proxies.filter((p) => p.sync === SyncState.SYNCED).length ?? 0;
-  throw new Error(`the fleet did not reach the expected state in time (last view: ${synced} of ${last?.proxies.length ?? 0} proxies synced on version ${last?.latest?.version ?? 0n})`);
+  throw new Error(
+    `the fleet did not reach the expected state in time (last view: ${synced} of ${last?.proxies.length ?? 0} proxies synced on version ${last?.latest?.version ?? 0n})`,
+  );
 }

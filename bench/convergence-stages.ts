@@ -72,7 +72,10 @@ export function summarize(values: readonly number[]): LatencySummary {
  * Per proxy: how far behind the first proxy it applied, over all changes (p50 and max), so a
  * proxy that is always last stands out from a random straggler.
  */
-export function perProxyLag(appliedBy: ReadonlyMap<string, ReadonlyMap<number, number>>, versions: readonly number[]): { id: string; p50: number; max: number }[] {
+export function perProxyLag(
+  appliedBy: ReadonlyMap<string, ReadonlyMap<number, number>>,
+  versions: readonly number[],
+): { id: string; p50: number; max: number }[] {
   const out: { id: string; p50: number; max: number }[] = [];
   for (const [id, times] of appliedBy) {
     const lags: number[] = [];

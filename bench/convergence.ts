@@ -15,7 +15,14 @@ import { parseArgs } from "node:util";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { Convergence } from "../gen/turnout/v1/fleet_pb.js";
-import { APPLIED_MSG, PUBLISHED_MSG, ROUTE, VARIANTS, startConvergenceFleet, type ConvergenceFleet } from "./convergence-fleet.ts";
+import {
+  APPLIED_MSG,
+  PUBLISHED_MSG,
+  ROUTE,
+  VARIANTS,
+  startConvergenceFleet,
+  type ConvergenceFleet,
+} from "./convergence-fleet.ts";
 import { convergenceReport, ms, type GroupCpu } from "./convergence-report.ts";
 import { summarize, type ChangeObservation } from "./convergence-stages.ts";
 import { schedDelta, schedSample, type SchedSample } from "./sched-stats.ts";
@@ -61,7 +68,8 @@ const op = args.op;
 const operation = op === "switch" ? "SwitchModel" : "SetWeights";
 
 const started = performance.now();
-const progress = (line: string) => process.stderr.write(`[convergence ${((performance.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
+const progress = (line: string) =>
+  process.stderr.write(`[convergence ${((performance.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
 // Ctrl-C / SIGTERM before the first child exists: exit (so exit hooks clean up) rather than die.
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
@@ -74,12 +82,22 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 async function makeChange(fleet: ConvergenceFleet, i: number): Promise<{ version: number; convergence?: Convergence }> {
   const call = { timeoutMs: RPC_TIMEOUT_MS };
   if (op === "switch") {
-    const res = await fleet.admin.switchModel({ route: ROUTE, variant: VARIANTS[(i + 1) % 2], waitForFleetMs: WAIT_FOR_FLEET_MS }, call);
+    const res = await fleet.admin.switchModel(
+      { route: ROUTE, variant: VARIANTS[(i + 1) % 2], waitForFleetMs: WAIT_FOR_FLEET_MS },
+      call,
+    );
     return { version: Number(res.snapshotVersion), convergence: res.convergence };
   }
   const [a, b] = i % 2 === 0 ? [90, 10] : [10, 90];
   const res = await fleet.admin.setWeights(
-    { route: ROUTE, weights: [{ variant: VARIANTS[0], weight: a }, { variant: VARIANTS[1], weight: b }], waitForFleetMs: WAIT_FOR_FLEET_MS },
+    {
+      route: ROUTE,
+      weights: [
+        { variant: VARIANTS[0], weight: a },
+        { variant: VARIANTS[1], weight: b },
+      ],
+      waitForFleetMs: WAIT_FOR_FLEET_MS,
+    },
     call,
   );
   return { version: Number(res.snapshotVersion), convergence: res.convergence };
@@ -130,7 +148,9 @@ try {
   progress(`FAILED to start the fleet: ${(err as Error).stack ?? err}`);
   process.exit(1);
 }
-progress(`all ${proxyCount} proxies SYNCED; making ${changeCount} changes (${operation}, wait_for_fleet_ms ${WAIT_FOR_FLEET_MS})`);
+progress(
+  `all ${proxyCount} proxies SYNCED; making ${changeCount} changes (${operation}, wait_for_fleet_ms ${WAIT_FOR_FLEET_MS})`,
+);
 
 /** The process groups whose scheduler statistics are reported. */
 function processGroups(f: ConvergenceFleet): [string, number[]][] {
@@ -156,10 +176,19 @@ async function runChanges(f: ConvergenceFleet): Promise<{ observations: ChangeOb
         failures.push(`change ${i + 1} (version ${version}): answered without convergence`);
       } else {
         if (convergence.synced !== proxyCount || convergence.live !== proxyCount) {
-          failures.push(`change ${i + 1} (version ${version}): converged on ${convergence.synced} of ${convergence.live} live proxies, expected ${proxyCount}`);
+          failures.push(
+            `change ${i + 1} (version ${version}): converged on ${convergence.synced} of ${convergence.live} live proxies, expected ${proxyCount}`,
+          );
         }
         const publishedAt = timestampMs(convergence.publishedAt);
-        observations.push({ version, sentAt, answeredAt, publishedAt, publishToLastAckMs: convergence.publishToLastAckMs, appliedAt: [] });
+        observations.push({
+          version,
+          sentAt,
+          answeredAt,
+          publishedAt,
+          publishToLastAckMs: convergence.publishToLastAckMs,
+          appliedAt: [],
+        });
       }
     } catch (err) {
       const e = ConnectError.from(err);
@@ -167,7 +196,9 @@ async function runChanges(f: ConvergenceFleet): Promise<{ observations: ChangeOb
     }
     if ((i + 1) % 10 === 0 || i + 1 === changeCount) {
       const recent = summarize(observations.slice(-10).map((o) => o.publishToLastAckMs));
-      progress(`${i + 1}/${changeCount} changes; last 10: publish→last ACK p50 ${ms(recent.p50)} max ${ms(recent.max)} ms; ${failures.length} failed`);
+      progress(
+        `${i + 1}/${changeCount} changes; last 10: publish→last ACK p50 ${ms(recent.p50)} max ${ms(recent.max)} ms; ${failures.length} failed`,
+      );
     }
   }
   return { observations, failures };
@@ -191,7 +222,11 @@ try {
   const finalVersion = observations.at(-1)?.version ?? 0;
   const finalVariant = op === "switch" ? VARIANTS[changeCount % 2] : undefined;
   const finalProblems = finalVersion > 0 ? await checkProxies(fleet, finalVersion, finalVariant) : ["no change succeeded"];
-  progress(finalProblems.length === 0 ? `all ${proxyCount} proxies serve snapshot ${finalVersion}` : `final check FAILED: ${finalProblems.length} problems`);
+  progress(
+    finalProblems.length === 0
+      ? `all ${proxyCount} proxies serve snapshot ${finalVersion}`
+      : `final check FAILED: ${finalProblems.length} problems`,
+  );
 
   // Stage timestamps from the children's log records (they arrived over pipes while the bench ran).
   const kvWritten = new Map<number, number>();
@@ -225,7 +260,7 @@ try {
     changesSeconds,
     cpus: availableParallelism(),
   });
-  process.stdout.write("\n" + report.text);
+  process.stdout.write(`\n${report.text}`);
   if (!report.pass) exitCode = 1;
 } catch (err) {
   progress(`FAILED: ${(err as Error).stack ?? err}`);

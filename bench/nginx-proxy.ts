@@ -90,7 +90,8 @@ export async function startNginx(binary: string, upstream: string, dir: string):
   // nginx announces nothing when it is ready: poll its port, with a deadline.
   const deadline = Date.now() + 10_000;
   while (!(await accepts(port))) {
-    if (child.process.exitCode !== null) throw new Error(`nginx exited with code ${child.process.exitCode} (see ${dir}/error.log)`);
+    if (child.process.exitCode !== null)
+      throw new Error(`nginx exited with code ${child.process.exitCode} (see ${dir}/error.log)`);
     if (Date.now() > deadline) throw new Error(`nginx did not listen on ${port} within 10 s`);
     await sleep(50);
   }

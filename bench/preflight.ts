@@ -27,10 +27,13 @@ export async function preflight(target: Target, streamChunks: number): Promise<s
     const text = await plain.body.text();
     if (plain.statusCode !== 200) return `chat answered ${plain.statusCode}: ${text.slice(0, 200)}`;
     const json = JSON.parse(text) as { done?: boolean; message?: { content?: string }; model?: string };
-    if (json.done !== true || typeof json.message?.content !== "string") return `chat answer is not an Ollama chat: ${text.slice(0, 200)}`;
+    if (json.done !== true || typeof json.message?.content !== "string")
+      return `chat answer is not an Ollama chat: ${text.slice(0, 200)}`;
     if (json.model !== target.model) return `chat answer names model ${json.model}, expected ${target.model}`;
-    if (target.name.startsWith("turnout") && plain.headers["x-turnout-variant"] === undefined) return "answer has no x-turnout-variant header";
-    if (target.user !== undefined && plain.headers["x-turnout-ref"] === undefined) return "answer has no x-turnout-ref header: the user is in no experiment";
+    if (target.name.startsWith("turnout") && plain.headers["x-turnout-variant"] === undefined)
+      return "answer has no x-turnout-variant header";
+    if (target.user !== undefined && plain.headers["x-turnout-ref"] === undefined)
+      return "answer has no x-turnout-ref header: the user is in no experiment";
 
     const streamed = await post(chatBody(target.model, true, streamChunks, target.user));
     const lines = (await streamed.body.text()).trimEnd().split("\n");

@@ -33,8 +33,11 @@ export function ratio(value: number | undefined, base: number | undefined): stri
 export function formatTable(title: string, headers: string[], rows: string[][], notes: string[] = []): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ").trimEnd();
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join("  ")
+      .trimEnd();
   const out = [title, line(headers), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)];
   for (const note of notes) out.push(`  ${note}`);
-  return out.join("\n") + "\n";
+  return `${out.join("\n")}\n`;
 }

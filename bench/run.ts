@@ -65,8 +65,12 @@ const CHAT_TOKENS = 8;
 const STREAM_CHUNKS = 50;
 
 const started = performance.now();
-const progress = (line: string) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
-const fmtLoad = () => loadavg().map((l) => l.toFixed(2)).join(" ");
+const progress = (line: string) =>
+  process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
+const fmtLoad = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
 const loadAtStart = fmtLoad();
 
 const tmpDir = mkdtempSync(join(tmpdir(), "turnout-bench-"));
@@ -127,7 +131,13 @@ try {
     label: `streams c=${streamConcurrency}`,
     warmup: (t) => runStreamProbe({ url: t.url, body: stream(t), concurrency: streamConcurrency, durationMs: plan.warmupMs }),
     phase: (t) =>
-      runStreamProbe({ url: t.url, body: stream(t), concurrency: streamConcurrency, durationMs: plan.streamMs, samples: streamSinks.get(t) }),
+      runStreamProbe({
+        url: t.url,
+        body: stream(t),
+        concurrency: streamConcurrency,
+        durationMs: plan.streamMs,
+        samples: streamSinks.get(t),
+      }),
     merge: mergeStreams,
   });
   await env.setSimKnobs({ tokensPerSecond: 0 });

@@ -31,7 +31,8 @@ export interface FleetCountsMessage {
 /** Parses "TTFT_MS:TOKENS_PER_SECOND". */
 export function parseSpeed(text: string): SimNodeSpeed {
   const [ttft, tps] = text.split(":").map(Number);
-  if (!(ttft >= 0) || !(tps > 0)) throw new Error(`sim-fleet: --node wants TTFT_MS:TOKENS_PER_SECOND, got ${JSON.stringify(text)}`);
+  if (!(ttft >= 0) || !(tps > 0))
+    throw new Error(`sim-fleet: --node wants TTFT_MS:TOKENS_PER_SECOND, got ${JSON.stringify(text)}`);
   return { ttftMs: ttft, tokensPerSecond: tps };
 }
 
@@ -74,7 +75,10 @@ if (import.meta.main) {
   const stop = () => {
     const hard = setTimeout(() => process.exit(0), 3000);
     hard.unref();
-    Promise.all(sims.map((s) => s.close())).then(() => process.exit(0), () => process.exit(1));
+    Promise.all(sims.map((s) => s.close())).then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.once("disconnect", stop);
   process.once("SIGTERM", stop);

@@ -79,7 +79,12 @@ export async function startTargets(options: TargetOptions): Promise<Targets> {
 
     const root = fileURLToPath(new URL("..", import.meta.url));
     if (existsSync(join(root, "src/proxy/proxy.ts"))) {
-      for (const [name, mode] of [["turnout core", "core"], ["core + experiment", "experiment"], ["turnout", "proxy"], ["turnout up", "up"]] as const) {
+      for (const [name, mode] of [
+        ["turnout core", "core"],
+        ["core + experiment", "experiment"],
+        ["turnout", "proxy"],
+        ["turnout up", "up"],
+      ] as const) {
         options.progress(`starting Turnout (${name})`);
         const turnout = await startNodeChild(`turnout-${mode}`, "turnout-proxy.ts", [
           "--upstream",
@@ -92,7 +97,13 @@ export async function startTargets(options: TargetOptions): Promise<Targets> {
           join(options.tmpDir, `turnout-data-${mode}`),
         ]);
         children.push(turnout.child);
-        targets.push({ name, url: turnout.url, model: TURNOUT_ROUTE, pid: turnout.child.pid, user: mode === "experiment" ? "bench-user" : undefined });
+        targets.push({
+          name,
+          url: turnout.url,
+          model: TURNOUT_ROUTE,
+          pid: turnout.child.pid,
+          user: mode === "experiment" ? "bench-user" : undefined,
+        });
       }
     } else skipped.push("turnout: src/proxy/proxy.ts is not there yet");
 

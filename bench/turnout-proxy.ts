@@ -81,7 +81,16 @@ const controlPlane = await createControlPlane({
 });
 if (experiment) {
   await controlPlane.experiments.create(
-    create(ExperimentServiceCreateRequestSchema, { id: "bench-ab", name: "bench", route: "bench", duration: "7d", arms: [{ name: "sim", weight: 50 }, { name: "sim-b", weight: 50 }] }),
+    create(ExperimentServiceCreateRequestSchema, {
+      id: "bench-ab",
+      name: "bench",
+      route: "bench",
+      duration: "7d",
+      arms: [
+        { name: "sim", weight: 50 },
+        { name: "sim-b", weight: 50 },
+      ],
+    }),
   );
   await controlPlane.experiments.start("bench-ab");
 }

@@ -44,7 +44,22 @@ export function streamTable(title: string, rows: Measured<StreamProbeResult>[], 
   const bareCpu = bare && per(bare.proxyCpuUs, bare.result.chunks);
   return formatTable(
     title,
-    ["target", "streams/s", "TTFB p50", "TTFB p99", "gap p50", "gap p99", "total p50", "total p99", "Δtotal p99", "µs/stream", "µs/chunk", "CPU vs bare", "reads/stream", "errors"],
+    [
+      "target",
+      "streams/s",
+      "TTFB p50",
+      "TTFB p99",
+      "gap p50",
+      "gap p99",
+      "total p50",
+      "total p99",
+      "Δtotal p99",
+      "µs/stream",
+      "µs/chunk",
+      "CPU vs bare",
+      "reads/stream",
+      "errors",
+    ],
     rows.map(({ target, result, proxyCpuUs }) => {
       const isDirect = target.name === "direct";
       const perChunk = per(proxyCpuUs, result.chunks);
@@ -97,20 +112,28 @@ export function verdict(
   const pc = cpuRatio(chats, "turnout");
   const pr = cpuRatio(rated, "turnout");
   if (pc !== undefined && pr !== undefined) {
-    lines.push(`  turnout (+ status reports, outcomes batched to the log) CPU vs bare undici: ${pc.toFixed(2)}× at c=${connections}, ${pr.toFixed(2)}× at ${rate} rps (for information)`);
+    lines.push(
+      `  turnout (+ status reports, outcomes batched to the log) CPU vs bare undici: ${pc.toFixed(2)}× at c=${connections}, ${pr.toFixed(2)}× at ${rate} rps (for information)`,
+    );
   }
   const upC = cpuRatio(chats, "turnout up");
   const upR = cpuRatio(rated, "turnout up");
   if (upC !== undefined && upR !== undefined) {
-    lines.push(`  turnout up (+ control plane's outcome consumer and live metrics in the same process) CPU vs bare undici: ${upC.toFixed(2)}× at c=${connections}, ${upR.toFixed(2)}× at ${rate} rps (for information)`);
+    lines.push(
+      `  turnout up (+ control plane's outcome consumer and live metrics in the same process) CPU vs bare undici: ${upC.toFixed(2)}× at c=${connections}, ${upR.toFixed(2)}× at ${rate} rps (for information)`,
+    );
   }
   const ts = find(streams, "turnout core");
   const bs = find(streams, "bare undici");
   const tsc = ts && per(ts.proxyCpuUs, ts.result.chunks);
   const bsc = bs && per(bs.proxyCpuUs, bs.result.chunks);
-  lines.push(tsc !== undefined && bsc ? `  Turnout core proxy CPU per stream chunk vs bare undici: ${(tsc / bsc).toFixed(2)}× (for information)` : "  stream CPU: not measured");
+  lines.push(
+    tsc !== undefined && bsc
+      ? `  Turnout core proxy CPU per stream chunk vs bare undici: ${(tsc / bsc).toFixed(2)}× (for information)`
+      : "  stream CPU: not measured",
+  );
   const t = find(rated, "turnout core")?.result.latency.p99;
   const d = find(rated, "direct")?.result.latency.p99;
   check(`Turnout core proxy Δp99 over direct at ${rate} rps`, t !== undefined && d !== undefined ? t - d : undefined, 3, " ms");
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }

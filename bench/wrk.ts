@@ -87,6 +87,13 @@ export async function runWrk(options: WrkOptions): Promise<LoadResult> {
     errors,
     elapsedMs,
     rps: (ok * 1000) / elapsedMs,
-    latency: { count: r.requests, p50: r.p50 / 1000, p90: r.p90 / 1000, p99: r.p99 / 1000, max: r.max / 1000, mean: r.mean / 1000 },
+    latency: {
+      count: r.requests,
+      p50: r.p50 / 1000,
+      p90: r.p90 / 1000,
+      p99: r.p99 / 1000,
+      max: r.max / 1000,
+      mean: r.mean / 1000,
+    },
   };
 }

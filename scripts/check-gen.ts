@@ -20,8 +20,12 @@ try {
   const config = readFileSync("buf.gen.yaml", "utf8").replace(/out: gen/, `out: ${join(out, "gen")}`);
   writeFileSync(template, config);
   execFileSync("buf", ["generate", "--template", template], { stdio: "inherit" });
-  const want = walk(join(out, "gen")).map((p) => relative(join(out, "gen"), p)).sort();
-  const have = walk("gen").map((p) => relative("gen", p)).sort();
+  const want = walk(join(out, "gen"))
+    .map((p) => relative(join(out, "gen"), p))
+    .sort();
+  const have = walk("gen")
+    .map((p) => relative("gen", p))
+    .sort();
   const problems: string[] = [];
   for (const file of new Set([...want, ...have])) {
     if (!want.includes(file)) problems.push(`gen/${file} is not generated from proto/ any more`);

@@ -41,8 +41,8 @@
 const UNIT_NS: Readonly<Record<string, bigint>> = {
   ns: 1n,
   us: 1_000n,
-  "µs": 1_000n,
-  "μs": 1_000n,
+  µs: 1_000n,
+  μs: 1_000n,
   ms: 1_000_000n,
   s: 1_000_000_000n,
   m: 60_000_000_000n,
@@ -207,7 +207,11 @@ function formatNs(ns: bigint, days: boolean): string {
   if (ns === 0n) return "0s";
   let rest = ns < 0n ? -ns : ns;
   let out = ns < 0n ? "-" : "";
-  for (const [unit, size] of [["d", UNIT_NS.d!], ["h", UNIT_NS.h!], ["m", UNIT_NS.m!]] as const) {
+  for (const [unit, size] of [
+    ["d", UNIT_NS.d!],
+    ["h", UNIT_NS.h!],
+    ["m", UNIT_NS.m!],
+  ] as const) {
     if (unit === "d" && !days) continue;
     if (rest >= size) {
       out += `${rest / size}${unit}`;

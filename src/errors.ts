@@ -74,7 +74,12 @@ export function toConnectError(err: unknown): ConnectError {
     const details =
       err.violations.length === 0
         ? undefined
-        : [{ desc: BadRequestSchema, value: { fieldViolations: err.violations.map((v) => ({ field: v.field, description: v.message })) } }];
+        : [
+            {
+              desc: BadRequestSchema,
+              value: { fieldViolations: err.violations.map((v) => ({ field: v.field, description: v.message })) },
+            },
+          ];
     return new ConnectError(err.message, connectCodes[err.code], undefined, details, err);
   }
   return new ConnectError("internal error", Code.Internal, undefined, undefined, err);

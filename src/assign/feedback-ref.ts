@@ -41,7 +41,9 @@ export const RefProblem = {
 export type RefProblem = (typeof RefProblem)[keyof typeof RefProblem];
 
 /** The outcome of {@link verifyRef}. */
-export type RefVerification = { readonly ok: true; readonly fields: RefFields } | { readonly ok: false; readonly reason: RefProblem };
+export type RefVerification =
+  | { readonly ok: true; readonly fields: RefFields }
+  | { readonly ok: false; readonly reason: RefProblem };
 
 /**
  * A signing secret of at least 16 bytes: a string (its UTF-8), bytes, or a secret KeyObject from
@@ -67,7 +69,8 @@ const FLAG_UUID = 1;
 /** A secret KeyObject for `secret` (at least 16 bytes), to sign and verify refs with. */
 export function refKey(secret: RefKey): KeyObject {
   if (secret instanceof KeyObject) {
-    if (secret.type !== "secret" || (secret.symmetricKeySize ?? 0) < MIN_KEY_BYTES) throw new RangeError(`a ref key must be a secret of at least ${MIN_KEY_BYTES} bytes`);
+    if (secret.type !== "secret" || (secret.symmetricKeySize ?? 0) < MIN_KEY_BYTES)
+      throw new RangeError(`a ref key must be a secret of at least ${MIN_KEY_BYTES} bytes`);
     return secret;
   }
   const bytes = typeof secret === "string" ? Buffer.from(secret, "utf8") : secret;
@@ -107,8 +110,10 @@ function fieldProblems(f: RefFields): FieldViolation[] {
   }
   uint(f.phase, "phase");
   uint(f.arm, "arm");
-  if (typeof f.unitHash !== "string" || !UNIT_HASH.test(f.unitHash)) out.push({ field: "unitHash", message: "must be lower-case hex of a 32-bit hash, no leading zeros" });
-  if (typeof f.requestId !== "string" || !REQUEST_ID.test(f.requestId)) out.push({ field: "requestId", message: "must be 1..128 characters of letters, digits and _.:@/+=-" });
+  if (typeof f.unitHash !== "string" || !UNIT_HASH.test(f.unitHash))
+    out.push({ field: "unitHash", message: "must be lower-case hex of a 32-bit hash, no leading zeros" });
+  if (typeof f.requestId !== "string" || !REQUEST_ID.test(f.requestId))
+    out.push({ field: "requestId", message: "must be 1..128 characters of letters, digits and _.:@/+=-" });
   uint(f.snapshotVersion, "snapshotVersion");
   uint(f.issuedAt, "issuedAt");
   return out;
@@ -173,7 +178,15 @@ function decode(bytes: Buffer): RefFields | undefined {
   const snapshotVersion = uint();
   const issuedAt = uint();
   if (experiment === undefined || hash === undefined || requestId === undefined || at !== bytes.length) return undefined;
-  const fields: RefFields = { experiment, phase, arm, unitHash: hash.readUInt32BE(0).toString(16), requestId, snapshotVersion, issuedAt };
+  const fields: RefFields = {
+    experiment,
+    phase,
+    arm,
+    unitHash: hash.readUInt32BE(0).toString(16),
+    requestId,
+    snapshotVersion,
+    issuedAt,
+  };
   return fieldProblems(fields).length === 0 ? fields : undefined;
 }
 

@@ -50,8 +50,10 @@ export function validateLayerShares(shares: readonly LayerShare[], path = "exper
   let sum = 0;
   shares.forEach((share, i) => {
     const at = `${path}[${i}]`;
-    if (typeof share.experiment !== "string" || share.experiment === "") out.push({ field: `${at}.experiment`, message: "must be a non-empty experiment id" });
-    else if (seen.has(share.experiment)) out.push({ field: `${at}.experiment`, message: `duplicate experiment ${JSON.stringify(share.experiment)} in the layer` });
+    if (typeof share.experiment !== "string" || share.experiment === "")
+      out.push({ field: `${at}.experiment`, message: "must be a non-empty experiment id" });
+    else if (seen.has(share.experiment))
+      out.push({ field: `${at}.experiment`, message: `duplicate experiment ${JSON.stringify(share.experiment)} in the layer` });
     seen.add(share.experiment);
     if (typeof share.percent !== "number" || !Number.isFinite(share.percent) || share.percent < 0 || share.percent > 100) {
       out.push({ field: `${at}.percent`, message: "must be a number from 0 to 100" });
@@ -88,7 +90,8 @@ export function layerSlotProblems(slots: readonly LayerSlot[], path = "experimen
         return void out.push({ field, message: `must be a non-empty range within 0..${BUCKETS}` });
       }
       for (let b = r.start; b < r.end; b++) {
-        if (owner[b] >= 0 && owner[b] !== i) return void out.push({ field, message: `bucket ${b} is also owned by ${JSON.stringify(slots[owner[b]].experiment)}` });
+        if (owner[b] >= 0 && owner[b] !== i)
+          return void out.push({ field, message: `bucket ${b} is also owned by ${JSON.stringify(slots[owner[b]].experiment)}` });
         owner[b] = i;
       }
     });

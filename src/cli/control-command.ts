@@ -49,7 +49,15 @@ export async function runControlCommand(argv: string[]): Promise<{ close(): Prom
   const alerts = withAlertFlags(config?.alerts, values["alert-webhook"], values["alert-slack"]);
   const transport = await openTransport({ nats, dataDir: "", name: `turnout-control-${id}`, logger });
   try {
-    const node = await startControlNode({ transport, logger, bootstrap: config?.state, port, host: values.host ?? "127.0.0.1", id, alerts });
+    const node = await startControlNode({
+      transport,
+      logger,
+      bootstrap: config?.state,
+      port,
+      host: values.host ?? "127.0.0.1",
+      id,
+      alerts,
+    });
     process.stderr.write(`turnout control ${id}: admin ${node.url}  nats ${nats}\n`);
     return {
       async close() {

@@ -40,7 +40,12 @@ export async function startControlNode(options: ControlNodeOptions): Promise<Con
   const { transport, logger } = options;
   // Alerts: NACKs, node health and rollout events from the bus in, webhook POSTs out. Started
   // first so a NACK of the control plane's first snapshot is not missed.
-  const alerts = createAlerts({ bus: transport.bus, webhooks: options.alerts?.webhooks ?? [], nodeWindowMs: options.alerts?.nodeWindowMs, logger });
+  const alerts = createAlerts({
+    bus: transport.bus,
+    webhooks: options.alerts?.webhooks ?? [],
+    nodeWindowMs: options.alerts?.nodeWindowMs,
+    logger,
+  });
   const controlPlane = await createControlPlane({
     store: transport.store,
     bus: transport.bus,
@@ -53,7 +58,13 @@ export async function startControlNode(options: ControlNodeOptions): Promise<Con
     throw err;
   });
   try {
-    const admin = await startAdminServer({ port: options.port, host: options.host, controlPlane, logger, extraMetrics: alerts.prometheusText });
+    const admin = await startAdminServer({
+      port: options.port,
+      host: options.host,
+      controlPlane,
+      logger,
+      extraMetrics: alerts.prometheusText,
+    });
     return {
       url: admin.url,
       async close() {

@@ -14,20 +14,24 @@ export interface DemoNode {
 const variantName = (model: string) => model.replace(/[^A-Za-z0-9._-]/g, "-");
 
 function nodeLines(nodes: DemoNode[]): string[] {
-  return ["nodes:", ...nodes.map((n, i) => `  - { id: node-${i + 1}, url: ${JSON.stringify(n.url)}, models: ${JSON.stringify(n.models)} }`)];
+  return [
+    "nodes:",
+    ...nodes.map((n, i) => `  - { id: node-${i + 1}, url: ${JSON.stringify(n.url)}, models: ${JSON.stringify(n.models)} }`),
+  ];
 }
 
 /** Config YAML with one single-variant route per model of a local Ollama. */
 export function localOllamaConfig(node: DemoNode): string {
-  const routes = node.models.map((model) =>
-    `  - { name: ${JSON.stringify(model)}, variants: [ { name: ${JSON.stringify(variantName(model))}, model: ${JSON.stringify(model)} } ] }`,
+  const routes = node.models.map(
+    (model) =>
+      `  - { name: ${JSON.stringify(model)}, variants: [ { name: ${JSON.stringify(variantName(model))}, model: ${JSON.stringify(model)} } ] }`,
   );
-  return [...nodeLines([node]), "routes:", ...routes].join("\n") + "\n";
+  return `${[...nodeLines([node]), "routes:", ...routes].join("\n")}\n`;
 }
 
 /** Config YAML for simulated nodes serving qwen3:32b and qwen3:8b: one route, two variants. */
 export function simulatedConfig(nodes: DemoNode[]): string {
-  return [
+  return `${[
     ...nodeLines(nodes),
     "routes:",
     "  - name: qwen3-32b",
@@ -35,7 +39,7 @@ export function simulatedConfig(nodes: DemoNode[]): string {
     "    variants:",
     '      - { name: qwen3-32b, model: "qwen3:32b" }',
     '      - { name: qwen3-8b, model: "qwen3:8b" }',
-  ].join("\n") + "\n";
+  ].join("\n")}\n`;
 }
 
 /** Asks `url` whether an Ollama answers there; answers its models, or undefined. */

@@ -7,7 +7,13 @@
  */
 import { readFile, writeFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { startSimulator, startSimulatorFleet, type Simulator, type SimulatorFleet, type SimulatorOptions } from "../sim/simulator.ts";
+import {
+  startSimulator,
+  startSimulatorFleet,
+  type Simulator,
+  type SimulatorFleet,
+  type SimulatorOptions,
+} from "../sim/simulator.ts";
 
 /** The file, in the data directory, that records the demo's simulated nodes. */
 export const DEMO_FLEET_FILE = "simulated-nodes.json";
@@ -57,7 +63,8 @@ export async function resumeDemoFleet(dataDir: string): Promise<SimulatorFleet |
   const close = async () => void (await Promise.all(nodes.map((n) => n.close())));
   try {
     // the seeds startSimulatorFleet gave them: 1, 2, …
-    for (const [i, port] of record.ports.entries()) nodes.push(await startSimulator({ ...DEMO_BEHAVIOUR, port, models: record.models, seed: 1 + i }));
+    for (const [i, port] of record.ports.entries())
+      nodes.push(await startSimulator({ ...DEMO_BEHAVIOUR, port, models: record.models, seed: 1 + i }));
   } catch (err) {
     await close();
     const taken = (err as NodeJS.ErrnoException).code === "EADDRINUSE";

@@ -11,7 +11,12 @@ import { parseArgs } from "node:util";
 import { fromJson, toJsonString, type JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { adminClient, adminError, adminUrl } from "./admin-client.ts";
-import { ExperimentSchema, ExperimentService, ExperimentServiceCreateRequestSchema, type Experiment } from "../../gen/turnout/v1/experiment_pb.js";
+import {
+  ExperimentSchema,
+  ExperimentService,
+  ExperimentServiceCreateRequestSchema,
+  type Experiment,
+} from "../../gen/turnout/v1/experiment_pb.js";
 import { SECONDS_FLAG, parseDuration } from "../duration.ts";
 import { ErrorCode, TurnoutError } from "../errors.ts";
 import { formatExperiment, formatReport } from "./experiment-report-format.ts";
@@ -41,7 +46,11 @@ function parseWeights(text: string | undefined): number[] {
   if (text === undefined || text === "") return [];
   return text.split(",").map((part, i) => {
     const w = Number(part);
-    if (part.trim() === "" || !Number.isFinite(w)) throw new TurnoutError(ErrorCode.InvalidArgument, `weights[${i}]: ${JSON.stringify(part)} is not a number (give W1,W2,… such as 80,20)`);
+    if (part.trim() === "" || !Number.isFinite(w))
+      throw new TurnoutError(
+        ErrorCode.InvalidArgument,
+        `weights[${i}]: ${JSON.stringify(part)} is not a number (give W1,W2,… such as 80,20)`,
+      );
     return w;
   });
 }
@@ -49,7 +58,8 @@ function parseWeights(text: string | undefined): number[] {
 /** The positional argument `name` at `i`, or an error naming it. */
 function required(positionals: string[], i: number, sub: string, name: string): string {
   const v = positionals[i];
-  if (v === undefined || v === "") throw new TurnoutError(ErrorCode.InvalidArgument, `turnout experiment ${sub}: ${name} is required`);
+  if (v === undefined || v === "")
+    throw new TurnoutError(ErrorCode.InvalidArgument, `turnout experiment ${sub}: ${name} is required`);
   return v;
 }
 
@@ -68,12 +78,20 @@ type Out = (line: string) => void;
 function intervalSeconds(value: string): number {
   const r = parseDuration(value, SECONDS_FLAG);
   if (!r.ok) throw new TurnoutError(ErrorCode.InvalidArgument, `--interval: ${r.message}`);
-  if (r.ms % 1000 !== 0) throw new TurnoutError(ErrorCode.InvalidArgument, `--interval: must be a whole number of seconds, got ${JSON.stringify(value)}`);
+  if (r.ms % 1000 !== 0)
+    throw new TurnoutError(
+      ErrorCode.InvalidArgument,
+      `--interval: must be a whole number of seconds, got ${JSON.stringify(value)}`,
+    );
   return r.ms / 1000;
 }
 
 /** Runs `turnout experiment ARGS`; answers the exit status. `out` receives each printed line. */
-export async function runExperimentCommand(argv: string[], out: Out = (l) => process.stdout.write(`${l}\n`), signal?: AbortSignal): Promise<number> {
+export async function runExperimentCommand(
+  argv: string[],
+  out: Out = (l) => process.stdout.write(`${l}\n`),
+  signal?: AbortSignal,
+): Promise<number> {
   const [sub, ...rest] = argv;
   const { values, positionals } = parseArgs({
     args: rest,
@@ -117,14 +135,21 @@ export async function runExperimentCommand(argv: string[], out: Out = (l) => pro
         return 0;
       }
       case "conclude": {
-        const r = await client.conclude({ id: required(positionals, 0, sub, "an experiment id"), arm: required(positionals, 1, sub, "the winning arm") });
+        const r = await client.conclude({
+          id: required(positionals, 0, sub, "an experiment id"),
+          arm: required(positionals, 1, sub, "the winning arm"),
+        });
         out(changed(r.experiment, r.revision, r.snapshotVersion));
         return 0;
       }
       case "split": {
         const id = required(positionals, 0, sub, "an experiment id");
         const weights = parseWeights(positionals[1]);
-        if (weights.length === 0 && !values.rerandomize) throw new TurnoutError(ErrorCode.InvalidArgument, "turnout experiment split: weights W1,W2,… are required (or --rerandomize)");
+        if (weights.length === 0 && !values.rerandomize)
+          throw new TurnoutError(
+            ErrorCode.InvalidArgument,
+            "turnout experiment split: weights W1,W2,… are required (or --rerandomize)",
+          );
         const r = await client.changeSplit({ id, weights, rerandomize: values.rerandomize ?? false });
         out(changed(r.experiment, r.revision, r.snapshotVersion));
         return 0;
@@ -136,7 +161,8 @@ export async function runExperimentCommand(argv: string[], out: Out = (l) => pro
       }
       case "report": {
         const id = positionals[0];
-        if (id === undefined) throw new TurnoutError(ErrorCode.InvalidArgument, "turnout experiment report: an experiment id is required");
+        if (id === undefined)
+          throw new TurnoutError(ErrorCode.InvalidArgument, "turnout experiment report: an experiment id is required");
         if (!values.watch) {
           for (const line of formatReport((await client.getReport({ id })).report!)) out(line);
           return 0;
@@ -154,7 +180,10 @@ export async function runExperimentCommand(argv: string[], out: Out = (l) => pro
         for (const e of (await client.list({ route: values.route ?? "" })).experiments) out(formatExperiment(e));
         return 0;
       default:
-        throw new TurnoutError(ErrorCode.InvalidArgument, `turnout experiment: unknown subcommand "${sub}" (create, start, pause, stop, conclude, split, get, list, report)`);
+        throw new TurnoutError(
+          ErrorCode.InvalidArgument,
+          `turnout experiment: unknown subcommand "${sub}" (create, start, pause, stop, conclude, split, get, list, report)`,
+        );
     }
   } catch (err) {
     if (signal?.aborted && err instanceof ConnectError && err.code === Code.Canceled) return 0;

@@ -7,7 +7,12 @@ import { ExperimentStatus, type Experiment, type ExperimentReport } from "../../
 /** Left-aligned first column, right-aligned others, two spaces between columns. */
 export function table(rows: string[][]): string[] {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
-  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ").trimEnd());
+  return rows.map((r) =>
+    r
+      .map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c])))
+      .join("  ")
+      .trimEnd(),
+  );
 }
 
 const ms = (v: number | undefined) => (v === undefined ? "-" : v >= 100 ? v.toFixed(0) : v.toFixed(1));
@@ -27,11 +32,41 @@ export function formatReport(r: ExperimentReport): string[] {
   const feedback = [...new Set(r.arms.flatMap((a) => a.feedback.map((f) => f.metric)))].sort();
   lines.push(
     ...table([
-      ["arm", "variant", "weight", "users", "requests", "success", "errors", "ttft p50", "p95", "p99", "mean", "latency p50", "p95", "p99", "mean", "tok/s", ...feedback],
+      [
+        "arm",
+        "variant",
+        "weight",
+        "users",
+        "requests",
+        "success",
+        "errors",
+        "ttft p50",
+        "p95",
+        "p99",
+        "mean",
+        "latency p50",
+        "p95",
+        "p99",
+        "mean",
+        "tok/s",
+        ...feedback,
+      ],
       ...r.arms.map((a) => [
-        a.name, a.variant, String(a.weight), String(a.users), String(a.requests), pct(a.successRate), pct(a.errorRate),
-        ms(a.ttftMs?.p50), ms(a.ttftMs?.p95), ms(a.ttftMs?.p99), ms(a.ttftMs?.mean),
-        ms(a.latencyMs?.p50), ms(a.latencyMs?.p95), ms(a.latencyMs?.p99), ms(a.latencyMs?.mean),
+        a.name,
+        a.variant,
+        String(a.weight),
+        String(a.users),
+        String(a.requests),
+        pct(a.successRate),
+        pct(a.errorRate),
+        ms(a.ttftMs?.p50),
+        ms(a.ttftMs?.p95),
+        ms(a.ttftMs?.p99),
+        ms(a.ttftMs?.mean),
+        ms(a.latencyMs?.p50),
+        ms(a.latencyMs?.p95),
+        ms(a.latencyMs?.p99),
+        ms(a.latencyMs?.mean),
         a.tokensPerSecond.toFixed(0),
         ...feedback.map((m) => {
           const f = a.feedback.find((x) => x.metric === m);
@@ -48,7 +83,17 @@ export function formatReport(r: ExperimentReport): string[] {
         ["metric", "arm", "control", "treatment", "lift", "95% CI", "p", "always-valid CI", "outcome"],
         ...r.comparisons.map((c) =>
           c.computed
-            ? [c.metric, c.arm, c.controlMean.toPrecision(4), c.treatmentMean.toPrecision(4), signedPct(c.lift), `[${signedPct(c.liftCiLow)}, ${signedPct(c.liftCiHigh)}]`, p(c.pValue), `[${signedPct(c.sequentialLow)}, ${signedPct(c.sequentialHigh)}]`, c.outcome]
+            ? [
+                c.metric,
+                c.arm,
+                c.controlMean.toPrecision(4),
+                c.treatmentMean.toPrecision(4),
+                signedPct(c.lift),
+                `[${signedPct(c.liftCiLow)}, ${signedPct(c.liftCiHigh)}]`,
+                p(c.pValue),
+                `[${signedPct(c.sequentialLow)}, ${signedPct(c.sequentialHigh)}]`,
+                c.outcome,
+              ]
             : [c.metric, c.arm, c.controlMean.toPrecision(4), c.treatmentMean.toPrecision(4), "-", "-", "-", "-", c.outcome],
         ),
       ]),
@@ -56,7 +101,10 @@ export function formatReport(r: ExperimentReport): string[] {
   }
   const srm = r.sampleRatio;
   if (srm !== undefined) {
-    lines.push("", `sample ratio: users ${srm.users.join("/")} vs expected ${srm.expectedShares.map((s) => pct(s)).join("/")}  χ² p=${p(srm.pValue)}  ${srm.warning ? `WARNING (${srm.verdict})` : "ok"}`);
+    lines.push(
+      "",
+      `sample ratio: users ${srm.users.join("/")} vs expected ${srm.expectedShares.map((s) => pct(s)).join("/")}  χ² p=${p(srm.pValue)}  ${srm.warning ? `WARNING (${srm.verdict})` : "ok"}`,
+    );
   }
   if (r.phases.length > 1) for (const ph of r.phases) lines.push(`phase ${ph.phase}: users ${ph.users.join("/")}`);
   if (r.verdict !== "") lines.push("", `verdict: ${r.verdict}`);

@@ -28,7 +28,8 @@ type Out = (line: string) => void;
 function number(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n)) throw new TurnoutError(ErrorCode.InvalidArgument, `${flag}: "${value}" is not a number`);
+  if (value.trim() === "" || !Number.isFinite(n))
+    throw new TurnoutError(ErrorCode.InvalidArgument, `${flag}: "${value}" is not a number`);
   return n;
 }
 
@@ -41,7 +42,12 @@ function milliseconds(value: string | undefined, flag: string): number | undefin
 }
 
 /** Follows rollout `id` until it ends; answers its last state. */
-async function follow(client: Client<typeof RolloutService>, id: string, out: Out, signal?: AbortSignal): Promise<Rollout | undefined> {
+async function follow(
+  client: Client<typeof RolloutService>,
+  id: string,
+  out: Out,
+  signal?: AbortSignal,
+): Promise<Rollout | undefined> {
   let last: Rollout | undefined;
   let lastProgress = "";
   let lastEvaluation = "";
@@ -49,7 +55,8 @@ async function follow(client: Client<typeof RolloutService>, id: string, out: Ou
     const r = update.rollout!;
     last = r;
     const evaluatedAt = `${r.lastEvaluation?.at?.seconds}.${r.lastEvaluation?.at?.nanos}`;
-    if (r.lastEvaluation !== undefined && evaluatedAt !== lastEvaluation) for (const line of formatEvaluation(r.lastEvaluation)) out(line);
+    if (r.lastEvaluation !== undefined && evaluatedAt !== lastEvaluation)
+      for (const line of formatEvaluation(r.lastEvaluation)) out(line);
     lastEvaluation = evaluatedAt;
     if (update.event !== undefined) for (const line of formatEvent(update.event, false)) out(line);
     const progress = formatProgress(r, update.convergence, Date.now());
@@ -95,7 +102,8 @@ export async function runRolloutCommand(argv: string[], out: Out = (l) => proces
   const baseUrl = adminUrl(values.admin);
   const client = adminClient(RolloutService, baseUrl);
   const id = () => {
-    if (positionals[0] === undefined) throw new TurnoutError(ErrorCode.InvalidArgument, `turnout rollout ${sub}: a rollout id is required`);
+    if (positionals[0] === undefined)
+      throw new TurnoutError(ErrorCode.InvalidArgument, `turnout rollout ${sub}: a rollout id is required`);
     return positionals[0];
   };
   try {
@@ -119,7 +127,14 @@ export async function runRolloutCommand(argv: string[], out: Out = (l) => proces
           failureLimit: number(values["failure-limit"], "--failure-limit") ?? 0,
           disableRelative: values["no-relative"] ?? false,
         });
-        const { rollout } = await client.startRollout({ route, from: values.from ?? "", to: values.to, steps, intervalMs, gates });
+        const { rollout } = await client.startRollout({
+          route,
+          from: values.from ?? "",
+          to: values.to,
+          steps,
+          intervalMs,
+          gates,
+        });
         out(formatRollout(rollout!));
         if (values.detach) return 0;
         return exitOf(await follow(client, rollout!.id, out));
@@ -142,12 +157,18 @@ export async function runRolloutCommand(argv: string[], out: Out = (l) => proces
         for (const r of (await client.listRollouts({ route: values.route ?? "" })).rollouts) out(formatRollout(r));
         return 0;
       case "audit": {
-        const entries = positionals[0] !== undefined ? (await client.getAuditLog({ rolloutId: positionals[0] })).entries : (await client.listAudit({ route: values.route ?? "" })).entries;
+        const entries =
+          positionals[0] !== undefined
+            ? (await client.getAuditLog({ rolloutId: positionals[0] })).entries
+            : (await client.listAudit({ route: values.route ?? "" })).entries;
         for (const e of entries) for (const line of formatEvent(e)) out(line);
         return 0;
       }
       default:
-        throw new TurnoutError(ErrorCode.InvalidArgument, `turnout rollout: unknown subcommand "${sub}" (start, watch, pause, resume, abort, promote, list, audit)`);
+        throw new TurnoutError(
+          ErrorCode.InvalidArgument,
+          `turnout rollout: unknown subcommand "${sub}" (start, watch, pause, resume, abort, promote, list, audit)`,
+        );
     }
   } catch (err) {
     throw adminError(err);

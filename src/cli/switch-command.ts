@@ -63,7 +63,11 @@ async function cancel(admin: string, route: string, out: NodeJS.WritableStream, 
 }
 
 /** Runs `turnout switch`; answers the exit code. */
-export async function runSwitchCommand(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+export async function runSwitchCommand(
+  argv: string[],
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
+): Promise<number> {
   let request;
   let admin: string;
   try {
@@ -115,7 +119,10 @@ export async function runSwitchCommand(argv: string[], out: NodeJS.WritableStrea
   } catch (e) {
     const ce = ConnectError.from(e);
     // The FAILED line already said why; otherwise (no answer at all) say it here.
-    if (!failed) err.write(`turnout switch: ${ce.code === Code.Unavailable ? `cannot reach the control plane at ${admin}: ` : ""}${ce.rawMessage} (${Code[ce.code]})\n`);
+    if (!failed)
+      err.write(
+        `turnout switch: ${ce.code === Code.Unavailable ? `cannot reach the control plane at ${admin}: ` : ""}${ce.rawMessage} (${Code[ce.code]})\n`,
+      );
     return 1;
   }
   return failed ? 1 : 0;

@@ -13,7 +13,7 @@ import { PROXY_USAGE, runProxyCommand } from "./proxy-command.ts";
 import { ROLLOUT_USAGE, runRolloutCommand } from "./rollout-command.ts";
 import { SWITCH_USAGE, runSwitchCommand } from "./switch-command.ts";
 
-const indent = (text: string) => text.replace(/^/gm, "  ").trimEnd() + "\n";
+const indent = (text: string) => `${text.replace(/^/gm, "  ").trimEnd()}\n`;
 
 const usage = () => `turnout — a control plane for LLM traffic on Ollama fleets
 

@@ -33,7 +33,9 @@ export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<v
     strict: true,
   });
   if (values.help) {
-    process.stdout.write("turnout up [--config FILE] [--port 8080] [--admin-port 8081] [--host 127.0.0.1] [--data-dir .turnout] [--ollama http://127.0.0.1:11434] [--sim-port 11435] [--nats URL] [--alert-webhook URL]... [--alert-slack URL]...\n");
+    process.stdout.write(
+      "turnout up [--config FILE] [--port 8080] [--admin-port 8081] [--host 127.0.0.1] [--data-dir .turnout] [--ollama http://127.0.0.1:11434] [--sim-port 11435] [--nats URL] [--alert-webhook URL]... [--alert-slack URL]...\n",
+    );
     return { close: async () => {} };
   }
   const logger = createLogger();

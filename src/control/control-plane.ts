@@ -157,14 +157,26 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
   }
 
   // Admin: validated requests in; checked CAS writes through the queue and ConfigChanged out.
-  const admin = createAdminOperations({ store, exclusive: queue.exclusive, publish: queue.publish, onChange: events?.configChanged });
+  const admin = createAdminOperations({
+    store,
+    exclusive: queue.exclusive,
+    publish: queue.publish,
+    onChange: events?.configChanged,
+  });
 
   // Experiments: stored at experiments.<id> (running ones are compiled into the snapshot); each
   // stops itself when its duration passes (the clock is armed below and after every Start).
   // Reports: the outcomes counted in an experiment into a tally; the rebuild replays the log from
   // the earliest experiment start, so reports survive a restart.
   let experimentClock: ReturnType<typeof createExperimentClock> | undefined;
-  const experiments = createExperimentOperations({ store, exclusive: queue.exclusive, publish: queue.publish, admin, now: options.now, onStarted: () => void experimentClock?.schedule() });
+  const experiments = createExperimentOperations({
+    store,
+    exclusive: queue.exclusive,
+    publish: queue.publish,
+    admin,
+    now: options.now,
+    onStarted: () => void experimentClock?.schedule(),
+  });
   const reports = createExperimentReports({ ops: experiments, now: nowMs });
 
   // Metrics: outcome log entries in (durable consumer); MetricsService windows, experiment
@@ -177,7 +189,14 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     snapshotVersion: () => Number(publisher.current()?.version ?? 0n),
     storeErrors: counted.errors,
     onFeedback: (f) => {
-      reports.recordFeedback({ experiment: f.experiment, phase: f.phase, arm: f.arm, unitHash: f.unitHash, metric: f.metric, value: f.value });
+      reports.recordFeedback({
+        experiment: f.experiment,
+        phase: f.phase,
+        arm: f.arm,
+        unitHash: f.unitHash,
+        metric: f.metric,
+        value: f.value,
+      });
       options.onFeedback?.(f);
     },
     // in flight per series: what live proxies reported last (needs the bus)

@@ -109,7 +109,14 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   const seriesInFlight = options.bus && new SeriesInFlight();
   const reporter: StatusReporter | undefined =
     options.bus &&
-    createStatusReporter({ bus: options.bus, id, logger, heartbeatMs: options.heartbeatMs, inFlight: () => inFlight, inFlightBySeries: () => seriesInFlight?.snapshot() ?? [] });
+    createStatusReporter({
+      bus: options.bus,
+      id,
+      logger,
+      heartbeatMs: options.heartbeatMs,
+      inFlight: () => inFlight,
+      inFlightBySeries: () => seriesInFlight?.snapshot() ?? [],
+    });
   const onReport = (r: ProxyReport) => {
     options.onReport?.(r);
     reporter?.report(r);
@@ -125,17 +132,44 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
 
   // Fleet load: this proxy's in-flight counts per node out on the bus, the other proxies' in,
   // summed into each current node's upstream for node choice.
-  const fleetLoad = options.bus && createFleetLoad({ bus: options.bus, id, logger, nodes: () => applier.current()?.nodes, intervalMs: options.fleetLoadIntervalMs, refreshMs: options.fleetLoadRefreshMs });
+  const fleetLoad =
+    options.bus &&
+    createFleetLoad({
+      bus: options.bus,
+      id,
+      logger,
+      nodes: () => applier.current()?.nodes,
+      intervalMs: options.fleetLoadIntervalMs,
+      refreshMs: options.fleetLoadRefreshMs,
+    });
 
   // Outcomes: one record per request in; Prometheus counters (GET /metrics), batches to the
   // outcome log and the caller's onOutcome out.
-  const outcomes = createProxyOutcomes({ proxyId: id, logger, log: options.outcomes, onOutcome: options.onOutcome, onFeedback: options.onFeedback, current: applier.current, inFlight: () => inFlight });
+  const outcomes = createProxyOutcomes({
+    proxyId: id,
+    logger,
+    log: options.outcomes,
+    onOutcome: options.onOutcome,
+    onFeedback: options.onFeedback,
+    current: applier.current,
+    inFlight: () => inFlight,
+  });
 
   // Dialects: client requests in, exchanges on the current table out.
-  const ctx: ProxyContext = { current: applier.current, onOutcome: outcomes.listener, onFeedback: outcomes.feedbackListener, logger, seriesInFlight, refKey: loadRefKey(options.refSecret, options.dataDir, logger) };
+  const ctx: ProxyContext = {
+    current: applier.current,
+    onOutcome: outcomes.listener,
+    onFeedback: outcomes.feedbackListener,
+    logger,
+    seriesInFlight,
+    refKey: loadRefKey(options.refSecret, options.dataDir, logger),
+  };
   const http = createHttpHandler(ctx);
   const connect = connectNodeAdapter({
-    routes: (router) => { router.service(ChatService, createChatService(ctx)); registerReflection(router); },
+    routes: (router) => {
+      router.service(ChatService, createChatService(ctx));
+      registerReflection(router);
+    },
     fallback: http as unknown as NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>,
   });
   // One listener for every response ('close' is emitted once): no closure per request.
@@ -147,7 +181,8 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     if (url !== undefined && isMetricsPath(url)) return outcomes.serveMetrics(req, res);
     inFlight++;
     res.on("close", onResponseClose);
-    if (url !== undefined && (url.startsWith(CONNECT_PREFIX) || url.startsWith(REFLECTION_PATH_PREFIX))) return connect(req as never, res as never);
+    if (url !== undefined && (url.startsWith(CONNECT_PREFIX) || url.startsWith(REFLECTION_PATH_PREFIX)))
+      return connect(req as never, res as never);
     http(req, res);
   };
 

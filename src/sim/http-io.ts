@@ -37,7 +37,7 @@ export function openAIErrorBody(status: number, message: string): string {
 
 /** OpenAI-compatible error: `{"error":{message,type,param:null,code:null}}`. */
 export const openAIError: ErrorWriter = (res, status, message) => {
-  sendJson(res, status, openAIErrorBody(status, message) + "\n", "application/json");
+  sendJson(res, status, `${openAIErrorBody(status, message)}\n`, "application/json");
 };
 
 /** Plain-text answer (gin's 404/405 pages, `/`). */

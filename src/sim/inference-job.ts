@@ -167,7 +167,7 @@ export class InferenceJob implements SlotWaiter {
     }
     if (out !== "") res.write(out);
     const wait = this.#index * this.#gapMs - (performance.now() - this.#firstAt);
-    this.#timer = setTimeout(this.#step, wait > 1 ? wait : 1);
+    this.#timer = setTimeout(this.#step, Math.max(wait, 1));
   };
 
   #result(w: GenerationWork): GenerationResult {

@@ -22,7 +22,7 @@ export class NativeChatFramer implements Framer {
   }
 
   end(r: GenerationResult): string {
-    return this.whole("", r) + "\n";
+    return `${this.whole("", r)}\n`;
   }
 
   whole(text: string, r: GenerationResult): string {
@@ -55,7 +55,7 @@ export class NativeGenerateFramer implements Framer {
   }
 
   end(r: GenerationResult): string {
-    return this.whole("", r) + "\n";
+    return `${this.whole("", r)}\n`;
   }
 
   whole(text: string, r: GenerationResult): string {

@@ -25,7 +25,13 @@ async function inferenceRequest(ctx: SimContext, req: IncomingMessage, res: Serv
   const parsed = await readJsonBody(req);
   if (!parsed.ok) return nativeError(res, 400, parsed.message);
   const body = parsed.body;
-  ctx.emit({ type: "request", path: req.url ?? "", model: body.model, options: requestOptions(body), keepAlive: body.keep_alive });
+  ctx.emit({
+    type: "request",
+    path: req.url ?? "",
+    model: body.model,
+    options: requestOptions(body),
+    keepAlive: body.keep_alive,
+  });
   const model = servedModel(ctx, body, res, nativeError);
   if (model === undefined) return undefined;
   const ka = requestKeepAlive(body);
@@ -34,7 +40,15 @@ async function inferenceRequest(ctx: SimContext, req: IncomingMessage, res: Serv
 }
 
 /** Starts a job for a load request (empty prompt) or answers an unload (`keep_alive: 0`). */
-function loadOrUnload(ctx: SimContext, res: ServerResponse, path: string, model: string, modelJson: string, keepAlive: number | undefined, kind: "chat" | "generate"): void {
+function loadOrUnload(
+  ctx: SimContext,
+  res: ServerResponse,
+  path: string,
+  model: string,
+  modelJson: string,
+  keepAlive: number | undefined,
+  kind: "chat" | "generate",
+): void {
   if (keepAlive === 0) {
     ctx.runtime.expire(model);
     sendJson(res, 200, loadAnswer(modelJson, kind, "unload"));
@@ -42,7 +56,13 @@ function loadOrUnload(ctx: SimContext, res: ServerResponse, path: string, model:
     return;
   }
   const spec: JobSpec = {
-    ctx, res, path, model, keepAlive, sendError: nativeError, injectable: false,
+    ctx,
+    res,
+    path,
+    model,
+    keepAlive,
+    sendError: nativeError,
+    injectable: false,
     work: { kind: "single", delayed: false, render: () => loadAnswer(modelJson, kind, "load") },
   };
   new InferenceJob(spec).start();
@@ -54,7 +74,11 @@ export const chat: Handler = async (ctx, req, res) => {
   if (!r) return;
   const messages = r.body.messages;
   if (messages !== undefined && messages !== null && !Array.isArray(messages)) {
-    return nativeError(res, 400, "json: cannot unmarshal messages into Go struct field ChatRequest.messages of type []api.Message");
+    return nativeError(
+      res,
+      400,
+      "json: cannot unmarshal messages into Go struct field ChatRequest.messages of type []api.Message",
+    );
   }
   if (!canComplete(ctx, r.model, "chat", res, nativeError)) return;
   if (!messages || messages.length === 0) return loadOrUnload(ctx, res, "/api/chat", r.model, r.modelJson, r.keepAlive, "chat");
@@ -62,10 +86,21 @@ export const chat: Handler = async (ctx, req, res) => {
   const seed = answerSeed(r.model, key);
   const { count, doneReason } = answerLength(requestOptions(r.body).num_predict, ctx.knobs.outputTokens);
   new InferenceJob({
-    ctx, res, path: "/api/chat", model: r.model, keepAlive: r.keepAlive, sendError: nativeError, injectable: true,
+    ctx,
+    res,
+    path: "/api/chat",
+    model: r.model,
+    keepAlive: r.keepAlive,
+    sendError: nativeError,
+    injectable: true,
     work: {
-      kind: "generation", framer: new NativeChatFramer(r.modelJson), stream: r.body.stream !== false,
-      seed, count, doneReason, promptTokens: countPromptTokens(key),
+      kind: "generation",
+      framer: new NativeChatFramer(r.modelJson),
+      stream: r.body.stream !== false,
+      seed,
+      count,
+      doneReason,
+      promptTokens: countPromptTokens(key),
     },
   }).start();
 };
@@ -84,10 +119,21 @@ export const generate: Handler = async (ctx, req, res) => {
   const seed = answerSeed(r.model, key);
   const { count, doneReason } = answerLength(requestOptions(r.body).num_predict, ctx.knobs.outputTokens);
   new InferenceJob({
-    ctx, res, path: "/api/generate", model: r.model, keepAlive: r.keepAlive, sendError: nativeError, injectable: true,
+    ctx,
+    res,
+    path: "/api/generate",
+    model: r.model,
+    keepAlive: r.keepAlive,
+    sendError: nativeError,
+    injectable: true,
     work: {
-      kind: "generation", framer: new NativeGenerateFramer(r.modelJson, seed), stream: r.body.stream !== false,
-      seed, count, doneReason, promptTokens: countPromptTokens(key),
+      kind: "generation",
+      framer: new NativeGenerateFramer(r.modelJson, seed),
+      stream: r.body.stream !== false,
+      seed,
+      count,
+      doneReason,
+      promptTokens: countPromptTokens(key),
     },
   }).start();
 };
@@ -110,9 +156,16 @@ export const embed: Handler = async (ctx, req, res) => {
   let promptTokens = 0;
   for (const s of inputs) promptTokens += countPromptTokens(s);
   new InferenceJob({
-    ctx, res, path: "/api/embed", model, keepAlive: r.keepAlive, sendError: nativeError, injectable: inputs.length > 0,
+    ctx,
+    res,
+    path: "/api/embed",
+    model,
+    keepAlive: r.keepAlive,
+    sendError: nativeError,
+    injectable: inputs.length > 0,
     work: {
-      kind: "single", delayed: inputs.length > 0,
+      kind: "single",
+      delayed: inputs.length > 0,
       render(loadNs, totalNs) {
         const vectors = inputs.map((s) => `[${embedding(model, s).join(",")}]`).join(",");
         let metrics = totalNs > 0 ? `,"total_duration":${totalNs}` : "";
@@ -132,8 +185,18 @@ export const embeddings: Handler = async (ctx, req, res) => {
   if (prompt !== undefined && prompt !== null && typeof prompt !== "string") return nativeError(res, 400, "invalid input type");
   const { model } = r;
   new InferenceJob({
-    ctx, res, path: "/api/embeddings", model, keepAlive: r.keepAlive, sendError: nativeError, injectable: !!prompt,
-    work: { kind: "single", delayed: !!prompt, render: () => `{"embedding":[${prompt ? embedding(model, prompt).join(",") : ""}]}` },
+    ctx,
+    res,
+    path: "/api/embeddings",
+    model,
+    keepAlive: r.keepAlive,
+    sendError: nativeError,
+    injectable: !!prompt,
+    work: {
+      kind: "single",
+      delayed: !!prompt,
+      render: () => `{"embedding":[${prompt ? embedding(model, prompt).join(",") : ""}]}`,
+    },
   }).start();
 };
 
@@ -149,8 +212,14 @@ export const ps: Handler = (ctx, _req, res) => {
   const models = ctx.runtime.resident().map(({ name, expiresAt }) => {
     const e = ctx.catalog.get(name)!;
     return JSON.stringify({
-      name, model: name, size: e.size, digest: e.digest, details: e.details,
-      expires_at: new Date(expiresAt).toISOString(), size_vram: e.size, context_length: e.contextLength,
+      name,
+      model: name,
+      size: e.size,
+      digest: e.digest,
+      details: e.details,
+      expires_at: new Date(expiresAt).toISOString(),
+      size_vram: e.size,
+      context_length: e.contextLength,
     });
   });
   sendJson(res, 200, `{"models":[${models.join(",")}]}`);

@@ -40,7 +40,7 @@ export class OpenAIChatFramer implements Framer {
   end(r: GenerationResult): string {
     let out = `data: ${this.#head}[{"index":0,"delta":{},"finish_reason":"${r.doneReason}"}]}\n\n`;
     if (this.#includeUsage) out += `data: ${this.#head}[],"usage":${usageJson(r)}}\n\n`;
-    return out + "data: [DONE]\n\n";
+    return `${out}data: [DONE]\n\n`;
   }
 
   whole(text: string, r: GenerationResult): string {
@@ -73,7 +73,7 @@ export class OpenAICompletionFramer implements Framer {
   end(r: GenerationResult): string {
     let out = `data: ${this.#head}[{"text":"","index":0,"finish_reason":"${r.doneReason}"}]${this.#tail}}\n\n`;
     if (this.#includeUsage) out += `data: ${this.#head}[]${this.#tail},"usage":${usageJson(r)}}\n\n`;
-    return out + "data: [DONE]\n\n";
+    return `${out}data: [DONE]\n\n`;
   }
 
   whole(text: string, r: GenerationResult): string {

@@ -17,7 +17,13 @@ async function openAIRequest(ctx: SimContext, req: IncomingMessage, res: ServerR
   const parsed = await readJsonBody(req);
   if (!parsed.ok) return openAIError(res, 400, parsed.message);
   const body = parsed.body;
-  ctx.emit({ type: "request", path: req.url ?? "", model: body.model, options: requestOptions(body), keepAlive: body.keep_alive });
+  ctx.emit({
+    type: "request",
+    path: req.url ?? "",
+    model: body.model,
+    options: requestOptions(body),
+    keepAlive: body.keep_alive,
+  });
   return body;
 }
 
@@ -43,10 +49,21 @@ export const chatCompletions: Handler = async (ctx, req, res) => {
   const seed = answerSeed(model, key);
   const { count, doneReason } = answerLength(body.max_tokens ?? body.max_completion_tokens, ctx.knobs.outputTokens);
   new InferenceJob({
-    ctx, res, path: "/v1/chat/completions", model, keepAlive: undefined, sendError: openAIError, injectable: true,
+    ctx,
+    res,
+    path: "/v1/chat/completions",
+    model,
+    keepAlive: undefined,
+    sendError: openAIError,
+    injectable: true,
     work: {
-      kind: "generation", framer: new OpenAIChatFramer(identity(ctx, "chatcmpl", model, body)), stream: body.stream === true,
-      seed, count, doneReason, promptTokens: countPromptTokens(key),
+      kind: "generation",
+      framer: new OpenAIChatFramer(identity(ctx, "chatcmpl", model, body)),
+      stream: body.stream === true,
+      seed,
+      count,
+      doneReason,
+      promptTokens: countPromptTokens(key),
     },
   }).start();
 };
@@ -63,10 +80,21 @@ export const completions: Handler = async (ctx, req, res) => {
   const seed = answerSeed(model, key);
   const { count, doneReason } = answerLength(body.max_tokens, ctx.knobs.outputTokens);
   new InferenceJob({
-    ctx, res, path: "/v1/completions", model, keepAlive: undefined, sendError: openAIError, injectable: true,
+    ctx,
+    res,
+    path: "/v1/completions",
+    model,
+    keepAlive: undefined,
+    sendError: openAIError,
+    injectable: true,
     work: {
-      kind: "generation", framer: new OpenAICompletionFramer(identity(ctx, "cmpl", model, body)), stream: body.stream === true,
-      seed, count, doneReason, promptTokens: countPromptTokens(key),
+      kind: "generation",
+      framer: new OpenAICompletionFramer(identity(ctx, "cmpl", model, body)),
+      stream: body.stream === true,
+      seed,
+      count,
+      doneReason,
+      promptTokens: countPromptTokens(key),
     },
   }).start();
 };
@@ -84,15 +112,25 @@ export const embeddingsV1: Handler = async (ctx, req, res) => {
   const modelJson = JSON.stringify(model);
   const base64 = typeof body.encoding_format === "string" && body.encoding_format.toLowerCase() === "base64";
   new InferenceJob({
-    ctx, res, path: "/v1/embeddings", model, keepAlive: undefined, sendError: openAIError, injectable: true,
+    ctx,
+    res,
+    path: "/v1/embeddings",
+    model,
+    keepAlive: undefined,
+    sendError: openAIError,
+    injectable: true,
     work: {
-      kind: "single", delayed: true, contentType: "application/json",
+      kind: "single",
+      delayed: true,
+      contentType: "application/json",
       render() {
-        const data = inputs.map((s, i) => {
-          const v = embedding(model, s);
-          const e = base64 ? `"${Buffer.from(new Float32Array(v).buffer).toString("base64")}"` : `[${v.join(",")}]`;
-          return `{"object":"embedding","embedding":${e},"index":${i}}`;
-        }).join(",");
+        const data = inputs
+          .map((s, i) => {
+            const v = embedding(model, s);
+            const e = base64 ? `"${Buffer.from(new Float32Array(v).buffer).toString("base64")}"` : `[${v.join(",")}]`;
+            return `{"object":"embedding","embedding":${e},"index":${i}}`;
+          })
+          .join(",");
         return `{"object":"list","data":[${data}],"model":${modelJson},"usage":{"prompt_tokens":${promptTokens},"total_tokens":${promptTokens}}}\n`;
       },
     },
@@ -114,5 +152,5 @@ export const listModels: Handler = (ctx, _req, res) => {
 /** `GET /v1/models/{model}`. */
 export function retrieveModel(ctx: SimContext, res: ServerResponse, name: string): void {
   if (!ctx.catalog.has(name)) return openAIError(res, 404, `model '${name}' not found`);
-  sendJson(res, 200, modelObject(ctx, name) + "\n", "application/json");
+  sendJson(res, 200, `${modelObject(ctx, name)}\n`, "application/json");
 }

@@ -100,7 +100,8 @@ export function validateKnobs(k: Partial<SimulatorKnobs>): void {
   }
   for (const name of ["errorRate", "midStreamFailureRate"] as const) {
     const v = k[name];
-    if (v !== undefined && !(Number.isFinite(v) && v >= 0 && v <= 1)) throw new RangeError(`${name} must be between 0 and 1, got ${v}`);
+    if (v !== undefined && !(Number.isFinite(v) && v >= 0 && v <= 1))
+      throw new RangeError(`${name} must be between 0 and 1, got ${v}`);
   }
   if (k.keepAlive !== undefined) defaultKeepAliveMs(k.keepAlive);
 }

@@ -14,7 +14,12 @@ export const MAX_TOKENS = 100_000;
  * The requested model when it is served here; otherwise answers 400 `model is required` or
  * 404 `model 'x' not found` and returns undefined. Counts the request for a served model.
  */
-export function servedModel(ctx: SimContext, body: Record<string, unknown>, res: ServerResponse, sendError: ErrorWriter): string | undefined {
+export function servedModel(
+  ctx: SimContext,
+  body: Record<string, unknown>,
+  res: ServerResponse,
+  sendError: ErrorWriter,
+): string | undefined {
   const model = body.model;
   if (typeof model !== "string" || model === "") {
     sendError(res, 400, "model is required");
@@ -30,14 +35,22 @@ export function servedModel(ctx: SimContext, body: Record<string, unknown>, res:
 
 /** Ollama's 400 for a chat or generate request to a model without the completion capability
  * (an embedding model); answers it and returns false. */
-export function canComplete(ctx: SimContext, model: string, what: "chat" | "generate", res: ServerResponse, sendError: ErrorWriter): boolean {
+export function canComplete(
+  ctx: SimContext,
+  model: string,
+  what: "chat" | "generate",
+  res: ServerResponse,
+  sendError: ErrorWriter,
+): boolean {
   if (ctx.catalog.get(model)!.capabilities.includes("completion")) return true;
   sendError(res, 400, `${JSON.stringify(model)} does not support ${what}`);
   return false;
 }
 
 /** `keep_alive` in ms (FOREVER when negative, undefined when absent), or an error message. */
-export function requestKeepAlive(body: Record<string, unknown>): { ok: true; ms: number | undefined } | { ok: false; message: string } {
+export function requestKeepAlive(
+  body: Record<string, unknown>,
+): { ok: true; ms: number | undefined } | { ok: false; message: string } {
   const v = body.keep_alive;
   if (v === undefined || v === null) return { ok: true, ms: undefined };
   try {

@@ -86,7 +86,10 @@ function flagValue(name: string, kind: Kind, text: string): unknown {
       return r.ms;
     }
     case "list": {
-      const list = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+      const list = value
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s !== "");
       if (list.length === 0) throw bad("expected a comma-separated list");
       return list;
     }
@@ -120,7 +123,8 @@ export function parseSimArgs(argv: readonly string[]): SimCommandConfig {
     }
     const spec = flags[token.name];
     if (spec === undefined) throw usage(`unknown flag ${JSON.stringify(token.rawName)} (see --help)`);
-    if (token.value === undefined || (!token.inlineValue && token.value.startsWith("--"))) throw usage(`flag ${token.rawName} needs a value`);
+    if (token.value === undefined || (!token.inlineValue && token.value.startsWith("--")))
+      throw usage(`flag ${token.rawName} needs a value`);
     const value = flagValue(token.name, spec.kind, token.value);
     if (spec.key !== "port" && spec.key !== "host" && spec.key !== "nodes" && spec.key !== "models" && spec.key !== "seed") {
       try {
@@ -142,7 +146,10 @@ export function parseSimArgs(argv: readonly string[]): SimCommandConfig {
  * Runs `turnout sim`: starts the nodes and prints one line per node. With `--help` prints the
  * usage and starts nothing. Bad flags reject with `invalid_argument` before anything starts.
  */
-export async function runSimCommand(argv: string[], print: (line: string) => void = (l) => console.log(l)): Promise<{ close(): Promise<void> }> {
+export async function runSimCommand(
+  argv: string[],
+  print: (line: string) => void = (l) => console.log(l),
+): Promise<{ close(): Promise<void> }> {
   const config = parseSimArgs(argv);
   if (config.help) {
     print(SIM_USAGE);

@@ -59,7 +59,13 @@ export class SimContext {
   #waiters: Waiter[] = [];
   #listeners: ((e: SimEvent) => void)[] = [];
 
-  constructor(init: { knobs: SimulatorKnobs; defaultKeepAliveMs: number; faults: FaultInjector; catalog: Map<string, CatalogEntry>; version: string }) {
+  constructor(init: {
+    knobs: SimulatorKnobs;
+    defaultKeepAliveMs: number;
+    faults: FaultInjector;
+    catalog: Map<string, CatalogEntry>;
+    version: string;
+  }) {
     this.knobs = init.knobs;
     this.defaultKeepAliveMs = init.defaultKeepAliveMs;
     this.faults = init.faults;

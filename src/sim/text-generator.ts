@@ -46,7 +46,7 @@ export function answerSeed(model: string, promptKey: string): number {
 export function tokenText(seed: number, index: number): string {
   const word = VOCAB[mix32(seed + Math.imul(index, 0x9e3779b1)) % VOCAB.length]!;
   if (index === 0) return word.charAt(0).toUpperCase() + word.slice(1);
-  return " " + word;
+  return ` ${word}`;
 }
 
 /** The whole answer of `count` tokens. */

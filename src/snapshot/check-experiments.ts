@@ -11,13 +11,22 @@ import { validateTargeting } from "../assign/targeting/validate-targeting.ts";
 import type { FieldViolation } from "../errors.ts";
 
 /** Checks `ranges` under `path` against `owner` (bucket → owner index) for owner `index`. */
-function claim(ranges: readonly { start: number; end: number }[], path: string, owner: Int32Array, index: number, ownerName: (i: number) => string, problems: FieldViolation[]): number {
+function claim(
+  ranges: readonly { start: number; end: number }[],
+  path: string,
+  owner: Int32Array,
+  index: number,
+  ownerName: (i: number) => string,
+  problems: FieldViolation[],
+): number {
   let owned = 0;
   ranges.forEach((r, k) => {
     const rpath = `${path}[${k}]`;
-    if (r.start >= r.end || r.end > BUCKETS) return void problems.push({ field: rpath, message: `[${r.start}, ${r.end}) must satisfy start < end <= ${BUCKETS}` });
+    if (r.start >= r.end || r.end > BUCKETS)
+      return void problems.push({ field: rpath, message: `[${r.start}, ${r.end}) must satisfy start < end <= ${BUCKETS}` });
     for (let b = r.start; b < r.end; b++) {
-      if (owner[b] >= 0 && owner[b] !== index) return void problems.push({ field: rpath, message: `bucket ${b} is also owned by ${ownerName(owner[b])}` });
+      if (owner[b] >= 0 && owner[b] !== index)
+        return void problems.push({ field: rpath, message: `bucket ${b} is also owned by ${ownerName(owner[b])}` });
       owner[b] = index;
     }
     owned += r.end - r.start;
@@ -26,7 +35,11 @@ function claim(ranges: readonly { start: number; end: number }[], path: string, 
 }
 
 /** Appends every problem of `experiments` (checked against `routes`) to `problems`. */
-export function checkExperiments(experiments: readonly ExperimentSnapshot[], routes: readonly Route[], problems: FieldViolation[]): void {
+export function checkExperiments(
+  experiments: readonly ExperimentSnapshot[],
+  routes: readonly Route[],
+  problems: FieldViolation[],
+): void {
   const byRoute = new Map(routes.map((r) => [r.name, r]));
   const ids = new Set<string>();
   const layers = new Map<string, { owner: Int32Array; members: number[] }>();
@@ -37,19 +50,24 @@ export function checkExperiments(experiments: readonly ExperimentSnapshot[], rou
     else if (ids.has(e.id)) problems.push({ field: `${path}.id`, message: `duplicate experiment id ${JSON.stringify(e.id)}` });
     ids.add(e.id);
     const route = byRoute.get(e.route);
-    if (route === undefined) problems.push({ field: `${path}.route`, message: `route ${JSON.stringify(e.route)} does not exist` });
+    if (route === undefined)
+      problems.push({ field: `${path}.route`, message: `route ${JSON.stringify(e.route)} does not exist` });
     if (e.seed === "") problems.push({ field: `${path}.seed`, message: "must not be empty" });
     if (e.arms.length === 0) problems.push({ field: `${path}.arms`, message: "must have at least one arm" });
     const owner = new Int32Array(BUCKETS).fill(-1);
     e.arms.forEach((arm, a) => {
       const apath = `${path}.arms[${a}]`;
       if (route !== undefined && !route.variants.some((v) => v.name === arm.variant)) {
-        problems.push({ field: `${apath}.variant`, message: `variant ${JSON.stringify(arm.variant)} does not exist in route ${JSON.stringify(e.route)}` });
+        problems.push({
+          field: `${apath}.variant`,
+          message: `variant ${JSON.stringify(arm.variant)} does not exist in route ${JSON.stringify(e.route)}`,
+        });
       }
       claim(arm.ranges, `${apath}.ranges`, owner, a, (x) => `${path}.arms[${x}]`, problems);
     });
     const free = owner.indexOf(-1);
-    if (e.arms.length > 0 && free >= 0) problems.push({ field: `${path}.arms`, message: `bucket ${free} is owned by no arm (arms must cover 0..${BUCKETS - 1})` });
+    if (e.arms.length > 0 && free >= 0)
+      problems.push({ field: `${path}.arms`, message: `bucket ${free} is owned by no arm (arms must cover 0..${BUCKETS - 1})` });
     if (e.targeting !== undefined) {
       const v = validateTargeting(e.targeting, `${path}.targeting`);
       if (!v.ok) problems.push(...v.violations);
@@ -59,15 +77,29 @@ export function checkExperiments(experiments: readonly ExperimentSnapshot[], rou
     let layer = layers.get(e.layer);
     if (layer === undefined) layers.set(e.layer, (layer = { owner: new Int32Array(BUCKETS).fill(-1), members: [] }));
     layer.members.push(i);
-    claim(e.layerRanges, `${path}.layer_ranges`, layer.owner, i, (x) => `experiments[${x}] (${JSON.stringify(experiments[x].id)})`, problems);
+    claim(
+      e.layerRanges,
+      `${path}.layer_ranges`,
+      layer.owner,
+      i,
+      (x) => `experiments[${x}] (${JSON.stringify(experiments[x].id)})`,
+      problems,
+    );
     const other = routeLayer.get(e.route);
     if (other === undefined) routeLayer.set(e.route, e.layer);
     else if (other !== e.layer) {
-      problems.push({ field: `${path}.layer`, message: `experiments on route ${JSON.stringify(e.route)} must share one layer (another is in layer ${JSON.stringify(other)})` });
+      problems.push({
+        field: `${path}.layer`,
+        message: `experiments on route ${JSON.stringify(e.route)} must share one layer (another is in layer ${JSON.stringify(other)})`,
+      });
     }
   });
   for (const [name, layer] of layers) {
     const seeds = new Set(layer.members.map((i) => experiments[i].layerSeed));
-    if (seeds.size > 1) problems.push({ field: `experiments[${layer.members[1]}].layer_seed`, message: `experiments of layer ${JSON.stringify(name)} must share one layer seed` });
+    if (seeds.size > 1)
+      problems.push({
+        field: `experiments[${layer.members[1]}].layer_seed`,
+        message: `experiments of layer ${JSON.stringify(name)} must share one layer seed`,
+      });
   }
 }

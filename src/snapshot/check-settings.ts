@@ -18,21 +18,30 @@ function resilienceProblems(s: Settings, path: string): FieldViolation[] {
   const h = s.healthCheck;
   if (h !== undefined) {
     const hp = `${path}.health_check`;
-    if (h.intervalMs !== 0 && h.intervalMs < MIN_HEALTH_INTERVAL_MS) out.push({ field: `${hp}.interval_ms`, message: `must be at least ${MIN_HEALTH_INTERVAL_MS} ms, got ${h.intervalMs}` });
-    if (h.intervalMs !== 0 && h.timeoutMs > h.intervalMs) out.push({ field: `${hp}.timeout_ms`, message: `must not exceed the interval (${h.timeoutMs} > ${h.intervalMs})` });
-    if (h.healthyThreshold > MAX_COUNT) out.push({ field: `${hp}.healthy_threshold`, message: `must be at most ${MAX_COUNT}, got ${h.healthyThreshold}` });
-    if (h.unhealthyThreshold > MAX_COUNT) out.push({ field: `${hp}.unhealthy_threshold`, message: `must be at most ${MAX_COUNT}, got ${h.unhealthyThreshold}` });
+    if (h.intervalMs !== 0 && h.intervalMs < MIN_HEALTH_INTERVAL_MS)
+      out.push({ field: `${hp}.interval_ms`, message: `must be at least ${MIN_HEALTH_INTERVAL_MS} ms, got ${h.intervalMs}` });
+    if (h.intervalMs !== 0 && h.timeoutMs > h.intervalMs)
+      out.push({ field: `${hp}.timeout_ms`, message: `must not exceed the interval (${h.timeoutMs} > ${h.intervalMs})` });
+    if (h.healthyThreshold > MAX_COUNT)
+      out.push({ field: `${hp}.healthy_threshold`, message: `must be at most ${MAX_COUNT}, got ${h.healthyThreshold}` });
+    if (h.unhealthyThreshold > MAX_COUNT)
+      out.push({ field: `${hp}.unhealthy_threshold`, message: `must be at most ${MAX_COUNT}, got ${h.unhealthyThreshold}` });
   }
   const o = s.outlierDetection;
   if (o !== undefined) {
     const op = `${path}.outlier_detection`;
-    if (o.consecutiveFailures > MAX_COUNT) out.push({ field: `${op}.consecutive_failures`, message: `must be at most ${MAX_COUNT}, got ${o.consecutiveFailures}` });
+    if (o.consecutiveFailures > MAX_COUNT)
+      out.push({ field: `${op}.consecutive_failures`, message: `must be at most ${MAX_COUNT}, got ${o.consecutiveFailures}` });
     if (o.baseEjectionMs !== 0 && o.maxEjectionMs !== 0 && o.maxEjectionMs < o.baseEjectionMs) {
-      out.push({ field: `${op}.max_ejection_ms`, message: `must not be less than base_ejection_ms (${o.maxEjectionMs} < ${o.baseEjectionMs})` });
+      out.push({
+        field: `${op}.max_ejection_ms`,
+        message: `must not be less than base_ejection_ms (${o.maxEjectionMs} < ${o.baseEjectionMs})`,
+      });
     }
   }
   const q = s.queue;
-  if (q !== undefined && q.maxLength > 1_000_000) out.push({ field: `${path}.queue.max_length`, message: `must be at most 1000000, got ${q.maxLength}` });
+  if (q !== undefined && q.maxLength > 1_000_000)
+    out.push({ field: `${path}.queue.max_length`, message: `must be at most 1000000, got ${q.maxLength}` });
   return out;
 }
 

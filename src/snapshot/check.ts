@@ -41,7 +41,10 @@ function checkVariants(route: Route, path: string, nodes: ReadonlyMap<string, No
       const node = nodes.get(id);
       if (node === undefined) out.push({ field: `${vpath}.nodes[${k}]`, message: `node ${JSON.stringify(id)} does not exist` });
       else if (variant.model !== "" && !servesModel(node, variant.model)) {
-        out.push({ field: `${vpath}.nodes[${k}]`, message: `node ${JSON.stringify(id)} does not serve model ${JSON.stringify(variant.model)}` });
+        out.push({
+          field: `${vpath}.nodes[${k}]`,
+          message: `node ${JSON.stringify(id)} does not serve model ${JSON.stringify(variant.model)}`,
+        });
       }
     });
     if (variant.nodes.length === 0 && variant.model !== "" && ![...nodes.values()].some((n) => servesModel(n, variant.model))) {
@@ -58,8 +61,10 @@ function checkArms(route: Route, path: string, variants: ReadonlySet<string>, ou
   let total = 0;
   route.arms.forEach((arm, a) => {
     const apath = `${path}.arms[${a}]`;
-    if (!variants.has(arm.variant)) out.push({ field: `${apath}.variant`, message: `variant ${JSON.stringify(arm.variant)} does not exist in the route` });
-    else if (armVariants.has(arm.variant)) out.push({ field: `${apath}.variant`, message: `duplicate arm for variant ${JSON.stringify(arm.variant)}` });
+    if (!variants.has(arm.variant))
+      out.push({ field: `${apath}.variant`, message: `variant ${JSON.stringify(arm.variant)} does not exist in the route` });
+    else if (armVariants.has(arm.variant))
+      out.push({ field: `${apath}.variant`, message: `duplicate arm for variant ${JSON.stringify(arm.variant)}` });
     armVariants.add(arm.variant);
     if (arm.weight > 100) out.push({ field: `${apath}.weight`, message: `must be between 0 and 100, got ${arm.weight}` });
     total += arm.weight;
@@ -71,7 +76,11 @@ function checkArms(route: Route, path: string, variants: ReadonlySet<string>, ou
         out.push({ field: rpath, message: `[${range.start}, ${range.end}) must satisfy start < end <= ${BUCKETS}` });
         return;
       }
-      if (range.start < previousEnd) out.push({ field: rpath, message: `ranges must be sorted and disjoint ([${range.start}, ${range.end}) starts before ${previousEnd})` });
+      if (range.start < previousEnd)
+        out.push({
+          field: rpath,
+          message: `ranges must be sorted and disjoint ([${range.start}, ${range.end}) starts before ${previousEnd})`,
+        });
       previousEnd = range.end;
       for (let b = range.start; b < range.end; b++) {
         if (owner[b] >= 0 && owner[b] !== a) {
@@ -83,13 +92,17 @@ function checkArms(route: Route, path: string, variants: ReadonlySet<string>, ou
       owned += range.end - range.start;
     });
     if (arm.weight <= 100 && owned !== arm.weight * (BUCKETS / 100)) {
-      out.push({ field: `${apath}.ranges`, message: `own ${owned} buckets but weight ${arm.weight}% needs ${arm.weight * (BUCKETS / 100)}` });
+      out.push({
+        field: `${apath}.ranges`,
+        message: `own ${owned} buckets but weight ${arm.weight}% needs ${arm.weight * (BUCKETS / 100)}`,
+      });
     }
   });
   const sumProblem = weightsSumProblem(total);
   if (sumProblem) out.push({ field: `${path}.arms`, message: sumProblem });
   const free = owner.indexOf(-1);
-  if (free >= 0) out.push({ field: `${path}.arms`, message: `bucket ${free} is owned by no arm (arms must cover 0..${BUCKETS - 1})` });
+  if (free >= 0)
+    out.push({ field: `${path}.arms`, message: `bucket ${free} is owned by no arm (arms must cover 0..${BUCKETS - 1})` });
 }
 
 function checkRoutes(routes: readonly Route[], nodes: ReadonlyMap<string, Node>, out: FieldViolation[]): void {
@@ -101,7 +114,10 @@ function checkRoutes(routes: readonly Route[], nodes: ReadonlyMap<string, Node>,
     const variants = checkVariants(route, path, nodes, out);
     if (route.defaultVariant === "") out.push({ field: `${path}.default_variant`, message: "must name a variant" });
     else if (!variants.has(route.defaultVariant)) {
-      out.push({ field: `${path}.default_variant`, message: `variant ${JSON.stringify(route.defaultVariant)} does not exist in the route` });
+      out.push({
+        field: `${path}.default_variant`,
+        message: `variant ${JSON.stringify(route.defaultVariant)} does not exist in the route`,
+      });
     }
     checkArms(route, path, variants, out);
   });
@@ -119,7 +135,10 @@ export function checkSnapshot(snapshot: RoutingSnapshot): FieldViolation[] {
   const out: FieldViolation[] = [];
   if (snapshot.version < 1n) out.push({ field: "version", message: "must be at least 1" });
   else if (snapshot.parentVersion >= snapshot.version) {
-    out.push({ field: "parent_version", message: `must be less than version (${snapshot.parentVersion} >= ${snapshot.version})` });
+    out.push({
+      field: "parent_version",
+      message: `must be less than version (${snapshot.parentVersion} >= ${snapshot.version})`,
+    });
   }
   checkNodes(snapshot.nodes, out);
   const nodes = new Map(snapshot.nodes.map((n) => [n.id, n]));
@@ -127,6 +146,7 @@ export function checkSnapshot(snapshot: RoutingSnapshot): FieldViolation[] {
   checkExperiments(snapshot.experiments, snapshot.routes, out);
   if (snapshot.settings !== undefined) out.push(...checkSettings(snapshot.settings));
   const hash = snapshotContentHash(snapshot);
-  if (snapshot.contentHash !== hash) out.push({ field: "content_hash", message: `${JSON.stringify(snapshot.contentHash)} does not match the content (${hash})` });
+  if (snapshot.contentHash !== hash)
+    out.push({ field: "content_hash", message: `${JSON.stringify(snapshot.contentHash)} does not match the content (${hash})` });
   return out;
 }

@@ -39,7 +39,12 @@ export interface ConfidenceSequenceOptions {
  * error `se` from `n` units in total, at level `alpha`. Infinite when there are no units or the
  * standard error is not a number.
  */
-export function confidenceSequenceHalfwidth(se: number, n: number, alpha: number, options: ConfidenceSequenceOptions = {}): number {
+export function confidenceSequenceHalfwidth(
+  se: number,
+  n: number,
+  alpha: number,
+  options: ConfidenceSequenceOptions = {},
+): number {
   if (!(n > 0) || !(se >= 0)) return Infinity;
   const sides = options.sides ?? 2;
   const rho = options.rho ?? sequentialRho(alpha, options.tuning, sides);

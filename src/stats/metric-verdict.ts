@@ -31,12 +31,42 @@ export interface VerdictMetric {
 
 /** Phrasing of the metrics a Turnout report carries. */
 export const VerdictMetrics = {
-  latency: { name: "latency", direction: "lower", increase: "{arm} is {pct} slower end to end", decrease: "{arm} is {pct} faster end to end" },
-  timeToFirstToken: { name: "time to first token", direction: "lower", increase: "{arm} is {pct} slower to first token", decrease: "{arm} is {pct} faster to first token" },
-  errorRate: { name: "error rate", direction: "lower", increase: "{arm} has a {pct} higher error rate", decrease: "{arm} has a {pct} lower error rate" },
-  successRate: { name: "success rate", direction: "higher", increase: "{arm} has a {pct} higher success rate", decrease: "{arm} has a {pct} lower success rate" },
-  tokensPerSecond: { name: "tokens/s", direction: "higher", increase: "{arm} generates {pct} more tokens/s", decrease: "{arm} generates {pct} fewer tokens/s" },
-  thumbsUp: { name: "thumbs-up", direction: "higher", increase: "{arm} gets {pct} more thumbs-up", decrease: "{arm} gets {pct} fewer thumbs-up" },
+  latency: {
+    name: "latency",
+    direction: "lower",
+    increase: "{arm} is {pct} slower end to end",
+    decrease: "{arm} is {pct} faster end to end",
+  },
+  timeToFirstToken: {
+    name: "time to first token",
+    direction: "lower",
+    increase: "{arm} is {pct} slower to first token",
+    decrease: "{arm} is {pct} faster to first token",
+  },
+  errorRate: {
+    name: "error rate",
+    direction: "lower",
+    increase: "{arm} has a {pct} higher error rate",
+    decrease: "{arm} has a {pct} lower error rate",
+  },
+  successRate: {
+    name: "success rate",
+    direction: "higher",
+    increase: "{arm} has a {pct} higher success rate",
+    decrease: "{arm} has a {pct} lower success rate",
+  },
+  tokensPerSecond: {
+    name: "tokens/s",
+    direction: "higher",
+    increase: "{arm} generates {pct} more tokens/s",
+    decrease: "{arm} generates {pct} fewer tokens/s",
+  },
+  thumbsUp: {
+    name: "thumbs-up",
+    direction: "higher",
+    increase: "{arm} gets {pct} more thumbs-up",
+    decrease: "{arm} gets {pct} fewer thumbs-up",
+  },
 } as const satisfies Record<string, VerdictMetric>;
 
 /** What the verdict concluded. */
@@ -114,9 +144,14 @@ export function metricVerdict(input: VerdictInput): Verdict {
     const outcome = good ? Outcome.Better : Outcome.Worse;
     if (test.relative === null) {
       const sign = up ? "+" : "−";
-      return { outcome, text: `${arm} is ${outcome} on ${metric.name} (${sign}${Number(Math.abs(effect.estimate).toPrecision(2))}, ${p})` };
+      return {
+        outcome,
+        text: `${arm} is ${outcome} on ${metric.name} (${sign}${Number(Math.abs(effect.estimate).toPrecision(2))}, ${p})`,
+      };
     }
-    const template = up ? (metric.increase ?? `{arm} is {pct} higher on ${metric.name}`) : (metric.decrease ?? `{arm} is {pct} lower on ${metric.name}`);
+    const template = up
+      ? (metric.increase ?? `{arm} is {pct} higher on ${metric.name}`)
+      : (metric.decrease ?? `{arm} is {pct} lower on ${metric.name}`);
     const phrase = template.replaceAll("{arm}", arm).replaceAll("{pct}", formatPercent(effect.estimate));
     return { outcome, text: `${phrase} (${p})` };
   }

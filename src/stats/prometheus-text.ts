@@ -11,7 +11,7 @@ export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8
 
 /** True for `/metrics` and `/metrics?...`, where exporters answer. */
 export function isMetricsPath(url: string): boolean {
-  return url.startsWith("/metrics") && (url.length === 8 || url.charCodeAt(8) === 63 /* ? */);
+  return url.startsWith("/metrics") && (url.length === 8 || url.charCodeAt(8) === 63) /* ? */;
 }
 
 /** Label names to values (names must match `[a-zA-Z_][a-zA-Z0-9_]*`). */

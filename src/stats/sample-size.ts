@@ -34,10 +34,16 @@ function checkPower(options: PowerOptions): { alpha: number; power: number } {
  * variances of both arms. Infinite for a zero effect.
  * @throws RangeError naming the field for a negative variance or a bad alpha or power.
  */
-export function sampleSizePerArm(varianceControl: number, varianceTreatment: number, effect: number, options: PowerOptions = {}): number {
+export function sampleSizePerArm(
+  varianceControl: number,
+  varianceTreatment: number,
+  effect: number,
+  options: PowerOptions = {},
+): number {
   const { alpha, power } = checkPower(options);
   if (!(varianceControl >= 0)) throw new RangeError(`varianceControl: must be a non-negative number, got ${varianceControl}`);
-  if (!(varianceTreatment >= 0)) throw new RangeError(`varianceTreatment: must be a non-negative number, got ${varianceTreatment}`);
+  if (!(varianceTreatment >= 0))
+    throw new RangeError(`varianceTreatment: must be a non-negative number, got ${varianceTreatment}`);
   if (!Number.isFinite(effect)) throw new RangeError(`effect: must be a finite number, got ${effect}`);
   if (effect === 0) return Infinity;
   const z = normalQuantile(1 - alpha / 2) + normalQuantile(power);

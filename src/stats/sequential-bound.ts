@@ -59,7 +59,11 @@ export interface HarmTest {
  * One-sided sequential test that the treatment's rate of a bad event (errors) is higher than the
  * control's: harmful as soon as the always-valid lower bound of the difference is above 0.
  */
-export function harmIncreaseTest(treatment: RateCounts, control: RateCounts, options: { alpha?: number; tuning?: number; minSamples?: number } = {}): HarmTest {
+export function harmIncreaseTest(
+  treatment: RateCounts,
+  control: RateCounts,
+  options: { alpha?: number; tuning?: number; minSamples?: number } = {},
+): HarmTest {
   const alpha = options.alpha ?? 0.05;
   const minSamples = options.minSamples ?? 150;
   const { difference, se } = rateDifference(treatment, control);

@@ -37,7 +37,11 @@ export interface SequentialResult {
  * computed (see {@link effectMoments}).
  * @throws RangeError when `alpha` is not in (0, 1) or `tuning` is not positive.
  */
-export function sequentialInterval(control: ArmMoments, treatment: ArmMoments, options: SequentialOptions = {}): SequentialResult | WelchInsufficient {
+export function sequentialInterval(
+  control: ArmMoments,
+  treatment: ArmMoments,
+  options: SequentialOptions = {},
+): SequentialResult | WelchInsufficient {
   const alpha = options.alpha ?? 0.05;
   const tuning = options.tuning ?? DEFAULT_TUNING;
   if (!(alpha > 0 && alpha < 1)) throw new RangeError(`alpha: must be in (0, 1), got ${alpha}`);

@@ -64,7 +64,16 @@ export class SeriesBuckets {
     let b = this.slots[slot];
     if (b === undefined || b.second !== second) {
       if (b !== undefined && b.second > second) return; // older than the horizon the slot now holds
-      b = { second, requests: 0, errors: null, latency: new SparseHistogram(), ttft: new SparseHistogram(), completionTokens: 0, tpsSum: 0, tpsCount: 0 };
+      b = {
+        second,
+        requests: 0,
+        errors: null,
+        latency: new SparseHistogram(),
+        ttft: new SparseHistogram(),
+        completionTokens: 0,
+        tpsSum: 0,
+        tpsCount: 0,
+      };
       this.slots[slot] = b;
     }
     b.requests++;
@@ -95,7 +104,14 @@ export class SeriesBuckets {
 
   /** Merges the seconds `fromSecond..toSecond` (inclusive). */
   window(fromSecond: number, toSecond: number): SeriesWindow {
-    const w: SeriesWindow = { requests: 0, errors: new Map(), latency: new HistogramAccumulator(), ttft: new HistogramAccumulator(), completionTokens: 0, tokensPerSecond: 0 };
+    const w: SeriesWindow = {
+      requests: 0,
+      errors: new Map(),
+      latency: new HistogramAccumulator(),
+      ttft: new HistogramAccumulator(),
+      completionTokens: 0,
+      tokensPerSecond: 0,
+    };
     let tpsSum = 0;
     let tpsCount = 0;
     for (const b of this.slots) {

@@ -94,7 +94,11 @@ export function effectMoments(control: ArmMoments, treatment: ArmMoments): Effec
  * Welch's t test of `treatment` against `control`.
  * @throws RangeError when `alpha` is not in (0, 1).
  */
-export function welchTest(control: ArmMoments, treatment: ArmMoments, options: WelchOptions = {}): WelchResult | WelchInsufficient {
+export function welchTest(
+  control: ArmMoments,
+  treatment: ArmMoments,
+  options: WelchOptions = {},
+): WelchResult | WelchInsufficient {
   const alpha = options.alpha ?? 0.05;
   const alternative = options.alternative ?? Alternative.TwoSided;
   if (!(alpha > 0 && alpha < 1)) throw new RangeError(`alpha: must be in (0, 1), got ${alpha}`);

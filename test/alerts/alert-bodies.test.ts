@@ -40,7 +40,15 @@ test("a proxy NACK becomes a proxy_nack alert in the generic JSON body and a Sla
   const { json, slack } = await deliver(
     [
       [ALERT_SUBJECTS.proxy, proxyAck("proxy-a", 6)],
-      [ALERT_SUBJECTS.proxy, proxyNack({ id: "proxy-a", version: 7, appliedVersion: 6, error: "routes[0].default_variant: \"missing\" is not a variant <!channel>" })],
+      [
+        ALERT_SUBJECTS.proxy,
+        proxyNack({
+          id: "proxy-a",
+          version: 7,
+          appliedVersion: 6,
+          error: 'routes[0].default_variant: "missing" is not a variant <!channel>',
+        }),
+      ],
     ],
     1,
   );
@@ -52,7 +60,13 @@ test("a proxy NACK becomes a proxy_nack alert in the generic JSON body and a Sla
       title: "Proxy proxy-a rejected snapshot 7",
       text: 'Proxy proxy-a rejected snapshot 7 and keeps serving snapshot 6: routes[0].default_variant: "missing" is not a variant <!channel>',
       at: "2026-12-01T18:00:00Z",
-      details: { proxy: "proxy-a", version: 7, appliedVersion: 6, error: 'routes[0].default_variant: "missing" is not a variant <!channel>', host: "host-a" },
+      details: {
+        proxy: "proxy-a",
+        version: 7,
+        appliedVersion: 6,
+        error: 'routes[0].default_variant: "missing" is not a variant <!channel>',
+        host: "host-a",
+      },
     },
   ]);
   assert.equal(slack.length, 1);
@@ -60,18 +74,36 @@ test("a proxy NACK becomes a proxy_nack alert in the generic JSON body and a Sla
   assert.deepEqual(Object.keys(message), ["text", "blocks"]);
   assert.match(message.text, /^:warning: Proxy proxy-a rejected snapshot 7: /);
   assert.ok(message.text.includes("&lt;!channel&gt;") && !message.text.includes("<!channel>"), "mrkdwn escaped: no channel ping");
-  assert.deepEqual(message.blocks.map((b: any) => b.type), ["header", "section", "section", "context"]);
-  assert.deepEqual(message.blocks[0], { type: "header", text: { type: "plain_text", text: "Proxy proxy-a rejected snapshot 7", emoji: true } });
+  assert.deepEqual(
+    message.blocks.map((b: any) => b.type),
+    ["header", "section", "section", "context"],
+  );
+  assert.deepEqual(message.blocks[0], {
+    type: "header",
+    text: { type: "plain_text", text: "Proxy proxy-a rejected snapshot 7", emoji: true },
+  });
   assert.equal(message.blocks[1].text.type, "mrkdwn");
-  assert.deepEqual(message.blocks[2].fields.slice(0, 2), [{ type: "mrkdwn", text: "*proxy*\nproxy-a" }, { type: "mrkdwn", text: "*version*\n7" }]);
-  assert.deepEqual(message.blocks[3], { type: "context", elements: [{ type: "mrkdwn", text: "turnout · proxy_nack · 2026-12-01T18:00:00Z" }] });
+  assert.deepEqual(message.blocks[2].fields.slice(0, 2), [
+    { type: "mrkdwn", text: "*proxy*\nproxy-a" },
+    { type: "mrkdwn", text: "*version*\n7" },
+  ]);
+  assert.deepEqual(message.blocks[3], {
+    type: "context",
+    elements: [{ type: "mrkdwn", text: "turnout · proxy_nack · 2026-12-01T18:00:00Z" }],
+  });
 });
 
 test("node down and back become node_down and node_up alerts with the node, its URL, the proxy and the reason", async () => {
   const { json, slack } = await deliver(
     [
-      [ALERT_SUBJECTS.node, nodeHealthChanged({ node: "gpu-2", healthy: false, reason: "3 failed health checks: connect ECONNREFUSED" })],
-      [ALERT_SUBJECTS.node, nodeHealthChanged({ node: "gpu-2", healthy: true, reason: "2 passed health checks", at: "2026-12-01T18:05:00Z" })],
+      [
+        ALERT_SUBJECTS.node,
+        nodeHealthChanged({ node: "gpu-2", healthy: false, reason: "3 failed health checks: connect ECONNREFUSED" }),
+      ],
+      [
+        ALERT_SUBJECTS.node,
+        nodeHealthChanged({ node: "gpu-2", healthy: true, reason: "2 passed health checks", at: "2026-12-01T18:05:00Z" }),
+      ],
     ],
     2,
     0, // no dedupe window: node-dedupe.test.ts covers it
@@ -83,7 +115,12 @@ test("node down and back become node_down and node_up alerts with the node, its 
     title: "Node gpu-2 is down",
     text: "Node gpu-2 (http://10.0.0.2:11434) is down as seen by proxy proxy-a: 3 failed health checks: connect ECONNREFUSED",
     at: "2026-12-01T18:00:01Z",
-    details: { node: "gpu-2", baseUrl: "http://10.0.0.2:11434", proxy: "proxy-a", reason: "3 failed health checks: connect ECONNREFUSED" },
+    details: {
+      node: "gpu-2",
+      baseUrl: "http://10.0.0.2:11434",
+      proxy: "proxy-a",
+      reason: "3 failed health checks: connect ECONNREFUSED",
+    },
   });
   assert.deepEqual(json[1], {
     source: "turnout",
@@ -94,7 +131,10 @@ test("node down and back become node_down and node_up alerts with the node, its 
     at: "2026-12-01T18:05:00Z",
     details: { node: "gpu-2", baseUrl: "http://10.0.0.2:11434", proxy: "proxy-a", reason: "2 passed health checks" },
   });
-  assert.deepEqual(slack.map((m) => m.blocks[0].text.text), ["Node gpu-2 is down", "Node gpu-2 is back"]);
+  assert.deepEqual(
+    slack.map((m) => m.blocks[0].text.text),
+    ["Node gpu-2 is down", "Node gpu-2 is back"],
+  );
   assert.match(slack[0].text, /^:red_circle: Node gpu-2 is down: /);
   assert.match(slack[1].text, /^:large_green_circle: Node gpu-2 is back: /);
 });
@@ -108,7 +148,15 @@ test("a rollback becomes a rollback alert; gate_failed when the webhook asks for
     ],
     2,
   );
-  const details = { route: "qwen3-32b", rolloutId: "ro-42", fromVariant: "stable", toVariant: "canary", step: 2, canaryPercent: 10, reason: "error rate 0.1 > 0.02" };
+  const details = {
+    route: "qwen3-32b",
+    rolloutId: "ro-42",
+    fromVariant: "stable",
+    toVariant: "canary",
+    step: 2,
+    canaryPercent: 10,
+    reason: "error rate 0.1 > 0.02",
+  };
   assert.deepEqual(json, [
     {
       source: "turnout",
@@ -129,14 +177,21 @@ test("a rollback becomes a rollback alert; gate_failed when the webhook asks for
       details,
     },
   ]);
-  assert.equal(slack[1].blocks[1].text.text, ":red_circle: Route qwen3-32b rolled back from canary at 10% to stable: error rate 0.1 &gt; 0.02");
+  assert.equal(
+    slack[1].blocks[1].text.text,
+    ":red_circle: Route qwen3-32b rolled back from canary at 10% to stable: error rate 0.1 &gt; 0.02",
+  );
   assert.equal(slack[1].blocks[2].fields.length, 7);
 });
 
 test("by default a webhook gets rollback, node_down, node_up and proxy_nack but not gate_failed", async () => {
   const receiver = await startReceiver();
   const bus = createMemoryEventBus();
-  const alerts = createAlerts({ bus, logger, webhooks: [{ url: receiver.url }, { url: `${receiver.url}/nacks-only`, events: ["proxy_nack"] }] });
+  const alerts = createAlerts({
+    bus,
+    logger,
+    webhooks: [{ url: receiver.url }, { url: `${receiver.url}/nacks-only`, events: ["proxy_nack"] }],
+  });
   try {
     bus.publish(ALERT_SUBJECTS.rollout, rolloutEvent({ kind: "gate_failed" }));
     bus.publish(ALERT_SUBJECTS.rollout, rolloutEvent({ kind: "rolled_back" }));
@@ -171,7 +226,10 @@ test("malformed payloads are skipped and counted, and the same NACK reported twi
     assert.match(text, /turnout_alerts_events_malformed_total\{event="rollout"\} 1/);
     assert.match(text, /turnout_alerts_events_malformed_total\{event="proxy"\} 1/);
     await alerts.close();
-    assert.deepEqual(receiver.received.map((r) => r.body.details.version), [2, 3]);
+    assert.deepEqual(
+      receiver.received.map((r) => r.body.details.version),
+      [2, 3],
+    );
   } finally {
     await alerts.close();
     await receiver.close();

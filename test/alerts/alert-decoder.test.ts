@@ -10,7 +10,10 @@ const encoder = new TextEncoder();
 const at = timestampFromMs(Date.parse("2026-12-01T18:00:00Z"));
 
 test("a NodeHealthChanged in plain proto3 JSON (healthy false left out) decodes as a node going down", () => {
-  const json = toJsonString(NodeHealthChangedSchema, create(NodeHealthChangedSchema, { proxy: "p1", node: "gpu-2", healthy: false, reason: "refused", at }));
+  const json = toJsonString(
+    NodeHealthChangedSchema,
+    create(NodeHealthChangedSchema, { proxy: "p1", node: "gpu-2", healthy: false, reason: "refused", at }),
+  );
   assert.ok(!json.includes("healthy"), json);
   const event = decodeNodeHealth(encoder.encode(json), 0);
   assert.ok(event !== "malformed");
@@ -36,10 +39,16 @@ test("a rolled_back RolloutEvent reports the evaluated step's canary percent, no
   assert.ok(typeof alert !== "string");
   assert.equal(alert.details.canaryPercent, 20);
   assert.equal(alert.details.step, 1);
-  assert.equal(alert.text, "Route chat rolled back from canary at 20% to stable: error_rate: error rate 0.09 > 0.05 over 45 requests");
+  assert.equal(
+    alert.text,
+    "Route chat rolled back from canary at 20% to stable: error_rate: error rate 0.09 > 0.05 over 45 requests",
+  );
 
   // Without an evaluation the percent is unknown: left out rather than "at 0%".
-  const bare = decodeRolloutEvent(encoder.encode(toJsonString(RolloutEventSchema, create(RolloutEventSchema, { ...event, evaluation: undefined }))), 0);
+  const bare = decodeRolloutEvent(
+    encoder.encode(toJsonString(RolloutEventSchema, create(RolloutEventSchema, { ...event, evaluation: undefined }))),
+    0,
+  );
   assert.ok(typeof bare !== "string");
   assert.equal(bare.details.canaryPercent, undefined);
   assert.equal(bare.text, "Route chat rolled back from canary to stable: error_rate: error rate 0.09 > 0.05 over 45 requests");

@@ -26,7 +26,8 @@ test("embedded mode: a real proxy's NACK of a malformed snapshot reaches the JSO
   const logger = createLogger({ level: "silent" });
   const transport = createMemoryTransport({ dir, fsync: false });
   // As `turnout up --config FILE --alert-slack URL` wires it: the file's alerts plus the flag's.
-  const config = parseConfig(`
+  const config = parseConfig(
+    `
 nodes: [ { id: gpu-1, url: "${sim.url}" } ]
 routes:
   - name: qwen3-32b
@@ -34,10 +35,28 @@ routes:
     variants: [ { name: big, model: "qwen3:32b" }, { name: small, model: "qwen3:8b" } ]
 alerts:
   webhooks: [ { url: "${receiver.url}/generic", events: [proxy_nack] } ]
-`, "test config");
+`,
+    "test config",
+  );
   const alerts = withAlertFlags(config.alerts, [], [`${receiver.url}/services/T1/B1/SECRET`]);
-  const node = await startControlNode({ transport, logger, bootstrap: config.state, port: 0, host: "127.0.0.1", id: "embedded", alerts });
-  const proxy = await startProxy({ store: transport.store, port: 0, host: "127.0.0.1", logger, id: "embedded-proxy", bus: transport.bus, outcomes: transport.outcomes });
+  const node = await startControlNode({
+    transport,
+    logger,
+    bootstrap: config.state,
+    port: 0,
+    host: "127.0.0.1",
+    id: "embedded",
+    alerts,
+  });
+  const proxy = await startProxy({
+    store: transport.store,
+    port: 0,
+    host: "127.0.0.1",
+    logger,
+    id: "embedded-proxy",
+    bus: transport.bus,
+    outcomes: transport.outcomes,
+  });
   try {
     const current = await transport.store.get(SNAPSHOT_KEY);
     const good = fromBinary(RoutingSnapshotSchema, current!.value);
@@ -56,7 +75,10 @@ alerts:
     assert.equal(generic.source, "turnout");
     assert.equal(generic.kind, "proxy_nack");
     assert.equal(generic.title, `Proxy embedded-proxy rejected snapshot ${bad.version}`);
-    assert.deepEqual([generic.details.proxy, generic.details.version, generic.details.appliedVersion], ["embedded-proxy", Number(bad.version), Number(good.version)]);
+    assert.deepEqual(
+      [generic.details.proxy, generic.details.version, generic.details.appliedVersion],
+      ["embedded-proxy", Number(bad.version), Number(good.version)],
+    );
     assert.match(generic.details.error, /missing/);
     assert.ok(!Number.isNaN(Date.parse(generic.at)));
     const slack = got.find((r) => r.path.startsWith("/services/"))!.body;
@@ -64,19 +86,26 @@ alerts:
     assert.match(slack.text, /missing/);
 
     // Traffic goes on, on the last good snapshot.
-    const chat = await request(`${proxy.url}/api/chat`, { method: "POST", body: JSON.stringify({ model: "qwen3-32b", stream: false, messages: [{ role: "user", content: "hi" }] }) });
+    const chat = await request(`${proxy.url}/api/chat`, {
+      method: "POST",
+      body: JSON.stringify({ model: "qwen3-32b", stream: false, messages: [{ role: "user", content: "hi" }] }),
+    });
     await chat.body.text();
     assert.equal(chat.statusCode, 200);
     assert.equal(Number(chat.headers["x-turnout-snapshot"]), Number(good.version));
 
     // The admin port's /metrics counts them by webhook origin (never the path) and kind.
-    const metrics = async () => (await (await request(`${node.url}/metrics`)).body.text());
+    const metrics = async () => await (await request(`${node.url}/metrics`)).body.text();
     const sent = `turnout_alerts_sent_total{webhook="${receiver.url}",kind="proxy_nack"} 2\n`;
     let last = "";
-    const text = await until(() => `${sent.trim()} in\n${last}`, async () => {
-      last = await metrics();
-      return last.includes(sent) && last;
-    }, { timeoutMs: 5000 });
+    const text = await until(
+      () => `${sent.trim()} in\n${last}`,
+      async () => {
+        last = await metrics();
+        return last.includes(sent) && last;
+      },
+      { timeoutMs: 5000 },
+    );
     assert.ok(text.includes(sent), text);
     assert.ok(text.includes("turnout_control_snapshot_version"), "the control plane's own metrics are still there");
     assert.ok(!text.includes("SECRET"));

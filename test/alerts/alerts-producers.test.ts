@@ -41,8 +41,26 @@ async function startGateway(yaml: string, receiver: Receiver): Promise<Gateway> 
   const transport = createMemoryTransport({ dir, fsync: false });
   const config = parseConfig(yaml, "test config");
   const alerts = withAlertFlags(config.alerts, [`${receiver.url}/generic`], [`${receiver.url}${SLACK_PATH}`]);
-  const node = await startControlNode({ transport, logger, bootstrap: config.state, port: 0, host: "127.0.0.1", id: "embedded", alerts });
-  const proxy = await startProxy({ store: transport.store, bus: transport.bus, outcomes: transport.outcomes, port: 0, host: "127.0.0.1", logger, id: "p1", heartbeatMs: 250, dataDir: join(dir, "proxy") });
+  const node = await startControlNode({
+    transport,
+    logger,
+    bootstrap: config.state,
+    port: 0,
+    host: "127.0.0.1",
+    id: "embedded",
+    alerts,
+  });
+  const proxy = await startProxy({
+    store: transport.store,
+    bus: transport.bus,
+    outcomes: transport.outcomes,
+    port: 0,
+    host: "127.0.0.1",
+    logger,
+    id: "p1",
+    heartbeatMs: 250,
+    dataDir: join(dir, "proxy"),
+  });
   return {
     transport,
     node,
@@ -59,16 +77,25 @@ async function startGateway(yaml: string, receiver: Receiver): Promise<Gateway> 
 /** The alerts of `kind` received so far, as [generic JSON body, Slack body] pairs' halves. */
 function ofKind(receiver: Receiver, kind: string): { generic: Received[]; slack: Received[] } {
   const generic = receiver.received.filter((r) => r.path === "/generic" && r.body.kind === kind);
-  const slack = receiver.received.filter((r) => r.path === SLACK_PATH && typeof r.body.text === "string" && r.body.blocks?.at(-1)?.elements?.[0]?.text?.includes(` ${kind} `));
+  const slack = receiver.received.filter(
+    (r) =>
+      r.path === SLACK_PATH &&
+      typeof r.body.text === "string" &&
+      r.body.blocks?.at(-1)?.elements?.[0]?.text?.includes(` ${kind} `),
+  );
   return { generic, slack };
 }
 
 /** Waits until one alert of `kind` has arrived at each webhook (and returns them). */
 async function bothArrived(receiver: Receiver, kind: string, timeoutMs = 15_000): Promise<{ generic: any; slack: any }> {
-  const got = await until(`a ${kind} alert at both webhooks`, async () => {
-    const { generic, slack } = ofKind(receiver, kind);
-    return generic.length > 0 && slack.length > 0 ? { generic: generic[0].body, slack: slack[0].body } : undefined;
-  }, { timeoutMs, intervalMs: 20 });
+  const got = await until(
+    `a ${kind} alert at both webhooks`,
+    async () => {
+      const { generic, slack } = ofKind(receiver, kind);
+      return generic.length > 0 && slack.length > 0 ? { generic: generic[0].body, slack: slack[0].body } : undefined;
+    },
+    { timeoutMs, intervalMs: 20 },
+  );
   return got;
 }
 
@@ -96,7 +123,13 @@ test("a canary failing 10 % of requests under load is rolled back: one rollback 
   const rollouts = createClient(RolloutService, createConnectTransport({ baseUrl: node.url, httpVersion: "1.1" }));
   await until("traffic on stable", async () => (counts.get("stable 200") ?? 0) > 50);
 
-  const { rollout } = await rollouts.startRollout({ route: "chat", to: "canary", steps: [20, 50, 100], intervalMs: 1000, gates: { maxErrorRate: 0.05, minSamples: 20 } });
+  const { rollout } = await rollouts.startRollout({
+    route: "chat",
+    to: "canary",
+    steps: [20, 50, 100],
+    intervalMs: 1000,
+    gates: { maxErrorRate: 0.05, minSamples: 20 },
+  });
   const id = rollout!.id;
   const alert = await bothArrived(receiver, "rollback");
 
@@ -115,7 +148,14 @@ test("a canary failing 10 % of requests under load is rolled back: one rollback 
   assert.equal(g.severity, "critical");
   assert.equal(g.title, "Rollout of chat rolled back");
   assert.deepEqual(
-    { route: g.details.route, rolloutId: g.details.rolloutId, fromVariant: g.details.fromVariant, toVariant: g.details.toVariant, canaryPercent: g.details.canaryPercent, reason: g.details.reason },
+    {
+      route: g.details.route,
+      rolloutId: g.details.rolloutId,
+      fromVariant: g.details.fromVariant,
+      toVariant: g.details.toVariant,
+      canaryPercent: g.details.canaryPercent,
+      reason: g.details.reason,
+    },
     { route: "chat", rolloutId: id, fromVariant: "stable", toVariant: "canary", canaryPercent: failedAt, reason: back.reason },
   );
   assert.match(g.details.reason, /error/);
@@ -126,15 +166,22 @@ test("a canary failing 10 % of requests under load is rolled back: one rollback 
   assert.equal(s.blocks[0].text.text, g.title);
   assert.ok(s.blocks[1].text.text.includes(`rolled back from canary at ${failedAt}% to stable`), s.blocks[1].text.text);
   const fields = Object.fromEntries((s.blocks[2].fields as { text: string }[]).map((f) => f.text.split("\n")));
-  assert.deepEqual([fields["*route*"], fields["*fromVariant*"], fields["*toVariant*"], fields["*canaryPercent*"]], ["chat", "stable", "canary", String(failedAt)]);
+  assert.deepEqual(
+    [fields["*route*"], fields["*fromVariant*"], fields["*toVariant*"], fields["*canaryPercent*"]],
+    ["chat", "stable", "canary", String(failedAt)],
+  );
 
   // Exactly one: the stage raised one rollback and both webhooks got it once.
   const raised = 'turnout_alerts_raised_total{kind="rollback"} 1\n';
   const sent = `turnout_alerts_sent_total{webhook="${receiver.url}",kind="rollback"} 2\n`;
-  const text = await until("the rollback counted as raised once and sent twice", async () => {
-    const m = await metrics(node);
-    return m.includes(raised) && m.includes(sent) ? m : undefined;
-  }, { timeoutMs: 5000 });
+  const text = await until(
+    "the rollback counted as raised once and sent twice",
+    async () => {
+      const m = await metrics(node);
+      return m.includes(raised) && m.includes(sent) ? m : undefined;
+    },
+    { timeoutMs: 5000 },
+  );
   assert.ok(!text.includes("SECRET"));
   const { generic, slack } = ofKind(receiver, "rollback");
   assert.deepEqual([generic.length, slack.length], [1, 1]);
@@ -154,7 +201,8 @@ test("a simulator node killed under health checks raises one node_down naming it
   });
   // Probes every 200 ms: a refused probe fails at once, so the dead node is out after 5 (~1 s),
   // while a healthy node would need 5 slow probes in a row.
-  gw = await startGateway(`
+  gw = await startGateway(
+    `
 nodes:
   - { id: gpu-1, url: "${sims[0].url}" }
   - { id: gpu-2, url: "${sims[1].url}" }
@@ -167,10 +215,15 @@ settings:
   outlier_detection: { consecutive_failures: 2, base_ejection: 2m }
 alerts:
   node_window: 200ms
-`, receiver);
+`,
+    receiver,
+  );
   const proxyUrl = gw.proxy.url;
   const chat = async () => {
-    const res = await request(`${proxyUrl}/api/chat`, { method: "POST", body: JSON.stringify({ model: "chat", stream: false, messages: [{ role: "user", content: "hi" }] }) });
+    const res = await request(`${proxyUrl}/api/chat`, {
+      method: "POST",
+      body: JSON.stringify({ model: "chat", stream: false, messages: [{ role: "user", content: "hi" }] }),
+    });
     await res.body.text();
     return res.statusCode;
   };
@@ -182,7 +235,10 @@ alerts:
   const down = await bothArrived(receiver, "node_down");
   assert.equal(down.generic.title, "Node gpu-2 is down");
   assert.equal(down.generic.severity, "critical");
-  assert.deepEqual([down.generic.details.node, down.generic.details.baseUrl, down.generic.details.proxy], ["gpu-2", victim.url, "p1"]);
+  assert.deepEqual(
+    [down.generic.details.node, down.generic.details.baseUrl, down.generic.details.proxy],
+    ["gpu-2", victim.url, "p1"],
+  );
   assert.equal(typeof down.generic.details.reason, "string");
   assert.ok(down.generic.details.reason.length > 0);
   assert.ok(down.generic.text.startsWith(`Node gpu-2 (${victim.url}) is down as seen by proxy p1: `), down.generic.text);
@@ -197,10 +253,17 @@ alerts:
   assert.equal(up.slack.blocks[0].text.text, "Node gpu-2 is back");
 
   // One of each, for gpu-2 only, at each webhook.
-  await until("node alerts counted", async () => {
-    const m = await metrics(gw!.node);
-    return m.includes(`turnout_alerts_sent_total{webhook="${receiver.url}",kind="node_up"} 2\n`) && m.includes(`turnout_alerts_sent_total{webhook="${receiver.url}",kind="node_down"} 2\n`);
-  }, { timeoutMs: 5000 });
+  await until(
+    "node alerts counted",
+    async () => {
+      const m = await metrics(gw!.node);
+      return (
+        m.includes(`turnout_alerts_sent_total{webhook="${receiver.url}",kind="node_up"} 2\n`) &&
+        m.includes(`turnout_alerts_sent_total{webhook="${receiver.url}",kind="node_down"} 2\n`)
+      );
+    },
+    { timeoutMs: 5000 },
+  );
   for (const kind of ["node_down", "node_up"]) {
     const { generic, slack } = ofKind(receiver, kind);
     assert.deepEqual([generic.length, slack.length], [1, 1], kind);

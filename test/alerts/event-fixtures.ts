@@ -30,7 +30,12 @@ export function proxyNack(fields: { id: string; version: number; appliedVersion:
 
 /** A ProxyStatus ACK. */
 export function proxyAck(id: string, version: number): Uint8Array {
-  return encoder.encode(toJsonString(ProxyStatusSchema, create(ProxyStatusSchema, { id, version: BigInt(version), appliedVersion: BigInt(version), state: ApplyState.ACK })));
+  return encoder.encode(
+    toJsonString(
+      ProxyStatusSchema,
+      create(ProxyStatusSchema, { id, version: BigInt(version), appliedVersion: BigInt(version), state: ApplyState.ACK }),
+    ),
+  );
 }
 
 /** NodeHealthChanged's fields (the JSON names). */
@@ -45,8 +50,16 @@ export interface NodeHealthChangedJson {
 }
 
 /** A NodeHealthChanged as the proxy's node-health reporter publishes it (every field written). */
-export function nodeHealthChanged(fields: Partial<NodeHealthChangedJson> & Pick<NodeHealthChangedJson, "node" | "healthy">): Uint8Array {
-  const f: NodeHealthChangedJson = { proxy: "proxy-a", baseUrl: "http://10.0.0.2:11434", reason: "", at: "2026-12-01T18:00:01Z", ...fields };
+export function nodeHealthChanged(
+  fields: Partial<NodeHealthChangedJson> & Pick<NodeHealthChangedJson, "node" | "healthy">,
+): Uint8Array {
+  const f: NodeHealthChangedJson = {
+    proxy: "proxy-a",
+    baseUrl: "http://10.0.0.2:11434",
+    reason: "",
+    at: "2026-12-01T18:00:01Z",
+    ...fields,
+  };
   const message = create(NodeHealthChangedSchema, { ...f, at: timestampFromMs(Date.parse(f.at)) });
   return encoder.encode(toJsonString(NodeHealthChangedSchema, message, { alwaysEmitImplicit: true }));
 }
@@ -88,7 +101,9 @@ export function rolloutEvent(fields: Partial<RolloutEventJson> & Pick<RolloutEve
     ...f,
     canaryPercent: f.kind === "rolled_back" ? 0 : f.canaryPercent,
     at: timestampFromMs(Date.parse(f.at)),
-    evaluation: judged ? { step: f.step, canaryPercent: f.canaryPercent, verdict: GateVerdict.FAIL, at: timestampFromMs(Date.parse(f.at)) } : undefined,
+    evaluation: judged
+      ? { step: f.step, canaryPercent: f.canaryPercent, verdict: GateVerdict.FAIL, at: timestampFromMs(Date.parse(f.at)) }
+      : undefined,
   });
   return encoder.encode(toJsonString(RolloutEventSchema, event));
 }

@@ -8,19 +8,38 @@ import { createMemoryEventBus } from "../../src/transport/memory/event-bus.ts";
 import { nodeHealthChanged } from "./event-fixtures.ts";
 import { startReceiver } from "./webhook-receiver.ts";
 
-const event = (proxy: string, node: string, healthy: boolean): NodeHealthEvent => ({ proxy, node, healthy, baseUrl: "", reason: "", at: "2026-12-01T18:00:00Z" });
+const event = (proxy: string, node: string, healthy: boolean): NodeHealthEvent => ({
+  proxy,
+  node,
+  healthy,
+  baseUrl: "",
+  reason: "",
+  at: "2026-12-01T18:00:00Z",
+});
 
 /** A dedupe on mocked timers; `t` is its clock in ms. */
 function harness(windowMs = 10_000) {
   mock.timers.enable({ apis: ["setTimeout"] });
   const clock = { t: 0 };
   const emitted: string[] = [];
-  const dedupe = createNodeDedupe({ windowMs, now: () => clock.t, emit: (e) => emitted.push(`${e.node} ${e.healthy ? "up" : "down"} ${e.proxy}`) });
+  const dedupe = createNodeDedupe({
+    windowMs,
+    now: () => clock.t,
+    emit: (e) => emitted.push(`${e.node} ${e.healthy ? "up" : "down"} ${e.proxy}`),
+  });
   const advance = (ms: number) => {
     clock.t += ms;
     mock.timers.tick(ms);
   };
-  return { dedupe, emitted, advance, [Symbol.dispose]: () => (dedupe.close(), mock.timers.reset()) };
+  return {
+    dedupe,
+    emitted,
+    advance,
+    [Symbol.dispose]: () => {
+      dedupe.close();
+      mock.timers.reset();
+    },
+  };
 }
 
 test("the same node state change reported by two proxies alerts once", () => {
@@ -89,10 +108,13 @@ test("over the bus: two proxies reporting the same node down reach the webhook a
     bus.publish(ALERT_SUBJECTS.node, nodeHealthChanged({ proxy: "proxy-b", node: "sentinel", healthy: false }));
     await receiver.waitFor(2);
     await alerts.close();
-    assert.deepEqual(receiver.received.map((r) => [r.body.kind, r.body.details.node, r.body.details.proxy]), [
-      ["node_down", "gpu-2", "proxy-a"],
-      ["node_down", "sentinel", "proxy-b"],
-    ]);
+    assert.deepEqual(
+      receiver.received.map((r) => [r.body.kind, r.body.details.node, r.body.details.proxy]),
+      [
+        ["node_down", "gpu-2", "proxy-a"],
+        ["node_down", "sentinel", "proxy-b"],
+      ],
+    );
     assert.match(alerts.prometheusText(), /turnout_alerts_node_events_suppressed_total 1\n/);
   } finally {
     await alerts.close();

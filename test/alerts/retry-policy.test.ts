@@ -23,6 +23,10 @@ test("backs off exponentially with jitter in [½, 1] of the step, capped, and wa
   assert.deepEqual([1, 2, 3, 4, 5, 8].map(at(0.999999)), [500, 1000, 2000, 4000, 8000, 30_000]);
   assert.deepEqual([1, 2, 3, 4, 5, 8].map(at(0)), [250, 500, 1000, 2000, 4000, 15_000]);
   assert.equal(retryDelayMs(1, 5000, { random: () => 0 }), 5000, "Retry-After longer than the backoff wins");
-  assert.equal(retryDelayMs(5, 100, { baseMs: 500, random: () => 0 }), 4000, "a shorter Retry-After does not shorten the backoff");
+  assert.equal(
+    retryDelayMs(5, 100, { baseMs: 500, random: () => 0 }),
+    4000,
+    "a shorter Retry-After does not shorten the backoff",
+  );
   assert.equal(retryDelayMs(1, 3_600_000, { maxRetryAfterMs: 300_000, random: () => 0 }), 300_000, "capped at maxRetryAfterMs");
 });

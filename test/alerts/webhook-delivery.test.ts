@@ -30,7 +30,15 @@ function capturingLogger(): { logger: ReturnType<typeof createLogger>; lines: ()
     },
   });
   const logger = pino({ level: "debug" }, stream);
-  return { logger, lines: () => chunks.join("").split("\n").filter(Boolean).map((l) => JSON.parse(l)) };
+  return {
+    logger,
+    lines: () =>
+      chunks
+        .join("")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
+  };
 }
 
 test("a receiver that answers 500 twice and then 200 gets the alert on the 3rd attempt", async () => {
@@ -39,7 +47,11 @@ test("a receiver that answers 500 twice and then 200 gets the alert on the 3rd a
   try {
     notifier.enqueue(alert(1));
     const got = await receiver.waitFor(3);
-    assert.deepEqual(got.map((r) => r.body.details.version), [1, 1, 1], "the same alert, three times");
+    assert.deepEqual(
+      got.map((r) => r.body.details.version),
+      [1, 1, 1],
+      "the same alert, three times",
+    );
     await notifier.close();
     const c = notifier.counts();
     assert.deepEqual([c.sent.get("proxy_nack"), c.failed.size, c.dropped.size, c.retries], [1, 0, 0, 2]);
@@ -86,19 +98,34 @@ test("gives up after max_attempts with one log line naming the origin, never the
     for (const n of notifiers) n.enqueue(alert(1));
     await always503.waitFor(3);
     await gone.waitFor(1);
-    await until("every notifier to give up", () => notifiers.every((n) => n.counts().failed.size > 0), { timeoutMs: 10_000, intervalMs: 20 });
-    assert.deepEqual(notifiers.map((n) => n.counts().failed.get("proxy_nack")), [1, 1, 1]);
-    assert.deepEqual(notifiers.map((n) => n.counts().retries), [2, 0, 1], "503 and refused are retried, 404 is not");
+    await until("every notifier to give up", () => notifiers.every((n) => n.counts().failed.size > 0), {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
+    assert.deepEqual(
+      notifiers.map((n) => n.counts().failed.get("proxy_nack")),
+      [1, 1, 1],
+    );
+    assert.deepEqual(
+      notifiers.map((n) => n.counts().retries),
+      [2, 0, 1],
+      "503 and refused are retried, 404 is not",
+    );
     assert.equal(always503.received.length, 3);
     assert.equal(gone.received.length, 1);
     const givenUp = lines().filter((l) => l.msg === "alert not delivered; giving up");
     const byWebhook = (a: unknown[], b: unknown[]) => String(a[0]).localeCompare(String(b[0]));
-    assert.deepEqual(givenUp.map((l) => [l.webhook, l.attempts, l.error]).sort(byWebhook), [
-      [always503.url, 3, "HTTP 503"],
-      [gone.url, 1, "HTTP 404"],
-      [`http://127.0.0.1:${closedPort}`, 2, "ECONNREFUSED"],
-    ].sort(byWebhook));
-    const everything = lines().map((l) => JSON.stringify(l)).join("\n");
+    assert.deepEqual(
+      givenUp.map((l) => [l.webhook, l.attempts, l.error]).sort(byWebhook),
+      [
+        [always503.url, 3, "HTTP 503"],
+        [gone.url, 1, "HTTP 404"],
+        [`http://127.0.0.1:${closedPort}`, 2, "ECONNREFUSED"],
+      ].sort(byWebhook),
+    );
+    const everything = lines()
+      .map((l) => JSON.stringify(l))
+      .join("\n");
     assert.ok(!everything.includes("xoxSECRETtoken") && !everything.includes("/services/"), "the secret path is never logged");
   } finally {
     await Promise.all(notifiers.map((n) => n.close()));
@@ -148,14 +175,19 @@ test("a receiver that never answers delays neither the bus nor the other webhook
   })();
   try {
     const start = performance.now();
-    for (let v = 1; v <= 200; v++) bus.publish(ALERT_SUBJECTS.proxy, proxyNack({ id: "p", version: v, appliedVersion: 0, error: "bad" }));
+    for (let v = 1; v <= 200; v++)
+      bus.publish(ALERT_SUBJECTS.proxy, proxyNack({ id: "p", version: v, appliedVersion: 0, error: "bad" }));
     const published = performance.now() - start;
     await hanging.waitFor(1);
     const got = await healthy.waitFor(200, 10_000);
     const took = performance.now() - start;
     t.diagnostic(`200 alerts to the healthy webhook in ${took.toFixed(0)} ms; publishing took ${published.toFixed(1)} ms`);
     assert.ok(took < 10_000, `the healthy webhook got 200 alerts in ${took.toFixed(0)} ms while the other hangs (30 s timeout)`);
-    assert.deepEqual(got.map((r) => r.body.details.version), Array.from({ length: 200 }, (_, i) => i + 1), "all, in order");
+    assert.deepEqual(
+      got.map((r) => r.body.details.version),
+      Array.from({ length: 200 }, (_, i) => i + 1),
+      "all, in order",
+    );
     await following;
     assert.equal(followed, 200, "the bus's other subscriber saw every event");
     assert.equal(bus.dropped(), 0);
@@ -170,7 +202,11 @@ test("a receiver that never answers delays neither the bus nor the other webhook
     const closing = performance.now();
     await alerts.close(0);
     assert.ok(performance.now() - closing < 5000, "close does not wait out the hanging receiver");
-    assert.match(alerts.prometheusText(), new RegExp(`turnout_alerts_dropped_total\\{webhook="${hanging.url}",kind="proxy_nack"\\} 200\\n`), "what was queued or in flight at shutdown counts as dropped");
+    assert.match(
+      alerts.prometheusText(),
+      new RegExp(`turnout_alerts_dropped_total\\{webhook="${hanging.url}",kind="proxy_nack"\\} 200\\n`),
+      "what was queued or in flight at shutdown counts as dropped",
+    );
   } finally {
     follower.abort();
     await alerts.close(0);

@@ -64,8 +64,17 @@ export async function startReceiver(answer: (n: number, req: Received) => Answer
     waitFor(count, timeoutMs = 10_000) {
       if (received.length >= count) return Promise.resolve(received);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`only ${received.length} of ${count} webhook requests within ${timeoutMs} ms`)), timeoutMs);
-        waiters.push({ count, resolve: () => (clearTimeout(timer), resolve(received)) });
+        const timer = setTimeout(
+          () => reject(new Error(`only ${received.length} of ${count} webhook requests within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+        waiters.push({
+          count,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve(received);
+          },
+        });
       });
     },
     async close() {

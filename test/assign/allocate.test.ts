@@ -9,8 +9,15 @@ function owned(arm: ArmAllocation): number {
 
 function assertCovers(arms: ArmAllocation[]): void {
   const table = bucketTable(arms);
-  assert.ok(table.every((i) => i >= 0), "every bucket has an owner");
-  assert.equal(arms.reduce((n, a) => n + owned(a), 0), BUCKETS, "no bucket is owned twice");
+  assert.ok(
+    table.every((i) => i >= 0),
+    "every bucket has an owner",
+  );
+  assert.equal(
+    arms.reduce((n, a) => n + owned(a), 0),
+    BUCKETS,
+    "no bucket is owned twice",
+  );
 }
 
 /** A small deterministic PRNG (mulberry32) so the property test is reproducible. */
@@ -24,12 +31,18 @@ function prng(seed: number): () => number {
 }
 
 test("a fresh split is contiguous in arm order, like GrowthBook's bucket ranges", () => {
-  const arms = allocateBuckets([], [
-    { variant: "a", weight: 50 },
-    { variant: "b", weight: 30 },
-    { variant: "c", weight: 20 },
-  ]);
-  assert.deepEqual(arms.map((a) => a.ranges), [[{ start: 0, end: 5000 }], [{ start: 5000, end: 8000 }], [{ start: 8000, end: 10000 }]]);
+  const arms = allocateBuckets(
+    [],
+    [
+      { variant: "a", weight: 50 },
+      { variant: "b", weight: 30 },
+      { variant: "c", weight: 20 },
+    ],
+  );
+  assert.deepEqual(
+    arms.map((a) => a.ranges),
+    [[{ start: 0, end: 5000 }], [{ start: 5000, end: 8000 }], [{ start: 8000, end: 10000 }]],
+  );
 });
 
 test("bucketTargets uses largest remainders and always sums to 10000", () => {
@@ -38,10 +51,19 @@ test("bucketTargets uses largest remainders and always sums to 10000", () => {
 });
 
 test("a canary ramp 1→5→10→25→50→100 never moves a canary user back to stable", () => {
-  let arms = allocateBuckets([], [{ variant: "stable", weight: 100 }, { variant: "canary", weight: 0 }]);
+  let arms = allocateBuckets(
+    [],
+    [
+      { variant: "stable", weight: 100 },
+      { variant: "canary", weight: 0 },
+    ],
+  );
   let canary = new Set<number>();
   for (const pct of [1, 5, 10, 25, 50, 100]) {
-    arms = allocateBuckets(arms, [{ variant: "stable", weight: 100 - pct }, { variant: "canary", weight: pct }]);
+    arms = allocateBuckets(arms, [
+      { variant: "stable", weight: 100 - pct },
+      { variant: "canary", weight: pct },
+    ]);
     assertCovers(arms);
     const table = bucketTable(arms);
     for (const b of canary) assert.equal(table[b], 1, `bucket ${b} stays on canary at ${pct}%`);
@@ -62,7 +84,10 @@ test("property: a user whose bucket is kept never changes arm, and only surplus 
     if (!raw.some((w) => w > 0)) raw[0] = 1;
     const before = bucketTable(arms);
     const beforeNames = arms.map((a) => a.variant);
-    const next = allocateBuckets(arms, live.map((variant, i) => ({ variant, weight: raw[i] })));
+    const next = allocateBuckets(
+      arms,
+      live.map((variant, i) => ({ variant, weight: raw[i] })),
+    );
     assertCovers(next);
     const after = bucketTable(next);
     const afterNames = next.map((a) => a.variant);

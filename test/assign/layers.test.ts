@@ -29,7 +29,13 @@ function assertNear(count: number, n: number, p: number, what: string, k = 5): v
 }
 
 test("a fresh layer is contiguous in experiment order with the unclaimed rest at the top", () => {
-  const slots = allocateLayer([], [{ experiment: "a", percent: 30 }, { experiment: "b", percent: 20 }]);
+  const slots = allocateLayer(
+    [],
+    [
+      { experiment: "a", percent: 30 },
+      { experiment: "b", percent: 20 },
+    ],
+  );
   assert.deepEqual(slots, [
     { experiment: "a", percent: 30, ranges: [{ start: 0, end: 3000 }] },
     { experiment: "b", percent: 20, ranges: [{ start: 3000, end: 5000 }] },
@@ -37,15 +43,34 @@ test("a fresh layer is contiguous in experiment order with the unclaimed rest at
 });
 
 test("changing shares moves only surplus buckets: growing takes free buckets, removing frees them", () => {
-  const first = allocateLayer([], [{ experiment: "a", percent: 30 }, { experiment: "b", percent: 20 }]);
-  const grown = allocateLayer(first, [{ experiment: "a", percent: 40 }, { experiment: "b", percent: 20 }]);
+  const first = allocateLayer(
+    [],
+    [
+      { experiment: "a", percent: 30 },
+      { experiment: "b", percent: 20 },
+    ],
+  );
+  const grown = allocateLayer(first, [
+    { experiment: "a", percent: 40 },
+    { experiment: "b", percent: 20 },
+  ]);
   assert.deepEqual(grown[1].ranges, first[1].ranges, "b keeps every bucket");
   assert.equal(owned(grown[0].ranges), 4000);
-  for (const r of first[0].ranges) assert.ok(grown[0].ranges.some((g) => g.start <= r.start && r.end <= g.end), "a keeps its old buckets");
-  const shrunk = allocateLayer(grown, [{ experiment: "a", percent: 10 }, { experiment: "b", percent: 20 }]);
+  for (const r of first[0].ranges)
+    assert.ok(
+      grown[0].ranges.some((g) => g.start <= r.start && r.end <= g.end),
+      "a keeps its old buckets",
+    );
+  const shrunk = allocateLayer(grown, [
+    { experiment: "a", percent: 10 },
+    { experiment: "b", percent: 20 },
+  ]);
   assert.equal(owned(shrunk[0].ranges), 1000);
   assert.deepEqual(shrunk[1].ranges, first[1].ranges);
-  const replaced = allocateLayer(shrunk, [{ experiment: "b", percent: 20 }, { experiment: "c", percent: 50 }]);
+  const replaced = allocateLayer(shrunk, [
+    { experiment: "b", percent: 20 },
+    { experiment: "c", percent: 50 },
+  ]);
   assert.deepEqual(replaced[0].ranges, first[1].ranges, "b is untouched when a leaves and c arrives");
   assert.equal(owned(replaced[1].ranges), 5000);
   assert.deepEqual(layerSlotProblems(replaced), []);
@@ -81,14 +106,31 @@ test("property: over 200 random share changes no experiment's kept bucket moves,
 });
 
 test("shares are validated with paths; overlapping slots do not compile", () => {
-  assert.deepEqual(validateLayerShares([{ experiment: "a", percent: 60 }, { experiment: "a", percent: 50 }, { experiment: "", percent: -1 }]), [
-    { field: "experiments[1].experiment", message: 'duplicate experiment "a" in the layer' },
-    { field: "experiments[2].experiment", message: "must be a non-empty experiment id" },
-    { field: "experiments[2].percent", message: "must be a number from 0 to 100" },
-    { field: "experiments", message: "shares sum to 110%, more than 100%" },
-  ]);
+  assert.deepEqual(
+    validateLayerShares([
+      { experiment: "a", percent: 60 },
+      { experiment: "a", percent: 50 },
+      { experiment: "", percent: -1 },
+    ]),
+    [
+      { field: "experiments[1].experiment", message: 'duplicate experiment "a" in the layer' },
+      { field: "experiments[2].experiment", message: "must be a non-empty experiment id" },
+      { field: "experiments[2].percent", message: "must be a number from 0 to 100" },
+      { field: "experiments", message: "shares sum to 110%, more than 100%" },
+    ],
+  );
   assert.throws(() => allocateLayer([], [{ experiment: "a", percent: 101 }]), TurnoutError);
-  assert.deepEqual(allocateLayer([], [{ experiment: "a", percent: 33.3 }, { experiment: "b", percent: 33.3 }, { experiment: "c", percent: 33.4 }]).map((s) => owned(s.ranges)), [3330, 3330, 3340]);
+  assert.deepEqual(
+    allocateLayer(
+      [],
+      [
+        { experiment: "a", percent: 33.3 },
+        { experiment: "b", percent: 33.3 },
+        { experiment: "c", percent: 33.4 },
+      ],
+    ).map((s) => owned(s.ranges)),
+    [3330, 3330, 3340],
+  );
   const overlapping: LayerSlot[] = [
     { experiment: "a", percent: 50, ranges: [{ start: 0, end: 5000 }] },
     { experiment: "b", percent: 50, ranges: [{ start: 4999, end: 9999 }] },
@@ -97,7 +139,13 @@ test("shares are validated with paths; overlapping slots do not compile", () => 
 });
 
 test("two experiments in one layer never share a unit over 100k units, and each gets ≈ its share", () => {
-  const slots = allocateLayer([], [{ experiment: "prompt-v2", percent: 30 }, { experiment: "model-8b", percent: 45 }]);
+  const slots = allocateLayer(
+    [],
+    [
+      { experiment: "prompt-v2", percent: 30 },
+      { experiment: "model-8b", percent: 45 },
+    ],
+  );
   const layer = compileLayer("layer-chat", slots);
   const inRanges = (ranges: readonly Range[], b: number) => ranges.some((r) => r.start <= b && b < r.end);
   const counts = [0, 0];
@@ -123,7 +171,15 @@ test("two experiments in one layer never share a unit over 100k units, and each 
 
 test("inside its layer share, an experiment's own seed splits units ≈ by arm weight", () => {
   const layer = compileLayer("layer-chat", allocateLayer([], [{ experiment: "e", percent: 40 }]));
-  const arms = bucketTable(allocateBuckets([], [{ variant: "control", weight: 50 }, { variant: "treatment", weight: 50 }]));
+  const arms = bucketTable(
+    allocateBuckets(
+      [],
+      [
+        { variant: "control", weight: 50 },
+        { variant: "treatment", weight: 50 },
+      ],
+    ),
+  );
   let entered = 0;
   let treatment = 0;
   for (let i = 0; i < UNITS; i++) {
@@ -137,8 +193,26 @@ test("inside its layer share, an experiment's own seed splits units ≈ by arm w
 });
 
 test("experiments in different layers overlap independently: the joint distribution ≈ the product", () => {
-  const l1 = compileLayer("layer-1", allocateLayer([], [{ experiment: "a", percent: 30 }, { experiment: "b", percent: 20 }]));
-  const l2 = compileLayer("layer-2", allocateLayer([], [{ experiment: "c", percent: 50 }, { experiment: "d", percent: 10 }]));
+  const l1 = compileLayer(
+    "layer-1",
+    allocateLayer(
+      [],
+      [
+        { experiment: "a", percent: 30 },
+        { experiment: "b", percent: 20 },
+      ],
+    ),
+  );
+  const l2 = compileLayer(
+    "layer-2",
+    allocateLayer(
+      [],
+      [
+        { experiment: "c", percent: 50 },
+        { experiment: "d", percent: 10 },
+      ],
+    ),
+  );
   const p1 = [0.3, 0.2, 0.5]; // a, b, none
   const p2 = [0.5, 0.1, 0.4]; // c, d, none
   const joint = [
@@ -155,9 +229,18 @@ test("experiments in different layers overlap independently: the joint distribut
 });
 
 test("targeting within a layer: only matching units enter, and never two experiments of the layer", () => {
-  const slots = allocateLayer([], [{ experiment: "new-users", percent: 50 }, { experiment: "eu", percent: 50 }]);
+  const slots = allocateLayer(
+    [],
+    [
+      { experiment: "new-users", percent: 50 },
+      { experiment: "eu", percent: 50 },
+    ],
+  );
   const layer = compileLayer("layer-t", slots);
-  const rules = [compileTargeting({ not: { attr: "visits", gte: 2 } }), compileTargeting({ attr: "region", in: ["eu-west", "eu-central"] })];
+  const rules = [
+    compileTargeting({ not: { attr: "visits", gte: 2 } }),
+    compileTargeting({ attr: "region", in: ["eu-west", "eu-central"] }),
+  ];
   const regions = ["eu-west", "us-east", "eu-central", "apac"];
   const entered = [0, 0];
   for (let i = 0; i < 20_000; i++) {

@@ -16,12 +16,15 @@ test("turnout up takes alerts from the config file and the flags at every start:
   const sim = await startSimulator({ models: ["qwen3:32b"], ttftMs: 1 });
   const dir = await mkdtemp(join(tmpdir(), "turnout-up-alerts-"));
   const config = join(dir, "turnout.yaml");
-  await writeFile(config, `
+  await writeFile(
+    config,
+    `
 nodes: [ { id: gpu-1, url: "${sim.url}" } ]
 routes: [ { name: qwen3-32b, default: big, variants: [ { name: big, model: "qwen3:32b" } ] } ]
 alerts:
   webhooks: [ { url: "http://127.0.0.1:9/from-file", format: json } ]
-`);
+`,
+  );
   const base = ["up", "--port", "0", "--admin-port", "0", "--data-dir", join(dir, "data"), "--config", config];
   try {
     let gw = await startTurnout([...base, "--alert-slack", "https://hooks.slack.example/services/T/B/SECRET"], "admin");
@@ -29,12 +32,15 @@ alerts:
     await gw.stop();
 
     // Restarted on the same data directory (state kept) with other alert settings: they apply.
-    await writeFile(config, `
+    await writeFile(
+      config,
+      `
 nodes: [ { id: gpu-1, url: "${sim.url}" } ]
 routes: [ { name: qwen3-32b, default: big, variants: [ { name: big, model: "qwen3:32b" } ] } ]
 alerts:
   webhooks: [ { url: "http://127.0.0.2:9/changed" } ]
-`);
+`,
+    );
     gw = await startTurnout([...base, "--alert-webhook", "http://127.0.0.3:9/flag"], "admin");
     assert.deepEqual(await webhooks(gw.url), ["http://127.0.0.2:9", "http://127.0.0.3:9"]);
     await gw.stop();

@@ -52,7 +52,9 @@ test("turnout up loads a config file, serves chats, and a restart keeps admin ch
   const sim = await startSimulator({ models: ["qwen3:32b", "qwen3:8b"], ttftMs: 1, tokensPerSecond: 1000 });
   const dir = await mkdtemp(join(tmpdir(), "turnout-up-"));
   const config = join(dir, "turnout.yaml");
-  await writeFile(config, `
+  await writeFile(
+    config,
+    `
 nodes:
   - { id: gpu-1, url: "${sim.url}" }
 routes:
@@ -61,7 +63,8 @@ routes:
     variants:
       - { name: big, model: "qwen3:32b" }
       - { name: small, model: "qwen3:8b" }
-`);
+`,
+  );
   const args = ["--config", config, "--data-dir", join(dir, "data")];
   try {
     let gw = await up(args);
@@ -98,8 +101,22 @@ routes:
 test("turnout up refuses the seed article's example with a clear error naming alternative-model", async () => {
   const dir = await mkdtemp(join(tmpdir(), "turnout-seed-"));
   try {
-    const child = spawn(process.execPath, [cli, "up", "--port", "0", "--admin-port", "0", "--data-dir", join(dir, "data"),
-      "--config", new URL("../control/fixtures/seed-example.yaml", import.meta.url).pathname], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(
+      process.execPath,
+      [
+        cli,
+        "up",
+        "--port",
+        "0",
+        "--admin-port",
+        "0",
+        "--data-dir",
+        join(dir, "data"),
+        "--config",
+        new URL("../control/fixtures/seed-example.yaml", import.meta.url).pathname,
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
     let err = "";
     child.stderr!.setEncoding("utf8").on("data", (c: string) => (err += c));
     const [code] = await once(child, "exit");
@@ -119,7 +136,10 @@ test("turnout up with no config routes every model of a local Ollama under its o
     try {
       const tags = (await (await fetch(`${gw.traffic}/api/tags`)).json()) as { models: { name: string }[] };
       assert.deepEqual(tags.models.map((m) => m.name).sort(), ["llama3.2:3b", "qwen3:8b"]);
-      const res = await fetch(`${gw.traffic}/api/generate`, { method: "POST", body: JSON.stringify({ model: "llama3.2:3b", prompt: "hi", stream: false }) });
+      const res = await fetch(`${gw.traffic}/api/generate`, {
+        method: "POST",
+        body: JSON.stringify({ model: "llama3.2:3b", prompt: "hi", stream: false }),
+      });
       assert.equal(res.status, 200);
       assert.equal(((await res.json()) as { model: string }).model, "llama3.2:3b");
     } finally {

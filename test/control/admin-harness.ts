@@ -28,7 +28,9 @@ export interface Plane {
 }
 
 /** Starts store + control plane + admin server over `dir` (a new temp dir when omitted). */
-export async function startPlane(options: { dir?: string; bootstrap?: DesiredState; httpVersion?: "1.1" | "2" } = {}): Promise<Plane> {
+export async function startPlane(
+  options: { dir?: string; bootstrap?: DesiredState; httpVersion?: "1.1" | "2" } = {},
+): Promise<Plane> {
   const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "turnout-control-"));
   const logger = createLogger({ level: "silent" });
   const store = createFileKvStore({ dir, fsync: false });
@@ -41,7 +43,10 @@ export async function startPlane(options: { dir?: string; bootstrap?: DesiredSta
     throw err;
   }
   const server = await startAdminServer({ port: 0, host: "127.0.0.1", controlPlane, logger });
-  const admin = createClient(AdminService, createConnectTransport({ baseUrl: server.url, httpVersion: options.httpVersion ?? "2" }));
+  const admin = createClient(
+    AdminService,
+    createConnectTransport({ baseUrl: server.url, httpVersion: options.httpVersion ?? "2" }),
+  );
   return {
     dir,
     store,

@@ -11,9 +11,9 @@ routes:
   - { name: qwen3-32b, default: big, variants: [ { name: big, model: "qwen3:32b" } ] }
 `;
 
-
 test("reads the alerts block with its defaults and durations", () => {
-  const config = parseConfig(`${nodes}
+  const config = parseConfig(
+    `${nodes}
 alerts:
   node_window: 30s
   webhooks:
@@ -24,11 +24,20 @@ alerts:
       max_attempts: 3
       queue_size: 10
     - url: http://alerts.internal:9000/turnout
-`, "test");
+`,
+    "test",
+  );
   assert.deepEqual(config.alerts, {
     nodeWindowMs: 30_000,
     webhooks: [
-      { url: "https://hooks.slack.com/services/T000/B000/XXXX", format: "slack", events: ["rollback", "node_down"], timeoutMs: 2000, maxAttempts: 3, queueSize: 10 },
+      {
+        url: "https://hooks.slack.com/services/T000/B000/XXXX",
+        format: "slack",
+        events: ["rollback", "node_down"],
+        timeoutMs: 2000,
+        maxAttempts: 3,
+        queueSize: 10,
+      },
       { url: "http://alerts.internal:9000/turnout", format: "json" },
     ],
   });
@@ -37,17 +46,21 @@ alerts:
 });
 
 test("the seed article's shape takes an alerts block too", () => {
-  const config = parseConfig(`
+  const config = parseConfig(
+    `
 gateway: { port: 8080 }
 models: [ { name: "qwen3:32b", endpoint: "http://gpu-node-1:11434", enabled: true } ]
 alerts: { webhooks: [ { url: "http://127.0.0.1:9/x" } ] }
-`, "seed");
+`,
+    "seed",
+  );
   assert.deepEqual(config.alerts?.webhooks, [{ url: "http://127.0.0.1:9/x", format: "json" }]);
 });
 
 test("alerts problems name the field, all at once, and never echo a webhook URL", () => {
   const problems = problemsOf(() =>
-    parseConfig(`${nodes}
+    parseConfig(
+      `${nodes}
 alerts:
   node_window: soon
   webhooks:
@@ -56,7 +69,9 @@ alerts:
     - "https://hooks.slack.com/services/SECRET2"
     - { format: json }
     - { url: "https://ok.example.com/y", events: [] }
-`, "test"),
+`,
+      "test",
+    ),
   );
   assert.deepEqual(problems, [
     'alerts.node_window: must be a duration such as "250ms", "5s", "5m" or a number of ms, got string "soon"',
@@ -71,12 +86,22 @@ alerts:
     "alerts.webhooks[4].events: must name at least one event (leave it out for the default)",
   ]);
   assert.ok(!problems.join("\n").includes("SECRET"), "no URL in the messages");
-  assert.deepEqual(problemsOf(() => parseConfig(`${nodes}\nalerts: [1]\n`, "test")), ["alerts: must be a mapping, got a list"]);
-  assert.deepEqual(problemsOf(() => parseConfig(`${nodes}\nalerts: { webhook: [] }\n`, "test")), ["alerts.webhook: unknown key (allowed: webhooks, node_window)"]);
+  assert.deepEqual(
+    problemsOf(() => parseConfig(`${nodes}\nalerts: [1]\n`, "test")),
+    ["alerts: must be a mapping, got a list"],
+  );
+  assert.deepEqual(
+    problemsOf(() => parseConfig(`${nodes}\nalerts: { webhook: [] }\n`, "test")),
+    ["alerts.webhook: unknown key (allowed: webhooks, node_window)"],
+  );
 });
 
 test("--alert-webhook and --alert-slack add webhooks to the file's, and a bad URL names the flag", () => {
-  const merged = withAlertFlags({ webhooks: [{ url: "http://a.example/x", format: "json" }], nodeWindowMs: 5000 }, ["http://b.example/y"], ["https://hooks.slack.com/services/T/B/C"]);
+  const merged = withAlertFlags(
+    { webhooks: [{ url: "http://a.example/x", format: "json" }], nodeWindowMs: 5000 },
+    ["http://b.example/y"],
+    ["https://hooks.slack.com/services/T/B/C"],
+  );
   assert.deepEqual(merged, {
     nodeWindowMs: 5000,
     webhooks: [
@@ -86,8 +111,8 @@ test("--alert-webhook and --alert-slack add webhooks to the file's, and a bad UR
     ],
   });
   assert.deepEqual(withAlertFlags(undefined), { webhooks: [] });
-  assert.deepEqual(problemsOf(() => withAlertFlags(undefined, ["hooks.example.com/SECRET"], ["mailto:x@y"])), [
-    "--alert-webhook: must be an http(s) URL",
-    "--alert-slack: must be an http(s) URL",
-  ]);
+  assert.deepEqual(
+    problemsOf(() => withAlertFlags(undefined, ["hooks.example.com/SECRET"], ["mailto:x@y"])),
+    ["--alert-webhook: must be an http(s) URL", "--alert-slack: must be an http(s) URL"],
+  );
 });

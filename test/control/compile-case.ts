@@ -12,7 +12,16 @@
 import * as fs from "node:fs";
 import { fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { ExperimentSchema, type Experiment } from "../../gen/turnout/v1/experiment_pb.js";
-import { NodeSchema, RouteSchema, RoutingSnapshotSchema, SettingsSchema, type Node, type Route, type RoutingSnapshot, type Settings } from "../../gen/turnout/v1/routing_pb.js";
+import {
+  NodeSchema,
+  RouteSchema,
+  RoutingSnapshotSchema,
+  SettingsSchema,
+  type Node,
+  type Route,
+  type RoutingSnapshot,
+  type Settings,
+} from "../../gen/turnout/v1/routing_pb.js";
 
 /** Everything one compile needs, as messages. */
 export interface CompileInput {
@@ -32,7 +41,8 @@ const STATE_KEYS = ["nodes", "routes", "settings", "experiments"];
 
 function object(value: unknown, where: string, keys: readonly string[]): Record<string, JsonValue> {
   if (value === null || typeof value !== "object" || Array.isArray(value)) throw new Error(`${where}: must be an object`);
-  for (const key of Object.keys(value)) if (!keys.includes(key)) throw new Error(`${where}: unknown key ${JSON.stringify(key)} (known: ${keys.join(", ")})`);
+  for (const key of Object.keys(value))
+    if (!keys.includes(key)) throw new Error(`${where}: unknown key ${JSON.stringify(key)} (known: ${keys.join(", ")})`);
   return value as Record<string, JsonValue>;
 }
 

@@ -43,14 +43,21 @@ describe("compile golden cases, beyond their files", () => {
   it("has at least 8 cases, among them experiments", () => {
     const cases = goldenCases(DIR);
     assert.ok(cases.length >= 8, `only ${cases.length} cases`);
-    const withExperiments = cases.filter((c) => ((readJsonFile(c.output) as { experiments?: unknown[] }).experiments ?? []).length > 0);
+    const withExperiments = cases.filter(
+      (c) => ((readJsonFile(c.output) as { experiments?: unknown[] }).experiments ?? []).length > 0,
+    );
     assert.ok(withExperiments.length >= 4, `only ${withExperiments.length} cases compile experiments`);
   });
 
   it("compiles every case to the same snapshot whatever the order of its nodes, routes and experiments", () => {
     for (const c of goldenCases(DIR)) {
       const input = compileInputOf(readJsonFile(c.input), c.input);
-      const reversed: CompileInput = { ...input, nodes: [...input.nodes].reverse(), routes: [...input.routes].reverse(), experiments: [...input.experiments].reverse() };
+      const reversed: CompileInput = {
+        ...input,
+        nodes: [...input.nodes].reverse(),
+        routes: [...input.routes].reverse(),
+        experiments: [...input.experiments].reverse(),
+      };
       assert.deepEqual(toJson(RoutingSnapshotSchema, compile(reversed)), toJson(RoutingSnapshotSchema, compile(input)), c.name);
     }
   });
@@ -61,12 +68,18 @@ describe("compile golden cases, beyond their files", () => {
     const original = goldenCases(DIR).find((c) => c.name === "experiment-split-change-same-seed");
     assert.ok(original, "the case the mutations below edit exists");
     const input = readJsonFile(original.input);
-    const good = readJsonFile(original.output) as { experiments: { arms: { ranges: { start?: number; end: number }[] }[] }[]; version: string };
+    const good = readJsonFile(original.output) as {
+      experiments: { arms: { ranges: { start?: number; end: number }[] }[] }[];
+      version: string;
+    };
     fs.copyFileSync(original.input, path.join(tmp, `${original.name}.in.json`));
     const [c] = goldenCases(tmp);
     // Each mutation of the good output, and the difference the failure must list.
     const mutations: [(out: typeof good) => void, string][] = [
-      [(out) => (out.experiments[0].arms[1].ranges[0].end = 6001), "experiments[0].arms[1].ranges[0].end: actual 6000, golden 6001"],
+      [
+        (out) => (out.experiments[0].arms[1].ranges[0].end = 6001),
+        "experiments[0].arms[1].ranges[0].end: actual 6000, golden 6001",
+      ],
       [(out) => (out.version = "999"), 'version: actual "53", golden "999"'],
       [(out) => (out.experiments = []), "experiments[0]: actual {"],
       [(out) => Object.assign(out, { unexpected: true }), "unexpected: actual (absent), golden true"],

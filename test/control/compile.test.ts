@@ -21,14 +21,23 @@ test("compile is pure and deterministic: same input, same content hash; order of
   const reversed: DesiredState = { ...state, nodes: [...state.nodes].reverse(), routes: [...state.routes].reverse() };
   const b = compileSnapshot(reversed, previous, new Date(2));
   assert.equal(a.contentHash, b.contentHash);
-  assert.deepEqual(state.nodes.map((n) => n.id), ["gpu-2", "gpu-1"], "the input is not mutated");
+  assert.deepEqual(
+    state.nodes.map((n) => n.id),
+    ["gpu-2", "gpu-1"],
+    "the input is not mutated",
+  );
 });
 
 test("the first snapshot has version 1 and parent 0, with default settings", () => {
   const s = compileSnapshot({ nodes: [], routes: [] }, undefined, new Date(0));
   assert.equal(s.version, 1n);
   assert.equal(s.parentVersion, 0n);
-  assert.deepEqual(toJson(SettingsSchema, s.settings!), { unitHeader: "x-turnout-user", connectTimeoutMs: 5000, firstByteTimeoutMs: 300000, idleTimeoutMs: 60000 });
+  assert.deepEqual(toJson(SettingsSchema, s.settings!), {
+    unitHeader: "x-turnout-user",
+    connectTimeoutMs: 5000,
+    firstByteTimeoutMs: 300000,
+    idleTimeoutMs: 60000,
+  });
   assert.deepEqual(checkSnapshot(s), []);
 });
 
@@ -40,5 +49,7 @@ test("checkDesiredState reports problems with paths in the order given, not the 
       create(RouteSchema, { name: "a", defaultVariant: "v", variants: [{ name: "v", model: "m", nodes: ["missing"] }] }),
     ],
   };
-  assert.deepEqual(checkDesiredState(state), [{ field: "routes[1].variants[0].nodes[0]", message: 'node "missing" does not exist' }]);
+  assert.deepEqual(checkDesiredState(state), [
+    { field: "routes[1].variants[0].nodes[0]", message: 'node "missing" does not exist' },
+  ]);
 });

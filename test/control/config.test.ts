@@ -11,27 +11,35 @@ import { problemsOf } from "./problems-of.ts";
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 
-
 test("the native config loads into a consistent state with arms, defaults and listen addresses", async () => {
   const config = await loadConfigFile(fixture("native.yaml"));
   assert.deepEqual(config.listen, { traffic: "127.0.0.1:8080", admin: "127.0.0.1:8081" });
   const { nodes, routes, settings } = config.state;
-  assert.deepEqual(nodes.map((n) => [n.id, n.baseUrl, n.maxConcurrent, n.models, n.labels]), [
-    ["gpu-1", "http://127.0.0.1:11434", 4, ["qwen3:32b", "qwen3:8b"], { region: "eu" }],
-    ["gpu-2", "http://127.0.0.1:11435", 0, ["qwen3:8b"], {}],
-  ]);
+  assert.deepEqual(
+    nodes.map((n) => [n.id, n.baseUrl, n.maxConcurrent, n.models, n.labels]),
+    [
+      ["gpu-1", "http://127.0.0.1:11434", 4, ["qwen3:32b", "qwen3:8b"], { region: "eu" }],
+      ["gpu-2", "http://127.0.0.1:11435", 0, ["qwen3:8b"], {}],
+    ],
+  );
   assert.equal(routes[0].name, "qwen3-32b");
   assert.equal(routes[0].defaultVariant, "stable");
   assert.equal(routes[0].seed, "qwen3-32b-phase-1");
   assert.deepEqual(routes[0].variants[0].options, { num_ctx: 8192 });
   assert.equal(routes[0].variants[0].keepAlive, "30m");
-  assert.deepEqual(routes[0].arms.map((a) => [a.variant, a.weight, a.ranges.map((r) => [r.start, r.end])]), [
-    ["stable", 90, [[0, 9000]]],
-    ["small", 10, [[9000, 10000]]],
-  ]);
+  assert.deepEqual(
+    routes[0].arms.map((a) => [a.variant, a.weight, a.ranges.map((r) => [r.start, r.end])]),
+    [
+      ["stable", 90, [[0, 9000]]],
+      ["small", 10, [[9000, 10000]]],
+    ],
+  );
   assert.equal(routes[1].defaultVariant, "only", "one variant is the default");
   assert.equal(routes[1].seed, "qwen3:8b:1");
-  assert.deepEqual([settings?.unitHeader, settings?.connectTimeoutMs, settings?.firstByteTimeoutMs, settings?.idleTimeoutMs], ["x-user-id", 250, 300000, 60000]);
+  assert.deepEqual(
+    [settings?.unitHeader, settings?.connectTimeoutMs, settings?.firstByteTimeoutMs, settings?.idleTimeoutMs],
+    ["x-user-id", 250, 300000, 60000],
+  );
   assert.deepEqual(checkSnapshot(compileSnapshot(config.state, undefined)), []);
 });
 
@@ -39,8 +47,14 @@ test("the seed article's own example gives a clear error about alternative-model
   await assert.rejects(loadConfigFile(fixture("seed-example.yaml")), (err: unknown) => {
     assert.ok(err instanceof TurnoutError);
     assert.equal(err.code, "invalid_argument");
-    assert.deepEqual(err.violations.map((v) => `${v.field}: ${v.message}`), ['routing.ab_testing.models[1].name: "alternative-model" is not defined in models[]']);
-    assert.match(err.message, /seed-example\.yaml: 1 problem: routing\.ab_testing\.models\[1\]\.name: "alternative-model" is not defined in models\[\]/);
+    assert.deepEqual(
+      err.violations.map((v) => `${v.field}: ${v.message}`),
+      ['routing.ab_testing.models[1].name: "alternative-model" is not defined in models[]'],
+    );
+    assert.match(
+      err.message,
+      /seed-example\.yaml: 1 problem: routing\.ab_testing\.models\[1\]\.name: "alternative-model" is not defined in models\[\]/,
+    );
     return true;
   });
 });
@@ -49,18 +63,30 @@ test("the fixed seed example maps models to nodes and variants of one route with
   const config = await loadConfigFile(fixture("seed-fixed.yaml"));
   assert.deepEqual(config.listen, { traffic: "8080" });
   const { nodes, routes, settings } = config.state;
-  assert.deepEqual(nodes.map((n) => [n.id, n.baseUrl, n.models, n.maxConcurrent]), [
-    ["qwen3-32b", "http://gpu-node-1:11434", ["qwen3:32b"], 500],
-    ["qwen3-14b", "http://gpu-node-2:11434", ["qwen3:14b"], 500],
-  ]);
+  assert.deepEqual(
+    nodes.map((n) => [n.id, n.baseUrl, n.models, n.maxConcurrent]),
+    [
+      ["qwen3-32b", "http://gpu-node-1:11434", ["qwen3:32b"], 500],
+      ["qwen3-14b", "http://gpu-node-2:11434", ["qwen3:14b"], 500],
+    ],
+  );
   assert.equal(routes.length, 1);
   assert.equal(routes[0].name, "qwen3:32b", "clients keep sending the first model's name");
   assert.equal(routes[0].defaultVariant, "qwen3-32b");
-  assert.deepEqual(routes[0].variants.map((v) => [v.name, v.model, v.nodes]), [
-    ["qwen3-32b", "qwen3:32b", ["qwen3-32b"]],
-    ["qwen3-14b", "qwen3:14b", ["qwen3-14b"]],
-  ]);
-  assert.deepEqual(routes[0].arms.map((a) => [a.variant, a.weight]), [["qwen3-32b", 50], ["qwen3-14b", 50]]);
+  assert.deepEqual(
+    routes[0].variants.map((v) => [v.name, v.model, v.nodes]),
+    [
+      ["qwen3-32b", "qwen3:32b", ["qwen3-32b"]],
+      ["qwen3-14b", "qwen3:14b", ["qwen3-14b"]],
+    ],
+  );
+  assert.deepEqual(
+    routes[0].arms.map((a) => [a.variant, a.weight]),
+    [
+      ["qwen3-32b", 50],
+      ["qwen3-14b", 50],
+    ],
+  );
   assert.equal(settings?.firstByteTimeoutMs, 30000);
   assert.deepEqual(checkSnapshot(compileSnapshot(config.state, undefined)), []);
 });
@@ -68,11 +94,20 @@ test("the fixed seed example maps models to nodes and variants of one route with
 test("the seed shape without A/B testing splits by models[].weight normalised to percent, skipping disabled models", async () => {
   const config = await loadConfigFile(fixture("seed-weighted.yaml"));
   assert.deepEqual(config.listen, { traffic: "9090" });
-  assert.deepEqual(config.state.nodes.map((n) => [n.id, n.baseUrl, n.maxConcurrent]), [
-    ["qwen3-32b", "http://gpu-node-1:11434", 5],
-    ["qwen3-14b", "http://gpu-node-2:11434", 5],
-  ]);
-  assert.deepEqual(config.state.routes[0].arms.map((a) => [a.variant, a.weight]), [["qwen3-32b", 67], ["qwen3-14b", 33]]);
+  assert.deepEqual(
+    config.state.nodes.map((n) => [n.id, n.baseUrl, n.maxConcurrent]),
+    [
+      ["qwen3-32b", "http://gpu-node-1:11434", 5],
+      ["qwen3-14b", "http://gpu-node-2:11434", 5],
+    ],
+  );
+  assert.deepEqual(
+    config.state.routes[0].arms.map((a) => [a.variant, a.weight]),
+    [
+      ["qwen3-32b", 67],
+      ["qwen3-14b", 33],
+    ],
+  );
   assert.equal(config.state.settings?.firstByteTimeoutMs, 120000);
 });
 
@@ -112,7 +147,7 @@ routing:
     ),
     [
       "gateway.colour: unknown key (allowed: port, host, timeout, max_connections, route)",
-      'gateway.port: must be a whole number from 0 to 65535, got number 99999',
+      "gateway.port: must be a whole number from 0 to 65535, got number 99999",
       'gateway.timeout: must be a duration such as "250ms", "5s", "5m" or a number of ms, got string "soon"',
       'models[0].endpoint: "ftp://a" must use http or https',
       'models[1].enabled: must be true or false, got string "yes"',
@@ -176,14 +211,20 @@ test("YAML syntax errors and missing files are invalid_argument with a location"
   const problems = problemsOf(() => parseConfig("nodes: [ { id: a\n", "broken.yaml"));
   assert.equal(problems.length >= 1, true);
   assert.match(problems[0], /^line 2, column 1: /);
-  assert.deepEqual(problemsOf(() => parseConfig("a: 1\na: 2\n", "dup.yaml")), ["line 2, column 1: Map keys must be unique"]);
+  assert.deepEqual(
+    problemsOf(() => parseConfig("a: 1\na: 2\n", "dup.yaml")),
+    ["line 2, column 1: Map keys must be unique"],
+  );
   await assert.rejects(loadConfigFile(fixture("does-not-exist.yaml")), /no such file/);
   assert.deepEqual(parseConfig("", "empty").state, { nodes: [], routes: [], settings: undefined });
 });
 
 test("durations accept ms, s, m, h, d, combinations and plain numbers of ms", () => {
   const durationMs = (value: unknown) => readDuration(value, "timeout", new Problems());
-  assert.deepEqual(["250ms", "5s", "5m", "1h30m", "1.5s", 42, "42", "5d"].map(durationMs), [250, 5000, 300000, 5400000, 1500, 42, 42, 432_000_000]);
+  assert.deepEqual(
+    ["250ms", "5s", "5m", "1h30m", "1.5s", 42, "42", "5d"].map(durationMs),
+    [250, 5000, 300000, 5400000, 1500, 42, 42, 432_000_000],
+  );
   assert.deepEqual(["soon", "5 s", -1].map(durationMs), [undefined, undefined, undefined]);
 });
 

@@ -68,8 +68,14 @@ test("a bad PutRoute answers InvalidArgument with a BadRequest detail naming eac
   const grpc = p.clientWith((baseUrl) => createGrpcTransport({ baseUrl }));
   assert.deepEqual(await violationsOf(grpc.putRoute({ route: bad })), want);
   // A reference the whole state cannot resolve is named in the request's terms too.
-  const dangling = create(RouteSchema, { name: "chat", defaultVariant: "stable", variants: [{ name: "stable", model: "qwen3:32b", nodes: ["gpu-9"] }] });
-  assert.deepEqual(await violationsOf(p.admin.putRoute({ route: dangling })), [{ field: "route.variants[0].nodes[0]", description: 'node "gpu-9" does not exist' }]);
+  const dangling = create(RouteSchema, {
+    name: "chat",
+    defaultVariant: "stable",
+    variants: [{ name: "stable", model: "qwen3:32b", nodes: ["gpu-9"] }],
+  });
+  assert.deepEqual(await violationsOf(p.admin.putRoute({ route: dangling })), [
+    { field: "route.variants[0].nodes[0]", description: 'node "gpu-9" does not exist' },
+  ]);
   assert.equal((await p.admin.getSnapshot({})).snapshot?.version, 1n, "nothing was published");
 });
 
@@ -94,7 +100,9 @@ test("a bad SetWeights answers InvalidArgument with a BadRequest detail a plain 
   assert.equal(body.code, "invalid_argument");
   assert.equal(body.details.length, 1);
   assert.equal(body.details[0].type, "turnout.v1.BadRequest");
-  assert.deepEqual(body.details[0].debug, { fieldViolations: [{ field: "weights", description: "weights must sum to 100, got 50" }] });
+  assert.deepEqual(body.details[0].debug, {
+    fieldViolations: [{ field: "weights", description: "weights must sum to 100, got 50" }],
+  });
 });
 
 test("errors without violations carry no detail", async (t) => {

@@ -31,16 +31,37 @@ function failsWith(code: ErrorCode, pattern: RegExp) {
 
 test("warmVariant loads a cold model on every node in parallel and resolves once /api/ps lists it with the keep-alive", async (t) => {
   const list = await sims(t, ["qwen3:32b", "qwen3:8b"], ["qwen3:32b", "qwen3:8b"]);
-  assert.ok(list.every((s) => !s.isLoaded("qwen3:8b")), "cold before");
+  assert.ok(
+    list.every((s) => !s.isLoaded("qwen3:8b")),
+    "cold before",
+  );
   const progress: WarmProgress[] = [];
   const started = performance.now();
-  await warmVariant({ nodes: nodesOf(list), model: "qwen3:8b", keepAlive: "45m", timeoutMs: 10_000, onProgress: (p) => progress.push(p) });
+  await warmVariant({
+    nodes: nodesOf(list),
+    model: "qwen3:8b",
+    keepAlive: "45m",
+    timeoutMs: 10_000,
+    onProgress: (p) => progress.push(p),
+  });
   const took = performance.now() - started;
-  assert.ok(list.every((s) => s.isLoaded("qwen3:8b")), "resident on both nodes");
-  assert.ok(list.every((s) => !s.isLoaded("qwen3:32b")), "nothing else loaded");
+  assert.ok(
+    list.every((s) => s.isLoaded("qwen3:8b")),
+    "resident on both nodes",
+  );
+  assert.ok(
+    list.every((s) => !s.isLoaded("qwen3:32b")),
+    "nothing else loaded",
+  );
   assert.ok(took >= 380, `the warm waited for the 400 ms load (${Math.round(took)} ms)`);
   assert.ok(took < 4_000, `the two loads ran in parallel (${Math.round(took)} ms)`);
-  assert.deepEqual(progress.filter((p) => p.phase === "warming").map((p) => [p.node, p.index, p.total]), [["gpu-1", 1, 2], ["gpu-2", 2, 2]]);
+  assert.deepEqual(
+    progress.filter((p) => p.phase === "warming").map((p) => [p.node, p.index, p.total]),
+    [
+      ["gpu-1", 1, 2],
+      ["gpu-2", 2, 2],
+    ],
+  );
   const resident = progress.filter((p) => p.phase === "resident");
   assert.deepEqual(resident.map((p) => p.done).sort(), [1, 2]);
   for (const sim of list) {
@@ -56,7 +77,10 @@ test("warmVariant loads a cold model on every node in parallel and resolves once
 });
 
 test("warmVariant sends keep_alive in a form Ollama reads: days as hours, bare numbers as seconds", async (t) => {
-  for (const [keepAlive, minutes] of [["7d", 7 * 24 * 60], ["600", 10]] as const) {
+  for (const [keepAlive, minutes] of [
+    ["7d", 7 * 24 * 60],
+    ["600", 10],
+  ] as const) {
     const [sim] = await sims(t, ["qwen3:8b"]);
     await warmVariant({ nodes: nodesOf([sim]), model: "qwen3:8b", keepAlive, timeoutMs: 10_000 });
     const [model] = await ps(sim);
@@ -80,19 +104,34 @@ test("warmVariant names an unreachable node, rejects a node that is silent past 
   const deadUrl = closed.url;
   await closed.close();
   await assert.rejects(
-    warmVariant({ nodes: [{ id: "gpu-1", baseUrl: sim.url }, { id: "gpu-dead", baseUrl: deadUrl }], model: "qwen3:8b", keepAlive: "30m", timeoutMs: 10_000 }),
+    warmVariant({
+      nodes: [
+        { id: "gpu-1", baseUrl: sim.url },
+        { id: "gpu-dead", baseUrl: deadUrl },
+      ],
+      model: "qwen3:8b",
+      keepAlive: "30m",
+      timeoutMs: 10_000,
+    }),
     failsWith(ErrorCode.FailedPrecondition, /^node "gpu-dead" cannot load model "qwen3:8b": .*ECONNREFUSED/),
   );
 
   sim.setFaults({ loadMs: 5_000 });
   await assert.rejects(
     warmVariant({ nodes: [{ id: "gpu-1", baseUrl: sim.url }], model: "qwen3:8b", keepAlive: "30m", timeoutMs: 200 }),
-    failsWith(ErrorCode.FailedPrecondition, /^node "gpu-1" cannot load model "qwen3:8b": http:\/\/\S+\/api\/generate: no answer within 200 ms/),
+    failsWith(
+      ErrorCode.FailedPrecondition,
+      /^node "gpu-1" cannot load model "qwen3:8b": http:\/\/\S+\/api\/generate: no answer within 200 ms/,
+    ),
   );
 
   const abort = new AbortController();
   const warming = warmVariant({
-    nodes: [{ id: "gpu-1", baseUrl: sim.url }], model: "qwen3:8b", keepAlive: "30m", timeoutMs: 10_000, signal: abort.signal,
+    nodes: [{ id: "gpu-1", baseUrl: sim.url }],
+    model: "qwen3:8b",
+    keepAlive: "30m",
+    timeoutMs: 10_000,
+    signal: abort.signal,
     onProgress: (p) => {
       if (p.phase === "warming") setImmediate(() => abort.abort());
     },

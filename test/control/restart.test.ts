@@ -19,12 +19,23 @@ test("a restart keeps every admin change, ignores the config file, and continues
   });
   const boot = (await plane.admin.getSnapshot({})).snapshot!;
   assert.equal(boot.version, 1n, "the config is the first snapshot");
-  assert.deepEqual(boot.routes.map((r) => r.name), ["qwen3-32b", "qwen3:8b"]);
+  assert.deepEqual(
+    boot.routes.map((r) => r.name),
+    ["qwen3-32b", "qwen3:8b"],
+  );
 
   // Admin changes: a node, a route, a weight change, a switch, a deletion.
-  await plane.admin.putNode({ node: create(NodeSchema, { id: "gpu-3", baseUrl: "http://127.0.0.1:11436", models: ["llama3:8b"] }) });
+  await plane.admin.putNode({
+    node: create(NodeSchema, { id: "gpu-3", baseUrl: "http://127.0.0.1:11436", models: ["llama3:8b"] }),
+  });
   await plane.admin.putRoute({ route: create(RouteSchema, { name: "llama", variants: [{ name: "v1", model: "llama3:8b" }] }) });
-  const weights = await plane.admin.setWeights({ route: "qwen3-32b", weights: [{ variant: "stable", weight: 70 }, { variant: "small", weight: 30 }] });
+  const weights = await plane.admin.setWeights({
+    route: "qwen3-32b",
+    weights: [
+      { variant: "stable", weight: 70 },
+      { variant: "small", weight: 30 },
+    ],
+  });
   await plane.admin.switchModel({ route: "qwen3:8b", variant: "only" }); // no-op: already the default
   await plane.admin.deleteRoute({ name: "qwen3:8b" });
   const switched = await plane.admin.switchModel({ route: "llama", variant: "v1" }); // no-op too
@@ -52,7 +63,12 @@ test("a restart keeps every admin change, ignores the config file, and continues
 
   // Writes after the restart continue the version and honour revisions read before it.
   const stored = routesBefore.routes.find((r) => r.route?.name === "qwen3-32b")!;
-  const sw = await plane.admin.switchModel({ route: "qwen3-32b", variant: "small", expectedRevision: stored.revision, skipPrewarm: true });
+  const sw = await plane.admin.switchModel({
+    route: "qwen3-32b",
+    variant: "small",
+    expectedRevision: stored.revision,
+    skipPrewarm: true,
+  });
   assert.equal(sw.snapshotVersion, before.version + 1n);
   const current = await plane.admin.getCurrentModel({ route: "qwen3-32b" });
   assert.deepEqual([current.variant, current.sinceVersion], ["small", sw.snapshotVersion]);
@@ -60,7 +76,11 @@ test("a restart keeps every admin change, ignores the config file, and continues
 
   plane = await startPlane({ dir });
   const third = await plane.admin.getCurrentModel({ route: "qwen3-32b" });
-  assert.deepEqual([third.variant, third.sinceVersion, third.snapshotVersion], ["small", sw.snapshotVersion, sw.snapshotVersion], "since_version survives a restart");
+  assert.deepEqual(
+    [third.variant, third.sinceVersion, third.snapshotVersion],
+    ["small", sw.snapshotVersion, sw.snapshotVersion],
+    "since_version survives a restart",
+  );
 });
 
 test("bootstrap: an empty store takes the config; an invalid bootstrap is rejected before anything is stored", async (t) => {
@@ -71,9 +91,15 @@ test("bootstrap: an empty store takes the config; an invalid bootstrap is reject
     removeDir(plane.dir);
   });
   const snapshot = plane.controlPlane.currentSnapshot();
-  assert.deepEqual(snapshot.routes.map((r) => [r.name, r.defaultVariant, r.arms.map((a) => a.weight)]), [["qwen3:32b", "qwen3-32b", [50, 50]]]);
+  assert.deepEqual(
+    snapshot.routes.map((r) => [r.name, r.defaultVariant, r.arms.map((a) => a.weight)]),
+    [["qwen3:32b", "qwen3-32b", [50, 50]]],
+  );
   assert.equal(snapshot.settings?.firstByteTimeoutMs, 30000);
 
-  const bad = { nodes: [], routes: [create(RouteSchema, { name: "x", variants: [{ name: "v", model: "m", nodes: ["ghost"] }] })] };
+  const bad = {
+    nodes: [],
+    routes: [create(RouteSchema, { name: "x", variants: [{ name: "v", model: "m", nodes: ["ghost"] }] })],
+  };
   await assert.rejects(startPlane({ bootstrap: bad }), /routes\[0\]\.variants\[0\]\.nodes\[0\]: node "ghost" does not exist/);
 });

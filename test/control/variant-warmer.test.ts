@@ -24,19 +24,30 @@ test("the rollouts' warmer loads a variant's model on the nodes the stored state
   const store = createStateStore(kv);
   await store.putNode(create(NodeSchema, { id: "gpu-1", baseUrl: sim.url }), 0);
   await store.putNode(create(NodeSchema, { id: "gpu-2", baseUrl: other.url }), 0);
-  await store.putRoute(create(RouteSchema, {
-    name: "chat",
-    defaultVariant: "stable",
-    variants: [{ name: "stable", model: "qwen3:32b", nodes: ["gpu-2"] }, { name: "canary", model: "qwen3:8b", nodes: ["gpu-1"] }],
-  }), 0);
+  await store.putRoute(
+    create(RouteSchema, {
+      name: "chat",
+      defaultVariant: "stable",
+      variants: [
+        { name: "stable", model: "qwen3:32b", nodes: ["gpu-2"] },
+        { name: "canary", model: "qwen3:8b", nodes: ["gpu-1"] },
+      ],
+    }),
+    0,
+  );
   const warm = createVariantWarmer(store);
 
   await warm("chat", "canary", AbortSignal.timeout(10_000));
   assert.equal(sim.isLoaded("qwen3:8b"), true, "the canary's model is resident on its node");
   assert.equal(other.isLoaded("qwen3:8b"), false, "and on no node outside the variant");
 
-  await assert.rejects(warm("chat", "nope", AbortSignal.timeout(1000)), (err: unknown) =>
-    err instanceof TurnoutError && err.code === ErrorCode.NotFound && /variant "nope" of route "chat"/.test(err.message));
-  await assert.rejects(warm("other", "canary", AbortSignal.timeout(1000)), (err: unknown) =>
-    err instanceof TurnoutError && err.code === ErrorCode.NotFound && /route "other"/.test(err.message));
+  await assert.rejects(
+    warm("chat", "nope", AbortSignal.timeout(1000)),
+    (err: unknown) =>
+      err instanceof TurnoutError && err.code === ErrorCode.NotFound && /variant "nope" of route "chat"/.test(err.message),
+  );
+  await assert.rejects(
+    warm("other", "canary", AbortSignal.timeout(1000)),
+    (err: unknown) => err instanceof TurnoutError && err.code === ErrorCode.NotFound && /route "other"/.test(err.message),
+  );
 });

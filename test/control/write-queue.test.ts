@@ -67,7 +67,10 @@ test("close refuses new writes at once and waits for the queued ones and their p
   const { q, publishes } = queue();
   const queued = q.exclusive(async () => q.publish());
   const closed = q.close();
-  await assert.rejects(q.exclusive(async () => "late"), (err: unknown) => err instanceof TurnoutError && err.code === ErrorCode.Unavailable);
+  await assert.rejects(
+    q.exclusive(async () => "late"),
+    (err: unknown) => err instanceof TurnoutError && err.code === ErrorCode.Unavailable,
+  );
   await closed;
   assert.equal(publishes(), 1);
   assert.equal(await queued, 1);

@@ -16,7 +16,8 @@ test("two control planes writing the same node at once: lost races are re-read a
   const logger = createLogger({ level: "silent" });
   const [a, b] = [await createControlPlane({ store, logger }), await createControlPlane({ store, logger })];
   try {
-    const node = (i: number) => create(NodeSchema, { id: "gpu-1", baseUrl: "http://10.0.0.1:11434", labels: { write: String(i) } });
+    const node = (i: number) =>
+      create(NodeSchema, { id: "gpu-1", baseUrl: "http://10.0.0.1:11434", labels: { write: String(i) } });
     const results = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? a : b).admin.putNode(node(i))));
     const failed = results.filter((r) => r.status === "rejected");
     assert.deepEqual(failed, [], "no write without an expected revision fails because another control plane won a race");
@@ -25,7 +26,10 @@ test("two control planes writing the same node at once: lost races are re-read a
 
     const stored = await a.admin.getNode("gpu-1");
     await b.admin.putNode(node(99), stored.revision);
-    await assert.rejects(a.admin.putNode(node(100), stored.revision), (err: unknown) => err instanceof TurnoutError && err.code === "aborted");
+    await assert.rejects(
+      a.admin.putNode(node(100), stored.revision),
+      (err: unknown) => err instanceof TurnoutError && err.code === "aborted",
+    );
   } finally {
     await a.close();
     await b.close();

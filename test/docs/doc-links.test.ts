@@ -4,11 +4,21 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 
 const root = new URL("../../", import.meta.url).pathname;
-const pages = ["README.md", "bench/RESULTS.md", ...readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+const pages = [
+  "README.md",
+  "bench/RESULTS.md",
+  ...readdirSync(join(root, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .map((f) => `docs/${f}`),
+];
 
 /** GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens. */
 function anchor(heading: string): string {
-  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, "").replace(/ /g, "-");
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N} _-]/gu, "")
+    .replace(/ /g, "-");
 }
 
 function anchors(file: string): Set<string> {
@@ -33,7 +43,8 @@ test("every relative link of the README and the reference pages points at a file
       const [path, fragment] = target!.split("#");
       const linked = path === "" ? file : join(dirname(file), path!);
       if (!existsSync(linked)) broken.push(`${page}: ${target} (no ${relative(root, linked)})`);
-      else if (fragment !== undefined && !anchors(linked).has(fragment)) broken.push(`${page}: ${target} (no heading #${fragment})`);
+      else if (fragment !== undefined && !anchors(linked).has(fragment))
+        broken.push(`${page}: ${target} (no heading #${fragment})`);
     }
   }
   assert.deepEqual(broken, []);

@@ -9,7 +9,11 @@ export function experimentState(baseUrl = "http://127.0.0.1:1/"): DesiredState {
   return {
     nodes: [create(NodeSchema, { id: "n1", baseUrl })],
     routes: [
-      create(RouteSchema, { name: "chat", variants: [v("a", "qwen3:0.6b"), v("b", "qwen3:1.7b"), v("c", "qwen3:4b")], defaultVariant: "a" }),
+      create(RouteSchema, {
+        name: "chat",
+        variants: [v("a", "qwen3:0.6b"), v("b", "qwen3:1.7b"), v("c", "qwen3:4b")],
+        defaultVariant: "a",
+      }),
       create(RouteSchema, { name: "other", variants: [v("x", "qwen3:0.6b"), v("y", "qwen3:1.7b")], defaultVariant: "x" }),
     ],
   };

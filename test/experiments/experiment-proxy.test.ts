@@ -33,7 +33,15 @@ before(async () => {
   store = createFileKvStore({ dir, fsync: false });
   const logger = createLogger({ level: "silent" });
   plane = await createControlPlane({ store, logger, bootstrap: experimentState(sim.url) });
-  proxy = await startProxy({ store, port: 0, logger, id: "exp", closeGraceMs: 200, refSecret: SECRET, onOutcome: (o) => outcomes.push(o) });
+  proxy = await startProxy({
+    store,
+    port: 0,
+    logger,
+    id: "exp",
+    closeGraceMs: 200,
+    refSecret: SECRET,
+    onOutcome: (o) => outcomes.push(o),
+  });
 });
 after(async () => {
   await proxy.close();
@@ -55,19 +63,36 @@ async function stop(id: string): Promise<void> {
 }
 
 /** One non-streaming /api/chat request for `model` as `user` with extra headers and body fields. */
-async function chat(model: string, user: string | undefined, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}) {
+async function chat(
+  model: string,
+  user: string | undefined,
+  headers: Record<string, string> = {},
+  extra: Record<string, unknown> = {},
+) {
   const res = await fetch(`${proxy.url}/api/chat`, {
     method: "POST",
     headers: { "content-type": "application/json", ...(user ? { "x-turnout-user": user } : {}), ...headers },
     body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }], stream: false, ...extra }),
   });
   await res.arrayBuffer();
-  return { status: res.status, variant: res.headers.get("x-turnout-variant"), ref: res.headers.get("x-turnout-ref"), requestId: res.headers.get("x-request-id") };
+  return {
+    status: res.status,
+    variant: res.headers.get("x-turnout-variant"),
+    ref: res.headers.get("x-turnout-ref"),
+    requestId: res.headers.get("x-request-id"),
+  };
 }
 
 describe("experiments through the proxy", () => {
   test("a running experiment assigns users deterministically to its arms, with a signed x-turnout-ref", async () => {
-    await run({ id: "split", route: "chat", arms: [{ name: "b", weight: 50 }, { name: "c", weight: 50 }] });
+    await run({
+      id: "split",
+      route: "chat",
+      arms: [
+        { name: "b", weight: 50 },
+        { name: "c", weight: 50 },
+      ],
+    });
     const seen = new Map<string, number>();
     for (let u = 0; u < 40; u++) {
       const first = await chat("chat", `user-${u}`);
@@ -100,7 +125,14 @@ describe("experiments through the proxy", () => {
   });
 
   test("a split change through the proxy: users stay in their arm where their bucket stays, answers carry the new phase", async () => {
-    await run({ id: "resplit", route: "chat", arms: [{ name: "b", weight: 50 }, { name: "c", weight: 50 }] });
+    await run({
+      id: "resplit",
+      route: "chat",
+      arms: [
+        { name: "b", weight: 50 },
+        { name: "c", weight: 50 },
+      ],
+    });
     const users = Array.from({ length: 60 }, (_, u) => `split-user-${u}`);
     const before = new Map<string, string>();
     for (const u of users) before.set(u, (await chat("chat", u)).variant!);
@@ -120,7 +152,20 @@ describe("experiments through the proxy", () => {
   });
 
   test("targeting: only returning users (x-turnout-attr-visits) in the EU (metadata) enter the experiment", async () => {
-    await run({ id: "target", route: "chat", arms: [{ name: "b", weight: 1 }, { name: "c", weight: 1 }], targeting: { all: [{ attr: "visits", gte: 2 }, { attr: "region", in: ["eu-west", "eu-central"] }] } });
+    await run({
+      id: "target",
+      route: "chat",
+      arms: [
+        { name: "b", weight: 1 },
+        { name: "c", weight: 1 },
+      ],
+      targeting: {
+        all: [
+          { attr: "visits", gte: 2 },
+          { attr: "region", in: ["eu-west", "eu-central"] },
+        ],
+      },
+    });
     for (let u = 0; u < 15; u++) {
       const user = `t-${u}`;
       const fresh = await chat("chat", user, { "x-turnout-attr-visits": "1" }, { metadata: { region: "eu-west" } });
@@ -140,8 +185,26 @@ describe("experiments through the proxy", () => {
   });
 
   test("two experiments in one layer never share a user, across routes", async () => {
-    await run({ id: "left", route: "chat", layer: "L", layerPercent: 50, arms: [{ name: "b", weight: 1 }, { name: "c", weight: 1 }] });
-    await run({ id: "right", route: "other", layer: "L", layerPercent: 50, arms: [{ name: "x", weight: 1 }, { name: "y", weight: 1 }] });
+    await run({
+      id: "left",
+      route: "chat",
+      layer: "L",
+      layerPercent: 50,
+      arms: [
+        { name: "b", weight: 1 },
+        { name: "c", weight: 1 },
+      ],
+    });
+    await run({
+      id: "right",
+      route: "other",
+      layer: "L",
+      layerPercent: 50,
+      arms: [
+        { name: "x", weight: 1 },
+        { name: "y", weight: 1 },
+      ],
+    });
     let inLeft = 0;
     let inRight = 0;
     for (let u = 0; u < 60; u++) {
@@ -163,11 +226,22 @@ describe("experiments through the proxy", () => {
   });
 
   test("ChatService.Chat answers in an experiment carry the same assignment and a signed ref", async () => {
-    await run({ id: "rpc", route: "chat", arms: [{ name: "b", weight: 1 }, { name: "c", weight: 1 }] });
+    await run({
+      id: "rpc",
+      route: "chat",
+      arms: [
+        { name: "b", weight: 1 },
+        { name: "c", weight: 1 },
+      ],
+    });
     const client = createClient(ChatService, createConnectTransport({ baseUrl: proxy.url, httpVersion: "1.1" }));
     for (const user of ["r-1", "r-2", "r-3"]) {
       let headers: Headers | undefined;
-      for await (const _ of client.chat({ model: "chat", messages: [{ role: "user", content: "hi" }], user }, { onHeader: (h) => (headers = h) })) void _;
+      for await (const _ of client.chat(
+        { model: "chat", messages: [{ role: "user", content: "hi" }], user },
+        { onHeader: (h) => (headers = h) },
+      ))
+        void _;
       const http = await chat("chat", user);
       assert.equal(headers?.get("x-turnout-variant"), http.variant);
       const v = verifyRef(headers?.get("x-turnout-ref"), SECRET);

@@ -17,8 +17,24 @@ const HOUR = 3600_000;
 
 function outcome(i: number, experiment: string): Outcome {
   return {
-    requestId: `r${i}`, snapshotVersion: 1, route: "chat", variant: i % 2 ? "b" : "a", arm: "", unitHash: "", bucket: i, armIndex: i % 2,
-    experiment, experimentPhase: 0, node: "n1", status: "ok", httpStatus: 200, latencyMs: 20 + i, ttftMs: 5, promptTokens: 1, completionTokens: 3, tokensPerSecond: 100,
+    requestId: `r${i}`,
+    snapshotVersion: 1,
+    route: "chat",
+    variant: i % 2 ? "b" : "a",
+    arm: "",
+    unitHash: "",
+    bucket: i,
+    armIndex: i % 2,
+    experiment,
+    experimentPhase: 0,
+    node: "n1",
+    status: "ok",
+    httpStatus: 200,
+    latencyMs: 20 + i,
+    ttftMs: 5,
+    promptTokens: 1,
+    completionTokens: 3,
+    tokensPerSecond: 100,
   };
 }
 
@@ -30,16 +46,43 @@ test("a restarted consumer replays an experiment's outcomes from its start, beyo
   const now = Date.now();
   // 20 outcomes that finished 2 h ago (before the 1 h metrics horizon) and 6 a second ago
   const old = Array.from({ length: 20 }, (_, i) => outcome(i, "ab"));
-  await log.append("p1:1", encodeOutcomeBatch("p1", old, old.map(() => now - 2 * HOUR)));
+  await log.append(
+    "p1:1",
+    encodeOutcomeBatch(
+      "p1",
+      old,
+      old.map(() => now - 2 * HOUR),
+    ),
+  );
   // the same batch stored again under another id (a proxy's retried append): counted once
-  await log.append("p1:1-again", encodeOutcomeBatch("p1", old, old.map(() => now - 2 * HOUR)));
+  await log.append(
+    "p1:1-again",
+    encodeOutcomeBatch(
+      "p1",
+      old,
+      old.map(() => now - 2 * HOUR),
+    ),
+  );
   const fresh = Array.from({ length: 6 }, (_, i) => outcome(100 + i, "ab"));
-  await log.append("p1:2", encodeOutcomeBatch("p1", fresh, fresh.map(() => now - 1000)));
+  await log.append(
+    "p1:2",
+    encodeOutcomeBatch(
+      "p1",
+      fresh,
+      fresh.map(() => now - 1000),
+    ),
+  );
 
   const run = (replayFromMs: number | undefined) => {
     const aggregator = createOutcomeAggregator();
     const tally = createExperimentTally();
-    const consumer = startOutcomeConsumer({ log, consumerName: "control", aggregator, logger, experiments: { apply: (r) => tally.apply(r), replayFromMs: async () => replayFromMs } });
+    const consumer = startOutcomeConsumer({
+      log,
+      consumerName: "control",
+      aggregator,
+      logger,
+      experiments: { apply: (r) => tally.apply(r), replayFromMs: async () => replayFromMs },
+    });
     return { aggregator, tally, consumer };
   };
   const first = run(now - 3 * HOUR);
@@ -52,7 +95,11 @@ test("a restarted consumer replays an experiment's outcomes from its start, beyo
   await second.consumer.rebuilt();
   assert.equal(second.aggregator.outcomesTotal(), 6, "metrics rebuild only their hour");
   assert.equal(second.tally.get("ab")!.outcomes, 26, "the experiment is rebuilt from its start");
-  assert.equal(JSON.stringify([...second.tally.get("ab")!.arms].map(([i, a]) => [i, [...a.units]])), before, "same totals per unit");
+  assert.equal(
+    JSON.stringify([...second.tally.get("ab")!.arms].map(([i, a]) => [i, [...a.units]])),
+    before,
+    "same totals per unit",
+  );
   await second.consumer.close();
 
   const third = run(undefined);

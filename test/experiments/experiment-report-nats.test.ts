@@ -11,7 +11,12 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { create, toJson } from "@bufbuild/protobuf";
 import { Agent, request } from "undici";
-import { ExperimentReportSchema, ExperimentServiceCreateRequestSchema, ExperimentStatus, type ExperimentReport } from "../../gen/turnout/v1/experiment_pb.js";
+import {
+  ExperimentReportSchema,
+  ExperimentServiceCreateRequestSchema,
+  ExperimentStatus,
+  type ExperimentReport,
+} from "../../gen/turnout/v1/experiment_pb.js";
 import { NodeSchema, RouteSchema, VariantSchema } from "../../gen/turnout/v1/routing_pb.js";
 import { createControlPlane, type ControlPlane } from "../../src/control/control-plane.ts";
 import { createLogger } from "../../src/log.ts";
@@ -48,10 +53,26 @@ interface Control {
 async function startControl(): Promise<Control> {
   const transport = await createNatsTransport({ servers: nats.url, name: "turnout-control", logger });
   const bootstrap = {
-    nodes: [create(NodeSchema, { id: "na", baseUrl: simA.url, models: ["m:a"] }), create(NodeSchema, { id: "nb", baseUrl: simB.url, models: ["m:b"] })],
-    routes: [create(RouteSchema, { name: "chat", variants: [create(VariantSchema, { name: "a", model: "m:a" }), create(VariantSchema, { name: "b", model: "m:b" })], defaultVariant: "a" })],
+    nodes: [
+      create(NodeSchema, { id: "na", baseUrl: simA.url, models: ["m:a"] }),
+      create(NodeSchema, { id: "nb", baseUrl: simB.url, models: ["m:b"] }),
+    ],
+    routes: [
+      create(RouteSchema, {
+        name: "chat",
+        variants: [create(VariantSchema, { name: "a", model: "m:a" }), create(VariantSchema, { name: "b", model: "m:b" })],
+        defaultVariant: "a",
+      }),
+    ],
   };
-  const plane = await createControlPlane({ store: transport.store, bus: transport.bus, logger, bootstrap, outcomes: transport.outcomes, consumerName: "control" });
+  const plane = await createControlPlane({
+    store: transport.store,
+    bus: transport.bus,
+    logger,
+    bootstrap,
+    outcomes: transport.outcomes,
+    consumerName: "control",
+  });
   return { transport, plane };
 }
 
@@ -77,31 +98,33 @@ interface Sent {
 async function traffic(proxy: Proxy, from: number, to: number, sent: Sent): Promise<number> {
   const agent = new Agent({ connections: 32 });
   let next = from;
-  await Promise.all(Array.from({ length: 32 }, async () => {
-    while (next < to) {
-      const u = next++;
-      const res = await request(`${proxy.url}/api/chat`, {
-        method: "POST",
-        dispatcher: agent,
-        headers: { "content-type": "application/json", "x-turnout-user": `user-${u}` },
-        body: JSON.stringify({ model: "chat", stream: false, messages: [{ role: "user", content: "hi" }] }),
-      });
-      await res.body.text();
-      if (res.statusCode !== 200) continue;
-      const arm = res.headers["x-turnout-variant"] === "a" ? 0 : 1;
-      const value = (arm === 0) === (u % 3 !== 0) ? 1 : 0;
-      const viaRpc = u % 2 === 1;
-      const fb = await request(`${proxy.url}${viaRpc ? "/turnout.v1.ChatService/Feedback" : "/v1/feedback"}`, {
-        method: "POST",
-        dispatcher: agent,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ ref: res.headers["x-turnout-ref"], metric: "thumbs_up", value }),
-      });
-      assert.equal(fb.statusCode, viaRpc ? 200 : 202, await fb.body.text());
-      sent.thumbs[arm]++;
-      sent.ups[arm] += value;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < to) {
+        const u = next++;
+        const res = await request(`${proxy.url}/api/chat`, {
+          method: "POST",
+          dispatcher: agent,
+          headers: { "content-type": "application/json", "x-turnout-user": `user-${u}` },
+          body: JSON.stringify({ model: "chat", stream: false, messages: [{ role: "user", content: "hi" }] }),
+        });
+        await res.body.text();
+        if (res.statusCode !== 200) continue;
+        const arm = res.headers["x-turnout-variant"] === "a" ? 0 : 1;
+        const value = (arm === 0) === (u % 3 !== 0) ? 1 : 0;
+        const viaRpc = u % 2 === 1;
+        const fb = await request(`${proxy.url}${viaRpc ? "/turnout.v1.ChatService/Feedback" : "/v1/feedback"}`, {
+          method: "POST",
+          dispatcher: agent,
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ ref: res.headers["x-turnout-ref"], metric: "thumbs_up", value }),
+        });
+        assert.equal(fb.statusCode, viaRpc ? 200 : 202, await fb.body.text());
+        sent.thumbs[arm]++;
+        sent.ups[arm] += value;
+      }
+    }),
+  );
   await agent.close();
   return to - from;
 }
@@ -109,22 +132,49 @@ async function traffic(proxy: Proxy, from: number, to: number, sent: Sent): Prom
 /** The report once it counts `outcomes` outcomes and `sent` thumbs (20 s at most). */
 async function settled(plane: ControlPlane, outcomes: number, sent: Sent): Promise<ExperimentReport> {
   let seen = "nothing yet";
-  return until(() => `the report to count ${outcomes} outcomes and ${sent.thumbs} thumbs; it counts ${seen}`, async () => {
-    const r = await plane.reports.get("ab");
-    const thumbs = r.arms.map((a) => Number(a.feedback.find((f) => f.metric === "thumbs_up")?.count ?? 0));
-    seen = `${r.outcomes} outcomes and ${thumbs} thumbs`;
-    return Number(r.outcomes) >= outcomes && thumbs.every((n, arm) => n >= sent.thumbs[arm]) && r;
-  }, { timeoutMs: 20_000, intervalMs: 50 });
+  return until(
+    () => `the report to count ${outcomes} outcomes and ${sent.thumbs} thumbs; it counts ${seen}`,
+    async () => {
+      const r = await plane.reports.get("ab");
+      const thumbs = r.arms.map((a) => Number(a.feedback.find((f) => f.metric === "thumbs_up")?.count ?? 0));
+      seen = `${r.outcomes} outcomes and ${thumbs} thumbs`;
+      return Number(r.outcomes) >= outcomes && thumbs.every((n, arm) => n >= sent.thumbs[arm]) && r;
+    },
+    { timeoutMs: 20_000, intervalMs: 50 },
+  );
 }
 
-test("NATS: a control plane restarted mid-experiment reports the same numbers, and counts what came while it was down", { timeout: 90_000 }, async () => {
+test("NATS: a control plane restarted mid-experiment reports the same numbers, and counts what came while it was down", {
+  timeout: 90_000,
+}, async () => {
   const proxyTransport = await createNatsTransport({ servers: nats.url, name: "turnout-proxy", logger });
   let control = await startControl();
   let proxy: Proxy | undefined;
   try {
-    await control.plane.experiments.create(create(ExperimentServiceCreateRequestSchema, { id: "ab", name: "ab", route: "chat", duration: "24h", arms: [{ name: "a", weight: 50 }, { name: "b", weight: 50 }] }));
+    await control.plane.experiments.create(
+      create(ExperimentServiceCreateRequestSchema, {
+        id: "ab",
+        name: "ab",
+        route: "chat",
+        duration: "24h",
+        arms: [
+          { name: "a", weight: 50 },
+          { name: "b", weight: 50 },
+        ],
+      }),
+    );
     const started = await control.plane.experiments.start("ab");
-    proxy = await startProxy({ store: proxyTransport.store, bus: proxyTransport.bus, outcomes: proxyTransport.outcomes, port: 0, host: "127.0.0.1", logger, id: "p1", dataDir: join(dir, "proxy"), refSecret: "nats-report-test-secret-0123" });
+    proxy = await startProxy({
+      store: proxyTransport.store,
+      bus: proxyTransport.bus,
+      outcomes: proxyTransport.outcomes,
+      port: 0,
+      host: "127.0.0.1",
+      logger,
+      id: "p1",
+      dataDir: join(dir, "proxy"),
+      refSecret: "nats-report-test-secret-0123",
+    });
     await proxy.waitForVersion(started.snapshotVersion, AbortSignal.timeout(5000));
 
     const sent: Sent = { thumbs: [0, 0], ups: [0, 0] };

@@ -34,9 +34,28 @@ async function refusal(promise: Promise<unknown>): Promise<ConnectError> {
 describe("ExperimentService", () => {
   test("Create refuses a bad experiment with every problem named by field and stores nothing", async () => {
     const { client } = await plane();
-    const err = await refusal(client.create({ name: "", route: "chat", arms: [{ name: "a", weight: 50 }, { name: "zz", weight: -1 }], duration: "tomorrow", metrics: ["ok", "bad metric"], targeting: { attr: "visits", gte: "2" } }));
+    const err = await refusal(
+      client.create({
+        name: "",
+        route: "chat",
+        arms: [
+          { name: "a", weight: 50 },
+          { name: "zz", weight: -1 },
+        ],
+        duration: "tomorrow",
+        metrics: ["ok", "bad metric"],
+        targeting: { attr: "visits", gte: "2" },
+      }),
+    );
     assert.equal(err.code, Code.InvalidArgument);
-    for (const part of ["name: must not be empty", "arms[1].weight: must be a non-negative number", 'arms[1].name: "zz" is not a variant of route "chat"', 'duration: "tomorrow" is not a duration', "metrics[1]:", "targeting.gte: must be a number"]) {
+    for (const part of [
+      "name: must not be empty",
+      "arms[1].weight: must be a non-negative number",
+      'arms[1].name: "zz" is not a variant of route "chat"',
+      'duration: "tomorrow" is not a duration',
+      "metrics[1]:",
+      "targeting.gte: must be a number",
+    ]) {
       assert.ok(err.rawMessage.includes(part), `${part} in ${err.rawMessage}`);
     }
     const one = await refusal(client.create({ name: "x", route: "chat", arms: [{ name: "a", weight: 1 }], duration: "24h" }));
@@ -49,7 +68,15 @@ describe("ExperimentService", () => {
     const res = await fetch(`${p.server.url}/turnout.v1.ExperimentService/Create`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ name: "Bigger model", arms: [{ name: "x", weight: 50 }, { name: "y", weight: 50 }], duration: "24h", metrics: ["response_time", "accuracy"] }),
+      body: JSON.stringify({
+        name: "Bigger model",
+        arms: [
+          { name: "x", weight: 50 },
+          { name: "y", weight: 50 },
+        ],
+        duration: "24h",
+        metrics: ["response_time", "accuracy"],
+      }),
     });
     assert.equal(res.status, 200, await res.clone().text());
     const body = (await res.json()) as { experiment: Record<string, unknown> };
@@ -58,12 +85,25 @@ describe("ExperimentService", () => {
     assert.match(String(body.experiment.id), /^bigger-model-[0-9a-f]{4}$/);
     assert.deepEqual(body.experiment.metrics, ["response_time", "accuracy"]);
     assert.equal(body.experiment.primaryMetric, "response_time");
-    assert.deepEqual(body.experiment.arms, [{ name: "x", variant: "x", weight: 50 }, { name: "y", variant: "y", weight: 50 }]);
+    assert.deepEqual(body.experiment.arms, [
+      { name: "x", variant: "x", weight: 50 },
+      { name: "y", variant: "y", weight: 50 },
+    ]);
   });
 
   test("Start publishes a consistent snapshot carrying the running experiment; Pause and Stop take it out", async () => {
     const { p, client } = await plane();
-    await client.create({ id: "e1", name: "e1", route: "chat", arms: [{ name: "a", weight: 1 }, { name: "b", weight: 3 }], duration: "24h", targeting: { attr: "region", eq: "eu" } });
+    await client.create({
+      id: "e1",
+      name: "e1",
+      route: "chat",
+      arms: [
+        { name: "a", weight: 1 },
+        { name: "b", weight: 3 },
+      ],
+      duration: "24h",
+      targeting: { attr: "region", eq: "eu" },
+    });
     const started = await client.start({ id: "e1" });
     assert.equal(started.experiment?.status, ExperimentStatus.RUNNING);
     assert.equal(started.experiment?.phases.length, 1);
@@ -72,8 +112,14 @@ describe("ExperimentService", () => {
     assert.deepEqual(checkSnapshot(snap), []);
     assert.equal(snap.experiments.length, 1);
     const e = snap.experiments[0];
-    assert.deepEqual(e.arms.map((a) => a.ranges.map((r) => [r.start, r.end])), [[[0, 2500]], [[2500, 10000]]]);
-    assert.deepEqual(e.layerRanges.map((r) => [r.start, r.end]), [[0, 10000]]);
+    assert.deepEqual(
+      e.arms.map((a) => a.ranges.map((r) => [r.start, r.end])),
+      [[[0, 2500]], [[2500, 10000]]],
+    );
+    assert.deepEqual(
+      e.layerRanges.map((r) => [r.start, r.end]),
+      [[0, 10000]],
+    );
     assert.equal(e.layer, "route:chat");
     assert.deepEqual(e.targeting, { attr: "region", eq: "eu" });
     const ends = Number(started.experiment!.endsAt!.seconds) - Number(started.experiment!.startedAt!.seconds);
@@ -93,29 +139,81 @@ describe("ExperimentService", () => {
   test("experiments of one layer get disjoint layer buckets, and a full layer refuses another", async () => {
     const { p, client } = await plane();
     const base = { duration: "24h", layer: "shared", layerPercent: 40 };
-    await client.create({ ...base, id: "l1", name: "l1", route: "chat", arms: [{ name: "a", weight: 1 }, { name: "b", weight: 1 }] });
-    await client.create({ ...base, id: "l2", name: "l2", route: "other", arms: [{ name: "x", weight: 1 }, { name: "y", weight: 1 }] });
-    await client.create({ ...base, id: "l3", name: "l3", route: "other", arms: [{ name: "x", weight: 1 }, { name: "y", weight: 1 }] });
+    await client.create({
+      ...base,
+      id: "l1",
+      name: "l1",
+      route: "chat",
+      arms: [
+        { name: "a", weight: 1 },
+        { name: "b", weight: 1 },
+      ],
+    });
+    await client.create({
+      ...base,
+      id: "l2",
+      name: "l2",
+      route: "other",
+      arms: [
+        { name: "x", weight: 1 },
+        { name: "y", weight: 1 },
+      ],
+    });
+    await client.create({
+      ...base,
+      id: "l3",
+      name: "l3",
+      route: "other",
+      arms: [
+        { name: "x", weight: 1 },
+        { name: "y", weight: 1 },
+      ],
+    });
     await client.start({ id: "l1" });
     await client.start({ id: "l2" });
     const full = await refusal(client.start({ id: "l3" }));
     assert.equal(full.code, Code.FailedPrecondition);
     assert.match(full.rawMessage, /layer "shared" has 20% free/);
     const snap = p.controlPlane.currentSnapshot();
-    assert.deepEqual(snap.experiments.map((e) => [e.id, e.layerRanges.map((r) => [r.start, r.end])]), [["l1", [[0, 4000]]], ["l2", [[4000, 8000]]]]);
+    assert.deepEqual(
+      snap.experiments.map((e) => [e.id, e.layerRanges.map((r) => [r.start, r.end])]),
+      [
+        ["l1", [[0, 4000]]],
+        ["l2", [[4000, 8000]]],
+      ],
+    );
     // stopping l1 frees its buckets; l2 keeps its own
     await client.stop({ id: "l1" });
     await client.start({ id: "l3" });
     const after = p.controlPlane.currentSnapshot();
-    assert.deepEqual(after.experiments.map((e) => [e.id, e.layerRanges.map((r) => [r.start, r.end])]), [["l2", [[4000, 8000]]], ["l3", [[0, 4000]]]]);
+    assert.deepEqual(
+      after.experiments.map((e) => [e.id, e.layerRanges.map((r) => [r.start, r.end])]),
+      [
+        ["l2", [[4000, 8000]]],
+        ["l3", [[0, 4000]]],
+      ],
+    );
   });
 
   test("an experiment past its duration stops itself and the snapshot drops it", async () => {
     const { p, client } = await plane();
-    await client.create({ id: "short", name: "short", route: "chat", arms: [{ name: "a", weight: 1 }, { name: "b", weight: 1 }], duration: "300ms" });
+    await client.create({
+      id: "short",
+      name: "short",
+      route: "chat",
+      arms: [
+        { name: "a", weight: 1 },
+        { name: "b", weight: 1 },
+      ],
+      duration: "300ms",
+    });
     await client.start({ id: "short" });
     assert.equal(p.controlPlane.currentSnapshot().experiments.length, 1);
-    await until("the experiment to stop itself", async () => (await client.get({ id: "short" })).experiment!.status !== ExperimentStatus.RUNNING, { intervalMs: 50 });
+    await until(
+      "the experiment to stop itself",
+      async () => (await client.get({ id: "short" })).experiment!.status !== ExperimentStatus.RUNNING,
+      { intervalMs: 50 },
+    );
     const e = (await client.get({ id: "short" })).experiment!;
     assert.equal(e.status, ExperimentStatus.STOPPED);
     assert.equal(e.endReason, "duration");
@@ -127,8 +225,26 @@ describe("ExperimentService", () => {
 
   test("a restart keeps experiments, and one whose end passed while down stops at startup", async () => {
     const first = await plane();
-    await first.client.create({ id: "keep", name: "keep", route: "chat", arms: [{ name: "a", weight: 1 }, { name: "b", weight: 1 }], duration: "24h" });
-    await first.client.create({ id: "lapse", name: "lapse", route: "other", arms: [{ name: "x", weight: 1 }, { name: "y", weight: 1 }], duration: "1s" });
+    await first.client.create({
+      id: "keep",
+      name: "keep",
+      route: "chat",
+      arms: [
+        { name: "a", weight: 1 },
+        { name: "b", weight: 1 },
+      ],
+      duration: "24h",
+    });
+    await first.client.create({
+      id: "lapse",
+      name: "lapse",
+      route: "other",
+      arms: [
+        { name: "x", weight: 1 },
+        { name: "y", weight: 1 },
+      ],
+      duration: "1s",
+    });
     await first.client.start({ id: "keep" });
     const lapse = await first.client.start({ id: "lapse" });
     const before = first.p.controlPlane.currentSnapshot().experiments.find((e) => e.id === "keep");
@@ -142,14 +258,26 @@ describe("ExperimentService", () => {
     assert.equal(kept.status, ExperimentStatus.RUNNING);
     assert.equal((await second.client.get({ id: "lapse" })).experiment!.status, ExperimentStatus.STOPPED);
     const snap = second.p.controlPlane.currentSnapshot();
-    assert.deepEqual(snap.experiments.map((e) => e.id), ["keep"]);
+    assert.deepEqual(
+      snap.experiments.map((e) => e.id),
+      ["keep"],
+    );
     assert.deepEqual(snap.experiments[0].arms, before?.arms);
     assert.equal(snap.experiments[0].seed, before?.seed);
   });
 
   test("Conclude makes the winning arm's variant the route's default", async () => {
     const { p, client } = await plane();
-    await client.create({ id: "win", name: "win", route: "chat", arms: [{ name: "a", weight: 1 }, { name: "b", weight: 1 }], duration: "24h" });
+    await client.create({
+      id: "win",
+      name: "win",
+      route: "chat",
+      arms: [
+        { name: "a", weight: 1 },
+        { name: "b", weight: 1 },
+      ],
+      duration: "24h",
+    });
     await client.start({ id: "win" });
     assert.equal((await refusal(client.conclude({ id: "win", arm: "nope" }))).code, Code.InvalidArgument);
     const done = await client.conclude({ id: "win", arm: "b" });
@@ -162,7 +290,16 @@ describe("ExperimentService", () => {
 
   test("ChangeSplit opens a new phase: a weight change keeps users where their buckets stay, a re-randomisation assigns afresh", async () => {
     const { p, client } = await plane();
-    await client.create({ id: "sp", name: "sp", route: "chat", arms: [{ name: "a", weight: 50 }, { name: "b", weight: 50 }], duration: "24h" });
+    await client.create({
+      id: "sp",
+      name: "sp",
+      route: "chat",
+      arms: [
+        { name: "a", weight: 50 },
+        { name: "b", weight: 50 },
+      ],
+      duration: "24h",
+    });
     const draft = await refusal(client.changeSplit({ id: "sp", weights: [80, 20] }));
     assert.equal(draft.code, Code.FailedPrecondition);
     await client.start({ id: "sp" });
@@ -180,8 +317,14 @@ describe("ExperimentService", () => {
     const bad = await refusal(client.changeSplit({ id: "sp", weights: [80, -1] }));
     assert.equal(bad.code, Code.InvalidArgument);
     assert.match(bad.rawMessage, /weights\[1\]: must be a non-negative number/);
-    assert.match((await refusal(client.changeSplit({ id: "sp", weights: [1, 2, 3] }))).rawMessage, /weights: must give one weight per arm \(a, b\), got 3/);
-    assert.match((await refusal(client.changeSplit({ id: "sp", weights: [50, 50] }))).rawMessage, /weights: are the current split \(50\/50\)/);
+    assert.match(
+      (await refusal(client.changeSplit({ id: "sp", weights: [1, 2, 3] }))).rawMessage,
+      /weights: must give one weight per arm \(a, b\), got 3/,
+    );
+    assert.match(
+      (await refusal(client.changeSplit({ id: "sp", weights: [50, 50] }))).rawMessage,
+      /weights: are the current split \(50\/50\)/,
+    );
     assert.match((await refusal(client.changeSplit({ id: "sp" }))).rawMessage, /weights: must give a weight per arm/);
     assert.equal((await client.get({ id: "sp" })).experiment!.phases.length, 1);
 
@@ -190,7 +333,10 @@ describe("ExperimentService", () => {
     assert.equal(moved.experiment!.phases.length, 2);
     assert.ok(moved.experiment!.phases[0].endedAt !== undefined);
     assert.deepEqual(moved.experiment!.phases[1].weights, [80, 20]);
-    assert.deepEqual(moved.experiment!.arms.map((a) => a.weight), [80, 20]);
+    assert.deepEqual(
+      moved.experiment!.arms.map((a) => a.weight),
+      [80, 20],
+    );
     assert.equal(moved.snapshotVersion, p.controlPlane.currentSnapshot().version);
     assert.deepEqual(checkSnapshot(p.controlPlane.currentSnapshot()), []);
     const after = arms();
@@ -202,7 +348,10 @@ describe("ExperimentService", () => {
     }
     const inA = after.of.filter((x) => x === "a").length / users.length;
     assert.ok(Math.abs(inA - 0.8) < 0.03, `a has ${inA}`);
-    assert.equal(after.of.every((x, i) => x === "a" || before.of[i] === "b"), true);
+    assert.equal(
+      after.of.every((x, i) => x === "a" || before.of[i] === "b"),
+      true,
+    );
     assert.ok(stayedB > 0.15 * users.length && stayedB < 0.25 * users.length, `b kept ${stayedB}`);
 
     // back to 50/50 in the same seed: the users who were b in phase 1 are b again
@@ -212,7 +361,10 @@ describe("ExperimentService", () => {
 
     // re-randomise: a new seed, the same split, users reshuffled (about half change arm)
     const fresh = await client.changeSplit({ id: "sp", rerandomize: true });
-    assert.deepEqual(fresh.experiment!.phases.map((ph) => ph.seed), ["sp:0", "sp:0", "sp:0", "sp:3"]);
+    assert.deepEqual(
+      fresh.experiment!.phases.map((ph) => ph.seed),
+      ["sp:0", "sp:0", "sp:0", "sp:3"],
+    );
     assert.deepEqual(fresh.experiment!.phases[3].weights, [50, 50]);
     const shuffled = arms();
     assert.deepEqual([shuffled.phase, shuffled.seed], [3, "sp:3"]);

@@ -46,10 +46,37 @@ before(async () => {
   sim = await startSimulator({ models: ["qwen3:0.6b", "qwen3:1.7b", "qwen3:4b"], outputTokens: 2 });
   store = createFileKvStore({ dir: join(dir, "kv"), fsync: false });
   log = createFileOutcomeLog({ dir: join(dir, "outcomes"), fsync: false });
-  plane = await createControlPlane({ store, logger, bootstrap: experimentState(sim.url), outcomes: log, consumerName: CONSUMER, onFeedback: (f) => seen.push(f) });
-  proxy = await startProxy({ store, port: 0, logger, id: "fb-proxy", closeGraceMs: 200, refSecret: SECRET, outcomes: log, onFeedback: (f) => accepted.push(f) });
+  plane = await createControlPlane({
+    store,
+    logger,
+    bootstrap: experimentState(sim.url),
+    outcomes: log,
+    consumerName: CONSUMER,
+    onFeedback: (f) => seen.push(f),
+  });
+  proxy = await startProxy({
+    store,
+    port: 0,
+    logger,
+    id: "fb-proxy",
+    closeGraceMs: 200,
+    refSecret: SECRET,
+    outcomes: log,
+    onFeedback: (f) => accepted.push(f),
+  });
   client = createClient(ChatService, createConnectTransport({ baseUrl: proxy.url, httpVersion: "1.1" }));
-  await plane.experiments.create(create(ExperimentServiceCreateRequestSchema, { id: "fb", name: "fb", duration: "24h", route: "chat", arms: [{ name: "b", weight: 50 }, { name: "c", weight: 50 }] }));
+  await plane.experiments.create(
+    create(ExperimentServiceCreateRequestSchema, {
+      id: "fb",
+      name: "fb",
+      duration: "24h",
+      route: "chat",
+      arms: [
+        { name: "b", weight: 50 },
+        { name: "c", weight: 50 },
+      ],
+    }),
+  );
   const started = await plane.experiments.start("fb");
   await proxy.waitForVersion(started.snapshotVersion, AbortSignal.timeout(5000));
 });
@@ -80,7 +107,11 @@ async function answer(user: string) {
 
 /** POST /v1/feedback with `body` (and optional headers); status and parsed JSON. */
 async function postFeedback(body: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${proxy.url}/v1/feedback`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: typeof body === "string" ? body : JSON.stringify(body) });
+  const res = await fetch(`${proxy.url}/v1/feedback`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
@@ -117,10 +148,18 @@ describe("feedback through the proxy", () => {
     await until("4 feedback entries at the control plane", () => seen.length >= 4);
     assert.equal(seen.length, 4);
     const byRequest = new Map(seen.map((f) => [`${f.requestId}/${f.metric}`, f]));
-    for (const [a, metric, value] of [[one, "thumbs_up", 1], [two, "score", 4.5], [three, "task_completed", 1], [three, "thumbs_up", 0]] as const) {
+    for (const [a, metric, value] of [
+      [one, "thumbs_up", 1],
+      [two, "score", 4.5],
+      [three, "task_completed", 1],
+      [three, "thumbs_up", 0],
+    ] as const) {
       const f = byRequest.get(`${a.fields.requestId}/${metric}`);
       assert.ok(f, `${metric} for ${a.fields.requestId}`);
-      assert.deepEqual([f.experiment, f.phase, f.arm, f.unitHash.toString(16), f.value, f.proxy], ["fb", 0, a.fields.arm, a.fields.unitHash, value, "fb-proxy"]);
+      assert.deepEqual(
+        [f.experiment, f.phase, f.arm, f.unitHash.toString(16), f.value, f.proxy],
+        ["fb", 0, a.fields.arm, a.fields.unitHash, value, "fb-proxy"],
+      );
       assert.equal(a.variant, a.fields.arm === 0 ? "b" : "c", "the arm is the one that served the answer");
       assert.ok(f.receivedAt !== undefined && Number(f.receivedAt.seconds) > 0);
     }
@@ -135,7 +174,11 @@ describe("feedback through the proxy", () => {
     assert.equal(fb(armOf(two), "score")?.mean, 4.5);
     assert.equal(fb(armOf(three), "task_completed")?.count, 1n);
     assert.ok((fb(armOf(one), "thumbs_up")?.count ?? 0n) >= 1n, "the thumbs_up on its arm");
-    assert.equal((fb(0, "thumbs_up")?.count ?? 0n) + (fb(1, "thumbs_up")?.count ?? 0n), 2n, "both thumbs_up entries counted, on their arms");
+    assert.equal(
+      (fb(0, "thumbs_up")?.count ?? 0n) + (fb(1, "thumbs_up")?.count ?? 0n),
+      2n,
+      "both thumbs_up entries counted, on their arms",
+    );
   });
 
   test("forged, altered, truncated, other-key and missing refs get 400 / InvalidArgument naming the ref through both endpoints, and nothing is recorded", async () => {
@@ -155,7 +198,11 @@ describe("feedback through the proxy", () => {
       const http = await postFeedback({ ref: text, metric: "thumbs_up", value: 1 });
       assert.equal(http.status, 400, what);
       assert.match(String(http.json.error), message, what);
-      assert.deepEqual((http.json.violations as { field: string }[]).map((v) => v.field), ["ref"], what);
+      assert.deepEqual(
+        (http.json.violations as { field: string }[]).map((v) => v.field),
+        ["ref"],
+        what,
+      );
       const rpc = await rpcFeedback(text, "thumbs_up", 1);
       assert.equal(rpc.err?.code, Code.InvalidArgument, what);
       assert.match(rpc.err.rawMessage, message, what);
@@ -183,14 +230,17 @@ describe("feedback through the proxy", () => {
       assert.match(String(http.json.error), /^value: must be a finite number$/);
     }
     const both = await postFeedback({ ref: "nope", metric: "A", value: "x" });
-    assert.deepEqual((both.json.violations as { field: string }[]).map((v) => v.field), ["ref", "metric", "value"]);
+    assert.deepEqual(
+      (both.json.violations as { field: string }[]).map((v) => v.field),
+      ["ref", "metric", "value"],
+    );
     const rpcMetric = await rpcFeedback(ref, "BAD!", 1);
     assert.equal(rpcMetric.err?.code, Code.InvalidArgument);
     assert.match(rpcMetric.err.rawMessage, /^metric: /);
     const rpcValue = await rpcFeedback(ref, "score", Number.POSITIVE_INFINITY);
     assert.equal(rpcValue.err?.code, Code.InvalidArgument);
     assert.match(rpcValue.err.rawMessage, /^value: must be a finite number$/);
-    for (const raw of ["{not json", "[1]", "\"str\""]) {
+    for (const raw of ["{not json", "[1]", '"str"']) {
       const r = await postFeedback(raw);
       assert.equal(r.status, 400);
       assert.match(String(r.json.error), /^body: /);
@@ -212,7 +262,10 @@ describe("feedback through the proxy", () => {
     plane = await startPlane();
     await until("both conversions after the restart", () => plane.metrics.feedback.count("fb", "conversion") === 2);
     const total = plane.metrics.feedback.total();
-    assert.ok(seen.some((f) => f.requestId === b.fields.requestId && f.arm === b.fields.arm), "the one sent while down reached the hook");
+    assert.ok(
+      seen.some((f) => f.requestId === b.fields.requestId && f.arm === b.fields.arm),
+      "the one sent while down reached the hook",
+    );
 
     // a full restart: proxy, control plane and the log itself closed, the log reopened from its files
     await proxy.close();

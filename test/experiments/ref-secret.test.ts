@@ -22,8 +22,14 @@ test("without a secret the proxy generates one in its data dir and keeps it acro
     const ref = signRef(fields, first);
     assert.ok(verifyRef(ref, loadRefKey(undefined, dir, logger)).ok, "same key after a restart");
     process.env.TURNOUT_REF_SECRET = "from-the-environment-123";
-    assert.ok(verifyRef(signRef(fields, loadRefKey(undefined, dir, logger)), "from-the-environment-123").ok, "the environment wins");
-    assert.ok(verifyRef(signRef(fields, loadRefKey("from-the-option-12345", dir, logger)), "from-the-option-12345").ok, "the option wins");
+    assert.ok(
+      verifyRef(signRef(fields, loadRefKey(undefined, dir, logger)), "from-the-environment-123").ok,
+      "the environment wins",
+    );
+    assert.ok(
+      verifyRef(signRef(fields, loadRefKey("from-the-option-12345", dir, logger)), "from-the-option-12345").ok,
+      "the option wins",
+    );
     assert.throws(() => loadRefKey("short", dir, logger), /at least 16 bytes/);
   } finally {
     if (saved === undefined) delete process.env.TURNOUT_REF_SECRET;
@@ -45,7 +51,7 @@ test("a burned secret is refused when given and replaced when found in the data 
     assert.throws(() => loadRefKey(undefined, dir, logger), /burned/);
     delete process.env.TURNOUT_REF_SECRET;
 
-    fs.writeFileSync(join(dir, REF_SECRET_FILE), BURNED + "\n", { mode: 0o600 });
+    fs.writeFileSync(join(dir, REF_SECRET_FILE), `${BURNED}\n`, { mode: 0o600 });
     const key = loadRefKey(undefined, dir, logger);
     const replaced = fs.readFileSync(join(dir, REF_SECRET_FILE), "utf8").trim();
     assert.notEqual(replaced, BURNED);

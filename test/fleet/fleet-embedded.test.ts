@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { hostname } from "node:os";
 import { clone, create, fromJsonString, toBinary, toJsonString } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { Code, type ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { request } from "undici";
 import { ApplyState, ConfigChangedSchema, ProxyStatusSchema, SnapshotPublishedSchema } from "../../gen/turnout/v1/events_pb.js";
@@ -26,7 +26,11 @@ routes:
 `;
 
 async function start(heartbeatMs?: number): Promise<Embedded & { fleet: Client<typeof FleetService> }> {
-  const gw = await startEmbedded({ sims: [{ models: ["qwen3:32b", "qwen3:8b"], ttftMs: 1, tokensPerSecond: 1000, outputTokens: 5 }], config, heartbeatMs });
+  const gw = await startEmbedded({
+    sims: [{ models: ["qwen3:32b", "qwen3:8b"], ttftMs: 1, tokensPerSecond: 1000, outputTokens: 5 }],
+    config,
+    heartbeatMs,
+  });
   const fleet = createClient(FleetService, createConnectTransport({ baseUrl: gw.adminUrl, httpVersion: "1.1" }));
   return Object.assign(gw, { fleet });
 }
@@ -62,7 +66,10 @@ test("ListProxies shows the embedded proxy synced on the new version after a cha
     const [entry] = list.proxies;
     assert.equal(entry.sync, SyncState.SYNCED);
     const s = entry.status!;
-    assert.deepEqual([s.id, s.host, s.url, s.appliedVersion, s.version, s.state, s.error], ["test-proxy", hostname(), gw.proxyUrl, version, version, ApplyState.ACK, ""]);
+    assert.deepEqual(
+      [s.id, s.host, s.url, s.appliedVersion, s.version, s.state, s.error],
+      ["test-proxy", hostname(), gw.proxyUrl, version, version, ApplyState.ACK, ""],
+    );
     assert.equal(s.heartbeatIntervalMs, 1000);
     assert.ok(s.startedAt !== undefined && s.heartbeatAt !== undefined);
     assert.equal(list.latest!.version, version);
@@ -81,20 +88,33 @@ test("a write that waits for the fleet fails with DeadlineExceeded naming synced
   const gw = await start();
   try {
     // A second proxy that reports an old version and never updates (its 60 s heartbeat keeps it live).
-    const ghost = create(ProxyStatusSchema, { id: "ghost", host: "elsewhere", version: 1n, appliedVersion: 1n, state: ApplyState.ACK, heartbeatIntervalMs: 60_000 });
+    const ghost = create(ProxyStatusSchema, {
+      id: "ghost",
+      host: "elsewhere",
+      version: 1n,
+      appliedVersion: 1n,
+      state: ApplyState.ACK,
+      heartbeatIntervalMs: 60_000,
+    });
     const seen = firstMatching(gw.controlPlane.fleet!.watch(AbortSignal.timeout(5000)), (v) => v.proxies.length === 2);
     gw.bus.publish(SUBJECTS.proxyStatus("ghost"), new TextEncoder().encode(toJsonString(ProxyStatusSchema, ghost)));
     await seen;
     assert.equal(gw.controlPlane.fleet!.proxies().find((e) => e.status!.id === "ghost")!.status!.host, ghost.host);
 
-    await assert.rejects(gw.admin.switchModel({ route: "qwen3-32b", variant: "small", waitForFleetMs: 300 }), (err: ConnectError) => {
-      assert.equal(err.code, Code.DeadlineExceeded);
-      assert.match(err.rawMessage, /reached only 1 of 2 live proxies within 300 ms \(1 stale, 0 nacked\)/);
-      return true;
-    });
+    await assert.rejects(
+      gw.admin.switchModel({ route: "qwen3-32b", variant: "small", waitForFleetMs: 300 }),
+      (err: ConnectError) => {
+        assert.equal(err.code, Code.DeadlineExceeded);
+        assert.match(err.rawMessage, /reached only 1 of 2 live proxies within 300 ms \(1 stale, 0 nacked\)/);
+        return true;
+      },
+    );
     assert.equal((await gw.admin.getCurrentModel({ route: "qwen3-32b" })).variant, "small", "the change stays accepted");
     const entries = (await gw.fleet.listProxies({})).proxies.map((e) => [e.status!.id, e.sync]);
-    assert.deepEqual(entries, [["ghost", SyncState.STALE], ["test-proxy", SyncState.SYNCED]]);
+    assert.deepEqual(entries, [
+      ["ghost", SyncState.STALE],
+      ["test-proxy", SyncState.SYNCED],
+    ]);
   } finally {
     await gw.close();
   }
@@ -129,7 +149,10 @@ test("a malformed snapshot written into the store shows as NACKED with the reaso
     bad.version = good.version + 1n;
     bad.routes[0].defaultVariant = "missing";
     bad.contentHash = snapshotContentHash(bad);
-    const nacked = firstMatching(gw.fleet.watchFleet({}, { signal: stop.signal }), (v) => v.proxies[0]?.sync === SyncState.NACKED);
+    const nacked = firstMatching(
+      gw.fleet.watchFleet({}, { signal: stop.signal }),
+      (v) => v.proxies[0]?.sync === SyncState.NACKED,
+    );
     await gw.store.put(SNAPSHOT_KEY, toBinary(RoutingSnapshotSchema, bad));
     const view = await nacked;
     const s = view.proxies[0].status!;
@@ -137,7 +160,10 @@ test("a malformed snapshot written into the store shows as NACKED with the reaso
     assert.equal(s.version, bad.version);
     assert.equal(s.appliedVersion, good.version);
     assert.match(s.error, /missing/);
-    assert.deepEqual([view.latest!.version, view.latest!.live, view.latest!.synced, view.latest!.nacked, view.latest!.converged], [bad.version, 1, 0, 1, false]);
+    assert.deepEqual(
+      [view.latest!.version, view.latest!.live, view.latest!.synced, view.latest!.nacked, view.latest!.converged],
+      [bad.version, 1, 0, 1, false],
+    );
 
     const served = await chat(gw.proxyUrl);
     assert.equal(served.status, 200);
@@ -168,7 +194,10 @@ test("config events: a change publishes ConfigChanged, SnapshotPublished and the
     assert.equal(published.parentVersion, v - 1n);
     assert.equal(published.contentHash, (await gw.admin.getSnapshot({})).snapshot!.contentHash);
     const changed = fromJsonString(ConfigChangedSchema, got.get(SUBJECTS.configChanged)!);
-    assert.deepEqual([changed.kind, changed.name, changed.action, changed.revision, changed.snapshotVersion], ["route", "qwen3-32b", "switch", switched.revision, v]);
+    assert.deepEqual(
+      [changed.kind, changed.name, changed.action, changed.revision, changed.snapshotVersion],
+      ["route", "qwen3-32b", "switch", switched.revision, v],
+    );
     assert.ok(changed.at !== undefined);
     const ack = fromJsonString(ProxyStatusSchema, got.get(SUBJECTS.proxyApplied)!);
     assert.deepEqual([ack.id, ack.appliedVersion, ack.state], ["test-proxy", v, ApplyState.ACK]);
@@ -177,7 +206,13 @@ test("config events: a change publishes ConfigChanged, SnapshotPublished and the
     // The same switch again is a no-op: the next event on the subjects is the later real change's.
     const again = await gw.admin.switchModel({ route: "qwen3-32b", variant: "small" });
     assert.equal(again.snapshotVersion, v);
-    const weights = await gw.admin.setWeights({ route: "qwen3-32b", weights: [{ variant: "big", weight: 50 }, { variant: "small", weight: 50 }] });
+    const weights = await gw.admin.setWeights({
+      route: "qwen3-32b",
+      weights: [
+        { variant: "big", weight: 50 },
+        { variant: "small", weight: 50 },
+      ],
+    });
     const later = new Map<string, string>();
     while (later.size < 3) {
       const m = await next();
@@ -186,7 +221,10 @@ test("config events: a change publishes ConfigChanged, SnapshotPublished and the
     }
     const c2 = fromJsonString(ConfigChangedSchema, later.get(SUBJECTS.configChanged)!);
     assert.deepEqual([c2.action, c2.snapshotVersion], ["weights", weights.snapshotVersion]);
-    assert.equal(fromJsonString(SnapshotPublishedSchema, later.get(SUBJECTS.snapshotPublished)!).version, weights.snapshotVersion);
+    assert.equal(
+      fromJsonString(SnapshotPublishedSchema, later.get(SUBJECTS.snapshotPublished)!).version,
+      weights.snapshotVersion,
+    );
     assert.equal(fromJsonString(ProxyStatusSchema, later.get(SUBJECTS.proxyApplied)!).appliedVersion, weights.snapshotVersion);
   } finally {
     stop.abort();
@@ -198,7 +236,14 @@ test("a proxy heartbeats its status and turns GONE three intervals after it stop
   const gw = await start();
   try {
     const beats = gw.bus.subscribe(SUBJECTS.proxyStatus("second"), AbortSignal.timeout(5000));
-    const second = await startProxy({ store: gw.store, bus: gw.bus, port: 0, logger: createLogger({ level: "silent" }), id: "second", heartbeatMs: 40 });
+    const second = await startProxy({
+      store: gw.store,
+      bus: gw.bus,
+      port: 0,
+      logger: createLogger({ level: "silent" }),
+      id: "second",
+      heartbeatMs: 40,
+    });
     let count = 0;
     for await (const m of beats) {
       const s = fromJsonString(ProxyStatusSchema, new TextDecoder().decode(m.data));
@@ -208,13 +253,25 @@ test("a proxy heartbeats its status and turns GONE three intervals after it stop
     }
     const live = (await gw.fleet.listProxies({})).latest!;
     assert.equal(live.live, 2);
-    const gone = firstMatching(gw.controlPlane.fleet!.watch(AbortSignal.timeout(5000)), (v) => v.proxies.some((e) => e.status!.id === "second" && e.sync === SyncState.GONE));
+    const gone = firstMatching(gw.controlPlane.fleet!.watch(AbortSignal.timeout(5000)), (v) =>
+      v.proxies.some((e) => e.status!.id === "second" && e.sync === SyncState.GONE),
+    );
     await second.close();
     const view = await gone;
     assert.equal(view.latest!.live, 1);
-    assert.deepEqual((await gw.fleet.listProxies({})).proxies.map((e) => e.status!.id), ["test-proxy"], "gone proxies are listed only on request");
+    assert.deepEqual(
+      (await gw.fleet.listProxies({})).proxies.map((e) => e.status!.id),
+      ["test-proxy"],
+      "gone proxies are listed only on request",
+    );
     const all = await gw.fleet.listProxies({ includeGone: true });
-    assert.deepEqual(all.proxies.map((e) => [e.status!.id, e.sync]), [["second", SyncState.GONE], ["test-proxy", SyncState.SYNCED]]);
+    assert.deepEqual(
+      all.proxies.map((e) => [e.status!.id, e.sync]),
+      [
+        ["second", SyncState.GONE],
+        ["test-proxy", SyncState.SYNCED],
+      ],
+    );
   } finally {
     await gw.close();
   }

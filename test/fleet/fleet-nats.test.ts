@@ -67,12 +67,18 @@ test("over a real nats-server, 3 proxies report and ListProxies shows them all s
       list.proxies.map((e) => [e.status!.id, e.sync, e.status!.appliedVersion]),
       ["p1", "p2", "p3"].map((id) => [id, SyncState.SYNCED, switched.snapshotVersion]),
     );
-    assert.deepEqual(list.proxies.map((e) => e.status!.url), proxies.map((p) => p.url));
+    assert.deepEqual(
+      list.proxies.map((e) => e.status!.url),
+      proxies.map((p) => p.url),
+    );
     assert.equal(list.latest!.converged, true);
 
     for await (const m of events) {
       const changed = fromJsonString(ConfigChangedSchema, m.string());
-      assert.deepEqual([changed.kind, changed.name, changed.action, changed.snapshotVersion], ["route", "qwen3-32b", "switch", switched.snapshotVersion]);
+      assert.deepEqual(
+        [changed.kind, changed.name, changed.action, changed.snapshotVersion],
+        ["route", "qwen3-32b", "switch", switched.snapshotVersion],
+      );
     }
   } finally {
     for (const p of proxies) await p.close();

@@ -8,7 +8,10 @@ import { createFleetTracker } from "../../src/control/fleet/fleet-tracker.ts";
 
 const T0 = 1_700_000_000_000;
 
-function status(id: string, fields: { version?: number; applied: number; nack?: string; interval?: number; inFlight?: number }): ProxyStatus {
+function status(
+  id: string,
+  fields: { version?: number; applied: number; nack?: string; interval?: number; inFlight?: number },
+): ProxyStatus {
   const nack = fields.nack !== undefined;
   return create(ProxyStatusSchema, {
     id,

@@ -17,7 +17,10 @@ import { buildSnapshot } from "../proxy/proxy-harness.ts";
 const logger = createLogger({ level: "silent" });
 
 const snapshotBytes = (version: number, sim: Simulator, model = "qwen3:8b") =>
-  toBinary(RoutingSnapshotSchema, buildSnapshot({ version, nodes: [{ id: "n1", url: sim.url }], routes: [{ name: "chat", variants: [{ name: "v", model }] }] }));
+  toBinary(
+    RoutingSnapshotSchema,
+    buildSnapshot({ version, nodes: [{ id: "n1", url: sim.url }], routes: [{ name: "chat", variants: [{ name: "v", model }] }] }),
+  );
 
 async function chat(url: string): Promise<{ status: number; snapshot: number }> {
   const res = await request(`${url}/api/chat`, {
@@ -96,7 +99,14 @@ test("versions from the store at or below the disk version are ignored; newer on
     const v6 = snapshotBytes(6, t.sim, "qwen3:32b");
     await store.put(SNAPSHOT_KEY, v6);
     await proxy.waitForVersion(6, AbortSignal.timeout(5000));
-    assert.deepEqual(reports.map((r) => [r.version, r.state]), [[5, "ACK"], [6, "ACK"]], "the disk copy is ACKed, version 4 ignored");
+    assert.deepEqual(
+      reports.map((r) => [r.version, r.state]),
+      [
+        [5, "ACK"],
+        [6, "ACK"],
+      ],
+      "the disk copy is ACKed, version 4 ignored",
+    );
     await t.closeProxy(proxy);
     assert.deepEqual(await readFile(join(t.dataDir, LAST_GOOD_FILE)), Buffer.from(v6));
   } finally {
@@ -109,7 +119,11 @@ test("a corrupt or inconsistent disk copy is ignored and the proxy waits for the
   try {
     await mkdir(t.dataDir, { recursive: true });
     const file = join(t.dataDir, LAST_GOOD_FILE);
-    const inconsistent = buildSnapshot({ version: 3, nodes: [{ id: "n1", url: t.sim.url }], routes: [{ name: "chat", variants: [{ name: "v", model: "qwen3:8b" }] }] });
+    const inconsistent = buildSnapshot({
+      version: 3,
+      nodes: [{ id: "n1", url: t.sim.url }],
+      routes: [{ name: "chat", variants: [{ name: "v", model: "qwen3:8b" }] }],
+    });
     inconsistent.contentHash = "0".repeat(64);
     const corrupt = Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01]);
     for (const bytes of [corrupt, toBinary(RoutingSnapshotSchema, inconsistent)]) {

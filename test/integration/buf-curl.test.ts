@@ -23,8 +23,21 @@ routes:
   });
   try {
     const call = async (method: string, data: unknown) => {
-      const { stdout } = await run(buf, ["curl", "--schema", "proto", "--protocol", "grpc", "--http2-prior-knowledge",
-        "--data", JSON.stringify(data), `${gw.adminUrl}/turnout.v1.AdminService/${method}`], { cwd: root });
+      const { stdout } = await run(
+        buf,
+        [
+          "curl",
+          "--schema",
+          "proto",
+          "--protocol",
+          "grpc",
+          "--http2-prior-knowledge",
+          "--data",
+          JSON.stringify(data),
+          `${gw.adminUrl}/turnout.v1.AdminService/${method}`,
+        ],
+        { cwd: root },
+      );
       return JSON.parse(stdout);
     };
     const switched = await call("SwitchModel", { route: "qwen3-32b", variant: "small" });
@@ -36,9 +49,15 @@ routes:
       // buf curl prints the error as JSON, the field violations as a turnout.v1.BadRequest detail
       const printed = JSON.parse(err.stderr) as { code: string; details: { type: string; value: string }[] };
       assert.equal(printed.code, "invalid_argument");
-      assert.deepEqual(printed.details.map((d) => d.type), ["turnout.v1.BadRequest"]);
+      assert.deepEqual(
+        printed.details.map((d) => d.type),
+        ["turnout.v1.BadRequest"],
+      );
       const detail = fromBinary(BadRequestSchema, Buffer.from(printed.details[0].value, "base64"));
-      assert.deepEqual(detail.fieldViolations.map((v) => v.field), ["variant"]);
+      assert.deepEqual(
+        detail.fieldViolations.map((v) => v.field),
+        ["variant"],
+      );
       return true;
     });
   } finally {

@@ -34,12 +34,19 @@ test("turnout control --alert-webhook/--alert-slack on NATS: two proxies' NACKs,
   const sub = nc.subscribe("turnout.events.node", { callback: (_err, msg) => void views.push(msg.json()) });
   t.after(() => sub.unsubscribe());
   await nc.flush();
-  const sawBoth = (healthy: boolean) => until(`p1 and p2 reporting gpu-2 ${healthy ? "up" : "down"}`, async () => ["p1", "p2"].every((p) => views.some((v) => v.proxy === p && v.node === "gpu-2" && v.healthy === healthy)), { timeoutMs: 20_000 });
+  const sawBoth = (healthy: boolean) =>
+    until(
+      `p1 and p2 reporting gpu-2 ${healthy ? "up" : "down"}`,
+      async () => ["p1", "p2"].every((p) => views.some((v) => v.proxy === p && v.node === "gpu-2" && v.healthy === healthy)),
+      { timeoutMs: 20_000 },
+    );
 
   // Probes every 250 ms: refused probes fail at once, so gpu-2 is out after 4 (~1 s); a healthy
   // node would need 4 slow probes in a row. Node alerts at most every 500 ms per node.
   const configPath = join(cluster.dir, "alerts.yaml");
-  await writeFile(configPath, `
+  await writeFile(
+    configPath,
+    `
 nodes: [ { id: gpu-1, url: "${cluster.sim.url}" }, { id: gpu-2, url: "${victim.url}" } ]
 routes:
   - name: qwen3-32b
@@ -50,10 +57,25 @@ settings:
   outlier_detection: { consecutive_failures: 2, base_ejection: 2m }
 alerts:
   node_window: 500ms
-`);
+`,
+  );
   const slackPath = "/services/T9/B9/SECRETSECRET";
   const control = await startTurnout(
-    ["control", "--nats", cluster.nats.url, "--admin-port", "0", "--id", "c1", "--config", configPath, "--alert-webhook", `${receiver.url}/generic`, "--alert-slack", `${receiver.url}${slackPath}`],
+    [
+      "control",
+      "--nats",
+      cluster.nats.url,
+      "--admin-port",
+      "0",
+      "--id",
+      "c1",
+      "--config",
+      configPath,
+      "--alert-webhook",
+      `${receiver.url}/generic`,
+      "--alert-slack",
+      `${receiver.url}${slackPath}`,
+    ],
     "admin",
   );
   const c1 = controlClients(control.url);
@@ -81,22 +103,36 @@ alerts:
   const seen = (path: string) =>
     receiver.received
       .filter((r) => r.path === path)
-      .map((r) => (r.body.kind ? `${r.body.kind} ${r.body.kind === "proxy_nack" ? r.body.details.proxy : r.body.details.node}` : r.body.blocks[0].text.text))
+      .map((r) =>
+        r.body.kind
+          ? `${r.body.kind} ${r.body.kind === "proxy_nack" ? r.body.details.proxy : r.body.details.node}`
+          : r.body.blocks[0].text.text,
+      )
       .sort();
   assert.deepEqual(seen("/generic"), ["node_down gpu-2", "node_up gpu-2", "proxy_nack p1", "proxy_nack p2"]);
-  assert.deepEqual(seen(slackPath), ["Node gpu-2 is back", "Node gpu-2 is down", `Proxy p1 rejected snapshot ${bad.version}`, `Proxy p2 rejected snapshot ${bad.version}`]);
-  for (const r of receiver.received.filter((r) => r.path === "/generic" && r.body.kind === "proxy_nack")) assert.match(r.body.details.error, /gpu-404/);
+  assert.deepEqual(seen(slackPath), [
+    "Node gpu-2 is back",
+    "Node gpu-2 is down",
+    `Proxy p1 rejected snapshot ${bad.version}`,
+    `Proxy p2 rejected snapshot ${bad.version}`,
+  ]);
+  for (const r of receiver.received.filter((r) => r.path === "/generic" && r.body.kind === "proxy_nack"))
+    assert.match(r.body.details.error, /gpu-404/);
   const down = receiver.received.find((r) => r.path === "/generic" && r.body.kind === "node_down")!.body;
   assert.equal(down.details.baseUrl, victim.url);
   assert.ok(["p1", "p2"].includes(down.details.proxy), down.details.proxy);
   const up = receiver.received.find((r) => r.path === "/generic" && r.body.kind === "node_up")!.body;
   assert.match(up.details.reason, /active health check passed/);
 
-  const metrics = async () => (await (await request(`${control.url}/metrics`)).body.text());
-  const text = await until("every alert counted", async () => {
-    const m = await metrics();
-    return m.includes(`kind="node_up"} 2`) ? m : undefined;
-  }, { timeoutMs: 5000 });
+  const metrics = async () => await (await request(`${control.url}/metrics`)).body.text();
+  const text = await until(
+    "every alert counted",
+    async () => {
+      const m = await metrics();
+      return m.includes(`kind="node_up"} 2`) ? m : undefined;
+    },
+    { timeoutMs: 5000 },
+  );
   assert.ok(text.includes(`turnout_alerts_sent_total{webhook="${receiver.url}",kind="proxy_nack"} 4\n`), text);
   assert.ok(text.includes(`turnout_alerts_sent_total{webhook="${receiver.url}",kind="node_down"} 2\n`), text);
   assert.ok(text.includes(`turnout_alerts_sent_total{webhook="${receiver.url}",kind="node_up"} 2\n`), text);
@@ -107,9 +143,15 @@ alerts:
 });
 
 test("turnout control refuses an --alert-slack that is not an http(s) URL, naming the flag", async () => {
-  await assert.rejects(startTurnout(["control", "--nats", "nats://127.0.0.1:1", "--admin-port", "0", "--alert-slack", "hooks.slack.com/services/SECRET"], "admin"), (err: Error) => {
-    assert.match(err.message, /--alert-slack: must be an http\(s\) URL/);
-    assert.ok(!err.message.includes("SECRET"));
-    return true;
-  });
+  await assert.rejects(
+    startTurnout(
+      ["control", "--nats", "nats://127.0.0.1:1", "--admin-port", "0", "--alert-slack", "hooks.slack.com/services/SECRET"],
+      "admin",
+    ),
+    (err: Error) => {
+      assert.match(err.message, /--alert-slack: must be an http\(s\) URL/);
+      assert.ok(!err.message.includes("SECRET"));
+      return true;
+    },
+  );
 });

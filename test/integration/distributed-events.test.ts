@@ -17,8 +17,15 @@ test("a plain NATS subscriber receives the JSON config events of a change: the c
     const sub = nc.subscribe("turnout.events.>", {
       callback: (_err, msg) => {
         received.push({ subject: msg.subject, json: msg.json<Record<string, unknown>>() });
-        const acks = received.filter((r) => r.subject === "turnout.events.proxy" && r.json.state === "APPLY_STATE_ACK" && r.json.appliedVersion === "2");
-        if (received.some((r) => r.subject === "turnout.events.config") && received.some((r) => r.subject === "turnout.events.snapshot") && acks.length === 2) haveAll();
+        const acks = received.filter(
+          (r) => r.subject === "turnout.events.proxy" && r.json.state === "APPLY_STATE_ACK" && r.json.appliedVersion === "2",
+        );
+        if (
+          received.some((r) => r.subject === "turnout.events.config") &&
+          received.some((r) => r.subject === "turnout.events.snapshot") &&
+          acks.length === 2
+        )
+          haveAll();
       },
     });
     await nc.flush();
@@ -37,7 +44,10 @@ test("a plain NATS subscriber receives the JSON config events of a change: the c
     assert.equal(snapshot.version, "2");
     assert.equal(snapshot.parentVersion, "1");
     assert.match(String(snapshot.contentHash), /^[0-9a-f]{64}$/);
-    const acked = received.filter((r) => r.subject === "turnout.events.proxy").map((r) => r.json.id).sort();
+    const acked = received
+      .filter((r) => r.subject === "turnout.events.proxy")
+      .map((r) => r.json.id)
+      .sort();
     assert.deepEqual([...new Set(acked)], ["p1", "p2"]);
   } finally {
     await nc.close();

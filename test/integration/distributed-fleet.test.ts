@@ -24,12 +24,18 @@ test("2 control planes and 3 proxies over NATS: a change through either reaches 
     // A change through the first, seen by the second's fleet view.
     const weights = await c1.admin.setWeights({
       route: "qwen3-32b",
-      weights: [{ variant: "big", weight: 50 }, { variant: "small", weight: 50 }],
+      weights: [
+        { variant: "big", weight: 50 },
+        { variant: "small", weight: 50 },
+      ],
       waitForFleetMs: 10_000,
     });
     assert.equal(weights.convergence?.converged, true);
     const listed = await c2.fleet.listProxies({});
-    assert.deepEqual(listed.proxies.map((p) => p.status?.id), ["p1", "p2", "p3"]);
+    assert.deepEqual(
+      listed.proxies.map((p) => p.status?.id),
+      ["p1", "p2", "p3"],
+    );
     for (const p of listed.proxies) {
       assert.equal(p.status?.appliedVersion, weights.snapshotVersion);
       assert.equal(p.sync, SyncState.SYNCED);

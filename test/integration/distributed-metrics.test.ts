@@ -18,7 +18,14 @@ test("a control plane killed (SIGKILL) and restarted under load: GetMetrics coun
     let c1: ControlClients = controlClients((await cluster.startControl("c1")).url);
     const proxies = await Promise.all(["p1", "p2", "p3"].map((id) => cluster.startProxy(id)));
     await waitForFleet(c1, (view) => view.proxies.filter((p) => p.sync === SyncState.SYNCED).length === 3);
-    const split = await c1.admin.setWeights({ route: "qwen3-32b", weights: [{ variant: "big", weight: 50 }, { variant: "small", weight: 50 }], waitForFleetMs: 10_000 });
+    const split = await c1.admin.setWeights({
+      route: "qwen3-32b",
+      weights: [
+        { variant: "big", weight: 50 },
+        { variant: "small", weight: 50 },
+      ],
+      waitForFleetMs: 10_000,
+    });
     assert.equal(split.convergence?.converged, true);
 
     // Bounded load: 8 workers send TOTAL requests over the 3 proxies (distinct users, so both
@@ -81,7 +88,10 @@ test("a control plane killed (SIGKILL) and restarted under load: GetMetrics coun
     const watch = new AbortController();
     const deadline = AbortSignal.timeout(45_000);
     try {
-      for await (const msg of c1.metrics.watchMetrics({ intervalMs: 200, windowSeconds: 3600 }, { signal: AbortSignal.any([watch.signal, deadline]) })) {
+      for await (const msg of c1.metrics.watchMetrics(
+        { intervalMs: 200, windowSeconds: 3600 },
+        { signal: AbortSignal.any([watch.signal, deadline]) },
+      )) {
         windows++;
         seen = msg.window;
         assert.ok(requestsOf(seen) <= TOTAL, `counted ${requestsOf(seen)} > ${TOTAL} sent: a request was counted twice`);

@@ -43,7 +43,9 @@ test("a malformed snapshot written straight into the KV key: every proxy NACKs w
 
     // Bytes that are no snapshot at all are NACKed too.
     await kv.put("snapshot.current", new TextEncoder().encode("not a snapshot"));
-    await waitForFleet(c1, (view) => view.proxies.every((p) => p.sync === SyncState.NACKED && /malformed snapshot/.test(p.status?.error ?? "")));
+    await waitForFleet(c1, (view) =>
+      view.proxies.every((p) => p.sync === SyncState.NACKED && /malformed snapshot/.test(p.status?.error ?? "")),
+    );
 
     // The next admin change publishes a consistent, newer snapshot and the fleet converges.
     const next = await c1.admin.switchModel({ route: "qwen3-32b", variant: "big", waitForFleetMs: 10_000 });

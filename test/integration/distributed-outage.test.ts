@@ -75,11 +75,19 @@ test("NATS killed under steady load: proxies keep answering, writes fail fast wi
     stopLoad();
     const statuses = await loadDone;
     assert.ok(statuses.length > 0);
-    assert.deepEqual(statuses.filter((s) => s !== 200), [], "no request failed during the outage");
+    assert.deepEqual(
+      statuses.filter((s) => s !== 200),
+      [],
+      "no request failed during the outage",
+    );
 
     // After NATS returns, the next change reaches the whole fleet with no manual step.
     // The control plane hears every proxy's heartbeat again once both sides have reconnected.
-    await waitForFleet(c1, (view) => view.proxies.filter((p) => p.sync !== SyncState.GONE && heartbeatMs(p.status) >= back).length === 3, 30_000);
+    await waitForFleet(
+      c1,
+      (view) => view.proxies.filter((p) => p.sync !== SyncState.GONE && heartbeatMs(p.status) >= back).length === 3,
+      30_000,
+    );
     const next = await c1.admin.switchModel({ route: "qwen3-32b", variant: "big", waitForFleetMs: 20_000 });
     assert.equal(next.convergence?.converged, true);
     assert.equal(next.convergence?.synced, 3);

@@ -24,7 +24,11 @@ export interface ControlClients {
 
 export function controlClients(url: string): ControlClients {
   const transport = createConnectTransport({ baseUrl: url, httpVersion: "1.1" });
-  return { admin: createClient(AdminService, transport), fleet: createClient(FleetService, transport), metrics: createClient(MetricsService, transport) };
+  return {
+    admin: createClient(AdminService, transport),
+    fleet: createClient(FleetService, transport),
+    metrics: createClient(MetricsService, transport),
+  };
 }
 
 export interface Cluster {
@@ -54,7 +58,13 @@ routes:
 export async function startCluster(): Promise<Cluster> {
   const dir = await mkdtemp(join(tmpdir(), "turnout-cluster-"));
   const nats = await startNatsServer();
-  const sim = await startSimulator({ models: ["qwen3:32b", "qwen3:8b"], parallel: 256, ttftMs: 1, tokensPerSecond: 2000, outputTokens: 6 });
+  const sim = await startSimulator({
+    models: ["qwen3:32b", "qwen3:8b"],
+    parallel: 256,
+    ttftMs: 1,
+    tokensPerSecond: 2000,
+    outputTokens: 6,
+  });
   const configPath = join(dir, "turnout.yaml");
   await writeFile(configPath, clusterConfig(sim.url));
   const controls = new Map<string, TurnoutProcess>();
@@ -72,7 +82,10 @@ export async function startCluster(): Promise<Cluster> {
       return p;
     },
     async startProxy(id) {
-      const p = await startTurnout(["proxy", "--nats", nats.url, "--port", "0", "--id", id, "--data-dir", join(dir, id)], "traffic");
+      const p = await startTurnout(
+        ["proxy", "--nats", nats.url, "--port", "0", "--id", id, "--data-dir", join(dir, id)],
+        "traffic",
+      );
       proxies.set(id, p);
       return p;
     },
@@ -94,13 +107,19 @@ export async function chat(proxyUrl: string, user?: string): Promise<{ status: n
     body: JSON.stringify({ model: "qwen3-32b", stream: false, messages: [{ role: "user", content: "hi" }] }),
   });
   await res.body.text();
-  return { status: res.statusCode, variant: String(res.headers["x-turnout-variant"]), snapshot: Number(res.headers["x-turnout-snapshot"]) };
+  return {
+    status: res.statusCode,
+    variant: String(res.headers["x-turnout-variant"]),
+    snapshot: Number(res.headers["x-turnout-snapshot"]),
+  };
 }
 
 /** Resolves with the first fleet view (from WatchFleet) that satisfies `done`. */
 export async function waitForFleet(
   clients: ControlClients,
-  done: (view: { proxies: { status?: { id: string; appliedVersion: bigint; state: number; error: string }; sync: number }[] }) => boolean,
+  done: (view: {
+    proxies: { status?: { id: string; appliedVersion: bigint; state: number; error: string }; sync: number }[];
+  }) => boolean,
   timeoutMs = 20_000,
 ): Promise<void> {
   const signal = AbortSignal.timeout(timeoutMs);

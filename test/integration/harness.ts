@@ -49,7 +49,17 @@ export async function startEmbedded(options: {
   const { state } = parseConfig(options.config(sims.map((s) => s.url)), "test config");
   const controlPlane = await createControlPlane({ store, bus, logger, bootstrap: state, outcomes, consumerName: "control" });
   const adminServer = await startAdminServer({ port: 0, host: "127.0.0.1", controlPlane, logger });
-  const proxy = await startProxy({ store, port: 0, host: "127.0.0.1", logger, id: "test-proxy", bus, heartbeatMs: options.heartbeatMs, dataDir: join(dataDir, "proxy"), outcomes });
+  const proxy = await startProxy({
+    store,
+    port: 0,
+    host: "127.0.0.1",
+    logger,
+    id: "test-proxy",
+    bus,
+    heartbeatMs: options.heartbeatMs,
+    dataDir: join(dataDir, "proxy"),
+    outcomes,
+  });
   const admin = createClient(AdminService, createConnectTransport({ baseUrl: adminServer.url, httpVersion: "1.1" }));
   return {
     sims,
@@ -100,7 +110,10 @@ export async function streamChat(
   const snapshot = Number(res.headers["x-turnout-snapshot"]);
   onHeaders?.(snapshot);
   const text = await res.body.text();
-  const lines = text.split("\n").filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = text
+    .split("\n")
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   const last = lines.at(-1);
   return {
     status: res.statusCode,

@@ -15,7 +15,13 @@ routes:
 
 test("SwitchModel under 60 concurrent streams: none fails or truncates, old streams finish on the old variant, new ones get the new", async () => {
   const gw = await startEmbedded({
-    sims: [0, 1].map(() => ({ models: ["qwen3:32b", "qwen3:8b"], ttftMs: 5, tokensPerSecond: 100, outputTokens: 30, parallel: 64 })),
+    sims: [0, 1].map(() => ({
+      models: ["qwen3:32b", "qwen3:8b"],
+      ttftMs: 5,
+      tokensPerSecond: 100,
+      outputTokens: 30,
+      parallel: 64,
+    })),
     config,
   });
   try {

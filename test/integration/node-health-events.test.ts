@@ -34,7 +34,10 @@ test("a plain NATS subscriber sees NodeHealthChanged JSON on turnout.events.node
       if (Date.now() > deadline) throw new Error(`expected ${count} events, got ${JSON.stringify(received)}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 100);
-        wake = () => (clearTimeout(timer), resolve());
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
       });
     }
     return received[count - 1];

@@ -42,7 +42,12 @@ export function sectionBlocks(markdown: string, heading: string): ReadmeBlock[] 
       open = { lang: fence[1]!, line: i + 1, body: [] };
     } else {
       if (open.lang === "sh" || open.lang === "js") {
-        blocks.push({ lang: open.lang, line: open.line, code: open.body.join("\n"), steps: open.lang === "sh" ? shSteps(open.body) : [] });
+        blocks.push({
+          lang: open.lang,
+          line: open.line,
+          code: open.body.join("\n"),
+          steps: open.lang === "sh" ? shSteps(open.body) : [],
+        });
       }
       open = undefined;
     }

@@ -38,11 +38,15 @@ async function closedPort(): Promise<number> {
 /** `node bin/turnout.js up` as `npm start` runs it, but on free ports and `dataDir`. */
 async function startDemo(dataDir: string): Promise<Demo> {
   const ollama = `http://127.0.0.1:${await closedPort()}`;
-  const child = spawn(process.execPath, [bin, "up", "--port", "0", "--admin-port", "0", "--sim-port", "0", "--data-dir", dataDir, "--ollama", ollama], {
-    cwd: root,
-    stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, LOG_LEVEL: "warn" },
-  });
+  const child = spawn(
+    process.execPath,
+    [bin, "up", "--port", "0", "--admin-port", "0", "--sim-port", "0", "--data-dir", dataDir, "--ollama", ollama],
+    {
+      cwd: root,
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, LOG_LEVEL: "warn" },
+    },
+  );
   process.once("exit", () => child.kill("SIGKILL"));
   let err = "";
   const urls = await new Promise<RegExpExecArray>((resolve, reject) => {
@@ -66,7 +70,12 @@ function localise(text: string, demo: Demo): string {
 }
 
 /** Runs `command` with `input` on stdin; answers its exit code and merged output. */
-async function run(command: string, args: string[], input: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+async function run(
+  command: string,
+  args: string[],
+  input: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; output: string }> {
   const child = spawn(command, args, { cwd: root, env, stdio: ["pipe", "pipe", "pipe"], detached: true });
   let output = "";
   child.stdout!.setEncoding("utf8").on("data", (s: string) => (output += s));
@@ -89,8 +98,17 @@ const MARK = "@@readme-step";
 
 /** Runs an sh block's steps in one bash, in order; fails naming the first command that fails or prints otherwise. */
 async function runShBlock(block: ReadmeBlock, demo: Demo, env: NodeJS.ProcessEnv): Promise<void> {
-  const steps = block.steps.map((s) => ({ readme: s.code, code: localise(s.code, demo), expected: s.expected.map((l) => localise(l, demo)) }));
-  const script = ["set -eo pipefail", "exec 2>&1", ...steps.flatMap((s, i) => [`printf '\\n${MARK} ${i}\\n'`, s.code]), `printf '\\n${MARK} end\\n'`].join("\n");
+  const steps = block.steps.map((s) => ({
+    readme: s.code,
+    code: localise(s.code, demo),
+    expected: s.expected.map((l) => localise(l, demo)),
+  }));
+  const script = [
+    "set -eo pipefail",
+    "exec 2>&1",
+    ...steps.flatMap((s, i) => [`printf '\\n${MARK} ${i}\\n'`, s.code]),
+    `printf '\\n${MARK} end\\n'`,
+  ].join("\n");
   const { code, output } = await run("bash", ["-c", script], "", env);
   const parts = output.split(new RegExp(`\\n${MARK} (\\d+|end)\\n`));
   // parts: [before, "0", output of step 0, "1", output of step 1, …, "end", after]
@@ -108,9 +126,14 @@ async function runShBlock(block: ReadmeBlock, demo: Demo, env: NodeJS.ProcessEnv
   assert.equal(code, 0, `README.md block at line ${block.line} exited with ${code}:\n${output}`);
 }
 
-test("every command of the README's walkthrough prints what the README shows, against npm start's demo", { timeout: 5 * BLOCK_TIMEOUT_MS }, async () => {
+test("every command of the README's walkthrough prints what the README shows, against npm start's demo", {
+  timeout: 5 * BLOCK_TIMEOUT_MS,
+}, async () => {
   const blocks = sectionBlocks(await readFile(join(root, "README.md"), "utf8"), "Walkthrough");
-  assert.ok(blocks.some((b) => b.lang === "js"), "the walkthrough has a JavaScript block");
+  assert.ok(
+    blocks.some((b) => b.lang === "js"),
+    "the walkthrough has a JavaScript block",
+  );
   assert.ok(blocks.flatMap((b) => b.steps).length >= 10, "the walkthrough's commands were found");
 
   const dir = await mkdtemp(join(tmpdir(), "turnout-readme-"));

@@ -45,9 +45,19 @@ async function chat(dispatcher: Agent, url: string, user: string, stream: boolea
       if (ttft === 0) ttft = performance.now() - start;
       text += String(chunk);
     }
-    const lines = text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as { done?: boolean; error?: unknown });
+    const lines = text
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => JSON.parse(l) as { done?: boolean; error?: unknown });
     const ok = res.statusCode === 200 && lines.at(-1)?.done === true && lines.every((l) => l.error === undefined);
-    return { start, ttft, stream, ok, variant: String(res.headers["x-turnout-variant"]), error: ok ? undefined : `${res.statusCode} ${text.slice(0, 200)}` };
+    return {
+      start,
+      ttft,
+      stream,
+      ok,
+      variant: String(res.headers["x-turnout-variant"]),
+      error: ok ? undefined : `${res.statusCode} ${text.slice(0, 200)}`,
+    };
   } catch (err) {
     return { start, ttft: 0, stream, ok: false, variant: "", error: String(err) };
   }
@@ -62,7 +72,11 @@ test("under 100 concurrent mixed chats across 2 proxies, a switch to a cold vari
   const dir = await mkdtemp(join(tmpdir(), "turnout-switch-load-"));
   const nats = await startNatsServer();
   // Big nodes: 256 parallel slots per model, so latency is about warm vs cold, not capacity.
-  const sims = await Promise.all([0, 1].map(() => startSimulator({ models: ["qwen3:32b", "qwen3:8b"], ttftMs: 250, tokensPerSecond: 50, outputTokens: 8, parallel: 256 })));
+  const sims = await Promise.all(
+    [0, 1].map(() =>
+      startSimulator({ models: ["qwen3:32b", "qwen3:8b"], ttftMs: 250, tokensPerSecond: 50, outputTokens: 8, parallel: 256 }),
+    ),
+  );
   const processes: TurnoutProcess[] = [];
   const dispatcher = new Agent({ connections: WORKERS, keepAliveTimeout: 30_000 });
   try {
@@ -73,7 +87,9 @@ test("under 100 concurrent mixed chats across 2 proxies, a switch to a cold vari
       sim.setFaults({ loadMs: LOAD_MS });
     }
     const configPath = join(dir, "turnout.yaml");
-    await writeFile(configPath, `
+    await writeFile(
+      configPath,
+      `
 nodes:
   - { id: gpu-1, url: "${sims[0].url}" }
   - { id: gpu-2, url: "${sims[1].url}" }
@@ -81,10 +97,18 @@ routes:
   - name: qwen3-32b
     default: big
     variants: [ { name: big, model: "qwen3:32b" }, { name: small, model: "qwen3:8b" } ]
-`);
-    const control = await startTurnout(["control", "--nats", nats.url, "--admin-port", "0", "--id", "c1", "--config", configPath], "admin");
+`,
+    );
+    const control = await startTurnout(
+      ["control", "--nats", nats.url, "--admin-port", "0", "--id", "c1", "--config", configPath],
+      "admin",
+    );
     processes.push(control);
-    const proxies = await Promise.all(["p1", "p2"].map((id) => startTurnout(["proxy", "--nats", nats.url, "--port", "0", "--id", id, "--data-dir", join(dir, id)], "traffic")));
+    const proxies = await Promise.all(
+      ["p1", "p2"].map((id) =>
+        startTurnout(["proxy", "--nats", nats.url, "--port", "0", "--id", id, "--data-dir", join(dir, id)], "traffic"),
+      ),
+    );
     processes.push(...proxies);
     const clients = controlClients(control.url);
     await waitForFleet(clients, (view) => view.proxies.filter((p) => p.sync === SyncState.SYNCED).length === 2);
@@ -95,7 +119,8 @@ routes:
     const t0 = performance.now();
     const load = Promise.all(
       Array.from({ length: WORKERS }, async (_, w) => {
-        for (let i = 0; !stop; i++) samples.push(await chat(dispatcher, proxies[(w + i) % 2].url, `user-${w}`, (w + i) % 2 === 0));
+        for (let i = 0; !stop; i++)
+          samples.push(await chat(dispatcher, proxies[(w + i) % 2].url, `user-${w}`, (w + i) % 2 === 0));
       }),
     );
     const waitUntil = async (at: number) => {
@@ -119,25 +144,43 @@ routes:
         }
       }
     })();
-    await Promise.race([shifted, switching.then(() => assert.fail(`the switch ended without shifting: ${events.map(({ e }) => e.message).join("; ")}`))]);
+    await Promise.race([
+      shifted,
+      switching.then(() => assert.fail(`the switch ended without shifting: ${events.map(({ e }) => e.message).join("; ")}`)),
+    ]);
     await waitUntil(shiftedAt + AFTER_MS);
     stop = true;
     const stoppedAt = performance.now();
     await load;
     await switching;
 
-    const lines = events.map(({ at, e }) => `  +${((at - switchStart) / 1000).toFixed(2)}s ${SwitchPhase[e.phase]}: ${e.message}`);
+    const lines = events.map(
+      ({ at, e }) => `  +${((at - switchStart) / 1000).toFixed(2)}s ${SwitchPhase[e.phase]}: ${e.message}`,
+    );
     const failed = samples.filter((s) => !s.ok);
-    assert.equal(failed.length, 0, `${failed.length} of ${samples.length} requests failed, e.g. ${failed[0]?.error}\n${lines.join("\n")}`);
+    assert.equal(
+      failed.length,
+      0,
+      `${failed.length} of ${samples.length} requests failed, e.g. ${failed[0]?.error}\n${lines.join("\n")}`,
+    );
     const warmMs = events.find((x) => x.e.phase === SwitchPhase.FLEET)!.at - switchStart;
     assert.ok(warmMs >= LOAD_MS - 100, `the target was cold: the pre-warm took ${Math.round(warmMs)} ms`);
-    assert.deepEqual([...new Set(events.map(({ e }) => SwitchPhase[e.phase]))].filter((p) => p !== "DRAINING"), ["WARMING", "RESIDENT", "FLEET", "SHIFTED", "DRAINED"]);
+    assert.deepEqual(
+      [...new Set(events.map(({ e }) => SwitchPhase[e.phase]))].filter((p) => p !== "DRAINING"),
+      ["WARMING", "RESIDENT", "FLEET", "SHIFTED", "DRAINED"],
+    );
 
     // Make-before-break: no request reached the new variant before its model was resident on
     // both nodes, and every request that started after SHIFTED got it.
     const residentAt = events.filter((x) => x.e.phase === SwitchPhase.RESIDENT).at(-1)!.at;
-    assert.ok(samples.every((s) => s.variant !== "small" || s.start >= residentAt), "no request reached the new variant before its model was resident");
-    assert.ok(samples.every((s) => s.start < shiftedAt || s.variant === "small"), "every request after the shift went to the new variant");
+    assert.ok(
+      samples.every((s) => s.variant !== "small" || s.start >= residentAt),
+      "no request reached the new variant before its model was resident",
+    );
+    assert.ok(
+      samples.every((s) => s.start < shiftedAt || s.variant === "small"),
+      "every request after the shift went to the new variant",
+    );
     // Steady state: the old variant's requests after 2 s of warm-up (the pre-warm runs meanwhile).
     // After the shift: every request the new variant served (the first reached it while the second
     // proxy was still applying the shift) but those of the last second, when the load winds down.
@@ -147,10 +190,14 @@ routes:
     for (const stream of [true, false]) {
       const b = p99(before.filter((s) => s.stream === stream).map((s) => s.ttft));
       const a = p99(after.filter((s) => s.stream === stream).map((s) => s.ttft));
-      report.push(`${stream ? "streaming" : "non-streaming"}: p99 time to first token before ${b.toFixed(1)} ms (n=${before.filter((s) => s.stream === stream).length}), after the shift ${a.toFixed(1)} ms (n=${after.filter((s) => s.stream === stream).length}), ratio ${(a / b).toFixed(3)}`);
+      report.push(
+        `${stream ? "streaming" : "non-streaming"}: p99 time to first token before ${b.toFixed(1)} ms (n=${before.filter((s) => s.stream === stream).length}), after the shift ${a.toFixed(1)} ms (n=${after.filter((s) => s.stream === stream).length}), ratio ${(a / b).toFixed(3)}`,
+      );
       assert.ok(a <= 1.2 * b, report.at(-1));
     }
-    console.log(`switch under load: ${samples.length} requests, 0 failed; pre-warm ${Math.round(warmMs)} ms, shifted at +${((shiftedAt - switchStart) / 1000).toFixed(2)} s\n${report.join("\n")}\n${lines.join("\n")}`);
+    console.log(
+      `switch under load: ${samples.length} requests, 0 failed; pre-warm ${Math.round(warmMs)} ms, shifted at +${((shiftedAt - switchStart) / 1000).toFixed(2)} s\n${report.join("\n")}\n${lines.join("\n")}`,
+    );
   } finally {
     await dispatcher.close();
     await Promise.all(processes.map((p) => p.kill()));

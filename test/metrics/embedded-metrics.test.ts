@@ -71,9 +71,17 @@ test("embedded: N requests through the proxy are counted exactly once in GetMetr
     const { window } = await metrics.getMetrics({});
     assert.ok(window);
     assert.equal(Number(window.outcomesTotal), okCount + badCount);
-    assert.deepEqual(window.series.map((s) => [s.route, s.variant, Number(s.requests)]), [["broken", "only", badCount], ["chat", "stable", okCount]]);
+    assert.deepEqual(
+      window.series.map((s) => [s.route, s.variant, Number(s.requests)]),
+      [
+        ["broken", "only", badCount],
+        ["chat", "stable", okCount],
+      ],
+    );
     const [broken, ok] = window.series;
-    assert.deepEqual(Object.fromEntries(Object.entries(broken.errors).map(([k, v]) => [k, Number(v)])), { upstream_status: badCount });
+    assert.deepEqual(Object.fromEntries(Object.entries(broken.errors).map(([k, v]) => [k, Number(v)])), {
+      upstream_status: badCount,
+    });
     assert.deepEqual(ok.errors, {});
     assert.ok(ok.latencyMs && ok.ttftMs);
     assert.equal(Number(ok.latencyMs.count), okCount);
@@ -88,8 +96,14 @@ test("embedded: N requests through the proxy are counted exactly once in GetMetr
 
     // Route filter, and the bounds of the request fields.
     const only = await metrics.getMetrics({ route: "broken", windowSeconds: 3600 });
-    assert.deepEqual(only.window?.series.map((s) => s.route), ["broken"]);
-    await assert.rejects(metrics.getMetrics({ windowSeconds: 3601 }), (err: unknown) => ConnectError.from(err).code === Code.InvalidArgument);
+    assert.deepEqual(
+      only.window?.series.map((s) => s.route),
+      ["broken"],
+    );
+    await assert.rejects(
+      metrics.getMetrics({ windowSeconds: 3601 }),
+      (err: unknown) => ConnectError.from(err).code === Code.InvalidArgument,
+    );
     const tooFast = async () => {
       for await (const _ of metrics.watchMetrics({ intervalMs: 50 })) break;
     };
@@ -98,16 +112,31 @@ test("embedded: N requests through the proxy are counted exactly once in GetMetr
     // Prometheus on the proxy's traffic port and on the admin port.
     const proxyText = await text(`${gw.proxyUrl}/metrics`);
     await promtoolCheck(proxyText);
-    assert.match(proxyText, new RegExp(`^turnout_proxy_requests_total\\{route="chat",variant="stable",status="ok",code="200"\\} ${okCount}$`, "m"));
-    assert.match(proxyText, new RegExp(`^turnout_proxy_requests_total\\{route="broken",variant="only",status="upstream_status",code="500"\\} ${badCount}$`, "m"));
-    assert.match(proxyText, new RegExp(`^turnout_proxy_request_duration_seconds_count\\{route="chat",variant="stable"\\} ${okCount}$`, "m"));
+    assert.match(
+      proxyText,
+      new RegExp(`^turnout_proxy_requests_total\\{route="chat",variant="stable",status="ok",code="200"\\} ${okCount}$`, "m"),
+    );
+    assert.match(
+      proxyText,
+      new RegExp(
+        `^turnout_proxy_requests_total\\{route="broken",variant="only",status="upstream_status",code="500"\\} ${badCount}$`,
+        "m",
+      ),
+    );
+    assert.match(
+      proxyText,
+      new RegExp(`^turnout_proxy_request_duration_seconds_count\\{route="chat",variant="stable"\\} ${okCount}$`, "m"),
+    );
     assert.match(proxyText, /^turnout_proxy_in_flight_requests 0$/m);
     assert.match(proxyText, new RegExp(`^turnout_proxy_snapshot_version ${gw.proxy.version()}$`, "m"));
     assert.match(proxyText, /^turnout_proxy_outcome_batches_dropped_total 0$/m);
     const adminText = await text(`${gw.adminUrl}/metrics`);
     await promtoolCheck(adminText);
     assert.match(adminText, new RegExp(`^turnout_control_outcomes_consumed_total ${okCount + badCount}$`, "m"));
-    assert.match(adminText, new RegExp(`^turnout_control_requests_total\\{route="chat",variant="stable",status="ok"\\} ${okCount}$`, "m"));
+    assert.match(
+      adminText,
+      new RegExp(`^turnout_control_requests_total\\{route="chat",variant="stable",status="ok"\\} ${okCount}$`, "m"),
+    );
     assert.match(adminText, new RegExp(`^turnout_control_snapshot_version ${gw.proxy.version()}$`, "m"));
     assert.match(adminText, /^# TYPE turnout_control_store_errors_total counter$/m);
   } finally {

@@ -8,7 +8,16 @@ test("counts feedback by experiment and metric, hands each to the hook, and caps
   const hooked: Feedback[] = [];
   const c = createFeedbackCounter({ maxSeries: 3, onFeedback: (f) => hooked.push(f) });
   const f = (experiment: string, metric: string) => create(FeedbackSchema, { experiment, metric, value: 1 });
-  for (const [e, m] of [["a", "thumbs_up"], ["a", "thumbs_up"], ["a", "score"], ["b", "x"], ["a", "y"], ["c", "z"], ["b", "x"]]) c.apply(f(e, m));
+  for (const [e, m] of [
+    ["a", "thumbs_up"],
+    ["a", "thumbs_up"],
+    ["a", "score"],
+    ["b", "x"],
+    ["a", "y"],
+    ["c", "z"],
+    ["b", "x"],
+  ])
+    c.apply(f(e, m));
   assert.equal(c.total(), 7);
   assert.equal(hooked.length, 7);
   assert.equal(c.count("a", "thumbs_up"), 2);

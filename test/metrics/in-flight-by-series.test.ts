@@ -28,7 +28,8 @@ async function chat(baseUrl: string, model: string, stream: boolean, tokens: num
   });
 }
 
-const inFlightOf = (w: MetricsWindow | undefined, route: string, variant: string) => w?.series.find((s) => s.route === route && s.variant === variant)?.inFlight;
+const inFlightOf = (w: MetricsWindow | undefined, route: string, variant: string) =>
+  w?.series.find((s) => s.route === route && s.variant === variant)?.inFlight;
 
 test("per-series in-flight counters count per (route, variant) and forget idle series", () => {
   const s = new SeriesInFlight();
@@ -36,7 +37,10 @@ test("per-series in-flight counters count per (route, variant) and forget idle s
   const b = s.enter("chat", "stable");
   const c = s.enter("chat", "small");
   assert.equal(a, b, "one counter per series");
-  assert.deepEqual(s.snapshot(), [{ route: "chat", variant: "small", inFlight: 1 }, { route: "chat", variant: "stable", inFlight: 2 }]);
+  assert.deepEqual(s.snapshot(), [
+    { route: "chat", variant: "small", inFlight: 1 },
+    { route: "chat", variant: "stable", inFlight: 2 },
+  ]);
   a.count--;
   c.count--;
   assert.deepEqual(s.snapshot(), [{ route: "chat", variant: "stable", inFlight: 1 }]);
@@ -46,7 +50,11 @@ test("per-series in-flight counters count per (route, variant) and forget idle s
 });
 
 test("embedded: a stream held open shows in_flight 1 for its series in GetMetrics and WatchMetrics, 0 once it ends", async () => {
-  const gw = await startEmbedded({ sims: [{ models: ["m:ok"], ttftMs: 1, tokensPerSecond: 20, parallel: 8 }], config, heartbeatMs: 100 });
+  const gw = await startEmbedded({
+    sims: [{ models: ["m:ok"], ttftMs: 1, tokensPerSecond: 20, parallel: 8 }],
+    config,
+    heartbeatMs: 100,
+  });
   try {
     const metrics = createClient(MetricsService, createConnectTransport({ baseUrl: gw.adminUrl, httpVersion: "1.1" }));
     // one finished request per route, so both series are in the window
@@ -71,7 +79,10 @@ test("embedded: a stream held open shows in_flight 1 for its series in GetMetric
     assert.equal(inFlightOf(window, "chat", "stable"), 1, "GetMetrics shows it too");
     assert.equal(inFlightOf(window, "other", "only"), 0, "nothing in flight on the other series");
     const [entry] = gw.controlPlane.fleet!.proxies();
-    assert.deepEqual(entry.status?.inFlightBySeries.map((s) => [s.route, s.variant, s.inFlight]), [["chat", "stable", 1]]);
+    assert.deepEqual(
+      entry.status?.inFlightBySeries.map((s) => [s.route, s.variant, s.inFlight]),
+      [["chat", "stable", 1]],
+    );
 
     await held.body.text(); // the answer ends
     const watch2 = new AbortController();

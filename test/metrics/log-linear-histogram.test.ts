@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { BUCKET_COUNT, HistogramAccumulator, SparseHistogram, bucketIndex, bucketLowerMs, bucketWidthMs } from "../../src/stats/log-linear-histogram.ts";
+import {
+  BUCKET_COUNT,
+  HistogramAccumulator,
+  SparseHistogram,
+  bucketIndex,
+  bucketLowerMs,
+  bucketWidthMs,
+} from "../../src/stats/log-linear-histogram.ts";
 
 /** Deterministic pseudo-random numbers (mulberry32). */
 function rng(seed: number): () => number {

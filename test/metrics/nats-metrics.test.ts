@@ -44,7 +44,13 @@ interface Control {
 async function startControl(adminPort: number): Promise<Control> {
   const transport = await createNatsTransport({ servers: nats.url, name: "turnout-control", logger });
   const { state } = parseConfig(config(sim.url), "test config");
-  const controlPlane = await createControlPlane({ store: transport.store, logger, bootstrap: state, outcomes: transport.outcomes, consumerName: "control-a" });
+  const controlPlane = await createControlPlane({
+    store: transport.store,
+    logger,
+    bootstrap: state,
+    outcomes: transport.outcomes,
+    consumerName: "control-a",
+  });
   const admin = await startAdminServer({ port: adminPort, host: "127.0.0.1", controlPlane, logger });
   return { transport, controlPlane, admin };
 }
@@ -62,7 +68,10 @@ test("NATS: a control plane closed and restarted under load rebuilds its window 
   const adminPort = first.admin.port;
   const proxy = await startProxy({ store: proxyTransport.store, outcomes: proxyTransport.outcomes, port: 0, logger, id: "p1" });
   await proxy.waitForVersion(Number(first.controlPlane.currentSnapshot().version));
-  const metrics = createClient(MetricsService, createConnectTransport({ baseUrl: `http://127.0.0.1:${adminPort}`, httpVersion: "1.1" }));
+  const metrics = createClient(
+    MetricsService,
+    createConnectTransport({ baseUrl: `http://127.0.0.1:${adminPort}`, httpVersion: "1.1" }),
+  );
 
   // Steady load: 8 clients in a loop; `answered` counts 200s, `reached(n)` resolves at n.
   let answered = 0;
@@ -106,7 +115,10 @@ test("NATS: a control plane closed and restarted under load rebuilds its window 
     await reached(200); // requests keep flowing while no control plane runs
     second = await startControl(adminPort);
     await second.controlPlane.metrics.rebuilt();
-    assert.ok(second.controlPlane.metrics.aggregator.outcomesTotal() >= countedByFirst, "the restarted control plane replayed what the first one had counted");
+    assert.ok(
+      second.controlPlane.metrics.aggregator.outcomesTotal() >= countedByFirst,
+      "the restarted control plane replayed what the first one had counted",
+    );
     await reached(200);
     stop = true;
     await load;
@@ -119,7 +131,10 @@ test("NATS: a control plane closed and restarted under load rebuilds its window 
     const watch = new AbortController();
     let total = 0;
     let windows = 0;
-    for await (const msg of metrics.watchMetrics({ intervalMs: 100, windowSeconds: 3600 }, { signal: AbortSignal.any([watch.signal, AbortSignal.timeout(30_000)]) })) {
+    for await (const msg of metrics.watchMetrics(
+      { intervalMs: 100, windowSeconds: 3600 },
+      { signal: AbortSignal.any([watch.signal, AbortSignal.timeout(30_000)]) },
+    )) {
       windows++;
       total = Number(msg.window?.outcomesTotal);
       if (total >= sent) break;

@@ -29,7 +29,13 @@ test("counts every record once per series, with errors by outcome class", () => 
   for (let i = 113; i < 133; i++) agg.apply(record(i, { variant: "small", tokensPerSecond: 0 }), T0 + 500);
   const w = agg.window(60, T0 + 900);
   assert.equal(w.outcomesTotal, 133);
-  assert.deepEqual(w.series.map((s) => [s.route, s.variant, s.requests]), [["chat", "small", 20], ["chat", "stable", 113]]);
+  assert.deepEqual(
+    w.series.map((s) => [s.route, s.variant, s.requests]),
+    [
+      ["chat", "small", 20],
+      ["chat", "stable", 113],
+    ],
+  );
   const stable = w.series[1];
   assert.deepEqual(stable.errors, { upstream_status: 10, unavailable: 3 });
   assert.equal(stable.latencyMs.count, 113);
@@ -50,7 +56,11 @@ test("latency percentiles match the exact values within 1%", () => {
   }
   latencies.sort((a, b) => a - b);
   const s = agg.window(60, T0 + 30_000).series[0];
-  for (const [q, got] of [[0.5, s.latencyMs.p50], [0.95, s.latencyMs.p95], [0.99, s.latencyMs.p99]] as const) {
+  for (const [q, got] of [
+    [0.5, s.latencyMs.p50],
+    [0.95, s.latencyMs.p95],
+    [0.99, s.latencyMs.p99],
+  ] as const) {
     const want = latencies[Math.ceil(q * latencies.length) - 1];
     assert.ok(Math.abs(got - want) / want <= 0.01, `p${q * 100}: got ${got}, exact ${want}`);
   }
@@ -88,10 +98,22 @@ test("drops a redelivered record (same proxy, request id and finish time) but co
 test("filters by route and sorts series by route then variant", () => {
   const agg = createOutcomeAggregator();
   let i = 0;
-  for (const [route, variant] of [["b", "y"], ["a", "z"], ["b", "x"], ["a", "a"]]) agg.apply(record(i++, { route, variant }), T0 + 100);
+  for (const [route, variant] of [
+    ["b", "y"],
+    ["a", "z"],
+    ["b", "x"],
+    ["a", "a"],
+  ])
+    agg.apply(record(i++, { route, variant }), T0 + 100);
   const all = agg.window(60, T0 + 100);
-  assert.deepEqual(all.series.map((s) => `${s.route}/${s.variant}`), ["a/a", "a/z", "b/x", "b/y"]);
-  assert.deepEqual(agg.window(60, T0 + 100, "b").series.map((s) => s.variant), ["x", "y"]);
+  assert.deepEqual(
+    all.series.map((s) => `${s.route}/${s.variant}`),
+    ["a/a", "a/z", "b/x", "b/y"],
+  );
+  assert.deepEqual(
+    agg.window(60, T0 + 100, "b").series.map((s) => s.variant),
+    ["x", "y"],
+  );
   assert.deepEqual(agg.window(60, T0 + 100, "").series.length, 4);
 });
 

@@ -142,7 +142,10 @@ test("retries while the log is unavailable, under the same id, and loses nothing
   assert.equal(s.droppedRecords, 0);
   assert.equal(s.queuedRecords, 0);
   const ids = (await readAll(log)).flatMap((batch) => batch.outcomes.map((o) => o.requestId));
-  assert.deepEqual(ids, Array.from({ length: 250 }, (_, i) => `req-${i}`));
+  assert.deepEqual(
+    ids,
+    Array.from({ length: 250 }, (_, i) => `req-${i}`),
+  );
   await b.close();
   await log.close();
 });
@@ -209,7 +212,16 @@ test("feedback shares the outcomes' batches: counted toward maxBatch, retried un
   const f = flaky(log);
   f.state.failAfter = 1; // the first append lands but answers unavailable
   const b = batcher(f.log, { maxBatch: 4, maxDelayMs: 600_000 });
-  const fb = (i: number) => ({ experiment: "e1", phase: 1, arm: i % 2, unitHash: "abc", requestId: `req-${i}`, metric: "thumbs_up", value: i % 2, receivedAtMs: 1_800_000_000_000 + i });
+  const fb = (i: number) => ({
+    experiment: "e1",
+    phase: 1,
+    arm: i % 2,
+    unitHash: "abc",
+    requestId: `req-${i}`,
+    metric: "thumbs_up",
+    value: i % 2,
+    receivedAtMs: 1_800_000_000_000 + i,
+  });
   b.push(outcome(0), 1_800_000_000_000);
   b.pushFeedback(fb(1));
   b.pushFeedback(fb(2));
@@ -219,8 +231,17 @@ test("feedback shares the outcomes' batches: counted toward maxBatch, retried un
   assert.deepEqual(f.attempts, ["p1:boot:1", "p1:boot:1", "p1:boot:2"]);
   const batches = await readAll(log);
   assert.equal(batches.length, 2, "the retried append is stored once");
-  assert.deepEqual(batches[0].outcomes.map((o) => o.requestId), ["req-0", "req-3"]);
-  assert.deepEqual(batches[0].feedback.map((x) => [x.requestId, x.arm, x.proxy]), [["req-1", 1, "p1"], ["req-2", 0, "p1"]]);
+  assert.deepEqual(
+    batches[0].outcomes.map((o) => o.requestId),
+    ["req-0", "req-3"],
+  );
+  assert.deepEqual(
+    batches[0].feedback.map((x) => [x.requestId, x.arm, x.proxy]),
+    [
+      ["req-1", 1, "p1"],
+      ["req-2", 0, "p1"],
+    ],
+  );
   assert.deepEqual([batches[1].outcomes.length, batches[1].feedback[0].requestId], [0, "req-4"]);
   assert.deepEqual([b.stats().appendedRecords, b.stats().queuedRecords], [5, 0]);
   await b.close();

@@ -43,13 +43,24 @@ function outcome(i: number, variant = "stable"): Outcome {
 async function appendBatches(log: FileOutcomeLog, first: number, count: number, size: number, atMs = Date.now()): Promise<void> {
   for (let b = 0; b < count; b++) {
     const outcomes = Array.from({ length: size }, (_, i) => outcome(first + b * size + i, i % 2 === 0 ? "stable" : "small"));
-    await log.append(`p1:boot:${first + b * size}`, encodeOutcomeBatch("p1", outcomes, outcomes.map(() => atMs)));
+    await log.append(
+      `p1:boot:${first + b * size}`,
+      encodeOutcomeBatch(
+        "p1",
+        outcomes,
+        outcomes.map(() => atMs),
+      ),
+    );
   }
 }
 
 /** Resolves once `aggregator` has applied `n` records (polls: the aggregator has no event). */
 async function counted(aggregator: OutcomeAggregator, n: number): Promise<void> {
-  await until(() => `${n} records; counted ${aggregator.outcomesTotal()}`, () => aggregator.outcomesTotal() >= n, { timeoutMs: 10_000, intervalMs: 0 });
+  await until(
+    () => `${n} records; counted ${aggregator.outcomesTotal()}`,
+    () => aggregator.outcomesTotal() >= n,
+    { timeoutMs: 10_000, intervalMs: 0 },
+  );
 }
 
 function start(log: FileOutcomeLog): { aggregator: OutcomeAggregator; consumer: OutcomeConsumer } {
@@ -77,7 +88,13 @@ test("a restarted consumer rebuilds the window from what its previous run acked,
   await appendBatches(reopened, 300, 1, 20);
   await counted(second.aggregator, 320);
   const w = second.aggregator.window(3600, Date.now());
-  assert.deepEqual(w.series.map((s) => [s.variant, s.requests]), [["small", 160], ["stable", 160]]);
+  assert.deepEqual(
+    w.series.map((s) => [s.variant, s.requests]),
+    [
+      ["small", 160],
+      ["stable", 160],
+    ],
+  );
   assert.equal(second.aggregator.duplicatesTotal(), 0);
   assert.equal(second.consumer.redeliveredTotal(), 0);
 });
@@ -105,7 +122,10 @@ test("an entry applied but not acked by a crashed run is applied once by the nex
   await next.consumer.rebuilt();
   assert.equal(next.aggregator.outcomesTotal(), 20, "entries 2 and 3 rebuilt; entry 1 is older than the hour");
   await counted(next.aggregator, 30);
-  assert.equal(next.aggregator.window(3600, Date.now()).series.reduce((n, s) => n + s.requests, 0), 30);
+  assert.equal(
+    next.aggregator.window(3600, Date.now()).series.reduce((n, s) => n + s.requests, 0),
+    30,
+  );
 });
 
 test("recent keys stay bounded when a burst arrives within one generation (a rebuild)", () => {

@@ -14,7 +14,11 @@ export function promtoolCheck(text: string): Promise<string> {
     child.on("error", (err: NodeJS.ErrnoException) => {
       reject(err.code === "ENOENT" ? new Error("promtool is not on PATH (apt-get install -y prometheus)") : err);
     });
-    child.on("close", (code) => (code === 0 ? resolve(output) : reject(new Error(`promtool check metrics failed (${code}):\n${output}\n--- input ---\n${text}`))));
+    child.on("close", (code) =>
+      code === 0
+        ? resolve(output)
+        : reject(new Error(`promtool check metrics failed (${code}):\n${output}\n--- input ---\n${text}`)),
+    );
     child.stdin.end(text);
   });
 }

@@ -52,7 +52,10 @@ describe("answer relay", () => {
       'data: {"id":"chatcmpl-7","model":"qwen3:32b","choices":[],"usage":{"prompt_tokens":2,"completion_tokens":5,"total_tokens":7}}\n\n',
       "data: [DONE]\n\n",
     ]);
-    assert.equal(out, 'data: {"id":"chatcmpl-mine","model":"qwen3-32b","choices":[{"delta":{"content":"a"}}]}\n\ndata: [DONE]\n\n');
+    assert.equal(
+      out,
+      'data: {"id":"chatcmpl-mine","model":"qwen3-32b","choices":[{"delta":{"content":"a"}}]}\n\ndata: [DONE]\n\n',
+    );
     assert.deepEqual([relay.promptTokens, relay.completionTokens, relay.complete], [2, 5, true]);
   });
 

@@ -32,7 +32,17 @@ describe("assignment of requests to variants", () => {
       snapshot: (urls) => ({
         version: 1,
         nodes: [{ id: "n1", url: urls[0] }],
-        routes: [{ name: "qwen3-32b", seed: "phase-1", variants: [{ name: "stable", model: "qwen3:32b" }, { name: "small", model: "qwen3:8b" }], split }],
+        routes: [
+          {
+            name: "qwen3-32b",
+            seed: "phase-1",
+            variants: [
+              { name: "stable", model: "qwen3:32b" },
+              { name: "small", model: "qwen3:8b" },
+            ],
+            split,
+          },
+        ],
       }),
     });
   });
@@ -54,7 +64,11 @@ describe("assignment of requests to variants", () => {
   it("sends the variant's upstream model to the node", async () => {
     const unit = Array.from({ length: 50 }, (_, i) => `u${i}`).find((u) => expectedVariant("phase-1", u) === "small")!;
     const before = f.sims[0].stats().byModel["qwen3:8b"] ?? 0;
-    const res = await fetch(`${f.proxy.url}/api/chat`, { method: "POST", headers: { "x-turnout-user": unit }, body: JSON.stringify({ ...chat, stream: false }) });
+    const res = await fetch(`${f.proxy.url}/api/chat`, {
+      method: "POST",
+      headers: { "x-turnout-user": unit },
+      body: JSON.stringify({ ...chat, stream: false }),
+    });
     const body = (await res.json()) as { model: string };
     assert.equal(body.model, "qwen3-32b");
     assert.equal(f.sims[0].stats().byModel["qwen3:8b"], before + 1);
@@ -64,7 +78,10 @@ describe("assignment of requests to variants", () => {
   it("takes the unit from the OpenAI user field", async () => {
     for (let i = 0; i < 8; i++) {
       const unit = `openai-${i}`;
-      assert.equal(await variantFor(f.proxy.url, "/v1/chat/completions", { ...chat, user: unit, max_tokens: 1 }), expectedVariant("phase-1", unit));
+      assert.equal(
+        await variantFor(f.proxy.url, "/v1/chat/completions", { ...chat, user: unit, max_tokens: 1 }),
+        expectedVariant("phase-1", unit),
+      );
     }
   });
 
@@ -79,7 +96,17 @@ describe("assignment of requests to variants", () => {
     await f.publish({
       version: 2,
       nodes: [{ id: "n1", url: f.sims[0].url }],
-      routes: [{ name: "qwen3-32b", seed: "phase-1", variants: [{ name: "stable", model: "qwen3:32b" }, { name: "small", model: "qwen3:8b" }], split }],
+      routes: [
+        {
+          name: "qwen3-32b",
+          seed: "phase-1",
+          variants: [
+            { name: "stable", model: "qwen3:32b" },
+            { name: "small", model: "qwen3:8b" },
+          ],
+          split,
+        },
+      ],
       settings: { unitHeader: "X-Team-User" },
     });
     const unit = Array.from({ length: 50 }, (_, i) => `t${i}`).find((u) => expectedVariant("phase-1", u) === "small")!;

@@ -60,7 +60,10 @@ describe("real ollama and openai clients through the proxy", () => {
 
   it("lists route names in /api/tags and /v1/models", async () => {
     const tags = await ollama.list();
-    assert.deepEqual(tags.models.map((m) => m.name), ["qwen3-32b"]);
+    assert.deepEqual(
+      tags.models.map((m) => m.name),
+      ["qwen3-32b"],
+    );
     const models = [];
     for await (const m of openai.models.list()) models.push(m.id);
     assert.deepEqual(models, ["qwen3-32b"]);
@@ -90,7 +93,12 @@ describe("real ollama and openai clients through the proxy", () => {
   });
 
   it("passes usage on when the openai client asks for it, and counts tokens", async () => {
-    const stream = await openai.chat.completions.create({ model: "qwen3-32b", messages, stream: true, stream_options: { include_usage: true } });
+    const stream = await openai.chat.completions.create({
+      model: "qwen3-32b",
+      messages,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let usage;
     for await (const chunk of stream) if (chunk.usage) usage = chunk.usage;
     assert.equal(usage?.completion_tokens, 8);
@@ -111,12 +119,15 @@ describe("real ollama and openai clients through the proxy", () => {
   });
 
   it("answers an unknown model with ResponseError 404 and NotFoundError", async () => {
-    await assert.rejects(ollama.chat({ model: "missing", messages }), (err: { name: string; status_code: number; error: string }) => {
-      assert.equal(err.name, "ResponseError");
-      assert.equal(err.status_code, 404);
-      assert.equal(err.error, "model 'missing' not found");
-      return true;
-    });
+    await assert.rejects(
+      ollama.chat({ model: "missing", messages }),
+      (err: { name: string; status_code: number; error: string }) => {
+        assert.equal(err.name, "ResponseError");
+        assert.equal(err.status_code, 404);
+        assert.equal(err.error, "model 'missing' not found");
+        return true;
+      },
+    );
     await assert.rejects(openai.chat.completions.create({ model: "missing", messages }), NotFoundError);
   });
 
@@ -146,7 +157,8 @@ describe("real ollama and openai clients through the proxy", () => {
         for await (const part of await ollama.chat({ model: "qwen3-32b", messages, stream: true })) void part;
       });
       await assert.rejects(async () => {
-        for await (const chunk of await openai.chat.completions.create({ model: "qwen3-32b", messages, stream: true })) void chunk;
+        for await (const chunk of await openai.chat.completions.create({ model: "qwen3-32b", messages, stream: true }))
+          void chunk;
       }, APIError);
       const last = f.outcomes.at(-1);
       assert.equal(last?.status, "upstream_failed");

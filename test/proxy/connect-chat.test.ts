@@ -73,7 +73,10 @@ describe("Connect ChatService.Chat on the traffic port", () => {
         const e = ConnectError.from(err);
         assert.equal(e.code, Code.InvalidArgument);
         const [detail] = e.findDetails(BadRequestSchema);
-        assert.deepEqual(detail?.fieldViolations.map((v) => [v.field, v.description]), [["model", "is required"]]);
+        assert.deepEqual(
+          detail?.fieldViolations.map((v) => [v.field, v.description]),
+          [["model", "is required"]],
+        );
         return true;
       },
     );

@@ -53,14 +53,27 @@ describe("Ollama-faithful paths, methods and errors", () => {
     assert.deepEqual(await noModel.json(), { error: "model is required" });
     const v1 = await post("/v1/chat/completions", "{}");
     assert.equal(v1.status, 400);
-    assert.deepEqual(await v1.json(), { error: { message: "model is required", type: "invalid_request_error", param: null, code: null } });
+    assert.deepEqual(await v1.json(), {
+      error: { message: "model is required", type: "invalid_request_error", param: null, code: null },
+    });
   });
 
   it("applies the variant's options over the client's and forces its keep_alive", async () => {
-    const res = await post("/api/chat", JSON.stringify({ model: "qwen3-32b", messages: [{ role: "user", content: "hi" }], stream: false, options: { num_predict: 10 }, metadata: { app: "x" } }));
+    const res = await post(
+      "/api/chat",
+      JSON.stringify({
+        model: "qwen3-32b",
+        messages: [{ role: "user", content: "hi" }],
+        stream: false,
+        options: { num_predict: 10 },
+        metadata: { app: "x" },
+      }),
+    );
     const answer = (await res.json()) as { eval_count: number; done_reason: string };
     assert.equal(answer.eval_count, 3);
-    const ps = (await (await fetch(`${f.proxy.url}/api/ps`)).json()) as { models: { name: string; model: string; expires_at: string }[] };
+    const ps = (await (await fetch(`${f.proxy.url}/api/ps`)).json()) as {
+      models: { name: string; model: string; expires_at: string }[];
+    };
     const entry = ps.models.find((m) => m.name === "qwen3-32b");
     assert.ok(entry, "the route whose model is resident is listed");
     assert.equal(entry.model, "qwen3-32b");

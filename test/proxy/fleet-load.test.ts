@@ -40,14 +40,24 @@ function chatBody(model: string, stream: boolean): string {
 /** Starts `count` streams on `route` through `proxyUrl` that stay open until `signal` aborts. */
 function hold(proxyUrl: string, route: string, count: number, signal: AbortSignal): Promise<unknown>[] {
   return Array.from({ length: count }, () =>
-    request(`${proxyUrl}/api/chat`, { method: "POST", headers: { "content-type": "application/json" }, body: chatBody(route, true), signal })
+    request(`${proxyUrl}/api/chat`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: chatBody(route, true),
+      signal,
+    })
       .then((res) => res.body.text())
       .catch(() => undefined),
   );
 }
 
 async function chat(proxyUrl: string, route: string): Promise<number> {
-  const res = await request(`${proxyUrl}/api/chat`, { method: "POST", headers: { "content-type": "application/json" }, body: chatBody(route, false), headersTimeout: 10_000 });
+  const res = await request(`${proxyUrl}/api/chat`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: chatBody(route, false),
+    headersTimeout: 10_000,
+  });
   await res.body.text();
   return res.statusCode;
 }
@@ -91,7 +101,10 @@ async function embeddedSetup(): Promise<Setup> {
   };
 }
 
-for (const [kind, setup] of [["a real nats-server", natsSetup], ["the embedded bus", embeddedSetup]] as const) {
+for (const [kind, setup] of [
+  ["a real nats-server", natsSetup],
+  ["the embedded bus", embeddedSetup],
+] as const) {
   describe(`fleet-wide in-flight counts over ${kind}`, () => {
     it("requests held on one proxy make the other prefer the other node, and the counts clear when they end", async () => {
       const env = await setup();
@@ -110,7 +123,17 @@ for (const [kind, setup] of [["a real nats-server", natsSetup], ["the embedded b
         const outcomes: Outcome[] = [];
         for (const id of ["p1", "p2"]) {
           const t = await env.forProxy(id);
-          proxies.push(await startProxy({ store: t.store, bus: t.bus, port: 0, logger, id, closeGraceMs: 200, onOutcome: id === "p2" ? (o) => outcomes.push(o) : undefined }));
+          proxies.push(
+            await startProxy({
+              store: t.store,
+              bus: t.bus,
+              port: 0,
+              logger,
+              id,
+              closeGraceMs: 200,
+              onOutcome: id === "p2" ? (o) => outcomes.push(o) : undefined,
+            }),
+          );
         }
         const [p1, p2] = proxies;
         await Promise.all(proxies.map((p) => p.waitForVersion(1, AbortSignal.timeout(10_000))));
@@ -120,18 +143,30 @@ for (const [kind, setup] of [["a real nats-server", natsSetup], ["the embedded b
         const listening = new AbortController();
         const listenedFrom = performance.now();
         void (async () => {
-          for await (const m of env.control.bus.subscribe(SUBJECTS.fleetLoad("p1"), listening.signal)) reports.push(fromJsonString(FleetLoadSchema, new TextDecoder().decode(m.data)));
+          for await (const m of env.control.bus.subscribe(SUBJECTS.fleetLoad("p1"), listening.signal))
+            reports.push(fromJsonString(FleetLoadSchema, new TextDecoder().decode(m.data)));
         })();
 
         const streams = hold(p1.url, "held", 3, held.signal);
-        const threeOnA = (r: FleetLoad) => r.proxy === "p1" && r.refreshIntervalMs === 1000 && r.nodes.length === 1 && r.nodes[0].url === a.url && r.nodes[0].inFlight === 3;
-        await until("p2 and a bus listener to see p1's 3 requests on node a", () => p2.fleetLoad!.othersInFlight(a.url) === 3 && reports.some(threeOnA));
+        const threeOnA = (r: FleetLoad) =>
+          r.proxy === "p1" &&
+          r.refreshIntervalMs === 1000 &&
+          r.nodes.length === 1 &&
+          r.nodes[0].url === a.url &&
+          r.nodes[0].inFlight === 3;
+        await until(
+          "p2 and a bus listener to see p1's 3 requests on node a",
+          () => p2.fleetLoad!.othersInFlight(a.url) === 3 && reports.some(threeOnA),
+        );
         assert.equal(p1.fleetLoad!.othersInFlight(a.url), 0, "a proxy does not count its own report as another's");
         assert.equal(p2.fleetLoad!.peers(), 1);
 
         // p2 has nothing in flight itself: without p1's counts a and b would look the same.
         for (let i = 0; i < 12; i++) assert.equal(await chat(p2.url, "free"), 200);
-        assert.deepEqual(outcomes.map((o) => o.node), Array(12).fill("b"));
+        assert.deepEqual(
+          outcomes.map((o) => o.node),
+          Array(12).fill("b"),
+        );
 
         held.abort();
         await Promise.all(streams);
@@ -164,7 +199,9 @@ describe("fleet-wide in-flight counts of a proxy that went silent", () => {
       const { state } = parseConfig(config(a.url, b.url), "test config");
       controlPlane = await createControlPlane({ store: env.control.store, bus: env.control.bus, logger, bootstrap: state });
       const t1 = await env.forProxy("p1");
-      proxies.push(await startProxy({ store: t1.store, bus: t1.bus, port: 0, logger, id: "p1", closeGraceMs: 200, fleetLoadRefreshMs: 300 }));
+      proxies.push(
+        await startProxy({ store: t1.store, bus: t1.bus, port: 0, logger, id: "p1", closeGraceMs: 200, fleetLoadRefreshMs: 300 }),
+      );
       const t2 = await env.forProxy("p2");
       proxies.push(await startProxy({ store: t2.store, bus: t2.bus, port: 0, logger, id: "p2", closeGraceMs: 200 }));
       const [p1, p2] = proxies;

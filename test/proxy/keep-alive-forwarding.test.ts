@@ -45,7 +45,11 @@ describe("a variant's keep_alive reaches the node in a form Ollama reads", () =>
         ["/v1/chat/completions", { model: `r${i}`, messages: [{ role: "user", content: "hi" }] }],
       ] as const) {
         const before = seen.length;
-        const res = await fetch(`${f.proxy.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+        const res = await fetch(`${f.proxy.url}${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
         assert.equal(res.status, 200, `${keepAlive} on ${path}: ${await res.clone().text()}`);
         await res.text();
         assert.equal(seen.length, before + 1);

@@ -60,16 +60,23 @@ describe("a node that fails", () => {
     const events = watchNodeHealth(bus);
     const f = await startProxyFixture({
       bus,
-      sims: [{ models: [MODEL], tokensPerSecond: 30, parallel: 8 }, { models: [MODEL], tokensPerSecond: 30, parallel: 8 }],
+      sims: [
+        { models: [MODEL], tokensPerSecond: 30, parallel: 8 },
+        { models: [MODEL], tokensPerSecond: 30, parallel: 8 },
+      ],
     });
     let revived: Simulator | undefined;
     try {
       const [a, b] = f.sims;
       // The model is resident on both nodes, so in-flight counts alone decide.
-      for (const sim of f.sims) await (await fetch(`${sim.url}/api/generate`, { method: "POST", body: JSON.stringify({ model: MODEL }) })).json();
+      for (const sim of f.sims)
+        await (await fetch(`${sim.url}/api/generate`, { method: "POST", body: JSON.stringify({ model: MODEL }) })).json();
       await f.publish({
         version: 1,
-        nodes: [{ id: "a", url: a.url }, { id: "b", url: b.url }],
+        nodes: [
+          { id: "a", url: a.url },
+          { id: "b", url: b.url },
+        ],
         routes: [{ name: "m", variants: [{ name: "v", model: MODEL }] }],
         settings: {
           // Probes every 200 ms; the victim is taken out by its cut streams, a healthy node only after 5 failed probes.
@@ -127,7 +134,10 @@ describe("a node that fails", () => {
       // Every new request goes to the healthy node, without a failed attempt on the dead one.
       const before = b.stats().requests;
       for (let i = 0; i < 20; i++) {
-        const res = await fetch(`${f.proxy.url}/api/chat`, { method: "POST", body: body({ stream: false, options: { num_predict: 2 } }) });
+        const res = await fetch(`${f.proxy.url}/api/chat`, {
+          method: "POST",
+          body: body({ stream: false, options: { num_predict: 2 } }),
+        });
         assert.equal(res.status, 200);
         await res.json();
       }
@@ -140,9 +150,15 @@ describe("a node that fails", () => {
       const back = await events.next((e) => e.node === "a" && e.healthy);
       assert.match(back.reason, /active health check passed/);
       assert.equal(await metric(f, "turnout_proxy_node_healthy", 'node="a"'), 1);
-      await until("the probe to see the model resident on a", async () => (await metric(f, "turnout_proxy_node_model_resident", `node="a",model="${MODEL}"`)) === 1);
+      await until(
+        "the probe to see the model resident on a",
+        async () => (await metric(f, "turnout_proxy_node_model_resident", `node="a",model="${MODEL}"`)) === 1,
+      );
       for (let i = 0; i < 40 && revived.stats().requests === 1; i++) {
-        const res = await fetch(`${f.proxy.url}/api/chat`, { method: "POST", body: body({ stream: false, options: { num_predict: 2 } }) });
+        const res = await fetch(`${f.proxy.url}/api/chat`, {
+          method: "POST",
+          body: body({ stream: false, options: { num_predict: 2 } }),
+        });
         assert.equal(res.status, 200);
         await res.json();
       }
@@ -163,7 +179,10 @@ describe("a node that fails", () => {
       sims: [{ models: [MODEL] }],
       snapshot: (urls) => ({
         version: 1,
-        nodes: [{ id: "dead", url: dead }, { id: "live", url: urls[0] }],
+        nodes: [
+          { id: "dead", url: dead },
+          { id: "live", url: urls[0] },
+        ],
         routes: [{ name: "m", variants: [{ name: "v", model: MODEL }] }],
         settings: { healthCheck: { disabled: true }, outlierDetection: { consecutiveFailures: 2, baseEjectionMs: 300 } },
       }),
@@ -176,10 +195,14 @@ describe("a node that fails", () => {
       };
       // A refusing node also cools down for a second after each refusal, so failures add up over time.
       const sendUntil = (what: string, done: () => boolean) =>
-        until(what, async () => {
-          if (!done()) await send();
-          return done();
-        }, { intervalMs: 0 });
+        until(
+          what,
+          async () => {
+            if (!done()) await send();
+            return done();
+          },
+          { intervalMs: 0 },
+        );
       await sendUntil("a node taken out", () => events.seen.some((e) => !e.healthy));
       const first = await events.next((e) => !e.healthy);
       assert.equal(first.node, "dead");
@@ -205,10 +228,16 @@ describe("a node that fails", () => {
       sims: [{ models: [MODEL], maxQueue: 0 }, { models: [MODEL] }],
       snapshot: (urls) => ({
         version: 1,
-        nodes: [{ id: "busy", url: urls[0] }, { id: "ok", url: urls[1] }],
+        nodes: [
+          { id: "busy", url: urls[0] },
+          { id: "ok", url: urls[1] },
+        ],
         routes: [{ name: "m", variants: [{ name: "v", model: MODEL }] }],
         // Loopback answers are fast; 2 s makes every 503 here count as "suspiciously fast".
-        settings: { healthCheck: { disabled: true }, outlierDetection: { consecutiveFailures: 2, fast503Ms: 2000, baseEjectionMs: 60_000 } },
+        settings: {
+          healthCheck: { disabled: true },
+          outlierDetection: { consecutiveFailures: 2, fast503Ms: 2000, baseEjectionMs: 60_000 },
+        },
       }),
     });
     try {
@@ -218,10 +247,14 @@ describe("a node that fails", () => {
         await res.json();
       };
       // Each 503 also cools the node down for a second: the two failures take a little while.
-      await until("the busy node taken out", async () => {
-        if (!events.seen.some((e) => !e.healthy)) await send();
-        return events.seen.some((e) => !e.healthy);
-      }, { intervalMs: 0 });
+      await until(
+        "the busy node taken out",
+        async () => {
+          if (!events.seen.some((e) => !e.healthy)) await send();
+          return events.seen.some((e) => !e.healthy);
+        },
+        { intervalMs: 0 },
+      );
       const out = await events.next((e) => !e.healthy);
       assert.equal(out.node, "busy");
       assert.match(out.reason, /after 2 consecutive failures \(last: 503 within [\d.]+ ms\)/);

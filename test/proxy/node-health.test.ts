@@ -11,9 +11,11 @@ import { until } from "../support/until.ts";
 const MODEL = "llama3:8b";
 const TIMEOUTS = { connectTimeoutMs: 1000, firstByteTimeoutMs: 5000, idleTimeoutMs: 5000 };
 
-
 async function load(sim: Simulator, keepAlive?: number): Promise<void> {
-  const res = await fetch(`${sim.url}/api/generate`, { method: "POST", body: JSON.stringify({ model: MODEL, keep_alive: keepAlive }) });
+  const res = await fetch(`${sim.url}/api/generate`, {
+    method: "POST",
+    body: JSON.stringify({ model: MODEL, keep_alive: keepAlive }),
+  });
   await res.json();
 }
 
@@ -24,7 +26,9 @@ describe("active health checks", () => {
     const upstream = new NodeUpstream(sim.url, TIMEOUTS);
     upstream.tables = 1;
     const changes: NodeHealthChange[] = [];
-    const settings = resilienceSettings({ healthCheck: { intervalMs: 50, timeoutMs: 2000, unhealthyThreshold: 3, healthyThreshold: 2 } } as never);
+    const settings = resilienceSettings({
+      healthCheck: { intervalMs: 50, timeoutMs: 2000, unhealthyThreshold: 3, healthyThreshold: 2 },
+    } as never);
     upstream.health.configure(settings, "n1", (c) => changes.push(c));
     try {
       // The first probe runs at once and learns what is resident.
@@ -87,12 +91,13 @@ describe("active health checks", () => {
 describe("health across snapshots", () => {
   it("lives with the shared upstream: a snapshot that keeps the node keeps its ejection, one that drops it stops its probes", async () => {
     const upstreams = new Map<string, NodeUpstream>();
-    const spec = (version: number, urls: string[]) => buildSnapshot({
-      version,
-      nodes: urls.map((url, i) => ({ id: `n${i}`, url })),
-      routes: [{ name: "m", variants: [{ name: "v", model: MODEL }] }],
-      settings: { healthCheck: { disabled: true }, outlierDetection: { consecutiveFailures: 1, baseEjectionMs: 60_000 } },
-    });
+    const spec = (version: number, urls: string[]) =>
+      buildSnapshot({
+        version,
+        nodes: urls.map((url, i) => ({ id: `n${i}`, url })),
+        routes: [{ name: "m", variants: [{ name: "v", model: MODEL }] }],
+        settings: { healthCheck: { disabled: true }, outlierDetection: { consecutiveFailures: 1, baseEjectionMs: 60_000 } },
+      });
     const v1 = compileRoutingTable(spec(1, ["http://127.0.0.1:1", "http://127.0.0.1:2"]), upstreams, () => {});
     const n0 = v1.nodes[0].upstream;
     n0.health.onFailure("ECONNREFUSED", true);
@@ -115,17 +120,26 @@ describe("node choice by residency", () => {
       await load(warm);
       await f.publish({
         version: 1,
-        nodes: [{ id: "warm", url: warm.url }, { id: "cold", url: cold.url }],
+        nodes: [
+          { id: "warm", url: warm.url },
+          { id: "cold", url: cold.url },
+        ],
         routes: [{ name: "m", variants: [{ name: "v", model: MODEL }] }],
         settings: { healthCheck: { intervalMs: 200, timeoutMs: 200 } },
       });
       const metrics = async () => await (await fetch(`${f.proxy.url}/metrics`)).text();
       await until("both nodes probed", async () => {
         const text = await metrics();
-        return text.includes('turnout_proxy_node_residency_known{node="cold"} 1') && text.includes(`turnout_proxy_node_model_resident{node="warm",model="${MODEL}"} 1`);
+        return (
+          text.includes('turnout_proxy_node_residency_known{node="cold"} 1') &&
+          text.includes(`turnout_proxy_node_model_resident{node="warm",model="${MODEL}"} 1`)
+        );
       });
       for (let i = 0; i < 20; i++) {
-        const res = await fetch(`${f.proxy.url}/api/chat`, { method: "POST", body: JSON.stringify({ model: "m", stream: false, messages: [{ role: "user", content: `q${i}` }] }) });
+        const res = await fetch(`${f.proxy.url}/api/chat`, {
+          method: "POST",
+          body: JSON.stringify({ model: "m", stream: false, messages: [{ role: "user", content: `q${i}` }] }),
+        });
         assert.equal(res.status, 200);
         await res.json();
       }

@@ -11,9 +11,22 @@ type RequestEvent = Extract<SimEvent, { type: "request" }>;
 
 /** What a client tries to smuggle in: every runner option, plus sampling options that must pass. */
 const CLIENT_OPTIONS = {
-  num_ctx: 131072, num_batch: 1024, num_gpu: 99, main_gpu: 1, use_mmap: false, use_mlock: true, num_thread: 64,
-  low_vram: true, f16_kv: false, logits_all: true, vocab_only: true, numa: true,
-  temperature: 0.2, top_p: 0.9, seed: 7, num_predict: 3,
+  num_ctx: 131072,
+  num_batch: 1024,
+  num_gpu: 99,
+  main_gpu: 1,
+  use_mmap: false,
+  use_mlock: true,
+  num_thread: 64,
+  low_vram: true,
+  f16_kv: false,
+  logits_all: true,
+  vocab_only: true,
+  numa: true,
+  temperature: 0.2,
+  top_p: 0.9,
+  seed: 7,
+  num_predict: 3,
 };
 const SAMPLING = { temperature: 0.2, top_p: 0.9, seed: 7, num_predict: 3 };
 
@@ -41,7 +54,11 @@ describe("options normalised per variant", () => {
 
   async function post(path: string, payload: object): Promise<RequestEvent> {
     const before = seen.length;
-    const res = await fetch(`${f.proxy.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(payload) });
+    const res = await fetch(`${f.proxy.url}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(payload),
+    });
     assert.equal(res.status, 200, await res.clone().text());
     await res.text();
     assert.equal(seen.length, before + 1);

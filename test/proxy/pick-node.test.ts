@@ -8,10 +8,28 @@ import { COLD_PENALTY, COMPARE_ALL_UP_TO, NoNode, pickNode } from "../../src/pro
 const M = "llama3:8b";
 
 /** A node with its counters; `fleet` is the other proxies' in-flight count, or the node's health. */
-function node(id: string, inFlight: number, maxConcurrent = 0, coolUntil = 0, fleet: number | Partial<NodeHealth> = 0, secondsPerRequest = 0): CompiledNode {
+function node(
+  id: string,
+  inFlight: number,
+  maxConcurrent = 0,
+  coolUntil = 0,
+  fleet: number | Partial<NodeHealth> = 0,
+  secondsPerRequest = 0,
+): CompiledNode {
   const fleetInFlight = typeof fleet === "number" ? fleet : 0;
   const h = { available: true, resident: null, ...(typeof fleet === "number" ? {} : fleet) } as NodeHealth;
-  return { id, maxConcurrent, upstream: { inFlight, coolUntil, fleetInFlight, secondsPerRequest, typical: { secondsPerRequest: 0 }, health: h } as NodeUpstream };
+  return {
+    id,
+    maxConcurrent,
+    upstream: {
+      inFlight,
+      coolUntil,
+      fleetInFlight,
+      secondsPerRequest,
+      typical: { secondsPerRequest: 0 },
+      health: h,
+    } as NodeUpstream,
+  };
 }
 
 describe("node choice", () => {
@@ -33,7 +51,12 @@ describe("node choice", () => {
   });
 
   it("compares every candidate of a small variant: the one node with the least expected wait wins every time", () => {
-    const nodes = [node("a", 2, 0, 0, 0, 0.5), node("b", 1, 0, 0, 1, 0.5), node("best", 1, 0, 0, 2, 0.1), node("d", 0, 0, 0, 0, 2)];
+    const nodes = [
+      node("a", 2, 0, 0, 0, 0.5),
+      node("b", 1, 0, 0, 1, 0.5),
+      node("best", 1, 0, 0, 2, 0.1),
+      node("d", 0, 0, 0, 0, 2),
+    ];
     for (let i = 0; i < 100; i++) assert.equal((pickNode(nodes, M) as CompiledNode).id, "best");
   });
 

@@ -4,7 +4,13 @@ import { create } from "@bufbuild/protobuf";
 import { ExperimentSnapshotSchema } from "../../gen/turnout/v1/routing_pb.js";
 import { refKey, verifyRef } from "../../src/assign/feedback-ref.ts";
 import { bucketOf } from "../../src/assign/hash.ts";
-import { OptionsRewrite, RouteProblem, routeRequest, type RouteResult, type RoutedRequest } from "../../src/proxy/routing/route-request.ts";
+import {
+  OptionsRewrite,
+  RouteProblem,
+  routeRequest,
+  type RouteResult,
+  type RoutedRequest,
+} from "../../src/proxy/routing/route-request.ts";
 import { compileRoutingTable, releaseUpstreams } from "../../src/proxy/snapshot/routing-table.ts";
 import type { NodeUpstream } from "../../src/proxy/upstream/node-upstream.ts";
 import { buildSnapshot } from "./proxy-harness.ts";
@@ -23,10 +29,19 @@ const snapshot = buildSnapshot({
         { name: "a", model: "m:a", options: { num_ctx: 8192 }, keepAlive: "300" },
         { name: "b", model: "m:b", keepAlive: "30m" },
       ],
-      split: [{ variant: "a", weight: 50 }, { variant: "b", weight: 50 }],
+      split: [
+        { variant: "a", weight: 50 },
+        { variant: "b", weight: 50 },
+      ],
     },
     { name: "plain:latest", variants: [{ name: "p", model: "m:p" }] },
-    { name: "exp", variants: [{ name: "control", model: "m:c" }, { name: "treat", model: "m:t" }] },
+    {
+      name: "exp",
+      variants: [
+        { name: "control", model: "m:c" },
+        { name: "treat", model: "m:t" },
+      ],
+    },
   ],
 });
 // One experiment on "exp" over the whole layer, arms half and half, entered by region=eu only.
@@ -66,7 +81,9 @@ describe("the route stage", () => {
   });
 
   it("resolves a bare name to its :latest route and serves the default variant without a unit", () => {
-    const r = routed(routeRequest(table, KEY, "r1", "plain", undefined, NO_HEADERS, undefined, undefined, OptionsRewrite.Variant));
+    const r = routed(
+      routeRequest(table, KEY, "r1", "plain", undefined, NO_HEADERS, undefined, undefined, OptionsRewrite.Variant),
+    );
     assert.equal(r.route.name, "plain:latest");
     assert.equal(r.variant.name, "p");
     assert.equal(r.assignment.bucket, -1);
@@ -90,20 +107,56 @@ describe("the route stage", () => {
 
   it("rewrites options and keep_alive per rewrite: the variant's win, /v1 only drops runner options, show leaves both", () => {
     const unitOfA = ["u1", "u2", "u3", "u4", "u5", "u6", "u7", "u8"].find((u) => bucketOf("split-seed", u) < 5000) as string;
-    const variant = routed(routeRequest(table, KEY, "r1", "split", unitOfA, NO_HEADERS, undefined, { num_ctx: 1, temperature: 0.5 }, OptionsRewrite.Variant));
+    const variant = routed(
+      routeRequest(
+        table,
+        KEY,
+        "r1",
+        "split",
+        unitOfA,
+        NO_HEADERS,
+        undefined,
+        { num_ctx: 1, temperature: 0.5 },
+        OptionsRewrite.Variant,
+      ),
+    );
     assert.deepEqual(variant.options, { temperature: 0.5, num_ctx: 8192 });
     assert.equal(variant.keepAlive, 300, "whole seconds are a number, as Ollama takes them");
-    const none = routed(routeRequest(table, KEY, "r1", "split", unitOfA, NO_HEADERS, undefined, undefined, OptionsRewrite.Variant));
+    const none = routed(
+      routeRequest(table, KEY, "r1", "split", unitOfA, NO_HEADERS, undefined, undefined, OptionsRewrite.Variant),
+    );
     assert.deepEqual(none.options, { num_ctx: 8192 }, "the variant's options are added when the client sent none");
-    const v1 = routed(routeRequest(table, KEY, "r1", "split", unitOfA, NO_HEADERS, undefined, { num_ctx: 1, top_p: 0.9 }, OptionsRewrite.ClientOnly));
+    const v1 = routed(
+      routeRequest(
+        table,
+        KEY,
+        "r1",
+        "split",
+        unitOfA,
+        NO_HEADERS,
+        undefined,
+        { num_ctx: 1, top_p: 0.9 },
+        OptionsRewrite.ClientOnly,
+      ),
+    );
     assert.deepEqual(v1.options, { top_p: 0.9 });
     assert.equal(v1.keepAlive, 300);
-    assert.equal(routed(routeRequest(table, KEY, "r1", "split", unitOfA, NO_HEADERS, undefined, undefined, OptionsRewrite.ClientOnly)).options, undefined);
-    const show = routed(routeRequest(table, KEY, "r1", "split", unitOfA, NO_HEADERS, undefined, { num_ctx: 1 }, OptionsRewrite.None));
+    assert.equal(
+      routed(routeRequest(table, KEY, "r1", "split", unitOfA, NO_HEADERS, undefined, undefined, OptionsRewrite.ClientOnly))
+        .options,
+      undefined,
+    );
+    const show = routed(
+      routeRequest(table, KEY, "r1", "split", unitOfA, NO_HEADERS, undefined, { num_ctx: 1 }, OptionsRewrite.None),
+    );
     assert.equal(show.options, undefined);
     assert.equal(show.keepAlive, undefined);
     const unitOfB = ["u1", "u2", "u3", "u4", "u5", "u6", "u7", "u8"].find((u) => bucketOf("split-seed", u) >= 5000) as string;
-    assert.equal(routed(routeRequest(table, KEY, "r1", "split", unitOfB, NO_HEADERS, undefined, undefined, OptionsRewrite.Variant)).keepAlive, "30m");
+    assert.equal(
+      routed(routeRequest(table, KEY, "r1", "split", unitOfB, NO_HEADERS, undefined, undefined, OptionsRewrite.Variant))
+        .keepAlive,
+      "30m",
+    );
   });
 
   it("puts a targeted unit in the experiment's arm with a signed ref; others get the route's own assignment", () => {
@@ -119,23 +172,52 @@ describe("the route stage", () => {
       const check = verifyRef(e.ref, KEY);
       assert.ok(check.ok);
       assert.deepEqual(
-        { experiment: check.fields.experiment, arm: check.fields.arm, requestId: check.fields.requestId, snapshotVersion: check.fields.snapshotVersion },
+        {
+          experiment: check.fields.experiment,
+          arm: check.fields.arm,
+          requestId: check.fields.requestId,
+          snapshotVersion: check.fields.snapshotVersion,
+        },
         { experiment: "e1", arm, requestId: `req-${unit}`, snapshotVersion: 7 },
       );
       arms.add(arm);
     }
     assert.equal(arms.size, 2, "the units cover both arms");
-    const us = routed(routeRequest(table, KEY, "r1", "exp", "alice", { "x-turnout-attr-region": "us" }, undefined, undefined, OptionsRewrite.Variant));
+    const us = routed(
+      routeRequest(
+        table,
+        KEY,
+        "r1",
+        "exp",
+        "alice",
+        { "x-turnout-attr-region": "us" },
+        undefined,
+        undefined,
+        OptionsRewrite.Variant,
+      ),
+    );
     assert.equal(us.assignment.experiment, undefined);
     assert.equal(us.variant.name, "control", "outside the rule: the route's default variant");
-    const byMetadata = routed(routeRequest(table, KEY, "r1", "exp", "alice", NO_HEADERS, { region: "eu" }, undefined, OptionsRewrite.Variant));
+    const byMetadata = routed(
+      routeRequest(table, KEY, "r1", "exp", "alice", NO_HEADERS, { region: "eu" }, undefined, OptionsRewrite.Variant),
+    );
     assert.equal(byMetadata.assignment.experiment?.id, "e1", "the body's metadata is an attribute source too");
     const noUnit = routed(routeRequest(table, KEY, "r1", "exp", undefined, eu, undefined, undefined, OptionsRewrite.Variant));
     assert.equal(noUnit.assignment.experiment, undefined, "a request without a unit is not counted");
   });
 
   it("refuses attributes the experiment's targeting cannot read, naming the field", () => {
-    const r = routeRequest(table, KEY, "r1", "exp", "alice", NO_HEADERS, { region: { nested: true } }, undefined, OptionsRewrite.Variant);
+    const r = routeRequest(
+      table,
+      KEY,
+      "r1",
+      "exp",
+      "alice",
+      NO_HEADERS,
+      { region: { nested: true } },
+      undefined,
+      OptionsRewrite.Variant,
+    );
     assert.equal(r.ok, false);
     assert.equal(!r.ok && r.problem, RouteProblem.InvalidAttributes);
     assert.match(!r.ok ? r.message : "", /^metadata\.region: /);

@@ -84,7 +84,13 @@ function routeOf(route: Route): JsonValue {
     variants: Object.fromEntries(
       [...route.variants].map(([name, v]) => [
         name,
-        { model: v.model, nodes: v.nodes.map((n) => n.id), options: v.options ?? null, keepAlive: v.keepAlive, modelPattern: v.modelPattern.toString("utf8") },
+        {
+          model: v.model,
+          nodes: v.nodes.map((n) => n.id),
+          options: v.options ?? null,
+          keepAlive: v.keepAlive,
+          modelPattern: v.modelPattern.toString("utf8"),
+        },
       ]),
     ),
     split: split === null ? null : route.arms.map((v, i) => ({ variant: v.name, buckets: rangesOf(split, i) })),
@@ -98,7 +104,12 @@ function summarise(table: Table): JsonValue {
   return {
     version: table.version,
     settings: JSON.parse(JSON.stringify(table.settings)) as JsonValue,
-    nodes: table.nodes.map((n) => ({ id: n.id, baseUrl: n.upstream.baseUrl, pathPrefix: n.upstream.prefix, maxConcurrent: n.maxConcurrent })),
+    nodes: table.nodes.map((n) => ({
+      id: n.id,
+      baseUrl: n.upstream.baseUrl,
+      pathPrefix: n.upstream.prefix,
+      maxConcurrent: n.maxConcurrent,
+    })),
     routes: Object.fromEntries([...table.routes].map(([name, route]) => [name, routeOf(route)])),
   };
 }
@@ -113,13 +124,23 @@ function snapshotOf(json: unknown, file: string): RoutingSnapshot {
 
 const DIR = fileURLToPath(new URL("../testdata/routing-table/", import.meta.url));
 
-goldenSuite("routing-table golden cases (test/testdata/routing-table)", DIR, (json, c) => compileTable(snapshotOf(json, c.input)));
+goldenSuite("routing-table golden cases (test/testdata/routing-table)", DIR, (json, c) =>
+  compileTable(snapshotOf(json, c.input)),
+);
 
 describe("routing-table golden cases, beyond their files", () => {
   it("has at least 4 cases, among them splits and experiments", () => {
-    const outputs = goldenCases(DIR).map((c) => readJsonFile(c.output) as { routes: Record<string, { split: unknown; experiments: unknown }> });
+    const outputs = goldenCases(DIR).map(
+      (c) => readJsonFile(c.output) as { routes: Record<string, { split: unknown; experiments: unknown }> },
+    );
     assert.ok(outputs.length >= 4, `only ${outputs.length} cases`);
-    assert.ok(outputs.some((o) => Object.values(o.routes).some((r) => r.split !== null)), "a case compiles a split");
-    assert.ok(outputs.some((o) => Object.values(o.routes).some((r) => r.experiments !== null)), "a case compiles experiments");
+    assert.ok(
+      outputs.some((o) => Object.values(o.routes).some((r) => r.split !== null)),
+      "a case compiles a split",
+    );
+    assert.ok(
+      outputs.some((o) => Object.values(o.routes).some((r) => r.experiments !== null)),
+      "a case compiles experiments",
+    );
   });
 });

@@ -9,7 +9,10 @@ function snapshot(version: number, urls: string[]) {
   return buildSnapshot({
     version,
     nodes: urls.map((url, i) => ({ id: `n${i}`, url, models: i === 0 ? ["a:1"] : [] })),
-    routes: [{ name: "r", variants: [{ name: "v", model: "b:1" }] }, { name: "only:latest", variants: [{ name: "v", model: "a:1" }] }],
+    routes: [
+      { name: "r", variants: [{ name: "v", model: "b:1" }] },
+      { name: "only:latest", variants: [{ name: "v", model: "a:1" }] },
+    ],
   });
 }
 
@@ -17,8 +20,14 @@ describe("compiled routing tables", () => {
   it("resolves variants to the nodes that serve their model and normalises :latest", () => {
     const upstreams = new Map<string, NodeUpstream>();
     const table = compileRoutingTable(snapshot(1, ["http://127.0.0.1:1", "http://127.0.0.1:2"]), upstreams, () => {});
-    assert.deepEqual(table.routes.get("r")!.defaultVariant.nodes.map((n) => n.id), ["n1"]);
-    assert.deepEqual(table.routes.get("only:latest")!.defaultVariant.nodes.map((n) => n.id), ["n0", "n1"]);
+    assert.deepEqual(
+      table.routes.get("r")!.defaultVariant.nodes.map((n) => n.id),
+      ["n1"],
+    );
+    assert.deepEqual(
+      table.routes.get("only:latest")!.defaultVariant.nodes.map((n) => n.id),
+      ["n0", "n1"],
+    );
     assert.equal(resolveRoute(table, "only")?.name, "only:latest");
     assert.equal(resolveRoute(table, "r:latest")?.name, "r");
     assert.equal(resolveRoute(table, "r:other"), undefined);

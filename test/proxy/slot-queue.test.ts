@@ -4,7 +4,8 @@ import { startProxyFixture, type ProxyFixture } from "./proxy-harness.ts";
 import { until } from "../support/until.ts";
 
 const MODEL = "llama3:8b";
-const chat = (extra: object = {}) => JSON.stringify({ model: "m", messages: [{ role: "user", content: "hi" }], stream: false, ...extra });
+const chat = (extra: object = {}) =>
+  JSON.stringify({ model: "m", messages: [{ role: "user", content: "hi" }], stream: false, ...extra });
 
 function oneNode(url: string, settings: object) {
   return {
@@ -17,11 +18,18 @@ function oneNode(url: string, settings: object) {
 
 /** Opens a stream that holds the node's only slot; resolves once its first chunk arrived. */
 async function holdSlot(f: ProxyFixture, tokens: number) {
-  const res = await fetch(`${f.proxy.url}/api/chat`, { method: "POST", body: chat({ stream: true, options: { num_predict: tokens } }) });
+  const res = await fetch(`${f.proxy.url}/api/chat`, {
+    method: "POST",
+    body: chat({ stream: true, options: { num_predict: tokens } }),
+  });
   assert.equal(res.status, 200);
   const reader = res.body!.getReader();
   await reader.read();
-  return { drain: async () => { while (!(await reader.read()).done); } };
+  return {
+    drain: async () => {
+      while (!(await reader.read()).done);
+    },
+  };
 }
 
 async function queued(f: ProxyFixture): Promise<number> {
@@ -29,7 +37,6 @@ async function queued(f: ProxyFixture): Promise<number> {
   const line = text.split("\n").find((l) => l.startsWith('turnout_proxy_node_queued_requests{node="n1"}'));
   return Number(line?.split(" ").at(-1));
 }
-
 
 describe("the bounded wait for a slot when every node of the variant is full", () => {
   it("a request that finds the node full waits and takes the slot when it frees", async () => {
@@ -67,7 +74,14 @@ describe("the bounded wait for a slot when every node of the variant is full", (
       const refused = await fetch(`${f.proxy.url}/v1/chat/completions`, { method: "POST", body: chat() });
       assert.equal(refused.status, 503);
       assert.equal(refused.headers.get("retry-after"), "1");
-      assert.deepEqual(await refused.json(), { error: { message: "server busy, please try again.  maximum pending requests exceeded", type: "api_error", param: null, code: null } });
+      assert.deepEqual(await refused.json(), {
+        error: {
+          message: "server busy, please try again.  maximum pending requests exceeded",
+          type: "api_error",
+          param: null,
+          code: null,
+        },
+      });
 
       const res = await waiting;
       const waited = performance.now() - started;
@@ -91,7 +105,9 @@ describe("the bounded wait for a slot when every node of the variant is full", (
     try {
       const held = await holdSlot(f, 15);
       const controller = new AbortController();
-      const leaving = fetch(`${f.proxy.url}/api/chat`, { method: "POST", body: chat(), signal: controller.signal }).catch((err: Error) => err);
+      const leaving = fetch(`${f.proxy.url}/api/chat`, { method: "POST", body: chat(), signal: controller.signal }).catch(
+        (err: Error) => err,
+      );
       await until("the request to queue", async () => (await queued(f)) === 1);
       controller.abort();
       assert.ok((await leaving) instanceof Error);
@@ -118,11 +134,16 @@ describe("the bounded wait for a slot when every node of the variant is full", (
       const order: number[] = [];
       const waiting: Promise<void>[] = [];
       for (let i = 0; i < 4; i++) {
-        waiting.push(fetch(`${f.proxy.url}/api/chat`, { method: "POST", body: chat({ messages: [{ role: "user", content: `q${i}` }] }) }).then(async (res) => {
-          assert.equal(res.status, 200);
-          await res.json();
-          order.push(i);
-        }));
+        waiting.push(
+          fetch(`${f.proxy.url}/api/chat`, {
+            method: "POST",
+            body: chat({ messages: [{ role: "user", content: `q${i}` }] }),
+          }).then(async (res) => {
+            assert.equal(res.status, 200);
+            await res.json();
+            order.push(i);
+          }),
+        );
         await until(`request ${i} to queue`, async () => (await queued(f)) === i + 1);
       }
       await held.drain();
@@ -141,15 +162,27 @@ describe("the total timeout", () => {
       snapshot: (urls) => ({ ...oneNode(urls[0], { totalTimeoutMs: 400 }), nodes: [{ id: "n1", url: urls[0] }] }),
     });
     try {
-      const native = await fetch(`${f.proxy.url}/api/chat`, { method: "POST", body: chat({ stream: true, options: { num_predict: 50 } }) });
+      const native = await fetch(`${f.proxy.url}/api/chat`, {
+        method: "POST",
+        body: chat({ stream: true, options: { num_predict: 50 } }),
+      });
       assert.equal(native.status, 200);
-      const lines = (await native.text()).trim().split("\n").map((l) => JSON.parse(l) as { error?: string; done?: boolean });
+      const lines = (await native.text())
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { error?: string; done?: boolean });
       assert.equal(lines.at(-1)?.error, "request exceeded the total timeout");
       assert.ok(lines.length > 1 && !lines.some((l) => l.done === true));
 
-      const sse = await fetch(`${f.proxy.url}/v1/chat/completions`, { method: "POST", body: chat({ stream: true, max_tokens: 50 }) });
+      const sse = await fetch(`${f.proxy.url}/v1/chat/completions`, {
+        method: "POST",
+        body: chat({ stream: true, max_tokens: 50 }),
+      });
       const frames = (await sse.text()).trim().split("\n\n");
-      assert.equal(frames.at(-1), 'data: {"error":{"message":"request exceeded the total timeout","type":"api_error","param":null,"code":null}}');
+      assert.equal(
+        frames.at(-1),
+        'data: {"error":{"message":"request exceeded the total timeout","type":"api_error","param":null,"code":null}}',
+      );
 
       const whole = await fetch(`${f.proxy.url}/api/chat`, { method: "POST", body: chat({ options: { num_predict: 50 } }) });
       assert.equal(whole.status, 504);

@@ -4,17 +4,23 @@ import { toBinary } from "@bufbuild/protobuf";
 import { RoutingSnapshotSchema } from "../../gen/turnout/v1/routing_pb.js";
 import { buildSnapshot, startProxyFixture, type SnapshotSpec } from "./proxy-harness.ts";
 
-const body = (extra: object = {}) => JSON.stringify({ model: "m", messages: [{ role: "user", content: "hi" }], stream: false, ...extra });
+const body = (extra: object = {}) =>
+  JSON.stringify({ model: "m", messages: [{ role: "user", content: "hi" }], stream: false, ...extra });
 
 function spec(version: number, urls: string[], defaultVariant = "a"): SnapshotSpec {
   return {
     version,
     nodes: urls.map((url, i) => ({ id: `n${i}`, url })),
-    routes: [{
-      name: "m",
-      defaultVariant,
-      variants: [{ name: "a", model: "model-a:1", nodes: ["n0"] }, { name: "b", model: "model-b:1", nodes: [`n${urls.length - 1}`] }],
-    }],
+    routes: [
+      {
+        name: "m",
+        defaultVariant,
+        variants: [
+          { name: "a", model: "model-a:1", nodes: ["n0"] },
+          { name: "b", model: "model-b:1", nodes: [`n${urls.length - 1}`] },
+        ],
+      },
+    ],
   };
 }
 
@@ -85,7 +91,10 @@ describe("snapshot watch and apply", () => {
       const reportsBefore = f.reports.length;
       await f.store.put("snapshot.current", toBinary(RoutingSnapshotSchema, buildSnapshot(spec(4, [f.sims[0].url], "a"))));
       await f.publish(spec(7, [f.sims[0].url], "b"));
-      assert.deepEqual(f.reports.slice(reportsBefore).map((r) => r.version), [7]);
+      assert.deepEqual(
+        f.reports.slice(reportsBefore).map((r) => r.version),
+        [7],
+      );
       const res = await fetch(`${f.proxy.url}/api/chat`, { method: "POST", body: body() });
       assert.equal(res.headers.get("x-turnout-variant"), "b");
       await res.json();
@@ -100,7 +109,10 @@ describe("snapshot watch and apply", () => {
       snapshot: (urls) => spec(1, urls, "a"),
     });
     try {
-      const old = await fetch(`${f.proxy.url}/api/chat`, { method: "POST", body: body({ stream: true, options: { num_predict: 12 } }) });
+      const old = await fetch(`${f.proxy.url}/api/chat`, {
+        method: "POST",
+        body: body({ stream: true, options: { num_predict: 12 } }),
+      });
       assert.equal(old.headers.get("x-turnout-variant"), "a");
       assert.equal(old.headers.get("x-turnout-snapshot"), "1");
       const reader = old.body!.getReader();
@@ -120,7 +132,10 @@ describe("snapshot watch and apply", () => {
 
       let text = Buffer.from(first.value!).toString();
       for (let r = await reader.read(); !r.done; r = await reader.read()) text += Buffer.from(r.value).toString();
-      const lines = text.trim().split("\n").map((l) => JSON.parse(l));
+      const lines = text
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
       assert.equal(lines.at(-1).done, true, "the old stream finished whole on its old node");
       assert.equal(lines.at(-1).eval_count, 12);
       assert.ok(lines.every((l) => l.model === "m" && l.error === undefined));

@@ -15,7 +15,11 @@ describe("node choice and upstream forwarding", () => {
     const dead = await deadUrl();
     const f = await startProxyFixture({
       sims: [{ models: ["llama3:8b"] }],
-      snapshot: (urls) => oneRoute([{ id: "dead", url: dead }, { id: "live", url: urls[0] }]),
+      snapshot: (urls) =>
+        oneRoute([
+          { id: "dead", url: dead },
+          { id: "live", url: urls[0] },
+        ]),
     });
     try {
       for (let i = 0; i < 20; i++) {
@@ -48,7 +52,11 @@ describe("node choice and upstream forwarding", () => {
   it("retries a 503 answered before the first byte on another node", async () => {
     const f = await startProxyFixture({
       sims: [{ models: ["llama3:8b"], maxQueue: 0 }, { models: ["llama3:8b"] }],
-      snapshot: (urls) => oneRoute([{ id: "busy", url: urls[0] }, { id: "ok", url: urls[1] }]),
+      snapshot: (urls) =>
+        oneRoute([
+          { id: "busy", url: urls[0] },
+          { id: "ok", url: urls[1] },
+        ]),
     });
     try {
       for (let i = 0; i < 20; i++) {
@@ -69,7 +77,10 @@ describe("node choice and upstream forwarding", () => {
       snapshot: (urls) => oneRoute([{ id: "n1", url: urls[0], maxConcurrent: 1 }], { queue: { disabled: true } }),
     });
     try {
-      const first = await fetch(`${f.proxy.url}/api/chat`, { method: "POST", body: chat({ stream: true, options: { num_predict: 10 } }) });
+      const first = await fetch(`${f.proxy.url}/api/chat`, {
+        method: "POST",
+        body: chat({ stream: true, options: { num_predict: 10 } }),
+      });
       assert.equal(first.status, 200);
       const reader = first.body!.getReader();
       await reader.read(); // the first request holds the node's only slot
@@ -95,7 +106,11 @@ describe("node choice and upstream forwarding", () => {
     try {
       const controller = new AbortController();
       const ended = f.sims[0].waitFor("request-end");
-      const res = await fetch(`${f.proxy.url}/api/chat`, { method: "POST", body: chat({ stream: true, options: { num_predict: 200 } }), signal: controller.signal });
+      const res = await fetch(`${f.proxy.url}/api/chat`, {
+        method: "POST",
+        body: chat({ stream: true, options: { num_predict: 200 } }),
+        signal: controller.signal,
+      });
       const reader = res.body!.getReader();
       await reader.read();
       assert.equal(f.sims[0].stats().inFlight, 1);
@@ -118,9 +133,15 @@ describe("node choice and upstream forwarding", () => {
       snapshot: (urls) => oneRoute([{ id: "n1", url: urls[0] }], { idleTimeoutMs: 100 }),
     });
     try {
-      const res = await fetch(`${f.proxy.url}/api/chat`, { method: "POST", body: chat({ stream: true, options: { num_predict: 5 } }) });
+      const res = await fetch(`${f.proxy.url}/api/chat`, {
+        method: "POST",
+        body: chat({ stream: true, options: { num_predict: 5 } }),
+      });
       assert.equal(res.status, 200);
-      const lines = (await res.text()).trim().split("\n").map((l) => JSON.parse(l));
+      const lines = (await res.text())
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
       assert.match(lines.at(-1).error, /idle timeout/);
       assert.ok(!lines.some((l) => l.done === true));
     } finally {

@@ -50,7 +50,9 @@ routes:
 `;
 
 /** Starts the gateway; the canary's node fails `canaryErrorRate` of its requests. */
-export async function startRolloutGateway(options: { canaryErrorRate?: number; rollouts?: ControlPlaneOptions["rollouts"] } = {}): Promise<RolloutGateway> {
+export async function startRolloutGateway(
+  options: { canaryErrorRate?: number; rollouts?: ControlPlaneOptions["rollouts"] } = {},
+): Promise<RolloutGateway> {
   const sim = { models: ["qwen3:8b"], parallel: 64, ttftMs: 5, outputTokens: 4 };
   const stable = await startSimulator(sim);
   const canary = await startSimulator({ ...sim, errorRate: options.canaryErrorRate ?? 0, seed: 7 });
@@ -72,7 +74,17 @@ export async function startRolloutGateway(options: { canaryErrorRate?: number; r
     return { controlPlane, server };
   };
   let control: { controlPlane: ControlPlane; server: AdminServer } = await plane();
-  const proxy = await startProxy({ store: transport.store, bus: transport.bus, outcomes: transport.outcomes, port: 0, host: "127.0.0.1", logger, id: "p1", heartbeatMs: 250, dataDir: join(dir, "proxy") });
+  const proxy = await startProxy({
+    store: transport.store,
+    bus: transport.bus,
+    outcomes: transport.outcomes,
+    port: 0,
+    host: "127.0.0.1",
+    logger,
+    id: "p1",
+    heartbeatMs: 250,
+    dataDir: join(dir, "proxy"),
+  });
   const clients = (url: string) => {
     const t = createConnectTransport({ baseUrl: url, httpVersion: "1.1" });
     return { admin: createClient(AdminService, t), rollouts: createClient(RolloutService, t) };

@@ -30,7 +30,6 @@ after(async () => {
   await nats.stop();
 });
 
-
 interface Control {
   transport: NatsTransport;
   controlPlane: ControlPlane;
@@ -65,12 +64,22 @@ test("NATS: two control planes drive a rollout once; when the driving one stops 
   const a = await startControl("a");
   const b = await startControl("b");
   const proxyTransport = await createNatsTransport({ servers: nats.url, name: "turnout-proxy", logger });
-  const proxy = await startProxy({ store: proxyTransport.store, bus: proxyTransport.bus, outcomes: proxyTransport.outcomes, port: 0, host: "127.0.0.1", logger, id: "p1", heartbeatMs: 250 });
+  const proxy = await startProxy({
+    store: proxyTransport.store,
+    bus: proxyTransport.bus,
+    outcomes: proxyTransport.outcomes,
+    port: 0,
+    host: "127.0.0.1",
+    logger,
+    id: "p1",
+    heartbeatMs: 250,
+  });
   const load = startLoad(proxy.url, 3);
   const events = new AbortController();
   const published: Record<string, unknown>[] = [];
   void (async () => {
-    for await (const m of proxyTransport.bus.subscribe(SUBJECTS.rolloutEvents, events.signal)) published.push(JSON.parse(new TextDecoder().decode(m.data)) as Record<string, unknown>);
+    for await (const m of proxyTransport.bus.subscribe(SUBJECTS.rolloutEvents, events.signal))
+      published.push(JSON.parse(new TextDecoder().decode(m.data)) as Record<string, unknown>);
   })();
   let aStopped = false;
   let bStopped = false;
@@ -86,30 +95,56 @@ test("NATS: two control planes drive a rollout once; when the driving one stops 
 
   // Started through b; b holds the lease and drives it. a sees the same record.
   const intervalMs = 2500;
-  const { rollout } = await b.rollouts.startRollout({ route: "chat", to: "canary", steps: [10, 40, 100], intervalMs, gates: { maxErrorRate: 0.05, minSamples: 10 } });
+  const { rollout } = await b.rollouts.startRollout({
+    route: "chat",
+    to: "canary",
+    steps: [10, 40, 100],
+    intervalMs,
+    gates: { maxErrorRate: 0.05, minSamples: 10 },
+  });
   const id = rollout!.id;
   await assert.rejects(a.rollouts.startRollout({ route: "chat", to: "canary" }), /route "chat" already has an active rollout/);
-  const dwelling = await until("step 2 dwelling", async () => {
-    const r = (await a.rollouts.getRollout({ id })).rollout!;
-    return r.step === 2 && r.phase === RolloutPhase.DWELLING ? r : undefined;
-  }, { timeoutMs: 20_000 });
+  const dwelling = await until(
+    "step 2 dwelling",
+    async () => {
+      const r = (await a.rollouts.getRollout({ id })).rollout!;
+      return r.step === 2 && r.phase === RolloutPhase.DWELLING ? r : undefined;
+    },
+    { timeoutMs: 20_000 },
+  );
 
   // b stops (gives its lease up); a takes over at step 2 and waits out the stored dwell.
   await stopControl(b);
   bStopped = true;
-  const r = await until("the rollout to complete on a", async () => {
-    const x = (await a.rollouts.getRollout({ id })).rollout!;
-    return x.state === RolloutState.COMPLETED ? x : undefined;
-  }, { timeoutMs: 20_000 });
+  const r = await until(
+    "the rollout to complete on a",
+    async () => {
+      const x = (await a.rollouts.getRollout({ id })).rollout!;
+      return x.state === RolloutState.COMPLETED ? x : undefined;
+    },
+    { timeoutMs: 20_000 },
+  );
   assert.equal(r.canaryPercent, 100);
   const { entries } = await a.rollouts.getAuditLog({ rolloutId: id });
-  assert.deepEqual(entries.filter((e) => e.kind !== "held").map((e) => [e.kind, e.step]), [["started", 0], ["step", 1], ["step", 2], ["completed", 3]], "every step applied once, across two control planes");
+  assert.deepEqual(
+    entries.filter((e) => e.kind !== "held").map((e) => [e.kind, e.step]),
+    [
+      ["started", 0],
+      ["step", 1],
+      ["step", 2],
+      ["completed", 3],
+    ],
+    "every step applied once, across two control planes",
+  );
   const completedAt = timestampMs(entries.at(-1)!.at!);
   assert.ok(completedAt - timestampMs(dwelling.dwellEndsAt!) < intervalMs, "the takeover continued the stored dwell");
   const current = await a.controlPlane.admin.getCurrentModel("chat");
   assert.equal(current.variant, "canary");
   await until("the completed event on NATS", async () => published.some((e) => e.kind === "completed" && e.rolloutId === id));
-  assert.deepEqual(published.filter((e) => e.rolloutId === id && e.kind !== "held").map((e) => e.kind), ["started", "step", "step", "completed"]);
+  assert.deepEqual(
+    published.filter((e) => e.rolloutId === id && e.kind !== "held").map((e) => e.kind),
+    ["started", "step", "step", "completed"],
+  );
 
   // b restarts and finds the finished rollout as it was.
   const b2 = await startControl("b");

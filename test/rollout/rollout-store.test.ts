@@ -48,13 +48,21 @@ test("one active rollout per route: the claim is compare-and-swap", async (t) =>
 
 test("rollout records are CAS-written and audit entries get consecutive sequence numbers", async (t) => {
   const rs = open(t);
-  const { rollout } = startRollout({ id: "r-1", route: "chat", from: "a", to: "b", steps: [50, 100], intervalMs: 1000, gates: undefined }, 1_000_000);
+  const { rollout } = startRollout(
+    { id: "r-1", route: "chat", from: "a", to: "b", steps: [50, 100], intervalMs: 1000, gates: undefined },
+    1_000_000,
+  );
   const stored = await rs.put(rollout, 0);
   await assert.rejects(rs.put(rollout, 0), /aborted|expected|exists/i);
   const again = await rs.put({ ...stored, step: 1 }, Number(stored.revision));
   assert.equal((await rs.get("r-1"))!.step, 1);
   assert.equal((await rs.get("r-1"))!.revision, again.revision);
-  const appended = await Promise.all(["started", "step", "completed"].map((kind) => rs.appendAudit(create(RolloutEventSchema, { rolloutId: "r-1", kind }))));
+  const appended = await Promise.all(
+    ["started", "step", "completed"].map((kind) => rs.appendAudit(create(RolloutEventSchema, { rolloutId: "r-1", kind }))),
+  );
   assert.deepEqual(appended.map((e) => e.seq).sort(), [1, 2, 3]);
-  assert.deepEqual((await rs.audit("r-1")).map((e) => e.seq), [1, 2, 3]);
+  assert.deepEqual(
+    (await rs.audit("r-1")).map((e) => e.seq),
+    [1, 2, 3],
+  );
 });

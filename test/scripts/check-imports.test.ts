@@ -50,7 +50,8 @@ test("finds no circle in an acyclic tree, nor in imports that only comments and 
   const root = tree(t, {
     "a.ts": 'import { b } from "./b.ts";\nimport { c } from "./sub/c.ts";\nexport const a = b + c;\n',
     "b.ts": 'import { c } from "./sub/c.ts";\n// import { a } from "./a.ts";\nexport const b = c;\n',
-    "sub/c.ts": 'import type { Pool } from "undici";\n/** import("../a.ts") */\nexport const c = 1;\nexport const s = \'import "../a.ts"\';\nexport type P = Pool;\n',
+    "sub/c.ts":
+      'import type { Pool } from "undici";\n/** import("../a.ts") */\nexport const c = 1;\nexport const s = \'import "../a.ts"\';\nexport type P = Pool;\n',
   });
   assert.deepEqual(findImportCycles(root), []);
 });

@@ -18,7 +18,9 @@ const NOT_FOUND = 5;
 
 /** `buf curl --reflect` over gRPC with HTTP/2 prior knowledge, run away from the repo's protos. */
 async function bufCurl(...args: string[]): Promise<string> {
-  const { stdout } = await run(buf, ["curl", "--reflect", "--protocol", "grpc", "--http2-prior-knowledge", ...args], { cwd: "/" });
+  const { stdout } = await run(buf, ["curl", "--reflect", "--protocol", "grpc", "--http2-prior-knowledge", ...args], {
+    cwd: "/",
+  });
   return stdout;
 }
 
@@ -28,7 +30,13 @@ function importsFirst(files: FileDescriptorProto[]): FileDescriptorProto[] {
   const out: FileDescriptorProto[] = [];
   while (out.length < files.length) {
     const ready = files.filter((f) => !done.has(f.name) && f.dependency.every((d) => done.has(d)));
-    assert.ok(ready.length > 0, `imports missing: ${files.filter((f) => !done.has(f.name)).map((f) => `${f.name} → ${f.dependency}`).join("; ")}`);
+    assert.ok(
+      ready.length > 0,
+      `imports missing: ${files
+        .filter((f) => !done.has(f.name))
+        .map((f) => `${f.name} → ${f.dependency}`)
+        .join("; ")}`,
+    );
     for (const f of ready) {
       done.add(f.name);
       out.push(f);
@@ -68,7 +76,9 @@ test("buf curl --reflect lists, describes and calls the admin services with no p
     const alphaMethods = (await bufCurl("--reflect-protocol", "grpc-v1alpha", "--list-methods", gw.adminUrl)).trim().split("\n");
     assert.deepEqual(alphaMethods, methods);
 
-    const current = JSON.parse(await bufCurl("-d", JSON.stringify({ route: "qwen3-32b" }), `${gw.adminUrl}/turnout.v1.AdminService/GetCurrentModel`));
+    const current = JSON.parse(
+      await bufCurl("-d", JSON.stringify({ route: "qwen3-32b" }), `${gw.adminUrl}/turnout.v1.AdminService/GetCurrentModel`),
+    );
     assert.equal(current.variant, "big");
     assert.equal(current.model, "qwen3:32b");
   });
@@ -90,7 +100,10 @@ test("v1alpha reflection answers symbols, files with their imports, extensions a
   await withGateway(async (gw) => {
     const sessions = new Http2SessionManager(gw.adminUrl);
     try {
-      const client = createClient(v1alpha.ServerReflection, createGrpcTransport({ baseUrl: gw.adminUrl, sessionManager: sessions }));
+      const client = createClient(
+        v1alpha.ServerReflection,
+        createGrpcTransport({ baseUrl: gw.adminUrl, sessionManager: sessions }),
+      );
       type Req = MessageInitShape<typeof v1alpha.ServerReflectionRequestSchema>["messageRequest"];
       const asks: Req[] = [
         { case: "listServices", value: "*" },
@@ -119,18 +132,27 @@ test("v1alpha reflection answers symbols, files with their imports, extensions a
       const files = bySymbol.value.fileDescriptorProto.map((b) => fromBinary(FileDescriptorProtoSchema, b));
       assert.equal(files[0].name, "turnout/v1/admin.proto");
       const registry = createFileRegistry(create(FileDescriptorSetSchema, { file: importsFirst(files) }));
-      assert.equal(registry.getService("turnout.v1.AdminService")?.methods.some((m) => m.name === "GetCurrentModel"), true);
+      assert.equal(
+        registry.getService("turnout.v1.AdminService")?.methods.some((m) => m.name === "GetCurrentModel"),
+        true,
+      );
 
       // Same stream: the imports were sent already, the requested file always is.
       assert.equal(byName.case, "fileDescriptorResponse");
-      assert.deepEqual(byName.value.fileDescriptorProto.map((b) => fromBinary(FileDescriptorProtoSchema, b).name), ["turnout/v1/admin.proto"]);
+      assert.deepEqual(
+        byName.value.fileDescriptorProto.map((b) => fromBinary(FileDescriptorProtoSchema, b).name),
+        ["turnout/v1/admin.proto"],
+      );
 
       assert.equal(unknown.case, "errorResponse");
       assert.equal(unknown.value.errorCode, NOT_FOUND);
       assert.equal(extension.case, "errorResponse");
       assert.equal(extension.value.errorCode, NOT_FOUND);
       assert.equal(numbers.case, "allExtensionNumbersResponse");
-      assert.deepEqual(numbers.value, create(v1alpha.ExtensionNumberResponseSchema, { baseTypeName: "turnout.v1.Node", extensionNumber: [] }));
+      assert.deepEqual(
+        numbers.value,
+        create(v1alpha.ExtensionNumberResponseSchema, { baseTypeName: "turnout.v1.Node", extensionNumber: [] }),
+      );
       assert.equal(unknownType.case, "errorResponse");
       assert.equal(unknownType.value.errorCode, NOT_FOUND);
     } finally {

@@ -13,7 +13,7 @@ describe("the real client libraries against the simulator", () => {
   before(async () => {
     sim = await startSimulator({ models: ["qwen3:32b", "qwen3:8b"], outputTokens: 6, tokensPerSecond: 2000 });
     ollama = new Ollama({ host: sim.url });
-    openai = new OpenAI({ baseURL: sim.url + "/v1", apiKey: "x", maxRetries: 0 });
+    openai = new OpenAI({ baseURL: `${sim.url}/v1`, apiKey: "x", maxRetries: 0 });
   });
   after(() => sim.close());
 
@@ -45,7 +45,10 @@ describe("the real client libraries against the simulator", () => {
     const e = await ollama.embed({ model: "qwen3:8b", input: ["a", "b"] });
     assert.equal(e.embeddings.length, 2);
     const list = await ollama.list();
-    assert.deepEqual(list.models.map((m) => m.name), ["qwen3:32b", "qwen3:8b"]);
+    assert.deepEqual(
+      list.models.map((m) => m.name),
+      ["qwen3:32b", "qwen3:8b"],
+    );
     const ps = await ollama.ps();
     assert.ok(ps.models.some((m) => m.name === "qwen3:8b"));
     const show = await ollama.show({ model: "qwen3:8b" });
@@ -72,7 +75,12 @@ describe("the real client libraries against the simulator", () => {
   });
 
   test("openai streams a chat with usage", async () => {
-    const stream = await openai.chat.completions.create({ model: "qwen3:8b", messages, stream: true, stream_options: { include_usage: true } });
+    const stream = await openai.chat.completions.create({
+      model: "qwen3:8b",
+      messages,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let text = "";
     let finish: string | null = null;
     let usage;
@@ -111,20 +119,29 @@ describe("the real client libraries against the simulator", () => {
     await assert.rejects(async () => {
       for await (const _ of await ollama.chat({ model: "qwen3:8b", messages, stream: true })) void _;
     }, /simulated failure/);
-    await assert.rejects(async () => {
-      const stream = await openai.chat.completions.create({ model: "qwen3:8b", messages, stream: true });
-      for await (const _ of stream) void _;
-    }, (err: Error) => {
-      assert.ok(err instanceof OpenAI.APIError);
-      assert.match(err.message, /simulated failure/);
-      return true;
-    });
+    await assert.rejects(
+      async () => {
+        const stream = await openai.chat.completions.create({ model: "qwen3:8b", messages, stream: true });
+        for await (const _ of stream) void _;
+      },
+      (err: Error) => {
+        assert.ok(err instanceof OpenAI.APIError);
+        assert.match(err.message, /simulated failure/);
+        return true;
+      },
+    );
   });
 
   test("an injected 500 reaches both clients as an error", async (t) => {
     sim.setFaults({ errorRate: 1 });
     t.after(() => sim.setFaults({ errorRate: 0 }));
-    await assert.rejects(ollama.chat({ model: "qwen3:8b", messages }), (err: Error & { status_code?: number }) => err.status_code === 500);
-    await assert.rejects(openai.chat.completions.create({ model: "qwen3:8b", messages }), (err: Error) => err instanceof OpenAI.InternalServerError);
+    await assert.rejects(
+      ollama.chat({ model: "qwen3:8b", messages }),
+      (err: Error & { status_code?: number }) => err.status_code === 500,
+    );
+    await assert.rejects(
+      openai.chat.completions.create({ model: "qwen3:8b", messages }),
+      (err: Error) => err instanceof OpenAI.InternalServerError,
+    );
   });
 });

@@ -23,14 +23,20 @@ export async function get(url: string, method = "GET"): Promise<Answer> {
 /** NDJSON lines, parsed; asserts every line ends with a newline. */
 export function ndjson(text: string): Record<string, any>[] {
   if (!text.endsWith("\n")) throw new Error(`NDJSON does not end with a newline: ${JSON.stringify(text.slice(-40))}`);
-  return text.trimEnd().split("\n").map((l) => JSON.parse(l));
+  return text
+    .trimEnd()
+    .split("\n")
+    .map((l) => JSON.parse(l));
 }
 
 /** The `data:` payloads of an SSE body, in order; asserts the `data: …\n\n` framing. */
 export function sseData(text: string): string[] {
   if (!text.endsWith("\n\n")) throw new Error("SSE does not end with a blank line");
-  return text.slice(0, -2).split("\n\n").map((frame) => {
-    if (!frame.startsWith("data: ")) throw new Error(`bad SSE frame ${JSON.stringify(frame)}`);
-    return frame.slice(6);
-  });
+  return text
+    .slice(0, -2)
+    .split("\n\n")
+    .map((frame) => {
+      if (!frame.startsWith("data: ")) throw new Error(`bad SSE frame ${JSON.stringify(frame)}`);
+      return frame.slice(6);
+    });
 }

@@ -76,11 +76,17 @@ test("the content hash ignores version, parent, time and map insertion order", (
 test("reports a content hash that does not match the content", () => {
   const s = valid();
   s.routes[1].seed = "changed";
-  assert.deepEqual(checkSnapshot(s).map((p) => p.field), ["content_hash"]);
+  assert.deepEqual(
+    checkSnapshot(s).map((p) => p.field),
+    ["content_hash"],
+  );
 });
 
 test("reports version 0 and a parent that is not older", () => {
-  assert.deepEqual(broken((s) => (s.version = 0n)), ["version: must be at least 1"]);
+  assert.deepEqual(
+    broken((s) => (s.version = 0n)),
+    ["version: must be at least 1"],
+  );
   assert.match(broken((s) => (s.parentVersion = 3n)).join(), /^parent_version: must be less than version/);
 });
 
@@ -142,14 +148,14 @@ test("reports a variant whose nodes do not serve its model", () => {
 });
 
 test("reports weights out of range or not summing to 100", () => {
-  assert.deepEqual(broken((s) => (s.routes[0].arms[1].weight = 20)), [
-    "routes[0].arms[1].ranges: own 1000 buckets but weight 20% needs 2000",
-    "routes[0].arms: weights must sum to 100, got 110",
-  ]);
-  assert.deepEqual(broken((s) => (s.routes[0].arms[1].weight = 101)), [
-    "routes[0].arms[1].weight: must be between 0 and 100, got 101",
-    "routes[0].arms: weights must sum to 100, got 191",
-  ]);
+  assert.deepEqual(
+    broken((s) => (s.routes[0].arms[1].weight = 20)),
+    ["routes[0].arms[1].ranges: own 1000 buckets but weight 20% needs 2000", "routes[0].arms: weights must sum to 100, got 110"],
+  );
+  assert.deepEqual(
+    broken((s) => (s.routes[0].arms[1].weight = 101)),
+    ["routes[0].arms[1].weight: must be between 0 and 100, got 101", "routes[0].arms: weights must sum to 100, got 191"],
+  );
 });
 
 test("reports overlapping, unsorted, out-of-range and uncovering bucket ranges", () => {
@@ -183,10 +189,16 @@ test("reports overlapping, unsorted, out-of-range and uncovering bucket ranges",
     broken((s) => {
       s.routes[0].arms[1].ranges = [r(8000, 9000)];
     }),
-    ["routes[0].arms[1].ranges[0]: bucket 8000 is also owned by routes[0].arms[0]", "routes[0].arms: bucket 9000 is owned by no arm (arms must cover 0..9999)"],
+    [
+      "routes[0].arms[1].ranges[0]: bucket 8000 is also owned by routes[0].arms[0]",
+      "routes[0].arms: bucket 9000 is owned by no arm (arms must cover 0..9999)",
+    ],
   );
 });
 
 test("reports an invalid unit header", () => {
-  assert.deepEqual(broken((s) => (s.settings!.unitHeader = "x user")), ['settings.unit_header: "x user" is not a valid header name']);
+  assert.deepEqual(
+    broken((s) => (s.settings!.unitHeader = "x user")),
+    ['settings.unit_header: "x user" is not a valid header name'],
+  );
 });

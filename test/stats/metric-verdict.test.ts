@@ -18,11 +18,26 @@ test("a significant drop in time to first token reads as faster: 'B is 12% faste
 });
 
 test("direction decides better or worse: more latency and more errors are worse, more thumbs-up better", () => {
-  assert.deepEqual(metricVerdict({ arm: "B", metric: VerdictMetrics.latency, test: result(0.34, 0.0004) }), { outcome: "worse", text: "B is 34% slower end to end (p<0.001)" });
-  assert.deepEqual(metricVerdict({ arm: "canary", metric: VerdictMetrics.errorRate, test: result(0.5, 0.02) }), { outcome: "worse", text: "canary has a 50% higher error rate (p=0.02)" });
-  assert.deepEqual(metricVerdict({ arm: "B", metric: VerdictMetrics.thumbsUp, test: result(0.034, 0.041) }), { outcome: "better", text: "B gets 3.4% more thumbs-up (p=0.041)" });
-  assert.deepEqual(metricVerdict({ arm: "B", metric: VerdictMetrics.tokensPerSecond, test: result(-0.08, 0.01) }), { outcome: "worse", text: "B generates 8% fewer tokens/s (p=0.01)" });
-  assert.deepEqual(metricVerdict({ arm: "B", metric: { name: "task completion", direction: "higher" }, test: result(0.2, 0.001) }), { outcome: "better", text: "B is 20% higher on task completion (p=0.001)" });
+  assert.deepEqual(metricVerdict({ arm: "B", metric: VerdictMetrics.latency, test: result(0.34, 0.0004) }), {
+    outcome: "worse",
+    text: "B is 34% slower end to end (p<0.001)",
+  });
+  assert.deepEqual(metricVerdict({ arm: "canary", metric: VerdictMetrics.errorRate, test: result(0.5, 0.02) }), {
+    outcome: "worse",
+    text: "canary has a 50% higher error rate (p=0.02)",
+  });
+  assert.deepEqual(metricVerdict({ arm: "B", metric: VerdictMetrics.thumbsUp, test: result(0.034, 0.041) }), {
+    outcome: "better",
+    text: "B gets 3.4% more thumbs-up (p=0.041)",
+  });
+  assert.deepEqual(metricVerdict({ arm: "B", metric: VerdictMetrics.tokensPerSecond, test: result(-0.08, 0.01) }), {
+    outcome: "worse",
+    text: "B generates 8% fewer tokens/s (p=0.01)",
+  });
+  assert.deepEqual(
+    metricVerdict({ arm: "B", metric: { name: "task completion", direction: "higher" }, test: result(0.2, 0.001) }),
+    { outcome: "better", text: "B is 20% higher on task completion (p=0.001)" },
+  );
 });
 
 test("no significant difference says how many more users are needed", () => {
@@ -40,20 +55,38 @@ test("no significant difference says how many more users are needed", () => {
 
 test("no difference with enough users, or without a sample size, still gives the p-value", () => {
   const enough = { perArm: 100, remaining: 0, effect: 0.05, scale: "relative" as const };
-  assert.equal(metricVerdict({ arm: "B", metric: VerdictMetrics.errorRate, test: result(0.01, 0.62), needed: enough }).text, "no difference in error rate (p=0.62)");
-  assert.equal(metricVerdict({ arm: "B", metric: VerdictMetrics.errorRate, test: result(0.01, 0.62) }).text, "no difference in error rate yet (p=0.62)");
+  assert.equal(
+    metricVerdict({ arm: "B", metric: VerdictMetrics.errorRate, test: result(0.01, 0.62), needed: enough }).text,
+    "no difference in error rate (p=0.62)",
+  );
+  assert.equal(
+    metricVerdict({ arm: "B", metric: VerdictMetrics.errorRate, test: result(0.01, 0.62) }).text,
+    "no difference in error rate yet (p=0.62)",
+  );
 });
 
 test("too little data is said so; a zero control mean falls back to the absolute difference", () => {
   const none = welchTest(meanMoments({ n: 1, sum: 1, sumSquares: 1 }), meanMoments({ n: 1, sum: 1, sumSquares: 1 }));
-  assert.deepEqual(metricVerdict({ arm: "B", metric: VerdictMetrics.latency, test: none }), { outcome: "insufficient", text: "not enough data on latency yet" });
-  const errors = welchTest(ratioMoments({ n: 500, numerator: 0, numeratorSquares: 0, denominator: 2000, denominatorSquares: 10000, products: 0 }), proportionMoments({ n: 500, successes: 40 }));
-  assert.equal(metricVerdict({ arm: "B", metric: VerdictMetrics.errorRate, test: errors }).text, "B is worse on error rate (+0.08, p<0.001)");
+  assert.deepEqual(metricVerdict({ arm: "B", metric: VerdictMetrics.latency, test: none }), {
+    outcome: "insufficient",
+    text: "not enough data on latency yet",
+  });
+  const errors = welchTest(
+    ratioMoments({ n: 500, numerator: 0, numeratorSquares: 0, denominator: 2000, denominatorSquares: 10000, products: 0 }),
+    proportionMoments({ n: 500, successes: 40 }),
+  );
+  assert.equal(
+    metricVerdict({ arm: "B", metric: VerdictMetrics.errorRate, test: errors }).text,
+    "B is worse on error rate (+0.08, p<0.001)",
+  );
 });
 
 test("sequential results are phrased the same way", () => {
   const s = sequentialInterval(proportionMoments({ n: 3000, successes: 1396 }), proportionMoments({ n: 3461, successes: 2422 }));
-  assert.equal(metricVerdict({ arm: "B", metric: VerdictMetrics.successRate, test: s }).text, "B has a 50% higher success rate (p<0.001)");
+  assert.equal(
+    metricVerdict({ arm: "B", metric: VerdictMetrics.successRate, test: s }).text,
+    "B has a 50% higher success rate (p<0.001)",
+  );
 });
 
 test("numbers are formatted for people", () => {

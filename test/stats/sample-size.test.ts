@@ -27,7 +27,12 @@ test("users needed for a relative lift counts what each arm still lacks", () => 
   assert.equal(r.remaining, 393 - 100 + (393 - 120));
   assert.equal(r.scale, "relative");
   assert.equal(usersNeeded(control, treatment, { absoluteEffect: 0.1 }).perArm, 393);
-  assert.equal(usersNeeded(proportionMoments({ n: 1000, successes: 500 }), proportionMoments({ n: 1000, successes: 500 }), { relativeEffect: 0.2 }).remaining, 0);
+  assert.equal(
+    usersNeeded(proportionMoments({ n: 1000, successes: 500 }), proportionMoments({ n: 1000, successes: 500 }), {
+      relativeEffect: 0.2,
+    }).remaining,
+    0,
+  );
 });
 
 test("by default it sizes for the observed effect; no effect needs infinitely many", () => {
@@ -57,5 +62,8 @@ test("rejects bad options naming the field", () => {
   assert.throws(() => sampleSizePerArm(1, 1, 0.5, { alpha: 0 }), /^RangeError: alpha: /);
   assert.throws(() => sampleSizePerArm(-1, 1, 0.5), /^RangeError: varianceControl: /);
   assert.throws(() => sampleSizePerArm(1, 1, NaN), /^RangeError: effect: /);
-  assert.throws(() => usersNeeded(proportionMoments({ n: 10, successes: 0 }), proportionMoments({ n: 10, successes: 1 })), /^RangeError: relativeEffect: /);
+  assert.throws(
+    () => usersNeeded(proportionMoments({ n: 10, successes: 0 }), proportionMoments({ n: 10, successes: 1 })),
+    /^RangeError: relativeEffect: /,
+  );
 });

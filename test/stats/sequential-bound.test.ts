@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { harmIncreaseTest, oneSidedHalfwidth, oneSidedRho, rateDifference } from "../../src/stats/sequential-bound.ts";
 
-const close = (actual: number, expected: number, tol = 1e-9) => assert.ok(Math.abs(actual - expected) <= tol, `${actual} is not ${expected} ± ${tol}`);
+const close = (actual: number, expected: number, tol = 1e-9) =>
+  assert.ok(Math.abs(actual - expected) <= tol, `${actual} is not ${expected} ± ${tol}`);
 
 // gbstats tests/frequentist/test_tests.py, TestSequentialOneSided{Greater,Lesser}TTest, absolute
 // difference, default config (α 0.05, tuning 5000): stat_a SampleMean(sum 1396.87, sum² 52377.9767,

@@ -31,7 +31,9 @@ test("matches gbstats test_sequential_test_runs (tuning 1000, relative)", () => 
 });
 
 test("matches gbstats test_sequential_test_runs_prop (proportions, default tuning 5000)", () => {
-  const r = ok(sequentialInterval(proportionMoments({ n: 3000, successes: 1396 }), proportionMoments({ n: 3461, successes: 2422 })));
+  const r = ok(
+    sequentialInterval(proportionMoments({ n: 3000, successes: 1396 }), proportionMoments({ n: 3461, successes: 2422 })),
+  );
   near(r.relative!.estimate, 0.50386, 5e-6, "estimate");
   near(r.relative!.se, 0.03386, 5e-6, "se");
   near(r.relative!.ci[0], 0.40098, 5e-6, "ci lower");
@@ -40,7 +42,13 @@ test("matches gbstats test_sequential_test_runs_prop (proportions, default tunin
 });
 
 test("matches gbstats test_analyze_metric_df_sequential (tuning 600) to 9 decimals", () => {
-  const r = ok(sequentialInterval(meanMoments({ n: 100, sum: 270, sumSquares: 848.79 }), meanMoments({ n: 120, sum: 300, sumSquares: 869 }), { tuning: 600 }));
+  const r = ok(
+    sequentialInterval(
+      meanMoments({ n: 100, sum: 270, sumSquares: 848.79 }),
+      meanMoments({ n: 120, sum: 300, sumSquares: 869 }),
+      { tuning: 600 },
+    ),
+  );
   near(r.relative!.estimate, -0.074074074, 5e-10, "estimate");
   near(r.relative!.pValue, 0.892332229, 5e-10, "p");
   near(r.relative!.ci[0], -0.233322085, 5e-10, "ci lower");

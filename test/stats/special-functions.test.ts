@@ -12,7 +12,10 @@ import { studentTCdf, studentTPdf, studentTQuantile, studentTSf } from "../../sr
 
 function close(actual: number, expected: number, relTolerance: number, what: string): void {
   const error = expected === 0 ? Math.abs(actual) : Math.abs(actual - expected) / Math.abs(expected);
-  assert.ok(error <= relTolerance, `${what}: ${actual} is not ${expected} (relative error ${error.toExponential(2)} > ${relTolerance})`);
+  assert.ok(
+    error <= relTolerance,
+    `${what}: ${actual} is not ${expected} (relative error ${error.toExponential(2)} > ${relTolerance})`,
+  );
 }
 
 test("log-gamma is exact at known points and accurate elsewhere", () => {

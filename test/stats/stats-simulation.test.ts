@@ -47,7 +47,9 @@ function simulateUsers(random: SeededRandom, users: number, arms: [ArmBehaviour,
 }
 
 function armSums(users: SimUser[], arm: 0 | 1, numerator: (u: SimUser) => number) {
-  const units: RatioUnit[] = users.filter((u) => u.arm === arm).map((u) => ({ numerator: numerator(u), denominator: u.requests }));
+  const units: RatioUnit[] = users
+    .filter((u) => u.arm === arm)
+    .map((u) => ({ numerator: numerator(u), denominator: u.requests }));
   return ratioMoments(ratioSums(units));
 }
 
@@ -56,7 +58,11 @@ function requestLevelErrorTest(users: SimUser[]): WelchResult {
   const arm = (a: 0 | 1) => {
     let n = 0;
     let errors = 0;
-    for (const u of users) if (u.arm === a) { n += u.requests; errors += u.errors; }
+    for (const u of users)
+      if (u.arm === a) {
+        n += u.requests;
+        errors += u.errors;
+      }
     return meanMoments({ n, sum: errors, sumSquares: errors });
   };
   return welchTest(arm(0), arm(1)) as WelchResult;
@@ -70,9 +76,18 @@ test("A/A: over 200 simulated runs the per-user delta-method Welch test rejects 
   for (let run = 0; run < runs; run++) {
     const random = createSeededRandom(1000 + run);
     const users = simulateUsers(random, 1000, [same, same]);
-    const e = welchTest(armSums(users, 0, (u) => u.errors), armSums(users, 1, (u) => u.errors)) as WelchResult;
-    const l = welchTest(armSums(users, 0, (u) => u.ttftMs), armSums(users, 1, (u) => u.ttftMs)) as WelchResult;
-    const s = sequentialInterval(armSums(users, 0, (u) => u.errors), armSums(users, 1, (u) => u.errors)) as SequentialResult;
+    const e = welchTest(
+      armSums(users, 0, (u) => u.errors),
+      armSums(users, 1, (u) => u.errors),
+    ) as WelchResult;
+    const l = welchTest(
+      armSums(users, 0, (u) => u.ttftMs),
+      armSums(users, 1, (u) => u.ttftMs),
+    ) as WelchResult;
+    const s = sequentialInterval(
+      armSums(users, 0, (u) => u.errors),
+      armSums(users, 1, (u) => u.errors),
+    ) as SequentialResult;
     assert.equal(e.status, "ok");
     if (e.absolute.pValue < 0.05) rejections.errorDifference += 1;
     if (e.relative!.pValue < 0.05) rejections.errorLift += 1;
@@ -81,7 +96,10 @@ test("A/A: over 200 simulated runs the per-user delta-method Welch test rejects 
     if (s.absolute.pValue < 0.05) rejections.sequential += 1;
     if (requestLevelErrorTest(users).absolute.pValue < 0.05) rejections.naive += 1;
   }
-  const rate = Object.fromEntries(Object.entries(rejections).map(([k, v]) => [k, v / runs])) as Record<keyof typeof rejections, number>;
+  const rate = Object.fromEntries(Object.entries(rejections).map(([k, v]) => [k, v / runs])) as Record<
+    keyof typeof rejections,
+    number
+  >;
   t.diagnostic(`false-positive rates at α 0.05 over ${runs} A/A runs of 1,000 users: ${JSON.stringify(rate)}`);
   // The decision test (difference of per-user ratio means, delta-method variance) holds its level.
   assert.ok(rate.errorDifference <= 0.07, `error-rate FPR ${rate.errorDifference}`);
@@ -101,8 +119,14 @@ test("A/A: over 200 simulated runs the per-user delta-method Welch test rejects 
 test("a real difference is found in the right direction: 2,000 users, B errs 1.6× as often and is 20 % faster to first token", () => {
   const random = createSeededRandom(7);
   const users = simulateUsers(random, 2000, [same, { errorFactor: 1.6, ttftFactor: 0.8 }]);
-  const errors = welchTest(armSums(users, 0, (u) => u.errors), armSums(users, 1, (u) => u.errors));
-  const ttft = welchTest(armSums(users, 0, (u) => u.ttftMs), armSums(users, 1, (u) => u.ttftMs));
+  const errors = welchTest(
+    armSums(users, 0, (u) => u.errors),
+    armSums(users, 1, (u) => u.errors),
+  );
+  const ttft = welchTest(
+    armSums(users, 0, (u) => u.ttftMs),
+    armSums(users, 1, (u) => u.ttftMs),
+  );
   const e = metricVerdict({ arm: "B", metric: VerdictMetrics.errorRate, test: errors });
   const l = metricVerdict({ arm: "B", metric: VerdictMetrics.timeToFirstToken, test: ttft });
   assert.equal(e.outcome, "worse", e.text);
@@ -143,7 +167,9 @@ function assign(random: SeededRandom, users: number, share: number): [number, nu
 test("SRM: a 52/48 skew over 10,000 users raises the alarm; a correct 50/50 split does not", (t) => {
   const skewed = sampleRatioMismatch(assign(createSeededRandom(5), 10_000, 0.52), [50, 50]);
   const fair = sampleRatioMismatch(assign(createSeededRandom(5), 10_000, 0.5), [50, 50]);
-  t.diagnostic(`52/48: χ² ${skewed.chi2.toFixed(2)}, p ${skewed.pValue.toExponential(2)} (${skewed.verdict}); 50/50: χ² ${fair.chi2.toFixed(2)}, p ${fair.pValue.toFixed(3)} (${fair.verdict})`);
+  t.diagnostic(
+    `52/48: χ² ${skewed.chi2.toFixed(2)}, p ${skewed.pValue.toExponential(2)} (${skewed.verdict}); 50/50: χ² ${fair.chi2.toFixed(2)}, p ${fair.pValue.toFixed(3)} (${fair.verdict})`,
+  );
   assert.notEqual(skewed.verdict, "ok");
   assert.equal(fair.verdict, "ok");
 });

@@ -66,15 +66,31 @@ test("one-sided Welch tests match gbstats' full-precision values to 1e-10", () =
 });
 
 test("a count metric matches gbstats test_gbstats frequentist dimension 'one' to 9 decimals", () => {
-  const r = ok(welchTest(meanMoments({ n: 100, sum: 270, sumSquares: 848.79 }), meanMoments({ n: 120, sum: 300, sumSquares: 869 })));
+  const r = ok(
+    welchTest(meanMoments({ n: 100, sum: 270, sumSquares: 848.79 }), meanMoments({ n: 120, sum: 300, sumSquares: 869 })),
+  );
   near(r.relative!.estimate, -0.074074074, 5e-10, "estimate");
   near(r.relative!.pValue, 0.145219005, 5e-10, "p");
 });
 
 test("a ratio metric with delta-method variance matches gbstats test_get_metric_dfs_frequentist_ratio", () => {
   // RATIO_STATISTICS_DF: per-arm sums of numerator, denominator, their squares and products.
-  const control = ratioMoments({ n: 100, numerator: 270, numeratorSquares: 848.79, denominator: 510, denominatorSquares: 810, products: -900 });
-  const treatment = ratioMoments({ n: 120, numerator: 300, numeratorSquares: 869, denominator: 500, denominatorSquares: 800, products: -905 });
+  const control = ratioMoments({
+    n: 100,
+    numerator: 270,
+    numeratorSquares: 848.79,
+    denominator: 510,
+    denominatorSquares: 810,
+    products: -900,
+  });
+  const treatment = ratioMoments({
+    n: 120,
+    numerator: 300,
+    numeratorSquares: 869,
+    denominator: 500,
+    denominatorSquares: 800,
+    products: -905,
+  });
   near(control.mean, 0.529411765, 5e-10, "control ratio");
   near(treatment.mean, 0.6, 1e-15, "treatment ratio");
   const r = ok(welchTest(control, treatment));
@@ -106,7 +122,7 @@ test("too few users or no variance is reported as insufficient, not as p = 1", (
   const flat = meanMoments({ n: 50, sum: 50, sumSquares: 50 });
   assert.equal(welchTest(one, treatment3461).status, "insufficient");
   assert.equal(welchTest(flat, flat).status, "insufficient");
-  assert.equal(effectMoments(flat, flat).hasOwnProperty("status"), true);
+  assert.equal(Object.hasOwn(effectMoments(flat, flat), "status"), true);
 });
 
 test("the relative lift is absent when the control mean is 0", () => {

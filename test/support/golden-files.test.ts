@@ -19,14 +19,28 @@ const double = (input: unknown) => ({ ys: (input as { xs: number[] }).xs.map((x)
 describe("golden directories", () => {
   it("finds every *.in.json as a case, sorted by name, and nothing else", (t) => {
     const dir = dirWith(t, { "b.in.json": "{}", "b.out.json": "{}", "a.in.json": "{}", "README.md": "", "c.json": "{}" });
-    assert.deepEqual(goldenCases(dir).map((c) => c.name), ["a", "b"]);
+    assert.deepEqual(
+      goldenCases(dir).map((c) => c.name),
+      ["a", "b"],
+    );
     fs.writeFileSync(path.join(dir, "a-new-case.in.json"), "{}");
-    assert.deepEqual(goldenCases(dir).map((c) => c.name), ["a", "a-new-case", "b"], "a new case needs only its file");
-    assert.deepEqual(goldenCases(dir)[2], { name: "b", input: path.join(dir, "b.in.json"), output: path.join(dir, "b.out.json") });
+    assert.deepEqual(
+      goldenCases(dir).map((c) => c.name),
+      ["a", "a-new-case", "b"],
+      "a new case needs only its file",
+    );
+    assert.deepEqual(goldenCases(dir)[2], {
+      name: "b",
+      input: path.join(dir, "b.in.json"),
+      output: path.join(dir, "b.out.json"),
+    });
   });
 
   it("refuses an .out.json whose .in.json is gone, and a directory without cases", (t) => {
-    assert.throws(() => goldenCases(dirWith(t, { "a.in.json": "{}", "renamed.out.json": "{}" })), /renamed\.out\.json without a matching \.in\.json/);
+    assert.throws(
+      () => goldenCases(dirWith(t, { "a.in.json": "{}", "renamed.out.json": "{}" })),
+      /renamed\.out\.json without a matching \.in\.json/,
+    );
     assert.throws(() => goldenCases(dirWith(t, { "notes.json": "{}" })), /no \*\.in\.json case/);
   });
 
@@ -35,18 +49,24 @@ describe("golden directories", () => {
     const [c] = goldenCases(dir);
     assert.equal(checkGolden(c, double(readJsonFile(c.input)), false), "same");
     fs.writeFileSync(c.output, '{"ys":[2,5],"zs":1}');
-    assert.throws(() => checkGolden(c, double(readJsonFile(c.input)), false), (err: Error) => {
-      assert.ok(err instanceof assert.AssertionError);
-      assert.match(err.message, /^golden case "x": the output differs from \S*x\.out\.json/);
-      assert.match(err.message, /\n {2}ys\[1\]: actual 4, golden 5\n {2}zs: actual \(absent\), golden 1\n/);
-      return true;
-    });
+    assert.throws(
+      () => checkGolden(c, double(readJsonFile(c.input)), false),
+      (err: Error) => {
+        assert.ok(err instanceof assert.AssertionError);
+        assert.match(err.message, /^golden case "x": the output differs from \S*x\.out\.json/);
+        assert.match(err.message, /\n {2}ys\[1\]: actual 4, golden 5\n {2}zs: actual \(absent\), golden 1\n/);
+        return true;
+      },
+    );
   });
 
   it("fails a case without .out.json unless updating, which writes it, and leaves an equal file alone", (t) => {
     const dir = dirWith(t, { "x.in.json": '{"xs":[3]}' });
     const [c] = goldenCases(dir);
-    assert.throws(() => checkGolden(c, double(readJsonFile(c.input)), false), /golden case "x": .*x\.out\.json does not exist \(run with UPDATE_GOLDEN=1/);
+    assert.throws(
+      () => checkGolden(c, double(readJsonFile(c.input)), false),
+      /golden case "x": .*x\.out\.json does not exist \(run with UPDATE_GOLDEN=1/,
+    );
     assert.equal(checkGolden(c, double(readJsonFile(c.input)), true), "written");
     assert.equal(fs.readFileSync(c.output, "utf8"), '{\n  "ys": [\n    6\n  ]\n}\n');
     fs.writeFileSync(c.output, '{"ys":[6]}');

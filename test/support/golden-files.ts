@@ -62,7 +62,7 @@ export function readJsonFile(file: string): unknown {
 }
 
 function writeJsonFile(file: string, value: unknown): void {
-  fs.writeFileSync(file, JSON.stringify(value, null, 2) + "\n");
+  fs.writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 /**
@@ -80,7 +80,10 @@ export function checkGolden(c: GoldenCase, actual: unknown, update: boolean = up
     writeJsonFile(c.output, plain);
     return "written";
   }
-  if (!exists) throw new AssertionError({ message: `golden case "${c.name}": ${file} does not exist (run with UPDATE_GOLDEN=1 to write it, then read it)` });
+  if (!exists)
+    throw new AssertionError({
+      message: `golden case "${c.name}": ${file} does not exist (run with UPDATE_GOLDEN=1 to write it, then read it)`,
+    });
   const expected = readJsonFile(c.output);
   try {
     assert.deepStrictEqual(plain, expected);
@@ -89,7 +92,11 @@ export function checkGolden(c: GoldenCase, actual: unknown, update: boolean = up
     const differences = jsonDifferences(plain, expected);
     const listed = differences.slice(0, MAX_LISTED).map((d) => `  ${d}`);
     if (differences.length > MAX_LISTED) listed.push(`  … and ${differences.length - MAX_LISTED} more`);
-    const message = [`golden case "${c.name}": the output differs from ${file} (if the change is intended, rerun with UPDATE_GOLDEN=1 and read the diff):`, ...listed, err.message].join("\n");
+    const message = [
+      `golden case "${c.name}": the output differs from ${file} (if the change is intended, rerun with UPDATE_GOLDEN=1 and read the diff):`,
+      ...listed,
+      err.message,
+    ].join("\n");
     throw new AssertionError({ message });
   }
   return "same";
@@ -116,7 +123,8 @@ export function jsonDifferences(actual: unknown, expected: unknown, at = ""): st
   const bothObjects = !Array.isArray(actual) && !Array.isArray(expected) && isObject(actual) && isObject(expected);
   if (bothArrays) {
     const out: string[] = [];
-    for (let i = 0; i < Math.max(actual.length, expected.length); i++) out.push(...jsonDifferences(actual[i], expected[i], `${at}[${i}]`));
+    for (let i = 0; i < Math.max(actual.length, expected.length); i++)
+      out.push(...jsonDifferences(actual[i], expected[i], `${at}[${i}]`));
     return out;
   }
   if (bothObjects) {

@@ -89,7 +89,10 @@ function spawnServer(binary: string, port: number, storeDir: string, timeoutMs: 
   return new Promise((resolve, reject) => {
     let log = "";
     let ready = false;
-    const timer = setTimeout(() => fail(new Error(`nats-server on port ${port} was not ready within ${timeoutMs} ms:\n${log}`)), timeoutMs);
+    const timer = setTimeout(
+      () => fail(new Error(`nats-server on port ${port} was not ready within ${timeoutMs} ms:\n${log}`)),
+      timeoutMs,
+    );
     const onData = (chunk: Buffer) => {
       if (ready) return;
       log += chunk.toString("utf8");

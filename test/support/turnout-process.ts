@@ -44,7 +44,9 @@ export async function startTurnout(args: string[], label: "admin" | "traffic"): 
       const m = pattern.exec(err);
       if (m) resolve(m[1]);
     });
-    child.once("exit", (code, signal) => reject(new Error(`turnout ${args[0]} exited (${code ?? signal}) before listening:\n${err}`)));
+    child.once("exit", (code, signal) =>
+      reject(new Error(`turnout ${args[0]} exited (${code ?? signal}) before listening:\n${err}`)),
+    );
   });
   const end = async (signal: NodeJS.Signals) => {
     if (child.exitCode !== null || child.signalCode !== null) return;

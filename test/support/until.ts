@@ -27,7 +27,11 @@ type Falsy = false | 0 | "" | null | undefined;
  * const row = await until("the report to count 10 outcomes", () => report().find((r) => r.outcomes >= 10), { timeoutMs: 20_000 });
  * ```
  */
-export async function until<T>(what: string | (() => string), condition: () => T | Promise<T>, options: UntilOptions = {}): Promise<Exclude<T, Falsy>> {
+export async function until<T>(
+  what: string | (() => string),
+  condition: () => T | Promise<T>,
+  options: UntilOptions = {},
+): Promise<Exclude<T, Falsy>> {
   const timeoutMs = options.timeoutMs ?? 15_000;
   const intervalMs = options.intervalMs ?? 10;
   const deadline = performance.now() + timeoutMs;

@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 // Behaviour shared with the NATS store (CAS, keys, watch) is in kv-store-suite.ts, run against
 // both by kv-store-behaviour.test.ts; this file holds what only a directory on disk has.
-import { TurnoutError } from "../../src/errors.ts";
+import type { TurnoutError } from "../../src/errors.ts";
 import { createFileKvStore } from "../../src/transport/memory/file-kv-store.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -16,7 +16,6 @@ function tempDir(t: { after: (fn: () => void) => void }): string {
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
-
 
 test("a new store over the same directory sees the same entries and revisions, and continues counting", async (t) => {
   const dir = tempDir(t);
@@ -30,10 +29,13 @@ test("a new store over the same directory sees the same entries and revisions, a
 
   const second = createFileKvStore({ dir });
   t.after(() => second.close());
-  assert.deepEqual((await second.list("")).map((e) => [e.key, text(e.value), e.revision]), [
-    ["a", "A", 1],
-    ["b", "B", rb],
-  ]);
+  assert.deepEqual(
+    (await second.list("")).map((e) => [e.key, text(e.value), e.revision]),
+    [
+      ["a", "A", 1],
+      ["b", "B", rb],
+    ],
+  );
   assert.equal(await second.put("d", bytes("D")), 5);
   await second.put("b", bytes("B2"), rb);
 });
@@ -48,5 +50,8 @@ test("temp files left by an interrupted write are ignored and removed", async (t
   const reopened = createFileKvStore({ dir });
   t.after(() => reopened.close());
   assert.equal(fs.existsSync(stray), false);
-  assert.deepEqual((await reopened.list("")).map((e) => e.key), ["a"]);
+  assert.deepEqual(
+    (await reopened.list("")).map((e) => e.key),
+    ["a"],
+  );
 });

@@ -38,11 +38,24 @@ test("appended entries are consumed in order with increasing seqs, then new appe
   const ac = new AbortController();
   const it = log.consume("control", ac.signal)[Symbol.asyncIterator]();
   const first = await take(it, 3);
-  assert.deepEqual(first.map((e) => [e.seq, text(e.data)]), [[1, "a"], [2, "b"], [3, "c"]]);
+  assert.deepEqual(
+    first.map((e) => [e.seq, text(e.data)]),
+    [
+      [1, "a"],
+      [2, "b"],
+      [3, "c"],
+    ],
+  );
   const later = take(it, 2);
   await log.append("id-d", bytes("d"));
   await log.append("id-e", bytes("e"));
-  assert.deepEqual((await later).map((e) => [e.seq, text(e.data)]), [[4, "d"], [5, "e"]]);
+  assert.deepEqual(
+    (await later).map((e) => [e.seq, text(e.data)]),
+    [
+      [4, "d"],
+      [5, "e"],
+    ],
+  );
   const pending = it.next();
   ac.abort();
   assert.equal((await pending).done, true);
@@ -62,7 +75,14 @@ test("appending an id again stores it once, also across a reopen (the window is 
   const ac = new AbortController();
   const all = await take(reopened.consume("c", ac.signal)[Symbol.asyncIterator](), 3);
   ac.abort();
-  assert.deepEqual(all.map((e) => [e.seq, text(e.data)]), [[1, "1"], [2, "2"], [3, "3"]]);
+  assert.deepEqual(
+    all.map((e) => [e.seq, text(e.data)]),
+    [
+      [1, "1"],
+      [2, "2"],
+      [3, "3"],
+    ],
+  );
 });
 
 test("a restart loses nothing and redelivers exactly the unacked entries, acked in any order", async (t) => {
@@ -83,11 +103,21 @@ test("a restart loses nothing and redelivers exactly the unacked entries, acked 
   const ac2 = new AbortController();
   const it2 = reopened.consume("metrics", ac2.signal)[Symbol.asyncIterator]();
   const again = await take(it2, 4);
-  assert.deepEqual(again.map((e) => e.seq), [7, 50, 51, 99]);
-  assert.deepEqual(again.map((e) => text(e.data)), ["v7", "v50", "v51", "v99"]);
+  assert.deepEqual(
+    again.map((e) => e.seq),
+    [7, 50, 51, 99],
+  );
+  assert.deepEqual(
+    again.map((e) => text(e.data)),
+    ["v7", "v50", "v51", "v99"],
+  );
   const next = take(it2, 1);
   await reopened.append("r101", bytes("v101"));
-  assert.deepEqual((await next).map((e) => e.seq), [101], "appends after a restart continue the seqs");
+  assert.deepEqual(
+    (await next).map((e) => e.seq),
+    [101],
+    "appends after a restart continue the seqs",
+  );
   ac2.abort();
   // a consumer that never acked sees everything
   const ac3 = new AbortController();
@@ -103,7 +133,10 @@ test("concurrent appends are group-committed: all stored once, each with its own
   const ac = new AbortController();
   const all = await take(log.consume("c", ac.signal)[Symbol.asyncIterator](), 800);
   ac.abort();
-  assert.deepEqual(all.map((e) => e.seq), Array.from({ length: 800 }, (_, i) => i + 1));
+  assert.deepEqual(
+    all.map((e) => e.seq),
+    Array.from({ length: 800 }, (_, i) => i + 1),
+  );
   assert.equal(new Set(all.map((e) => text(e.data))).size, 800);
 });
 
@@ -122,7 +155,14 @@ test("a torn record at the tail (crash mid-write) is cut off on open and its seq
   const ac = new AbortController();
   const all = await take(reopened.consume("c", ac.signal)[Symbol.asyncIterator](), 3);
   ac.abort();
-  assert.deepEqual(all.map((e) => [e.seq, text(e.data)]), [[1, "A"], [2, "B"], [3, "C"]]);
+  assert.deepEqual(
+    all.map((e) => [e.seq, text(e.data)]),
+    [
+      [1, "A"],
+      [2, "B"],
+      [3, "C"],
+    ],
+  );
 });
 
 test("retention: segments acked by every known consumer are deleted (keepAckedMs 0); maxBytes bounds the disk regardless", async (t) => {
@@ -167,7 +207,11 @@ function ageSegments(dir: string, ms: number): void {
 }
 
 /** Every entry `replay` yields, as [seq, text]. */
-async function replayAll(log: { replay: (c: string, since: number, s: AbortSignal) => AsyncIterable<{ seq: number; data: Uint8Array }> }, consumer: string, sinceMs: number) {
+async function replayAll(
+  log: { replay: (c: string, since: number, s: AbortSignal) => AsyncIterable<{ seq: number; data: Uint8Array }> },
+  consumer: string,
+  sinceMs: number,
+) {
   const out: [number, string][] = [];
   for await (const e of log.replay(consumer, sinceMs, new AbortController().signal)) out.push([e.seq, text(e.data)]);
   return out;
@@ -192,7 +236,10 @@ test("retention keeps acked segments for keepAckedMs after their last write (def
   const reopened = open(dir, { segmentBytes: 256 });
   t.after(() => reopened.close());
   for (let i = 0; i < 10; i++) await reopened.append(`late${i}`, bytes("y".repeat(40))); // rolls: retention runs
-  assert.ok(reopened.stats().segments < segments, `acked segments older than an hour deleted: ${reopened.stats().segments} of ${segments} left`);
+  assert.ok(
+    reopened.stats().segments < segments,
+    `acked segments older than an hour deleted: ${reopened.stats().segments} of ${segments} left`,
+  );
   assert.ok(reopened.stats().firstSeq > 1);
 });
 
@@ -207,7 +254,10 @@ test("replay yields, oldest first, exactly the entries the consumer acked (also 
   got[24].ack(); // and 25 out of order
   ac.abort();
   await it.next();
-  const expected: [number, string][] = [...Array.from({ length: 20 }, (_, i): [number, string] => [i + 1, String(i + 1)]), [25, "25"]];
+  const expected: [number, string][] = [
+    ...Array.from({ length: 20 }, (_, i): [number, string] => [i + 1, String(i + 1)]),
+    [25, "25"],
+  ];
   assert.deepEqual(await replayAll(log, "c", 0), expected);
   assert.deepEqual(await replayAll(log, "unknown", 0), [], "an unknown consumer has nothing to replay");
   await log.close();
@@ -218,7 +268,11 @@ test("replay yields, oldest first, exactly the entries the consumer acked (also 
   const ac2 = new AbortController();
   const rest = await take(reopened.consume("c", ac2.signal)[Symbol.asyncIterator](), 9);
   ac2.abort();
-  assert.deepEqual(rest.map((e) => e.seq), [21, 22, 23, 24, 26, 27, 28, 29, 30], "consume still yields exactly the unacked entries");
+  assert.deepEqual(
+    rest.map((e) => e.seq),
+    [21, 22, 23, 24, 26, 27, 28, 29, 30],
+    "consume still yields exactly the unacked entries",
+  );
 });
 
 test("replay skips segments last written before sinceMs (segment granularity) and stops when the signal aborts", async (t) => {
@@ -247,8 +301,14 @@ test("replay skips segments last written before sinceMs (segment granularity) an
 
   const replayed = await replayAll(log, "c", since);
   // the segment being written when the log was reopened got new entries: it comes whole
-  assert.ok(replayed.every((_, i) => i === 0 || replayed[i - 1][0] < replayed[i][0]), "oldest first");
-  assert.deepEqual(replayed.filter(([, s]) => s.startsWith("new")).map(([seq]) => seq), Array.from({ length: 20 }, (_, i) => 21 + i));
+  assert.ok(
+    replayed.every((_, i) => i === 0 || replayed[i - 1][0] < replayed[i][0]),
+    "oldest first",
+  );
+  assert.deepEqual(
+    replayed.filter(([, s]) => s.startsWith("new")).map(([seq]) => seq),
+    Array.from({ length: 20 }, (_, i) => 21 + i),
+  );
   assert.ok(replayed.filter(([, s]) => s.startsWith("old")).length < 20, "segments written only before sinceMs are skipped");
   assert.equal((await replayAll(log, "c", 0)).length, 40, "a sinceMs before everything replays all 40");
 
@@ -265,5 +325,8 @@ test("close ends consumers and refuses appends with unavailable; bad consumer na
   await log.close();
   assert.equal((await pending).done, true);
   await assert.rejects(log.append("x", bytes("x")), (e: unknown) => e instanceof TurnoutError && e.code === "unavailable");
-  assert.throws(() => log.consume("a.b", new AbortController().signal), (e: unknown) => (e as TurnoutError).code === "invalid_argument");
+  assert.throws(
+    () => log.consume("a.b", new AbortController().signal),
+    (e: unknown) => (e as TurnoutError).code === "invalid_argument",
+  );
 });

@@ -37,7 +37,8 @@ test("subjects match NATS rules: * is one token, > one or more trailing tokens",
     ["turnout.fleet.status.*", "turnout.fleet.status.proxy-1", true],
     ["turnout.fleet.status.*", "turnout.fleet.status", false],
   ];
-  for (const [pattern, subject, expected] of cases) assert.equal(subjectMatches(pattern, subject), expected, `${pattern} ~ ${subject}`);
+  for (const [pattern, subject, expected] of cases)
+    assert.equal(subjectMatches(pattern, subject), expected, `${pattern} ~ ${subject}`);
 });
 
 test("subscribers receive what matches their subject, in order, from the moment they subscribe", async () => {
@@ -72,7 +73,10 @@ test("a subscriber that falls behind loses its oldest messages, not memory", asy
 
 test("publishing on a wildcard or empty token and subscribing with > in the middle are rejected", () => {
   const bus = createMemoryEventBus();
-  assert.throws(() => bus.publish("a.*", bytes("x")), (e: unknown) => (e as TurnoutError).code === "invalid_argument");
+  assert.throws(
+    () => bus.publish("a.*", bytes("x")),
+    (e: unknown) => (e as TurnoutError).code === "invalid_argument",
+  );
   assert.throws(() => bus.publish("a..b", bytes("x")), TurnoutError);
   assert.throws(() => bus.subscribe("a.>.b", new AbortController().signal), TurnoutError);
 });

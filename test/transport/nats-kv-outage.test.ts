@@ -15,11 +15,17 @@ const text = (b: Uint8Array) => new TextDecoder().decode(b);
 /** Resolves once /proc shows every thread of `pid` stopped (state T). */
 async function stopped(pid: number): Promise<void> {
   let states: string[] = [];
-  await until(() => `nats-server ${pid} to stop: thread states ${states.join("")}`, async () => {
-    const tasks = await readdir(`/proc/${pid}/task`);
-    states = await Promise.all(tasks.map(async (t) => (await readFile(`/proc/${pid}/task/${t}/stat`, "utf8")).replace(/^.*\) /s, "")[0]));
-    return states.every((st) => st === "T" || st === "t");
-  }, { timeoutMs: 5000, intervalMs: 0 });
+  await until(
+    () => `nats-server ${pid} to stop: thread states ${states.join("")}`,
+    async () => {
+      const tasks = await readdir(`/proc/${pid}/task`);
+      states = await Promise.all(
+        tasks.map(async (t) => (await readFile(`/proc/${pid}/task/${t}/stat`, "utf8")).replace(/^.*\) /s, "")[0]),
+      );
+      return states.every((st) => st === "T" || st === "t");
+    },
+    { timeoutMs: 5000, intervalMs: 0 },
+  );
 }
 
 async function rejectsUnavailable(p: Promise<unknown>): Promise<number> {

@@ -40,7 +40,14 @@ test("appending the same id twice stores it once (Nats-Msg-Id within the duplica
   const ac = new AbortController();
   const got = await take(proxy.outcomes.consume("control", ac.signal)[Symbol.asyncIterator](), 3);
   ac.abort();
-  assert.deepEqual(got.map((e) => [e.seq, text(e.data)]), [[1, "one"], [2, "two"], [3, "end"]]);
+  assert.deepEqual(
+    got.map((e) => [e.seq, text(e.data)]),
+    [
+      [1, "one"],
+      [2, "two"],
+      [3, "end"],
+    ],
+  );
 });
 
 test("a consumer restarted in a new process resumes after its last ack: nothing lost, nothing twice", async (t) => {
@@ -64,11 +71,19 @@ test("a consumer restarted in a new process resumes after its last ack: nothing 
   const ac2 = new AbortController();
   const it2 = second.outcomes.consume("control", ac2.signal)[Symbol.asyncIterator]();
   const started = performance.now();
-  const rest = await Promise.race([take(it2, 80), new Promise<never>((_, reject) => AbortSignal.timeout(10_000).addEventListener("abort", () => reject(new Error("entries waited for ack_wait: not nak'ed"))))]);
+  const rest = await Promise.race([
+    take(it2, 80),
+    new Promise<never>((_, reject) =>
+      AbortSignal.timeout(10_000).addEventListener("abort", () => reject(new Error("entries waited for ack_wait: not nak'ed"))),
+    ),
+  ]);
   assert.ok(performance.now() - started < 10_000);
   // the 30 yielded but not acked and the 50 pulled into the client's buffer but never yielded
   // were nak'ed when the first call ended: they come back at once, not after ack_wait
-  assert.deepEqual(rest.map((e) => e.seq).sort((a, b) => a - b), Array.from({ length: 80 }, (_, i) => 121 + i));
+  assert.deepEqual(
+    rest.map((e) => e.seq).sort((a, b) => a - b),
+    Array.from({ length: 80 }, (_, i) => 121 + i),
+  );
   for (const e of rest) e.ack();
   await proxy.outcomes.append("sentinel", bytes("sentinel"));
   const [next] = await take(it2, 1);
@@ -106,8 +121,16 @@ test("replay yields the entries stored since sinceMs up to the durable consumer'
   await first.link.require("flush").flush(); // the acks are on the server
 
   const second = await connect(server.url, "control-2", t);
-  assert.deepEqual(await replaySeqs(second.outcomes, "control", 0), Array.from({ length: 60 }, (_, i) => i + 1), "everything acked");
-  assert.deepEqual(await replaySeqs(second.outcomes, "control", since), Array.from({ length: 30 }, (_, i) => i + 31), "only what was stored since `since`");
+  assert.deepEqual(
+    await replaySeqs(second.outcomes, "control", 0),
+    Array.from({ length: 60 }, (_, i) => i + 1),
+    "everything acked",
+  );
+  assert.deepEqual(
+    await replaySeqs(second.outcomes, "control", since),
+    Array.from({ length: 30 }, (_, i) => i + 31),
+    "only what was stored since `since`",
+  );
   assert.deepEqual(await replaySeqs(second.outcomes, "control", Date.now() + 60_000), [], "nothing stored since then");
   assert.deepEqual(await replaySeqs(second.outcomes, "nobody", 0), [], "an unknown consumer has nothing to replay");
   const texts: string[] = [];
@@ -118,7 +141,10 @@ test("replay yields the entries stored since sinceMs up to the durable consumer'
   const ac2 = new AbortController();
   const rest = await take(second.outcomes.consume("control", ac2.signal)[Symbol.asyncIterator](), 40);
   ac2.abort();
-  assert.deepEqual(rest.map((e) => e.seq), Array.from({ length: 40 }, (_, i) => i + 61));
+  assert.deepEqual(
+    rest.map((e) => e.seq),
+    Array.from({ length: 40 }, (_, i) => i + 61),
+  );
   const jsm = await (await import("@nats-io/jetstream")).jetstreamManager(second.link.require("list"));
   const names: string[] = [];
   for await (const c of jsm.consumers.list("TURNOUT_OUTCOMES")) names.push(c.name);
@@ -130,7 +156,10 @@ test("replay while NATS is down fails fast with unavailable", async (t) => {
   t.after(() => server.stop());
   const control = await connect(server.url, "control", t);
   await server.kill();
-  await assert.rejects(replaySeqs(control.outcomes, "control", 0), (e: unknown) => e instanceof TurnoutError && e.code === "unavailable");
+  await assert.rejects(
+    replaySeqs(control.outcomes, "control", 0),
+    (e: unknown) => e instanceof TurnoutError && e.code === "unavailable",
+  );
 });
 
 test("across a nats-server kill and restart the consumer resumes with every record exactly once; appends while down are unavailable", async (t) => {
@@ -155,7 +184,10 @@ test("across a nats-server kill and restart the consumer resumes with every reco
 
   await server.kill();
   const started = performance.now();
-  await assert.rejects(proxy.outcomes.append("down", bytes("down")), (e: unknown) => e instanceof TurnoutError && e.code === "unavailable" && /^NATS is unreachable/.test(e.message));
+  await assert.rejects(
+    proxy.outcomes.append("down", bytes("down")),
+    (e: unknown) => e instanceof TurnoutError && e.code === "unavailable" && /^NATS is unreachable/.test(e.message),
+  );
   assert.ok(performance.now() - started < 2500);
 
   await server.restart();
@@ -165,7 +197,10 @@ test("across a nats-server kill and restart the consumer resumes with every reco
   await proxy.outcomes.append("sentinel", bytes("sentinel"));
   record(await take(it, 51));
   assert.equal(seen.size, 151);
-  assert.ok([...seen.values()].every((n) => n === 1), "no record delivered twice");
+  assert.ok(
+    [...seen.values()].every((n) => n === 1),
+    "no record delivered twice",
+  );
   assert.equal(seen.get("sentinel"), 1);
   assert.equal(seen.has("down"), false);
 });

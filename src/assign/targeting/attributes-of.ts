@@ -83,7 +83,8 @@ export function attributesOf(headers: HeaderBag, metadata: unknown, limits: Attr
   }
 
   if (metadata !== undefined) {
-    const proto = typeof metadata === "object" && metadata !== null && !Array.isArray(metadata) ? Object.getPrototypeOf(metadata) : undefined;
+    const proto =
+      typeof metadata === "object" && metadata !== null && !Array.isArray(metadata) ? Object.getPrototypeOf(metadata) : undefined;
     if (proto !== Object.prototype && proto !== null) {
       out.push({ field: "metadata", message: "must be a JSON object of strings, numbers and booleans" });
     } else {
@@ -108,7 +109,10 @@ export function attributesOf(headers: HeaderBag, metadata: unknown, limits: Attr
             continue;
           }
         } else if (typeof value !== "boolean") {
-          out.push({ field, message: `must be a string, number or boolean, not ${Array.isArray(value) ? "an array" : typeof value}` });
+          out.push({
+            field,
+            message: `must be a string, number or boolean, not ${Array.isArray(value) ? "an array" : typeof value}`,
+          });
           continue;
         }
         const header = fromHeader.get(name);
@@ -124,7 +128,10 @@ export function attributesOf(headers: HeaderBag, metadata: unknown, limits: Attr
   }
 
   if (count > maxAttributes) {
-    out.push({ field: "attributes", message: `${count} attributes, more than ${maxAttributes} (x-turnout-attr-* headers and metadata together)` });
+    out.push({
+      field: "attributes",
+      message: `${count} attributes, more than ${maxAttributes} (x-turnout-attr-* headers and metadata together)`,
+    });
   }
   if (out.length > 0) return { ok: false, violations: out };
   return { ok: true, attributes: attributes ?? EMPTY };

@@ -51,8 +51,10 @@ class Slots {
       this.wantsNumber.push(false);
       this.wantsBoolean.push(false);
     }
-    if (operands === "number" || (operands !== "none" && operands.some((v) => typeof v === "number"))) this.wantsNumber[at] = true;
-    if (operands !== "number" && operands !== "none" && operands.some((v) => typeof v === "boolean")) this.wantsBoolean[at] = true;
+    if (operands === "number" || (operands !== "none" && operands.some((v) => typeof v === "number")))
+      this.wantsNumber[at] = true;
+    if (operands !== "number" && operands !== "none" && operands.some((v) => typeof v === "boolean"))
+      this.wantsBoolean[at] = true;
     return at;
   }
 

@@ -38,7 +38,8 @@ function describe(value: unknown): string {
 
 function checkScalar(value: unknown, field: string, out: FieldViolation[]): void {
   if (typeof value === "string") {
-    if (value.length > RULE_LIMITS.valueLength) out.push({ field, message: `must be at most ${RULE_LIMITS.valueLength} characters` });
+    if (value.length > RULE_LIMITS.valueLength)
+      out.push({ field, message: `must be at most ${RULE_LIMITS.valueLength} characters` });
   } else if (typeof value === "number") {
     if (!Number.isFinite(value)) out.push({ field, message: "must be a finite number" });
   } else if (typeof value !== "boolean") {
@@ -49,8 +50,10 @@ function checkScalar(value: unknown, field: string, out: FieldViolation[]): void
 function checkOperand(op: string, value: unknown, field: string, out: FieldViolation[]): void {
   if (op === "eq" || op === "ne") return checkScalar(value, field, out);
   if (op === "in" || op === "notIn") {
-    if (!Array.isArray(value) || value.length === 0) return void out.push({ field, message: "must be a non-empty array of strings, numbers or booleans" });
-    if (value.length > RULE_LIMITS.listValues) return void out.push({ field, message: `must have at most ${RULE_LIMITS.listValues} values` });
+    if (!Array.isArray(value) || value.length === 0)
+      return void out.push({ field, message: "must be a non-empty array of strings, numbers or booleans" });
+    if (value.length > RULE_LIMITS.listValues)
+      return void out.push({ field, message: `must have at most ${RULE_LIMITS.listValues} values` });
     value.forEach((v, i) => checkScalar(v, `${field}[${i}]`, out));
     return;
   }
@@ -65,9 +68,15 @@ function checkOperand(op: string, value: unknown, field: string, out: FieldViola
 function checkCondition(rule: Record<string, unknown>, path: string, out: FieldViolation[]): void {
   const attr = rule.attr;
   const attrField = `${path}.attr`;
-  if (typeof attr !== "string" || attr === "") out.push({ field: attrField, message: "must be a non-empty string (the attribute's name)" });
-  else if (attr.length > RULE_LIMITS.nameLength) out.push({ field: attrField, message: `must be at most ${RULE_LIMITS.nameLength} characters` });
-  else if (!ATTRIBUTE_NAME_PATTERN.test(attr)) out.push({ field: attrField, message: `${describe(attr)} is not a valid attribute name (letters, digits, '_', '.', ':' and '-')` });
+  if (typeof attr !== "string" || attr === "")
+    out.push({ field: attrField, message: "must be a non-empty string (the attribute's name)" });
+  else if (attr.length > RULE_LIMITS.nameLength)
+    out.push({ field: attrField, message: `must be at most ${RULE_LIMITS.nameLength} characters` });
+  else if (!ATTRIBUTE_NAME_PATTERN.test(attr))
+    out.push({
+      field: attrField,
+      message: `${describe(attr)} is not a valid attribute name (letters, digits, '_', '.', ':' and '-')`,
+    });
   const ops: string[] = [];
   for (const key of Object.keys(rule)) {
     if (key === "attr") continue;
@@ -75,14 +84,20 @@ function checkCondition(rule: Record<string, unknown>, path: string, out: FieldV
     else out.push({ field: `${path}.${key}`, message: `unknown key (a condition has attr and one of ${OPERATOR_LIST})` });
   }
   if (ops.length === 0) out.push({ field: path, message: `needs one operator: ${OPERATOR_LIST}` });
-  else if (ops.length > 1) out.push({ field: path, message: `has ${ops.length} operators (${ops.join(", ")}); use one per condition and combine conditions with all` });
+  else if (ops.length > 1)
+    out.push({
+      field: path,
+      message: `has ${ops.length} operators (${ops.join(", ")}); use one per condition and combine conditions with all`,
+    });
   for (const op of ops) checkOperand(op, rule[op], `${path}.${op}`, out);
 }
 
 function checkSample(value: unknown, path: string, out: FieldViolation[]): void {
-  if (!isObject(value)) return void out.push({ field: path, message: `must be an object {percent, seed}, not ${describe(value)}` });
+  if (!isObject(value))
+    return void out.push({ field: path, message: `must be an object {percent, seed}, not ${describe(value)}` });
   for (const key of Object.keys(value)) {
-    if (key !== "percent" && key !== "seed") out.push({ field: `${path}.${key}`, message: "unknown key (a sample has percent and seed)" });
+    if (key !== "percent" && key !== "seed")
+      out.push({ field: `${path}.${key}`, message: "unknown key (a sample has percent and seed)" });
   }
   const { percent, seed } = value;
   if (typeof percent !== "number" || !Number.isFinite(percent) || percent < 0 || percent > 100) {
@@ -90,14 +105,21 @@ function checkSample(value: unknown, path: string, out: FieldViolation[]): void 
   } else if (Math.abs(percent * (BUCKETS / 100) - Math.round(percent * (BUCKETS / 100))) > 1e-6) {
     out.push({ field: `${path}.percent`, message: "must be a multiple of 0.01 (one bucket in 10,000)" });
   }
-  if (typeof seed !== "string" || seed === "") out.push({ field: `${path}.seed`, message: "must be a non-empty string (the sample's own seed)" });
-  else if (seed.length > MAX_SEED_LENGTH) out.push({ field: `${path}.seed`, message: `must be at most ${MAX_SEED_LENGTH} characters` });
+  if (typeof seed !== "string" || seed === "")
+    out.push({ field: `${path}.seed`, message: "must be a non-empty string (the sample's own seed)" });
+  else if (seed.length > MAX_SEED_LENGTH)
+    out.push({ field: `${path}.seed`, message: `must be at most ${MAX_SEED_LENGTH} characters` });
 }
 
 function checkRule(value: unknown, path: string, depth: number, walk: Walk): void {
   const { out } = walk;
-  if (!isObject(value)) return void out.push({ field: path, message: `must be an object (a condition, all, any, not or sample), not ${describe(value)}` });
-  if (++walk.nodes === RULE_LIMITS.nodes + 1) out.push({ field: path, message: `too many rules: at most ${RULE_LIMITS.nodes} in one targeting rule` });
+  if (!isObject(value))
+    return void out.push({
+      field: path,
+      message: `must be an object (a condition, all, any, not or sample), not ${describe(value)}`,
+    });
+  if (++walk.nodes === RULE_LIMITS.nodes + 1)
+    out.push({ field: path, message: `too many rules: at most ${RULE_LIMITS.nodes} in one targeting rule` });
   if (depth > RULE_LIMITS.depth) return void out.push({ field: path, message: `nested more than ${RULE_LIMITS.depth} deep` });
   const kinds = KINDS.filter((k) => Object.hasOwn(value, k));
   if (kinds.length === 0) {
@@ -105,7 +127,11 @@ function checkRule(value: unknown, path: string, depth: number, walk: Walk): voi
     const found = keys.length === 0 ? "an empty object" : `keys ${keys.join(", ")}`;
     return void out.push({ field: path, message: `must have one of attr, all, any, not, sample (found ${found})` });
   }
-  if (kinds.length > 1) return void out.push({ field: path, message: `has both ${kinds[0]} and ${kinds[1]}; a rule is exactly one of attr, all, any, not, sample` });
+  if (kinds.length > 1)
+    return void out.push({
+      field: path,
+      message: `has both ${kinds[0]} and ${kinds[1]}; a rule is exactly one of attr, all, any, not, sample`,
+    });
   const kind = kinds[0];
   if (kind === "attr") return checkCondition(value, path, out);
   for (const key of Object.keys(value)) {
@@ -115,7 +141,8 @@ function checkRule(value: unknown, path: string, depth: number, walk: Walk): voi
   const inner = value[kind];
   if (kind === "sample") return checkSample(inner, field, out);
   if (kind === "not") return checkRule(inner, field, depth + 1, walk);
-  if (!Array.isArray(inner) || inner.length === 0) return void out.push({ field, message: `must be a non-empty array of rules, not ${describe(inner)}` });
+  if (!Array.isArray(inner) || inner.length === 0)
+    return void out.push({ field, message: `must be a non-empty array of rules, not ${describe(inner)}` });
   inner.forEach((child, i) => checkRule(child, `${field}[${i}]`, depth + 1, walk));
 }
 

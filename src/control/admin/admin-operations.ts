@@ -10,7 +10,15 @@
  * route's seed is kept. since_version is recorded per route at publish (see publish/publish.ts).
  */
 import { clone, create, equals } from "@bufbuild/protobuf";
-import { ArmSchema, NodeSchema, RouteSchema, type Arm, type Node, type Route, type RoutingSnapshot } from "../../../gen/turnout/v1/routing_pb.js";
+import {
+  ArmSchema,
+  NodeSchema,
+  RouteSchema,
+  type Arm,
+  type Node,
+  type Route,
+  type RoutingSnapshot,
+} from "../../../gen/turnout/v1/routing_pb.js";
 import { ErrorCode, TurnoutError, invalidArgument } from "../../errors.ts";
 import { checkDesiredState, desiredOf } from "../publish/compile.ts";
 import type { ConfigChange } from "../events/config-events.ts";
@@ -55,7 +63,11 @@ export interface AdminOperations {
   /** default_variant := variant and arms := [] (the whole route to that variant). */
   switchModel(route: string, variant: string, expectedRevision?: number): Promise<WriteResult & { previousVariant: string }>;
   /** A weighted split; variants left out get no buckets; only surplus buckets move. */
-  setWeights(route: string, weights: { variant: string; weight: number }[], expectedRevision?: number): Promise<WriteResult & { route: Route }>;
+  setWeights(
+    route: string,
+    weights: { variant: string; weight: number }[],
+    expectedRevision?: number,
+  ): Promise<WriteResult & { route: Route }>;
   getSnapshot(): Promise<RoutingSnapshot>;
 }
 
@@ -117,7 +129,12 @@ export function createAdminOperations(ctx: AdminOperationsContext): AdminOperati
   const { store, exclusive, publish } = ctx;
   const version = (r: PublishResult) => Number(r.snapshot.version);
   /** Announces an accepted change and answers its result. */
-  const changed = <T extends { snapshotVersion: number; revision?: number }>(kind: ConfigChange["kind"], name: string, action: ConfigChange["action"], result: T): T => {
+  const changed = <T extends { snapshotVersion: number; revision?: number }>(
+    kind: ConfigChange["kind"],
+    name: string,
+    action: ConfigChange["action"],
+    result: T,
+  ): T => {
     ctx.onChange?.({ kind, name, action, revision: result.revision ?? 0, snapshotVersion: result.snapshotVersion });
     return result;
   };
@@ -131,7 +148,13 @@ export function createAdminOperations(ctx: AdminOperationsContext): AdminOperati
    * caller's expected revision was checked against it), then publishes. Unchanged content is a
    * no-op that answers the current revision and snapshot version.
    */
-  async function writeRoute(state: StoredState, route: Route, existing: Stored<Route> | undefined, field: string, action: ConfigChange["action"]): Promise<WriteResult> {
+  async function writeRoute(
+    state: StoredState,
+    route: Route,
+    existing: Stored<Route> | undefined,
+    field: string,
+    action: ConfigChange["action"],
+  ): Promise<WriteResult> {
     if (existing !== undefined && equals(RouteSchema, existing.value, route)) {
       return { revision: existing.revision, snapshotVersion: await currentVersion() };
     }
@@ -187,7 +210,8 @@ export function createAdminOperations(ctx: AdminOperationsContext): AdminOperati
         return changed("node", id, "delete", { snapshotVersion: version(await publish()) });
       });
     },
-    listRoutes: async () => (await store.readState()).routes.sort((a, b) => (a.value.name < b.value.name ? -1 : a.value.name > b.value.name ? 1 : 0)),
+    listRoutes: async () =>
+      (await store.readState()).routes.sort((a, b) => (a.value.name < b.value.name ? -1 : a.value.name > b.value.name ? 1 : 0)),
     async getRoute(name) {
       return (await store.getRoute(name)) ?? Promise.reject(notFound(`route ${JSON.stringify(name)}`));
     },
@@ -235,7 +259,12 @@ export function createAdminOperations(ctx: AdminOperationsContext): AdminOperati
         const existing = await routeOf(state, name);
         if (!existing.value.variants.some((v) => v.name === variant)) {
           const names = existing.value.variants.map((v) => v.name).join(", ");
-          throw invalidArgument([{ field: "variant", message: `${JSON.stringify(variant)} is not a variant of route ${JSON.stringify(name)} (variants: ${names})` }]);
+          throw invalidArgument([
+            {
+              field: "variant",
+              message: `${JSON.stringify(variant)} is not a variant of route ${JSON.stringify(name)} (variants: ${names})`,
+            },
+          ]);
         }
         checkExpectedRevision(`route ${JSON.stringify(name)}`, existing.revision, expected);
         const route = clone(RouteSchema, existing.value);
@@ -253,7 +282,10 @@ export function createAdminOperations(ctx: AdminOperationsContext): AdminOperati
         requireValid(validateWeights(weights, "weights", new Set(existing.value.variants.map((v) => v.name))));
         checkExpectedRevision(`route ${JSON.stringify(name)}`, existing.revision, expected);
         const route = clone(RouteSchema, existing.value);
-        route.arms = resolveArms(weights.map((w) => create(ArmSchema, { variant: w.variant, weight: w.weight })), existing.value.arms);
+        route.arms = resolveArms(
+          weights.map((w) => create(ArmSchema, { variant: w.variant, weight: w.weight })),
+          existing.value.arms,
+        );
         return { ...(await writeRoute(state, route, existing, "route", "weights")), route };
       });
     },

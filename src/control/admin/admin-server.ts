@@ -42,7 +42,10 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   const shutdown = new AbortController();
   const handler = connectNodeAdapter({
     shutdownSignal: shutdown.signal,
-    routes: (router) => { options.controlPlane.routes(router); registerReflection(router); },
+    routes: (router) => {
+      options.controlPlane.routes(router);
+      registerReflection(router);
+    },
     fallback(req, res) {
       if (req.url !== undefined && isMetricsPath(req.url) && (req.method === "GET" || req.method === "HEAD")) {
         const body = options.controlPlane.metrics.prometheusText() + (options.extraMetrics?.() ?? "");

@@ -3,7 +3,7 @@
  * error is converted once, here, with `toConnectError`.
  */
 import type { ServiceImpl } from "@connectrpc/connect";
-import { AdminService } from "../../../gen/turnout/v1/admin_pb.js";
+import type { AdminService } from "../../../gen/turnout/v1/admin_pb.js";
 import { invalidArgument, rpc } from "../../errors.ts";
 import type { AdminOperations } from "./admin-operations.ts";
 import type { Fleet } from "../fleet/fleet.ts";
@@ -19,7 +19,11 @@ const big = (n: number) => BigInt(n);
  * is make-before-break (pre-warm, fleet, then the write; it answers once traffic has shifted and
  * the switch drains and unloads on its own); without it, the bare write.
  */
-export function createAdminService(ops: AdminOperations, fleet?: Fleet, switcher?: ModelSwitcher): ServiceImpl<typeof AdminService> {
+export function createAdminService(
+  ops: AdminOperations,
+  fleet?: Fleet,
+  switcher?: ModelSwitcher,
+): ServiceImpl<typeof AdminService> {
   /** Runs a write that may wait for the fleet: checked first, then waited on after the write. */
   const write = <T extends { snapshotVersion: bigint }>(waitMs: number, signal: AbortSignal, fn: () => Promise<T>) =>
     rpc(async () => {
@@ -28,7 +32,8 @@ export function createAdminService(ops: AdminOperations, fleet?: Fleet, switcher
       return { ...result, convergence: await waitForFleet(fleet, Number(result.snapshotVersion), waitMs, signal) };
     });
   return {
-    listNodes: () => rpc(async () => ({ nodes: (await ops.listNodes()).map((n) => ({ node: n.value, revision: big(n.revision) })) })),
+    listNodes: () =>
+      rpc(async () => ({ nodes: (await ops.listNodes()).map((n) => ({ node: n.value, revision: big(n.revision) })) })),
     getNode: (req) =>
       rpc(async () => {
         const n = await ops.getNode(req.id);
@@ -40,8 +45,12 @@ export function createAdminService(ops: AdminOperations, fleet?: Fleet, switcher
         const r = await ops.putNode(req.node, rev(req.expectedRevision));
         return { revision: big(r.revision), snapshotVersion: big(r.snapshotVersion) };
       }),
-    deleteNode: (req, ctx) => write(req.waitForFleetMs, ctx.signal, async () => ({ snapshotVersion: big((await ops.deleteNode(req.id, rev(req.expectedRevision))).snapshotVersion) })),
-    listRoutes: () => rpc(async () => ({ routes: (await ops.listRoutes()).map((r) => ({ route: r.value, revision: big(r.revision) })) })),
+    deleteNode: (req, ctx) =>
+      write(req.waitForFleetMs, ctx.signal, async () => ({
+        snapshotVersion: big((await ops.deleteNode(req.id, rev(req.expectedRevision))).snapshotVersion),
+      })),
+    listRoutes: () =>
+      rpc(async () => ({ routes: (await ops.listRoutes()).map((r) => ({ route: r.value, revision: big(r.revision) })) })),
     getRoute: (req) =>
       rpc(async () => {
         const r = await ops.getRoute(req.name);
@@ -53,7 +62,10 @@ export function createAdminService(ops: AdminOperations, fleet?: Fleet, switcher
         const r = await ops.putRoute(req.route, rev(req.expectedRevision));
         return { revision: big(r.revision), snapshotVersion: big(r.snapshotVersion), route: r.route };
       }),
-    deleteRoute: (req, ctx) => write(req.waitForFleetMs, ctx.signal, async () => ({ snapshotVersion: big((await ops.deleteRoute(req.name, rev(req.expectedRevision))).snapshotVersion) })),
+    deleteRoute: (req, ctx) =>
+      write(req.waitForFleetMs, ctx.signal, async () => ({
+        snapshotVersion: big((await ops.deleteRoute(req.name, rev(req.expectedRevision))).snapshotVersion),
+      })),
     getCurrentModel: (req) =>
       rpc(async () => {
         const m = await ops.getCurrentModel(req.route);
@@ -62,7 +74,13 @@ export function createAdminService(ops: AdminOperations, fleet?: Fleet, switcher
     switchModel: (req, ctx) =>
       write(req.waitForFleetMs, ctx.signal, async () => {
         const r = switcher
-          ? await switcher.start({ route: req.route, variant: req.variant, expectedRevision: rev(req.expectedRevision), skipPrewarm: req.skipPrewarm, stopAfterShift: true }).shifted
+          ? await switcher.start({
+              route: req.route,
+              variant: req.variant,
+              expectedRevision: rev(req.expectedRevision),
+              skipPrewarm: req.skipPrewarm,
+              stopAfterShift: true,
+            }).shifted
           : await ops.switchModel(req.route, req.variant, rev(req.expectedRevision));
         return { previousVariant: r.previousVariant, revision: big(r.revision), snapshotVersion: big(r.snapshotVersion) };
       }),

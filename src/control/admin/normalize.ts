@@ -41,7 +41,11 @@ export function resolveArms(arms: readonly Arm[], previous: readonly Arm[]): Arm
   if (arms.length === 0) return [];
   if (rangesMatchWeights(arms)) return arms.map((a) => clone(ArmSchema, a));
   const allocated = allocateBuckets(
-    previous.map((a) => ({ variant: a.variant, weight: a.weight, ranges: a.ranges.map((r) => ({ start: r.start, end: r.end })) })),
+    previous.map((a) => ({
+      variant: a.variant,
+      weight: a.weight,
+      ranges: a.ranges.map((r) => ({ start: r.start, end: r.end })),
+    })),
     arms.map((a) => ({ variant: a.variant, weight: a.weight })),
   );
   return allocated.map((a) => create(ArmSchema, { variant: a.variant, weight: a.weight, ranges: a.ranges }));

@@ -26,7 +26,8 @@ function join(path: string, field: string): string {
 function checkName(value: string, field: string, what: string, out: FieldViolation[]): void {
   if (value === "") out.push({ field, message: "must not be empty" });
   else if (value.length > MAX_NAME_LENGTH) out.push({ field, message: `must be at most ${MAX_NAME_LENGTH} characters` });
-  else if (!NAME_PATTERN.test(value)) out.push({ field, message: `${JSON.stringify(value)} is not a valid ${what} (letters, digits, '.', '_' and '-')` });
+  else if (!NAME_PATTERN.test(value))
+    out.push({ field, message: `${JSON.stringify(value)} is not a valid ${what} (letters, digits, '.', '_' and '-')` });
 }
 
 /** Problems with a route name: non-empty, no whitespace, at most 200 characters. */
@@ -72,7 +73,8 @@ export function validateRoute(route: Route, path: string): FieldViolation[] {
     if (duplicate) out.push({ field: `${vpath}.name`, message: duplicate });
     variants.add(variant.name);
     if (variant.model === "") out.push({ field: `${vpath}.model`, message: "must not be empty" });
-    else if (/\s/.test(variant.model)) out.push({ field: `${vpath}.model`, message: `${JSON.stringify(variant.model)} must not contain whitespace` });
+    else if (/\s/.test(variant.model))
+      out.push({ field: `${vpath}.model`, message: `${JSON.stringify(variant.model)} must not contain whitespace` });
     const nodes = new Set<string>();
     variant.nodes.forEach((id, k) => {
       checkName(id, `${vpath}.nodes[${k}]`, "node id", out);
@@ -83,27 +85,39 @@ export function validateRoute(route: Route, path: string): FieldViolation[] {
     if (keepAlive?.ok === false) out.push({ field: `${vpath}.keep_alive`, message: keepAlive.message });
   });
   if (route.defaultVariant === "") {
-    if (route.variants.length > 1) out.push({ field: join(path, "default_variant"), message: "must name one of the variants when there are several" });
+    if (route.variants.length > 1)
+      out.push({ field: join(path, "default_variant"), message: "must name one of the variants when there are several" });
   } else if (route.variants.length > 0 && !variants.has(route.defaultVariant)) {
-    out.push({ field: join(path, "default_variant"), message: `${JSON.stringify(route.defaultVariant)} is not a variant of the route` });
+    out.push({
+      field: join(path, "default_variant"),
+      message: `${JSON.stringify(route.defaultVariant)} is not a variant of the route`,
+    });
   }
   out.push(...validateWeights(route.arms, join(path, "arms"), variants));
-  if (route.seed.length > MAX_NAME_LENGTH) out.push({ field: join(path, "seed"), message: `must be at most ${MAX_NAME_LENGTH} characters` });
+  if (route.seed.length > MAX_NAME_LENGTH)
+    out.push({ field: join(path, "seed"), message: `must be at most ${MAX_NAME_LENGTH} characters` });
   return out;
 }
 
 /** Problems with a split: known, unique variants, weights 0..100 summing to 100. */
-export function validateWeights(arms: readonly { variant: string; weight: number }[], path: string, variants: ReadonlySet<string>): FieldViolation[] {
+export function validateWeights(
+  arms: readonly { variant: string; weight: number }[],
+  path: string,
+  variants: ReadonlySet<string>,
+): FieldViolation[] {
   const out: FieldViolation[] = [];
   if (arms.length === 0) return out;
   const seen = new Set<string>();
   let total = 0;
   arms.forEach((arm, a) => {
     const apath = `${path}[${a}]`;
-    if (!variants.has(arm.variant)) out.push({ field: `${apath}.variant`, message: `${JSON.stringify(arm.variant)} is not a variant of the route` });
-    else if (seen.has(arm.variant)) out.push({ field: `${apath}.variant`, message: `duplicate weight for variant ${JSON.stringify(arm.variant)}` });
+    if (!variants.has(arm.variant))
+      out.push({ field: `${apath}.variant`, message: `${JSON.stringify(arm.variant)} is not a variant of the route` });
+    else if (seen.has(arm.variant))
+      out.push({ field: `${apath}.variant`, message: `duplicate weight for variant ${JSON.stringify(arm.variant)}` });
     seen.add(arm.variant);
-    if (!Number.isInteger(arm.weight) || arm.weight < 0 || arm.weight > 100) out.push({ field: `${apath}.weight`, message: `must be a whole percent between 0 and 100, got ${arm.weight}` });
+    if (!Number.isInteger(arm.weight) || arm.weight < 0 || arm.weight > 100)
+      out.push({ field: `${apath}.weight`, message: `must be a whole percent between 0 and 100, got ${arm.weight}` });
     total += arm.weight;
   });
   const sumProblem = weightsSumProblem(total);

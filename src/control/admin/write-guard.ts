@@ -30,7 +30,12 @@ export function checkExpectedRevision(what: string, current: number | undefined,
  * The error for consistency `problems` of `state` after a write to `target` (see the module doc),
  * or undefined when there are none. `action` describes the write ("deleting node \"gpu-1\"").
  */
-export function consistencyError(problems: readonly FieldViolation[], state: DesiredState, target: WriteTarget, action: string): TurnoutError | undefined {
+export function consistencyError(
+  problems: readonly FieldViolation[],
+  state: DesiredState,
+  target: WriteTarget,
+  action: string,
+): TurnoutError | undefined {
   if (problems.length === 0) return undefined;
   const own: FieldViolation[] = [];
   const others: FieldViolation[] = [];
@@ -51,5 +56,7 @@ export function consistencyError(problems: readonly FieldViolation[], state: Des
   const all = [...own, ...others];
   const text = formatViolations(all);
   if (own.length > 0) return new TurnoutError(ErrorCode.InvalidArgument, text, { violations: all });
-  return new TurnoutError(ErrorCode.FailedPrecondition, `${action} would leave the routing state inconsistent: ${text}`, { violations: all });
+  return new TurnoutError(ErrorCode.FailedPrecondition, `${action} would leave the routing state inconsistent: ${text}`, {
+    violations: all,
+  });
 }

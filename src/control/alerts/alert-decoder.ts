@@ -138,8 +138,20 @@ export function nodeAlert(event: NodeHealthEvent): Alert {
   if (event.proxy) details.proxy = event.proxy;
   if (event.reason) details.reason = event.reason;
   return event.healthy
-    ? { kind: AlertKind.NodeUp, title: `Node ${event.node} is back`, text: `Node ${event.node}${where} is healthy again${seen}${because}`, at: event.at, details }
-    : { kind: AlertKind.NodeDown, title: `Node ${event.node} is down`, text: `Node ${event.node}${where} is down${seen}${because}`, at: event.at, details };
+    ? {
+        kind: AlertKind.NodeUp,
+        title: `Node ${event.node} is back`,
+        text: `Node ${event.node}${where} is healthy again${seen}${because}`,
+        at: event.at,
+        details,
+      }
+    : {
+        kind: AlertKind.NodeDown,
+        title: `Node ${event.node} is down`,
+        text: `Node ${event.node}${where} is down${seen}${because}`,
+        at: event.at,
+        details,
+      };
 }
 
 /** A whole number ≥ 1 (a uint32 in proto JSON, a number or a numeric string), else undefined. */

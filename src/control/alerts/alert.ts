@@ -23,7 +23,12 @@ export type AlertKind = (typeof AlertKind)[keyof typeof AlertKind];
 export const ALERT_KINDS: readonly AlertKind[] = Object.values(AlertKind);
 
 /** Kinds a webhook gets when its config names none: every kind but `gate_failed`. */
-export const DEFAULT_ALERT_KINDS: readonly AlertKind[] = [AlertKind.Rollback, AlertKind.NodeDown, AlertKind.NodeUp, AlertKind.ProxyNack];
+export const DEFAULT_ALERT_KINDS: readonly AlertKind[] = [
+  AlertKind.Rollback,
+  AlertKind.NodeDown,
+  AlertKind.NodeUp,
+  AlertKind.ProxyNack,
+];
 
 /** True when `value` names an alert kind. */
 export function isAlertKind(value: string): value is AlertKind {

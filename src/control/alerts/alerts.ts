@@ -51,7 +51,14 @@ export function createAlerts(options: AlertsOptions): Alerts {
   const log = options.logger.child({ component: "alerts" });
   const now = options.now ?? Date.now;
   const stop = new AbortController();
-  const notifiers = options.webhooks.map((w) => createWebhookNotifier({ ...w, queueSize: w.queueSize ?? options.queueSize, logger: options.logger, backoff: options.backoff }));
+  const notifiers = options.webhooks.map((w) =>
+    createWebhookNotifier({
+      ...w,
+      queueSize: w.queueSize ?? options.queueSize,
+      logger: options.logger,
+      backoff: options.backoff,
+    }),
+  );
   const recentNacks = new Set<string>();
   const malformed = new Map<string, number>();
   const raised = new Map<AlertKind, number>();
@@ -126,14 +133,46 @@ export function createAlerts(options: AlertsOptions): Alerts {
         return [...totals].map(([webhook, v]): [Labels, number] => [{ webhook }, v]);
       };
       const w = new PrometheusWriter();
-      w.counter("turnout_alerts_raised_total", "Alerts raised from bus events (after dedupe), by kind, before webhook filtering.", [...raised].map(([kind, v]): [Labels, number] => [{ kind }, v]));
-      w.counter("turnout_alerts_sent_total", "Alerts delivered (2xx), by webhook origin and kind.", sum((n) => n.counts().sent));
-      w.counter("turnout_alerts_failed_total", "Alerts given up on after the last attempt or a non-retryable answer, by webhook origin and kind.", sum((n) => n.counts().failed));
-      w.counter("turnout_alerts_dropped_total", "Alerts dropped from a full queue or unsent at shutdown, by webhook origin and kind.", sum((n) => n.counts().dropped));
-      w.counter("turnout_alerts_retries_total", "Delivery attempts that failed and were retried, by webhook origin.", perWebhook((n) => n.counts().retries));
-      w.gauge("turnout_alerts_queued", "Alerts waiting for delivery, by webhook origin.", perWebhook((n) => n.queued()));
-      w.counter("turnout_alerts_events_malformed_total", "Bus events the alerts stage could not decode, by event (proxy, node, rollout).", [...malformed].map(([event, v]): [Labels, number] => [{ event }, v]));
-      w.counter("turnout_alerts_node_events_suppressed_total", "Node health events folded into an alert already sent or held (see the dedupe rule).", [[undefined, nodes.suppressed()]]);
+      w.counter(
+        "turnout_alerts_raised_total",
+        "Alerts raised from bus events (after dedupe), by kind, before webhook filtering.",
+        [...raised].map(([kind, v]): [Labels, number] => [{ kind }, v]),
+      );
+      w.counter(
+        "turnout_alerts_sent_total",
+        "Alerts delivered (2xx), by webhook origin and kind.",
+        sum((n) => n.counts().sent),
+      );
+      w.counter(
+        "turnout_alerts_failed_total",
+        "Alerts given up on after the last attempt or a non-retryable answer, by webhook origin and kind.",
+        sum((n) => n.counts().failed),
+      );
+      w.counter(
+        "turnout_alerts_dropped_total",
+        "Alerts dropped from a full queue or unsent at shutdown, by webhook origin and kind.",
+        sum((n) => n.counts().dropped),
+      );
+      w.counter(
+        "turnout_alerts_retries_total",
+        "Delivery attempts that failed and were retried, by webhook origin.",
+        perWebhook((n) => n.counts().retries),
+      );
+      w.gauge(
+        "turnout_alerts_queued",
+        "Alerts waiting for delivery, by webhook origin.",
+        perWebhook((n) => n.queued()),
+      );
+      w.counter(
+        "turnout_alerts_events_malformed_total",
+        "Bus events the alerts stage could not decode, by event (proxy, node, rollout).",
+        [...malformed].map(([event, v]): [Labels, number] => [{ event }, v]),
+      );
+      w.counter(
+        "turnout_alerts_node_events_suppressed_total",
+        "Node health events folded into an alert already sent or held (see the dedupe rule).",
+        [[undefined, nodes.suppressed()]],
+      );
       return w.text();
     },
     async close(graceMs) {
@@ -145,4 +184,3 @@ export function createAlerts(options: AlertsOptions): Alerts {
     },
   };
 }
-

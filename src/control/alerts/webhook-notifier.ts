@@ -94,10 +94,13 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): WebhookN
 
   /** An error's message with the URL's path (the secret) cut out. */
   const secret = `${url.pathname}${url.search}`;
-  const redact = (message: string) => (secret.length > 1 ? message.split(options.url).join(origin).split(secret).join("/…") : message);
+  const redact = (message: string) =>
+    secret.length > 1 ? message.split(options.url).join(origin).split(secret).join("/…") : message;
 
   /** One POST: "delivered", "retry" (with the wait a Retry-After asks, if any) or "give up". */
-  async function attempt(body: string): Promise<{ result: "delivered" | "retry" | "give_up"; why: string; retryAfterMs?: number }> {
+  async function attempt(
+    body: string,
+  ): Promise<{ result: "delivered" | "retry" | "give_up"; why: string; retryAfterMs?: number }> {
     try {
       const res = await request(url, {
         method: "POST",
@@ -115,7 +118,9 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): WebhookN
       return { result: "retry", why, retryAfterMs: parseRetryAfter(res.headers["retry-after"], Date.now()) };
     } catch (err) {
       const e = err as Error & { code?: string };
-      const why = stop.signal.aborted ? "shutting down" : redact(e.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : (e.code ?? e.message));
+      const why = stop.signal.aborted
+        ? "shutting down"
+        : redact(e.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : (e.code ?? e.message));
       return { result: "retry", why };
     }
   }
@@ -172,7 +177,10 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): WebhookN
         bump(dropped, oldest.kind);
         if (Date.now() - lastDropLog >= 10_000) {
           lastDropLog = Date.now();
-          log.warn({ kind: oldest.kind, queueSize }, "alert queue full: dropping the oldest alerts (see turnout_alerts_dropped_total)");
+          log.warn(
+            { kind: oldest.kind, queueSize },
+            "alert queue full: dropping the oldest alerts (see turnout_alerts_dropped_total)",
+          );
         }
       }
       queue.push(alert);

@@ -20,7 +20,7 @@ import { invalidArgument, type FieldViolation } from "../../errors.ts";
 import { ALERT_KINDS, isAlertKind, type AlertKind } from "../alerts/alert.ts";
 import { WebhookFormat } from "../alerts/alert-body.ts";
 import type { WebhookConfig } from "../alerts/webhook-notifier.ts";
-import { Problems, at, readDuration, readInt, readList, readMap, readString } from "./config-reader.ts";
+import { type Problems, at, readDuration, readInt, readList, readMap, readString } from "./config-reader.ts";
 
 /** The alerts settings of a config file (or of CLI flags). */
 export interface AlertsConfig {
@@ -62,7 +62,8 @@ function readWebhook(value: unknown, path: string, p: Problems): WebhookConfig |
     else url = m.url.trim();
   }
   const format = readString(m.format, at(path, "format"), p);
-  if (format !== undefined && !FORMATS.includes(format)) p.add(at(path, "format"), `must be one of ${FORMATS.join(", ")}, got ${JSON.stringify(format)}`);
+  if (format !== undefined && !FORMATS.includes(format))
+    p.add(at(path, "format"), `must be one of ${FORMATS.join(", ")}, got ${JSON.stringify(format)}`);
   let events: AlertKind[] | undefined;
   const list = readList(m.events, at(path, "events"), p);
   if (list !== undefined) {
@@ -76,7 +77,8 @@ function readWebhook(value: unknown, path: string, p: Problems): WebhookConfig |
     if (list.length === 0) p.add(at(path, "events"), "must name at least one event (leave it out for the default)");
   }
   const timeoutMs = readDuration(m.timeout, at(path, "timeout"), p);
-  if (timeoutMs !== undefined && (timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS)) p.add(at(path, "timeout"), "must be from 1ms to 5m");
+  if (timeoutMs !== undefined && (timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS))
+    p.add(at(path, "timeout"), "must be from 1ms to 5m");
   const maxAttempts = readInt(m.max_attempts, at(path, "max_attempts"), p, 1, 100);
   const queueSize = readInt(m.queue_size, at(path, "queue_size"), p, 1, 1_000_000);
   if (url === undefined) return undefined;
@@ -108,7 +110,11 @@ export function readAlertsConfig(value: unknown, p: Problems, path = "alerts"): 
  * and `--alert-slack URL` (slack), repeatable, each with every default event. Throws
  * `invalid_argument` naming the flag for a URL that is not http(s) (without echoing it).
  */
-export function withAlertFlags(file: AlertsConfig | undefined, json: readonly string[] = [], slack: readonly string[] = []): AlertsConfig {
+export function withAlertFlags(
+  file: AlertsConfig | undefined,
+  json: readonly string[] = [],
+  slack: readonly string[] = [],
+): AlertsConfig {
   const violations: FieldViolation[] = [];
   const webhooks: WebhookConfig[] = [...(file?.webhooks ?? [])];
   const add = (urls: readonly string[], flag: string, format: WebhookFormat) => {

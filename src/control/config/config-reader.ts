@@ -42,7 +42,12 @@ function describe(value: unknown): string {
 }
 
 /** A mapping at `path` with only `allowed` keys (others reported), or undefined. */
-export function readMap(value: unknown, path: string, p: Problems, allowed?: readonly string[]): Record<string, unknown> | undefined {
+export function readMap(
+  value: unknown,
+  path: string,
+  p: Problems,
+  allowed?: readonly string[],
+): Record<string, unknown> | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== "object" || Array.isArray(value)) {
     p.bad(path || "(top level)", `must be a mapping, got ${describe(value)}`);

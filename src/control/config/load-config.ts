@@ -14,7 +14,10 @@ export async function loadConfigFile(path: string): Promise<ConfigFile> {
     text = await readFile(path, "utf8");
   } catch (cause) {
     const why = (cause as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : "cannot be read";
-    throw new TurnoutError(ErrorCode.InvalidArgument, `config file ${path}: ${why}`, { cause, violations: [{ field: "config", message: `${path}: ${why}` }] });
+    throw new TurnoutError(ErrorCode.InvalidArgument, `config file ${path}: ${why}`, {
+      cause,
+      violations: [{ field: "config", message: `${path}: ${why}` }],
+    });
   }
   return parseConfig(text, path);
 }

@@ -4,10 +4,28 @@
  * with their config paths; semantic validation runs afterwards on the result.
  */
 import { create, type JsonObject } from "@bufbuild/protobuf";
-import { ArmSchema, NodeSchema, RouteSchema, SettingsSchema, VariantSchema, type Node, type Route } from "../../../gen/turnout/v1/routing_pb.js";
+import {
+  ArmSchema,
+  NodeSchema,
+  RouteSchema,
+  SettingsSchema,
+  VariantSchema,
+  type Node,
+  type Route,
+} from "../../../gen/turnout/v1/routing_pb.js";
 import type { DesiredState } from "../state/desired-state.ts";
 import type { AlertsConfig } from "./alerts-config.ts";
-import { Problems, at, readBool, readDuration, readInt, readList, readMap, readString, readStrings } from "./config-reader.ts";
+import {
+  type Problems,
+  at,
+  readBool,
+  readDuration,
+  readInt,
+  readList,
+  readMap,
+  readString,
+  readStrings,
+} from "./config-reader.ts";
 import { readHealthCheck, readOutlierDetection, readSlotQueue } from "./resilience-config.ts";
 
 /** What a config file yields. */
@@ -67,7 +85,16 @@ function readRoute(value: unknown, path: string, p: Problems): Route {
 export function readNativeConfig(root: unknown, p: Problems): ConfigFile {
   const top = readMap(root, "", p, ["listen", "settings", "nodes", "routes", "alerts"]) ?? {};
   const listenMap = readMap(top.listen, "listen", p, ["traffic", "admin"]);
-  const settingsMap = readMap(top.settings, "settings", p, ["unit_header", "connect_timeout", "first_byte_timeout", "idle_timeout", "total_timeout", "health_check", "outlier_detection", "queue"]);
+  const settingsMap = readMap(top.settings, "settings", p, [
+    "unit_header",
+    "connect_timeout",
+    "first_byte_timeout",
+    "idle_timeout",
+    "total_timeout",
+    "health_check",
+    "outlier_detection",
+    "queue",
+  ]);
   const settings =
     settingsMap === undefined
       ? undefined

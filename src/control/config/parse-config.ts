@@ -36,7 +36,8 @@ export function parseConfig(text: string, sourceName: string): ConfigFile {
   const seed = isSeedConfig(root);
   const config = seed ? readSeedConfig(root, p) : readNativeConfig(root, p);
   const { state } = config;
-  const toPath = (field: string) => (seed ? field.replace(/^settings\.health_check\.(\w+?)(?:_ms)?$/, "health_check.$1") : nativeConfigPath(field, state));
+  const toPath = (field: string) =>
+    seed ? field.replace(/^settings\.health_check\.(\w+?)(?:_ms)?$/, "health_check.$1") : nativeConfigPath(field, state);
 
   // The seed shape's objects are derived: once its own reading found problems, checking what was
   // derived from the bad values would only repeat them under paths the file does not have.
@@ -65,7 +66,8 @@ export function parseConfig(text: string, sourceName: string): ConfigFile {
 }
 
 function splitAlerts(whole: unknown, p: Problems): { root: unknown; alerts: ReturnType<typeof readAlertsConfig> } {
-  if (typeof whole !== "object" || whole === null || Array.isArray(whole) || !("alerts" in whole)) return { root: whole, alerts: undefined };
+  if (typeof whole !== "object" || whole === null || Array.isArray(whole) || !("alerts" in whole))
+    return { root: whole, alerts: undefined };
   const { alerts, ...root } = whole as Record<string, unknown>;
   return { root, alerts: readAlertsConfig(alerts, p) };
 }

@@ -13,7 +13,7 @@ import {
   type OutlierDetection,
   type SlotQueue,
 } from "../../../gen/turnout/v1/routing_pb.js";
-import { Problems, at, readBool, readDuration, readInt, readMap } from "./config-reader.ts";
+import { type Problems, at, readBool, readDuration, readInt, readMap } from "./config-reader.ts";
 
 const COUNT_MAX = 1000;
 

@@ -24,7 +24,7 @@
 import { create } from "@bufbuild/protobuf";
 import { ArmSchema, NodeSchema, RouteSchema, SettingsSchema, VariantSchema } from "../../../gen/turnout/v1/routing_pb.js";
 import { baseUrlProblem } from "../../snapshot/check-rules.ts";
-import { Problems, at, readBool, readDuration, readInt, readList, readMap, readString } from "./config-reader.ts";
+import { type Problems, at, readBool, readDuration, readInt, readList, readMap, readString } from "./config-reader.ts";
 import { readHealthCheck } from "./resilience-config.ts";
 import type { ConfigFile } from "./native-config.ts";
 
@@ -83,14 +83,21 @@ export function readSeedConfig(root: unknown, p: Problems): ConfigFile {
     const urlProblem = baseUrlProblem(endpoint);
     if (urlProblem) p.add(at(path, "endpoint"), urlProblem);
     const weight = readInt(m.weight, at(path, "weight"), p, 0, 1_000_000);
-    models.push({ name, endpoint: endpoint.replace(/\/+$/, ""), weight, enabled: readBool(m.enabled, at(path, "enabled"), p) ?? true, index: i });
+    models.push({
+      name,
+      endpoint: endpoint.replace(/\/+$/, ""),
+      weight,
+      enabled: readBool(m.enabled, at(path, "enabled"), p) ?? true,
+      index: i,
+    });
   });
   const enabled = models.filter((m) => m.enabled);
   if (list.length > 0 && enabled.length === 0) p.add("models", "at least one model must be enabled");
 
   const routing = readMap(top.routing, "routing", p, ["strategy", "ab_testing"]) ?? {};
   const strategy = readString(routing.strategy, "routing.strategy", p) ?? "weighted";
-  if (!["weighted", "single"].includes(strategy)) p.add("routing.strategy", `${JSON.stringify(strategy)} is not supported (use weighted or single)`);
+  if (!["weighted", "single"].includes(strategy))
+    p.add("routing.strategy", `${JSON.stringify(strategy)} is not supported (use weighted or single)`);
   const ab = readMap(routing.ab_testing, "routing.ab_testing", p, ["enabled", "models"]) ?? {};
   const abEnabled = readBool(ab.enabled, "routing.ab_testing.enabled", p) ?? false;
 
@@ -114,11 +121,13 @@ export function readSeedConfig(root: unknown, p: Problems): ConfigFile {
     });
   } else if (strategy === "weighted" && enabled.length > 1) {
     for (const model of enabled) {
-      if (model.weight === undefined && !p.covers(at(at("models", model.index), "weight"))) p.add(at(at("models", model.index), "weight"), "is required when routing.strategy is weighted");
+      if (model.weight === undefined && !p.covers(at(at("models", model.index), "weight")))
+        p.add(at(at("models", model.index), "weight"), "is required when routing.strategy is weighted");
       split.push({ model, weight: model.weight ?? 0, path: at("models", model.index) });
     }
   }
-  if (p.list.length === problemsBefore && split.length > 0 && split.reduce((n, s) => n + s.weight, 0) === 0) p.add(abEnabled ? "routing.ab_testing.models" : "models", "weights must not all be 0");
+  if (p.list.length === problemsBefore && split.length > 0 && split.reduce((n, s) => n + s.weight, 0) === 0)
+    p.add(abEnabled ? "routing.ab_testing.models" : "models", "weights must not all be 0");
 
   // Nodes and variants: one per enabled model, with unique safe names.
   const ids = new Map<SeedModel, string>();
@@ -128,7 +137,9 @@ export function readSeedConfig(root: unknown, p: Problems): ConfigFile {
     ids.set(model, id);
   }
   const perNode = maxConnections && enabled.length > 0 ? Math.ceil(maxConnections / enabled.length) : 0;
-  const nodes = enabled.map((m) => create(NodeSchema, { id: ids.get(m)!, baseUrl: m.endpoint, models: [m.name], maxConcurrent: perNode }));
+  const nodes = enabled.map((m) =>
+    create(NodeSchema, { id: ids.get(m)!, baseUrl: m.endpoint, models: [m.name], maxConcurrent: perNode }),
+  );
   const variants = enabled.map((m) => create(VariantSchema, { name: ids.get(m)!, model: m.name, nodes: [ids.get(m)!] }));
   const routeName = readString(gateway.route, "gateway.route", p) ?? enabled[0]?.name ?? "";
   if (split.length === 1) split = []; // one model takes all: no split needed
@@ -143,7 +154,10 @@ export function readSeedConfig(root: unknown, p: Problems): ConfigFile {
     state: {
       nodes,
       routes: enabled.length > 0 ? [route] : [],
-      settings: timeout === undefined && healthCheck === undefined ? undefined : create(SettingsSchema, { firstByteTimeoutMs: timeout ?? 0, healthCheck }),
+      settings:
+        timeout === undefined && healthCheck === undefined
+          ? undefined
+          : create(SettingsSchema, { firstByteTimeoutMs: timeout ?? 0, healthCheck }),
     },
     listen: port === undefined ? undefined : { traffic: host ? `${host}:${port}` : String(port) },
   };

@@ -6,7 +6,13 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { ExperimentArmSchema, ExperimentSchema, ExperimentStatus, type Experiment, type ExperimentServiceCreateRequest } from "../../../gen/turnout/v1/experiment_pb.js";
+import {
+  ExperimentArmSchema,
+  ExperimentSchema,
+  ExperimentStatus,
+  type Experiment,
+  type ExperimentServiceCreateRequest,
+} from "../../../gen/turnout/v1/experiment_pb.js";
 import type { Route } from "../../../gen/turnout/v1/routing_pb.js";
 import { validateTargeting } from "../../assign/targeting/validate-targeting.ts";
 import { EXPERIMENT_DURATION, parseDuration } from "../../duration.ts";
@@ -27,7 +33,12 @@ export function experimentDurationMs(text: string): number {
 
 /** A lower-case id from `name` plus a random suffix, e.g. "faster-model-3f9a". */
 export function idFromName(name: string, random: () => string): string {
-  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 48) || "experiment";
+  const slug =
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-")
+      .replace(/^-+|-+$/g, "")
+      .slice(0, 48) || "experiment";
   return `${slug}-${random()}`;
 }
 
@@ -35,7 +46,10 @@ export function idFromName(name: string, random: () => string): string {
 function inferRoute(routes: readonly Route[], variants: readonly string[], out: FieldViolation[]): Route | undefined {
   const fits = routes.filter((r) => variants.every((v) => r.variants.some((x) => x.name === v)));
   if (fits.length === 1) return fits[0];
-  const why = fits.length === 0 ? "no route has variants named" : `${fits.length} routes (${fits.map((r) => r.name).join(", ")}) have variants named`;
+  const why =
+    fits.length === 0
+      ? "no route has variants named"
+      : `${fits.length} routes (${fits.map((r) => r.name).join(", ")}) have variants named`;
   out.push({ field: "route", message: `must be set: ${why} ${variants.map((v) => JSON.stringify(v)).join(", ")}` });
   return undefined;
 }
@@ -44,21 +58,33 @@ function inferRoute(routes: readonly Route[], variants: readonly string[], out: 
  * The DRAFT experiment for `req`, or `invalid_argument` listing every problem. `routes` is the
  * stored desired state's routes; `id` is used when the request carries none.
  */
-export function experimentFromRequest(req: ExperimentServiceCreateRequest, routes: readonly Route[], id: string, now: Date): Experiment {
+export function experimentFromRequest(
+  req: ExperimentServiceCreateRequest,
+  routes: readonly Route[],
+  id: string,
+  now: Date,
+): Experiment {
   const out: FieldViolation[] = [];
-  if (req.id !== "" && !EXPERIMENT_ID.test(req.id)) out.push({ field: "id", message: "must be 1..64 of lower-case letters, digits, '.', '_' and '-', starting with a letter or digit" });
+  if (req.id !== "" && !EXPERIMENT_ID.test(req.id))
+    out.push({
+      field: "id",
+      message: "must be 1..64 of lower-case letters, digits, '.', '_' and '-', starting with a letter or digit",
+    });
   if (req.name.trim() === "") out.push({ field: "name", message: "must not be empty" });
   else if (req.name.length > 200) out.push({ field: "name", message: "must be at most 200 characters" });
 
   if (req.arms.length < 2) out.push({ field: "arms", message: `must have at least two arms, got ${req.arms.length}` });
-  if (req.arms.length > MAX_ARMS) out.push({ field: "arms", message: `must have at most ${MAX_ARMS} arms, got ${req.arms.length}` });
+  if (req.arms.length > MAX_ARMS)
+    out.push({ field: "arms", message: `must have at most ${MAX_ARMS} arms, got ${req.arms.length}` });
   const names = new Set<string>();
   let total = 0;
   req.arms.forEach((arm, i) => {
     if (arm.name === "") out.push({ field: `arms[${i}].name`, message: "must not be empty" });
-    else if (names.has(arm.name)) out.push({ field: `arms[${i}].name`, message: `duplicate arm name ${JSON.stringify(arm.name)}` });
+    else if (names.has(arm.name))
+      out.push({ field: `arms[${i}].name`, message: `duplicate arm name ${JSON.stringify(arm.name)}` });
     names.add(arm.name);
-    if (!Number.isFinite(arm.weight) || arm.weight < 0) out.push({ field: `arms[${i}].weight`, message: `must be a non-negative number, got ${arm.weight}` });
+    if (!Number.isFinite(arm.weight) || arm.weight < 0)
+      out.push({ field: `arms[${i}].weight`, message: `must be a non-negative number, got ${arm.weight}` });
     else total += arm.weight;
   });
   if (req.arms.length >= 2 && total <= 0) out.push({ field: "arms", message: "weights must sum to more than 0" });
@@ -74,7 +100,10 @@ export function experimentFromRequest(req: ExperimentServiceCreateRequest, route
     req.arms.forEach((arm, i) => {
       const variant = arm.variant || arm.name;
       if (variant !== "" && !known.includes(variant)) {
-        out.push({ field: `arms[${i}].${arm.variant ? "variant" : "name"}`, message: `${JSON.stringify(variant)} is not a variant of route ${JSON.stringify(route.name)} (variants: ${known.join(", ")})` });
+        out.push({
+          field: `arms[${i}].${arm.variant ? "variant" : "name"}`,
+          message: `${JSON.stringify(variant)} is not a variant of route ${JSON.stringify(route.name)} (variants: ${known.join(", ")})`,
+        });
       }
     });
   }
@@ -83,8 +112,10 @@ export function experimentFromRequest(req: ExperimentServiceCreateRequest, route
     const v = validateTargeting(req.targeting, "targeting");
     if (!v.ok) out.push(...v.violations);
   }
-  if (req.layer !== "" && !LAYER.test(req.layer)) out.push({ field: "layer", message: "must be 1..128 of letters, digits, '_', '.', ':', '/' and '-'" });
-  if (!Number.isFinite(req.layerPercent) || req.layerPercent < 0 || req.layerPercent > 100) out.push({ field: "layer_percent", message: `must be from 0 to 100 (0 means 100), got ${req.layerPercent}` });
+  if (req.layer !== "" && !LAYER.test(req.layer))
+    out.push({ field: "layer", message: "must be 1..128 of letters, digits, '_', '.', ':', '/' and '-'" });
+  if (!Number.isFinite(req.layerPercent) || req.layerPercent < 0 || req.layerPercent > 100)
+    out.push({ field: "layer_percent", message: `must be from 0 to 100 (0 means 100), got ${req.layerPercent}` });
 
   const duration = parseDuration(req.duration, EXPERIMENT_DURATION);
   if (req.duration === "") out.push({ field: "duration", message: 'must be set, e.g. "24h"' });
@@ -99,7 +130,8 @@ export function experimentFromRequest(req: ExperimentServiceCreateRequest, route
     const p = metricProblem(m);
     if (p) out.push({ field: `guardrail_metrics[${i}]`, message: p });
   });
-  if (req.primaryMetric !== "" && metricProblem(req.primaryMetric)) out.push({ field: "primary_metric", message: metricProblem(req.primaryMetric) as string });
+  if (req.primaryMetric !== "" && metricProblem(req.primaryMetric))
+    out.push({ field: "primary_metric", message: metricProblem(req.primaryMetric) as string });
   if (out.length > 0) throw invalidArgument(out);
 
   const routeName = (route as Route).name;

@@ -69,34 +69,62 @@ export interface ExperimentOperationsContext {
 }
 
 const { RUNNING, PAUSED, DRAFT, STOPPED, CONCLUDED } = ExperimentStatus;
-const STATUS_NAME: Record<number, string> = { [DRAFT]: "DRAFT", [RUNNING]: "RUNNING", [PAUSED]: "PAUSED", [STOPPED]: "STOPPED", [CONCLUDED]: "CONCLUDED" };
+const STATUS_NAME: Record<number, string> = {
+  [DRAFT]: "DRAFT",
+  [RUNNING]: "RUNNING",
+  [PAUSED]: "PAUSED",
+  [STOPPED]: "STOPPED",
+  [CONCLUDED]: "CONCLUDED",
+};
 
 function requireId(id: string): void {
-  if (!EXPERIMENT_ID.test(id)) throw invalidArgument([{ field: "id", message: id === "" ? "must not be empty" : `${JSON.stringify(id)} is not an experiment id` }]);
+  if (!EXPERIMENT_ID.test(id))
+    throw invalidArgument([
+      { field: "id", message: id === "" ? "must not be empty" : `${JSON.stringify(id)} is not an experiment id` },
+    ]);
 }
 
 function precondition(e: Experiment, action: string, allowed: readonly number[]): void {
   if (allowed.includes(e.status)) return;
-  throw new TurnoutError(ErrorCode.FailedPrecondition, `experiment ${JSON.stringify(e.id)} is ${STATUS_NAME[e.status] ?? "in an unknown state"}; it can be ${action} only when ${allowed.map((s) => STATUS_NAME[s]).join(" or ")}`);
+  throw new TurnoutError(
+    ErrorCode.FailedPrecondition,
+    `experiment ${JSON.stringify(e.id)} is ${STATUS_NAME[e.status] ?? "in an unknown state"}; it can be ${action} only when ${allowed.map((s) => STATUS_NAME[s]).join(" or ")}`,
+  );
 }
 
 /** What is wrong with a ChangeSplit of `e` to `weights` (empty: keep `current`), by field. */
-function splitProblems(e: Experiment, weights: readonly number[], rerandomize: boolean, current: readonly number[]): FieldViolation[] {
+function splitProblems(
+  e: Experiment,
+  weights: readonly number[],
+  rerandomize: boolean,
+  current: readonly number[],
+): FieldViolation[] {
   const out: FieldViolation[] = [];
   if (weights.length === 0) {
-    if (!rerandomize) out.push({ field: "weights", message: "must give a weight per arm (or set rerandomize to keep the split under a new seed)" });
+    if (!rerandomize)
+      out.push({
+        field: "weights",
+        message: "must give a weight per arm (or set rerandomize to keep the split under a new seed)",
+      });
     return out;
   }
   if (weights.length !== e.arms.length) {
-    out.push({ field: "weights", message: `must give one weight per arm (${e.arms.map((a) => a.name).join(", ")}), got ${weights.length}` });
+    out.push({
+      field: "weights",
+      message: `must give one weight per arm (${e.arms.map((a) => a.name).join(", ")}), got ${weights.length}`,
+    });
     return out;
   }
   weights.forEach((w, i) => {
     if (!Number.isFinite(w) || w < 0) out.push({ field: `weights[${i}]`, message: `must be a non-negative number, got ${w}` });
   });
-  if (out.length === 0 && weights.reduce((a, b) => a + b, 0) <= 0) out.push({ field: "weights", message: "must sum to more than 0" });
+  if (out.length === 0 && weights.reduce((a, b) => a + b, 0) <= 0)
+    out.push({ field: "weights", message: "must sum to more than 0" });
   if (out.length === 0 && !rerandomize && weights.every((w, i) => w === current[i])) {
-    out.push({ field: "weights", message: `are the current split (${current.join("/")}); nothing would change (set rerandomize for a new seed)` });
+    out.push({
+      field: "weights",
+      message: `are the current split (${current.join("/")}); nothing would change (set rerandomize for a new seed)`,
+    });
   }
   return out;
 }
@@ -113,12 +141,21 @@ export function createExperimentOperations(ctx: ExperimentOperationsContext): Ex
   }
 
   /** Checks the state with `next` in place of its stored self, writes it (CAS) and publishes. */
-  async function commit(state: StoredState, existing: Stored<Experiment>, next: Experiment, action: string): Promise<ExperimentResult> {
+  async function commit(
+    state: StoredState,
+    existing: Stored<Experiment>,
+    next: Experiment,
+    action: string,
+  ): Promise<ExperimentResult> {
     const experiments = state.experiments.map((e) => (e.value.id === next.id ? { value: next, revision: e.revision } : e));
     const problems = checkDesiredState(desiredOf({ ...state, experiments }));
     if (problems.length > 0) {
       const text = formatViolations(problems);
-      throw new TurnoutError(ErrorCode.FailedPrecondition, `${action} experiment ${JSON.stringify(next.id)} would leave the routing state inconsistent: ${text}`, { violations: problems });
+      throw new TurnoutError(
+        ErrorCode.FailedPrecondition,
+        `${action} experiment ${JSON.stringify(next.id)} would leave the routing state inconsistent: ${text}`,
+        { violations: problems },
+      );
     }
     const revision = await store.putExperiment(next, existing.revision);
     return { experiment: next, revision, snapshotVersion: Number((await publish()).snapshot.version) };
@@ -149,7 +186,12 @@ export function createExperimentOperations(ctx: ExperimentOperationsContext): Ex
     async create(req) {
       return exclusive(async () => {
         const state = await store.readState();
-        const experiment = experimentFromRequest(req, desiredOf(state).routes, idFromName(req.name, () => randomBytes(2).toString("hex")), now());
+        const experiment = experimentFromRequest(
+          req,
+          desiredOf(state).routes,
+          idFromName(req.name, () => randomBytes(2).toString("hex")),
+          now(),
+        );
         if (state.experiments.some((e) => e.value.id === experiment.id)) {
           throw new TurnoutError(ErrorCode.AlreadyExists, `experiment ${JSON.stringify(experiment.id)} already exists`);
         }
@@ -167,21 +209,43 @@ export function createExperimentOperations(ctx: ExperimentOperationsContext): Ex
         const at = now();
         const next = clone(ExperimentSchema, existing.value);
         if (next.status === PAUSED && next.endsAt !== undefined && timestampDate(next.endsAt).getTime() <= at.getTime()) {
-          throw new TurnoutError(ErrorCode.FailedPrecondition, `experiment ${JSON.stringify(id)} cannot resume: its duration ${next.duration} has passed`);
+          throw new TurnoutError(
+            ErrorCode.FailedPrecondition,
+            `experiment ${JSON.stringify(id)} cannot resume: its duration ${next.duration} has passed`,
+          );
         }
         // The layer's other holders keep their buckets; this experiment takes its share of the rest.
-        const holders = state.experiments.map((e) => e.value).filter((e) => e.id !== id && e.layer === next.layer && (e.status === RUNNING || e.status === PAUSED));
-        const slots = [...holders, next].map((e) => ({ experiment: e.id, percent: e.layerPercent, ranges: e.layerRanges.map((r) => ({ start: r.start, end: r.end })) }));
+        const holders = state.experiments
+          .map((e) => e.value)
+          .filter((e) => e.id !== id && e.layer === next.layer && (e.status === RUNNING || e.status === PAUSED));
+        const slots = [...holders, next].map((e) => ({
+          experiment: e.id,
+          percent: e.layerPercent,
+          ranges: e.layerRanges.map((r) => ({ start: r.start, end: r.end })),
+        }));
         let allocated;
         try {
-          allocated = allocateLayer(slots.filter((s) => s.ranges.length > 0), slots);
+          allocated = allocateLayer(
+            slots.filter((s) => s.ranges.length > 0),
+            slots,
+          );
         } catch (err) {
           const taken = holders.reduce((sum, e) => sum + e.layerPercent, 0);
-          throw new TurnoutError(ErrorCode.FailedPrecondition, `layer ${JSON.stringify(next.layer)} has ${Math.max(0, 100 - taken)}% free (held by ${holders.map((e) => `${e.id} ${e.layerPercent}%`).join(", ")}), experiment ${JSON.stringify(id)} needs ${next.layerPercent}%`, { cause: err });
+          throw new TurnoutError(
+            ErrorCode.FailedPrecondition,
+            `layer ${JSON.stringify(next.layer)} has ${Math.max(0, 100 - taken)}% free (held by ${holders.map((e) => `${e.id} ${e.layerPercent}%`).join(", ")}), experiment ${JSON.stringify(id)} needs ${next.layerPercent}%`,
+            { cause: err },
+          );
         }
         next.layerRanges = allocated[allocated.length - 1].ranges.map((r) => create(ExperimentLayerRangeSchema, r));
         if (next.status === DRAFT) {
-          next.phases = [create(ExperimentPhaseSchema, { seed: `${id}:0`, startedAt: timestampFromDate(at), weights: next.arms.map((a) => a.weight) })];
+          next.phases = [
+            create(ExperimentPhaseSchema, {
+              seed: `${id}:0`,
+              startedAt: timestampFromDate(at),
+              weights: next.arms.map((a) => a.weight),
+            }),
+          ];
           next.startedAt = timestampFromDate(at);
           next.endsAt = timestampFromDate(new Date(at.getTime() + experimentDurationMs(next.duration)));
         }
@@ -209,7 +273,13 @@ export function createExperimentOperations(ctx: ExperimentOperationsContext): Ex
       const current = await store.getExperiment(id);
       if (current === undefined) throw new TurnoutError(ErrorCode.NotFound, `experiment ${JSON.stringify(id)} does not exist`);
       const winner = current.value.arms.find((a) => a.name === arm);
-      if (winner === undefined) throw invalidArgument([{ field: "arm", message: `${JSON.stringify(arm)} is not an arm of experiment ${JSON.stringify(id)} (arms: ${current.value.arms.map((a) => a.name).join(", ")})` }]);
+      if (winner === undefined)
+        throw invalidArgument([
+          {
+            field: "arm",
+            message: `${JSON.stringify(arm)} is not an arm of experiment ${JSON.stringify(id)} (arms: ${current.value.arms.map((a) => a.name).join(", ")})`,
+          },
+        ]);
       precondition(current.value, "concluded", [RUNNING, PAUSED, STOPPED]);
       checkExpectedRevision(`experiment ${JSON.stringify(id)}`, current.revision, expected);
       // The route switch first (idempotent): a Conclude that fails after it can simply be repeated.
@@ -249,7 +319,10 @@ export function createExperimentOperations(ctx: ExperimentOperationsContext): Ex
     },
     async get(id) {
       requireId(id);
-      return (await store.getExperiment(id)) ?? Promise.reject(new TurnoutError(ErrorCode.NotFound, `experiment ${JSON.stringify(id)} does not exist`));
+      return (
+        (await store.getExperiment(id)) ??
+        Promise.reject(new TurnoutError(ErrorCode.NotFound, `experiment ${JSON.stringify(id)} does not exist`))
+      );
     },
     async list(route) {
       const all = (await store.readState()).experiments;
@@ -257,7 +330,9 @@ export function createExperimentOperations(ctx: ExperimentOperationsContext): Ex
     },
     async stopExpired() {
       const at = now().getTime();
-      const due = (await store.readState()).experiments.filter((e) => e.value.status === RUNNING && e.value.endsAt !== undefined && timestampDate(e.value.endsAt).getTime() <= at);
+      const due = (await store.readState()).experiments.filter(
+        (e) => e.value.status === RUNNING && e.value.endsAt !== undefined && timestampDate(e.value.endsAt).getTime() <= at,
+      );
       const stopped: string[] = [];
       for (const e of due) {
         try {

@@ -54,7 +54,8 @@ const BUILT_IN: readonly ReportMetric[] = [
 ];
 
 function feedbackMetric(name: string): ReportMetric {
-  const phrasing: VerdictMetric = name === "thumbs_up" || name === "thumbs-up" ? VerdictMetrics.thumbsUp : { name, direction: "higher" };
+  const phrasing: VerdictMetric =
+    name === "thumbs_up" || name === "thumbs-up" ? VerdictMetrics.thumbsUp : { name, direction: "higher" };
   return {
     name,
     phrasing,
@@ -90,11 +91,22 @@ function distinctUsers(arm: ArmTally, phases: number): number {
   return users.size;
 }
 
-function compare(metric: ReportMetric, armName: string, control: ArmTally | undefined, treatment: ArmTally | undefined, prefix: string): ExperimentMetricComparison {
+function compare(
+  metric: ReportMetric,
+  armName: string,
+  control: ArmTally | undefined,
+  treatment: ArmTally | undefined,
+  prefix: string,
+): ExperimentMetricComparison {
   const c = moments(control, metric, prefix);
   const t = moments(treatment, metric, prefix);
   const welch = welchTest(c, t);
-  const out = create(ExperimentMetricComparisonSchema, { metric: metric.name, arm: armName, controlMean: c.mean, treatmentMean: t.mean });
+  const out = create(ExperimentMetricComparisonSchema, {
+    metric: metric.name,
+    arm: armName,
+    controlMean: c.mean,
+    treatmentMean: t.mean,
+  });
   let needed;
   if (welch.status === "ok" && c.mean !== 0) {
     try {
@@ -134,11 +146,18 @@ function usersInPhase(arms: (ArmTally | undefined)[], phase: number): bigint[] {
 }
 
 /** The report of `experiment` from its tally (undefined: nothing counted yet) as of `nowMs`. */
-export function buildExperimentReport(experiment: Experiment, entry: ExperimentTallyEntry | undefined, nowMs: number): ExperimentReport {
+export function buildExperimentReport(
+  experiment: Experiment,
+  entry: ExperimentTallyEntry | undefined,
+  nowMs: number,
+): ExperimentReport {
   const arms = experiment.arms.map((_, i) => entry?.arms.get(i));
   const phases = Math.max(1, experiment.phases.length);
   const current = experiment.phases.at(-1);
-  const weights = current !== undefined && current.weights.length === experiment.arms.length ? current.weights : experiment.arms.map((a) => a.weight);
+  const weights =
+    current !== undefined && current.weights.length === experiment.arms.length
+      ? current.weights
+      : experiment.arms.map((a) => a.weight);
   const feedbackNames = new Set<string>();
   for (const a of arms) for (const metrics of a?.feedback.values() ?? []) for (const m of metrics.keys()) feedbackNames.add(m);
   const metrics = [...BUILT_IN, ...[...feedbackNames].sort().map(feedbackMetric)];
@@ -180,7 +199,9 @@ export function buildExperimentReport(experiment: Experiment, entry: ExperimentT
       ttftMs: summary(t?.ttft),
       tokensPerSecond: tpsCount > 0 ? tpsSum / tpsCount : 0,
       completionTokens: BigInt(tokens),
-      feedback: [...fb].sort(([a], [b]) => (a < b ? -1 : 1)).map(([metric, f]) => ({ metric, mean: f.sum / f.count, count: BigInt(f.count), users: BigInt(f.users.size) })),
+      feedback: [...fb]
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([metric, f]) => ({ metric, mean: f.sum / f.count, count: BigInt(f.count), users: BigInt(f.users.size) })),
     };
   });
 
@@ -194,7 +215,10 @@ export function buildExperimentReport(experiment: Experiment, entry: ExperimentT
   const currentUsers = exposures[phases - 1].users.map(Number);
   const total = weights.reduce((s, w) => s + w, 0);
   const srm = total > 0 ? sampleRatioMismatch(currentUsers, weights) : { chi2: 0, pValue: 1, verdict: "ok" };
-  const srmText = srm.verdict === "ok" ? "" : `sample ratio mismatch (χ² p=${srm.pValue.toPrecision(2)}): users per arm ${currentUsers.join("/")} do not match the weights ${weights.join("/")}; do not trust the comparisons`;
+  const srmText =
+    srm.verdict === "ok"
+      ? ""
+      : `sample ratio mismatch (χ² p=${srm.pValue.toPrecision(2)}): users per arm ${currentUsers.join("/")} do not match the weights ${weights.join("/")}; do not trust the comparisons`;
 
   return create(ExperimentReportSchema, {
     experimentId: experiment.id,

@@ -144,7 +144,12 @@ export function createExperimentTally(options: ExperimentTallyOptions = {}): Exp
     return false;
   }
 
-  function unitOf(r: { experiment: string; phase: number; arm: number; unitHash: number }): { entry: ExperimentTallyEntry; arm: ArmTally; unit: UnitTotals } | undefined {
+  function unitOf(r: {
+    experiment: string;
+    phase: number;
+    arm: number;
+    unitHash: number;
+  }): { entry: ExperimentTallyEntry; arm: ArmTally; unit: UnitTotals } | undefined {
     const found = armOf(r);
     if (found === undefined) return undefined;
     const { entry, arm } = found;

@@ -3,7 +3,7 @@
  * converted once, here, with `toConnectError`.
  */
 import type { ServiceImpl } from "@connectrpc/connect";
-import { FleetService } from "../../../gen/turnout/v1/fleet_pb.js";
+import type { FleetService } from "../../../gen/turnout/v1/fleet_pb.js";
 import { toConnectError } from "../../errors.ts";
 import type { Fleet } from "./fleet.ts";
 

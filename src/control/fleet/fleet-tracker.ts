@@ -17,7 +17,13 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { ApplyState, type ProxyStatus } from "../../../gen/turnout/v1/events_pb.js";
-import { ConvergenceSchema, ProxyEntrySchema, SyncState, type Convergence, type ProxyEntry } from "../../../gen/turnout/v1/fleet_pb.js";
+import {
+  ConvergenceSchema,
+  ProxyEntrySchema,
+  SyncState,
+  type Convergence,
+  type ProxyEntry,
+} from "../../../gen/turnout/v1/fleet_pb.js";
 
 /** Options of {@link createFleetTracker}. */
 export interface FleetTrackerOptions {

@@ -87,11 +87,14 @@ export function createFleet(options: FleetOptions): Fleet {
     if (closed.aborted) return;
     const at = tracker.nextTransitionAt(now());
     if (at === undefined) return;
-    timer = setTimeout(() => {
-      timer = undefined;
-      tracker.prune(now());
-      changed();
-    }, Math.max(0, at - now()) + 1);
+    timer = setTimeout(
+      () => {
+        timer = undefined;
+        tracker.prune(now());
+        changed();
+      },
+      Math.max(0, at - now()) + 1,
+    );
     timer.unref();
   }
 
@@ -152,7 +155,11 @@ export function createFleet(options: FleetOptions): Fleet {
 
   function convergence(version = 0): Convergence {
     const v = version === 0 ? tracker.latestVersion() : version;
-    if (version !== 0 && !tracker.knows(v)) throw new TurnoutError(ErrorCode.NotFound, `snapshot version ${v} has not been seen by this control plane (latest is ${tracker.latestVersion()})`);
+    if (version !== 0 && !tracker.knows(v))
+      throw new TurnoutError(
+        ErrorCode.NotFound,
+        `snapshot version ${v} has not been seen by this control plane (latest is ${tracker.latestVersion()})`,
+      );
     return tracker.convergence(v, now());
   }
 
@@ -179,7 +186,8 @@ export function createFleet(options: FleetOptions): Fleet {
         if (c.converged) return c;
         if (signal?.aborted) throw signal.reason;
         if (closed.aborted) throw new TurnoutError(ErrorCode.Unavailable, "the control plane is shutting down");
-        if (deadline.aborted) throw new TurnoutError(ErrorCode.DeadlineExceeded, notConvergedMessage(c, deadlineMs, tracker.entries(now(), false)));
+        if (deadline.aborted)
+          throw new TurnoutError(ErrorCode.DeadlineExceeded, notConvergedMessage(c, deadlineMs, tracker.entries(now(), false)));
         await nextChange(stop);
       }
     },

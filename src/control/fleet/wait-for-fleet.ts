@@ -11,7 +11,10 @@ import type { Fleet } from "./fleet.ts";
 /** Throws `failed_precondition` when `waitMs > 0` and there is no fleet to wait on. */
 export function checkFleetWait(fleet: Fleet | undefined, waitMs: number): void {
   if (waitMs > 0 && fleet === undefined) {
-    throw new TurnoutError(ErrorCode.FailedPrecondition, "wait_for_fleet_ms needs fleet status, which this control plane runs without an event bus; retry without it");
+    throw new TurnoutError(
+      ErrorCode.FailedPrecondition,
+      "wait_for_fleet_ms needs fleet status, which this control plane runs without an event bus; retry without it",
+    );
   }
 }
 
@@ -19,7 +22,12 @@ export function checkFleetWait(fleet: Fleet | undefined, waitMs: number): void {
  * Waits up to `waitMs` for `version` to reach every live proxy and answers its convergence;
  * undefined when the caller did not ask to wait (`waitMs` 0).
  */
-export async function waitForFleet(fleet: Fleet | undefined, version: number, waitMs: number, signal?: AbortSignal): Promise<Convergence | undefined> {
+export async function waitForFleet(
+  fleet: Fleet | undefined,
+  version: number,
+  waitMs: number,
+  signal?: AbortSignal,
+): Promise<Convergence | undefined> {
   if (waitMs <= 0 || fleet === undefined) return undefined;
   return fleet.waitForConvergence(version, waitMs, signal);
 }

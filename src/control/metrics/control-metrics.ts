@@ -98,13 +98,33 @@ export function createControlMetrics(options: ControlMetricsOptions): ControlMet
     prometheusText() {
       const w = new PrometheusWriter();
       const totals = aggregator.totals();
-      w.counter("turnout_control_outcomes_consumed_total", "Outcome records applied to the metrics aggregator (each request once).", [[undefined, aggregator.outcomesTotal()]]);
-      w.counter("turnout_control_outcome_duplicates_total", "Redelivered outcome records recognised and not counted again.", [[undefined, aggregator.duplicatesTotal()]]);
-      w.counter("turnout_control_outcome_entries_total", "Outcome log entries (batches) consumed and acked.", [[undefined, consumer?.entriesTotal() ?? 0]]);
-      w.counter("turnout_control_outcome_replayed_entries_total", "Outcome log entries replayed at startup to rebuild the metrics window.", [[undefined, consumer?.replayedTotal() ?? 0]]);
-      w.counter("turnout_control_outcome_redelivered_entries_total", "Outcome log entries delivered again after being applied (skipped by seq).", [[undefined, consumer?.redeliveredTotal() ?? 0]]);
-      w.counter("turnout_control_outcome_malformed_total", "Outcome log entries that were not an OutcomeBatch (skipped).", [[undefined, consumer?.malformedTotal() ?? 0]]);
-      w.counter("turnout_control_outcome_consume_errors_total", "Times consuming the outcome log failed and was retried.", [[undefined, consumer?.errorsTotal() ?? 0]]);
+      w.counter(
+        "turnout_control_outcomes_consumed_total",
+        "Outcome records applied to the metrics aggregator (each request once).",
+        [[undefined, aggregator.outcomesTotal()]],
+      );
+      w.counter("turnout_control_outcome_duplicates_total", "Redelivered outcome records recognised and not counted again.", [
+        [undefined, aggregator.duplicatesTotal()],
+      ]);
+      w.counter("turnout_control_outcome_entries_total", "Outcome log entries (batches) consumed and acked.", [
+        [undefined, consumer?.entriesTotal() ?? 0],
+      ]);
+      w.counter(
+        "turnout_control_outcome_replayed_entries_total",
+        "Outcome log entries replayed at startup to rebuild the metrics window.",
+        [[undefined, consumer?.replayedTotal() ?? 0]],
+      );
+      w.counter(
+        "turnout_control_outcome_redelivered_entries_total",
+        "Outcome log entries delivered again after being applied (skipped by seq).",
+        [[undefined, consumer?.redeliveredTotal() ?? 0]],
+      );
+      w.counter("turnout_control_outcome_malformed_total", "Outcome log entries that were not an OutcomeBatch (skipped).", [
+        [undefined, consumer?.malformedTotal() ?? 0],
+      ]);
+      w.counter("turnout_control_outcome_consume_errors_total", "Times consuming the outcome log failed and was retried.", [
+        [undefined, consumer?.errorsTotal() ?? 0],
+      ]);
       const requests: [Labels, number][] = [];
       const tokens: [Labels, number][] = [];
       for (const s of totals) {
@@ -112,14 +132,24 @@ export function createControlMetrics(options: ControlMetricsOptions): ControlMet
         tokens.push([{ route: s.route, variant: s.variant }, s.completionTokens]);
       }
       w.counter("turnout_control_requests_total", "Requests seen in outcomes, by route, variant and outcome class.", requests);
-      w.counter("turnout_feedback_total", "Feedback accepted by proxies and read from the outcome log, by experiment and metric.", feedback.samples());
+      w.counter(
+        "turnout_feedback_total",
+        "Feedback accepted by proxies and read from the outcome log, by experiment and metric.",
+        feedback.samples(),
+      );
       w.counter("turnout_control_completion_tokens_total", "Tokens generated, by route and variant, from outcomes.", tokens);
       if (options.snapshotVersion !== undefined) {
-        w.gauge("turnout_control_snapshot_version", "Version of the snapshot this control plane published or found last.", [[undefined, options.snapshotVersion()]]);
+        w.gauge("turnout_control_snapshot_version", "Version of the snapshot this control plane published or found last.", [
+          [undefined, options.snapshotVersion()],
+        ]);
       }
       if (options.storeErrors !== undefined) {
         const errors = options.storeErrors().map((e): [Labels, number] => [{ operation: e.operation, code: e.code }, e.count]);
-        w.counter("turnout_control_store_errors_total", "Errors the state store answered, by operation and code (aborted = lost compare-and-swap).", errors);
+        w.counter(
+          "turnout_control_store_errors_total",
+          "Errors the state store answered, by operation and code (aborted = lost compare-and-swap).",
+          errors,
+        );
       }
       return w.text();
     },

@@ -9,7 +9,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { setTimeout as sleep } from "node:timers/promises";
-import { MetricsService, MetricsWindowSchema, type MetricsWindow } from "../../../gen/turnout/v1/metrics_pb.js";
+import { type MetricsService, MetricsWindowSchema, type MetricsWindow } from "../../../gen/turnout/v1/metrics_pb.js";
 import { invalidArgument, toConnectError } from "../../errors.ts";
 import type { LatencyStats, WindowStats } from "./outcome-aggregator.ts";
 
@@ -38,7 +38,8 @@ export interface MetricsServiceOptions {
 
 function windowSecondsOf(value: number): number {
   if (value === 0) return DEFAULT_WINDOW_SECONDS;
-  if (value > MAX_WINDOW_SECONDS) throw invalidArgument([{ field: "window_seconds", message: `must be at most ${MAX_WINDOW_SECONDS} (got ${value})` }]);
+  if (value > MAX_WINDOW_SECONDS)
+    throw invalidArgument([{ field: "window_seconds", message: `must be at most ${MAX_WINDOW_SECONDS} (got ${value})` }]);
   return value;
 }
 
@@ -83,7 +84,9 @@ export function createMetricsService(options: MetricsServiceOptions): ServiceImp
       try {
         seconds = windowSecondsOf(req.windowSeconds);
         if (req.intervalMs !== 0 && req.intervalMs < MIN_INTERVAL_MS) {
-          throw invalidArgument([{ field: "interval_ms", message: `must be at least ${MIN_INTERVAL_MS} (got ${req.intervalMs})` }]);
+          throw invalidArgument([
+            { field: "interval_ms", message: `must be at least ${MIN_INTERVAL_MS} (got ${req.intervalMs})` },
+          ]);
         }
       } catch (err) {
         throw toConnectError(err);

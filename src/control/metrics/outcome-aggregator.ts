@@ -174,12 +174,19 @@ export function createOutcomeAggregator(options: OutcomeAggregatorOptions = {}):
           completionTokens: w.completionTokens,
         });
       }
-      out.sort((a, b) => (a.route === b.route ? (a.variant < b.variant ? -1 : a.variant > b.variant ? 1 : 0) : a.route < b.route ? -1 : 1));
+      out.sort((a, b) =>
+        a.route === b.route ? (a.variant < b.variant ? -1 : a.variant > b.variant ? 1 : 0) : a.route < b.route ? -1 : 1,
+      );
       return { startMs: fromSecond * 1000, endMs: nowMs, series: out, outcomesTotal: applied };
     },
 
     totals() {
-      return [...series.values()].map((s) => ({ route: s.route, variant: s.variant, byStatus: s.byStatus, completionTokens: s.completionTokens }));
+      return [...series.values()].map((s) => ({
+        route: s.route,
+        variant: s.variant,
+        byStatus: s.byStatus,
+        completionTokens: s.completionTokens,
+      }));
     },
     outcomesTotal: () => applied,
     duplicatesTotal: () => duplicates,

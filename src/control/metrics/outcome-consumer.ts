@@ -195,7 +195,9 @@ export function startOutcomeConsumer(options: OutcomeConsumerOptions): OutcomeCo
       const counted =
         record.finishedAtMs >= sinceMs
           ? options.aggregator.apply(record, t)
-          : record.finishedAtMs >= experimentsSinceMs - REPLAY_SLACK_MS && o.experiment !== "" && experimentKeys.add(`${record.proxy}\u0000${record.requestId}\u0000${record.finishedAtMs}`, t);
+          : record.finishedAtMs >= experimentsSinceMs - REPLAY_SLACK_MS &&
+            o.experiment !== "" &&
+            experimentKeys.add(`${record.proxy}\u0000${record.requestId}\u0000${record.finishedAtMs}`, t);
       if (counted && o.experiment !== "" && options.experiments !== undefined) options.experiments.apply(experimentRecordOf(o));
     }
     const onFeedback = options.onFeedback;
@@ -254,7 +256,10 @@ export function startOutcomeConsumer(options: OutcomeConsumerOptions): OutcomeCo
       });
       rebuildDone();
       if (!ok) return;
-      log.info({ consumer: name, entries: replayed, outcomes: options.aggregator.outcomesTotal(), ms: now() - started }, "metrics rebuilt from the outcome log");
+      log.info(
+        { consumer: name, entries: replayed, outcomes: options.aggregator.outcomesTotal(), ms: now() - started },
+        "metrics rebuilt from the outcome log",
+      );
     }
     rebuildDone();
     // 2. Resume the durable consumer: everything not acked yet.

@@ -29,7 +29,7 @@ export class RecentKeys {
 
   constructor(options: RecentKeysOptions = {}) {
     this.generationMs = (options.generationSeconds ?? 30) * 1000;
-    this.maxGenerations = Math.ceil((options.keepSeconds ?? 300) * 1000 / this.generationMs) + 1;
+    this.maxGenerations = Math.ceil(((options.keepSeconds ?? 300) * 1000) / this.generationMs) + 1;
     this.maxKeys = options.maxKeys ?? 1_000_000;
   }
 

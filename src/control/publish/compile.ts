@@ -7,7 +7,13 @@
  */
 import { clone, create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { ExperimentSnapshotSchema, NodeSchema, RouteSchema, RoutingSnapshotSchema, type RoutingSnapshot } from "../../../gen/turnout/v1/routing_pb.js";
+import {
+  ExperimentSnapshotSchema,
+  NodeSchema,
+  RouteSchema,
+  RoutingSnapshotSchema,
+  type RoutingSnapshot,
+} from "../../../gen/turnout/v1/routing_pb.js";
 import type { FieldViolation } from "../../errors.ts";
 import { checkSnapshot } from "../../snapshot/check.ts";
 import { snapshotContentHash } from "../../snapshot/content-hash.ts";
@@ -49,7 +55,11 @@ function assemble(state: DesiredState, version: bigint, parentVersion: bigint, c
  * previous.version + 1 (1 for the first), parent_version previous.version (0), nodes sorted by id,
  * routes by name, default settings filled in, content hash, created_at `now`.
  */
-export function compileSnapshot(state: DesiredState, previous: RoutingSnapshot | undefined, now: Date = new Date()): RoutingSnapshot {
+export function compileSnapshot(
+  state: DesiredState,
+  previous: RoutingSnapshot | undefined,
+  now: Date = new Date(),
+): RoutingSnapshot {
   const parent = previous?.version ?? 0n;
   const sorted: DesiredState = {
     nodes: [...state.nodes].sort(byKey((n) => n.id)),

@@ -8,7 +8,12 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { ExperimentStatus, type Experiment } from "../../../gen/turnout/v1/experiment_pb.js";
-import { BucketRangeSchema, ExperimentArmSnapshotSchema, ExperimentSnapshotSchema, type ExperimentSnapshot } from "../../../gen/turnout/v1/routing_pb.js";
+import {
+  BucketRangeSchema,
+  ExperimentArmSnapshotSchema,
+  ExperimentSnapshotSchema,
+  type ExperimentSnapshot,
+} from "../../../gen/turnout/v1/routing_pb.js";
 import { allocateBuckets, type ArmAllocation } from "../../assign/allocate.ts";
 
 /** Seed of the layer hash for layer `name`. */
@@ -39,7 +44,11 @@ export function experimentSnapshot(e: Experiment): ExperimentSnapshot {
     phase,
     seed: current?.seed ?? e.id,
     arms: e.arms.map((a, i) =>
-      create(ExperimentArmSnapshotSchema, { name: a.name, variant: a.variant, ranges: allocated[i].ranges.map((r) => create(BucketRangeSchema, r)) }),
+      create(ExperimentArmSnapshotSchema, {
+        name: a.name,
+        variant: a.variant,
+        ranges: allocated[i].ranges.map((r) => create(BucketRangeSchema, r)),
+      }),
     ),
     targeting: e.targeting,
     layer: e.layer,

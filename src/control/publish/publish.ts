@@ -38,7 +38,8 @@ export async function updateRouteSince(store: StateStore, snapshot: RoutingSnaps
   const after: RouteSince = {};
   for (const route of snapshot.routes) {
     const record = before[route.name];
-    after[route.name] = record?.variant === route.defaultVariant ? record : { variant: route.defaultVariant, since: Number(snapshot.version) };
+    after[route.name] =
+      record?.variant === route.defaultVariant ? record : { variant: route.defaultVariant, since: Number(snapshot.version) };
   }
   if (JSON.stringify(after) !== JSON.stringify(before)) await store.writeRouteSince(after);
   return after;
@@ -58,7 +59,11 @@ export async function publishSnapshot(store: StateStore, options: PublishOptions
     const problems = checkSnapshot(next);
     if (problems.length > 0) {
       const text = formatViolations(problems);
-      throw new TurnoutError(ErrorCode.FailedPrecondition, `the stored state does not compile into a consistent snapshot: ${text}`, { violations: problems });
+      throw new TurnoutError(
+        ErrorCode.FailedPrecondition,
+        `the stored state does not compile into a consistent snapshot: ${text}`,
+        { violations: problems },
+      );
     }
     try {
       await store.writeSnapshot(next, current?.revision ?? 0);

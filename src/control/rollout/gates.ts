@@ -17,7 +17,14 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { GateReportSchema, GateVerdict, type GateReport, type GateResult, type RolloutGates, type VariantSample } from "../../../gen/turnout/v1/rollout_pb.js";
+import {
+  GateReportSchema,
+  GateVerdict,
+  type GateReport,
+  type GateResult,
+  type RolloutGates,
+  type VariantSample,
+} from "../../../gen/turnout/v1/rollout_pb.js";
 import { harmIncreaseTest } from "../../stats/sequential-bound.ts";
 import type { SeriesStats } from "../metrics/outcome-aggregator.ts";
 
@@ -66,8 +73,27 @@ export interface GateInput {
 
 const fmt = (x: number) => String(Number(x.toPrecision(3)));
 
-function result(gate: string, verdict: GateVerdict, observed: number, threshold: number, samples: number, minSamples: number, detail: string, lowerBound = 0): GateResult {
-  return { $typeName: "turnout.v1.GateResult", gate, verdict, observed, threshold, samples: BigInt(samples), minSamples: BigInt(minSamples), lowerBound, detail };
+function result(
+  gate: string,
+  verdict: GateVerdict,
+  observed: number,
+  threshold: number,
+  samples: number,
+  minSamples: number,
+  detail: string,
+  lowerBound = 0,
+): GateResult {
+  return {
+    $typeName: "turnout.v1.GateResult",
+    gate,
+    verdict,
+    observed,
+    threshold,
+    samples: BigInt(samples),
+    minSamples: BigInt(minSamples),
+    lowerBound,
+    detail,
+  };
 }
 
 /** Evaluates every configured gate. */
@@ -78,37 +104,100 @@ export function evaluateGates(input: GateInput): GateReport {
   const results: GateResult[] = [];
   const absolute = (gate: string, observed: number, threshold: number, ok: boolean, what: string, op: string) => {
     if (n < minSamples) {
-      results.push(result(gate, GateVerdict.INSUFFICIENT, observed, threshold, n, minSamples, `${n} of ${minSamples} canary requests needed`));
+      results.push(
+        result(
+          gate,
+          GateVerdict.INSUFFICIENT,
+          observed,
+          threshold,
+          n,
+          minSamples,
+          `${n} of ${minSamples} canary requests needed`,
+        ),
+      );
     } else {
       const verdict = ok ? GateVerdict.PASS : GateVerdict.FAIL;
-      results.push(result(gate, verdict, observed, threshold, n, minSamples, `${what} ${fmt(observed)} ${ok ? "within" : op} ${fmt(threshold)} over ${n} requests`));
+      results.push(
+        result(
+          gate,
+          verdict,
+          observed,
+          threshold,
+          n,
+          minSamples,
+          `${what} ${fmt(observed)} ${ok ? "within" : op} ${fmt(threshold)} over ${n} requests`,
+        ),
+      );
     }
   };
   if (g?.maxErrorRate !== undefined) {
     absolute("error_rate", input.canary.errorRate, g.maxErrorRate, input.canary.errorRate <= g.maxErrorRate, "error rate", ">");
   }
   if (g?.maxP99TtftMs !== undefined) {
-    absolute("p99_ttft_ms", input.canary.p99TtftMs, g.maxP99TtftMs, input.canary.p99TtftMs <= g.maxP99TtftMs, "p99 time to first token (ms)", ">");
+    absolute(
+      "p99_ttft_ms",
+      input.canary.p99TtftMs,
+      g.maxP99TtftMs,
+      input.canary.p99TtftMs <= g.maxP99TtftMs,
+      "p99 time to first token (ms)",
+      ">",
+    );
   }
   if (g?.minTokensPerSecond !== undefined) {
-    absolute("tokens_per_second", input.canary.tokensPerSecond, g.minTokensPerSecond, input.canary.tokensPerSecond >= g.minTokensPerSecond, "tokens/s", "<");
+    absolute(
+      "tokens_per_second",
+      input.canary.tokensPerSecond,
+      g.minTokensPerSecond,
+      input.canary.tokensPerSecond >= g.minTokensPerSecond,
+      "tokens/s",
+      "<",
+    );
   }
   if (!g?.disableRelative) {
     const alpha = g?.relativeAlpha || GATE_DEFAULTS.relativeAlpha;
     const relMin = g?.relativeMinSamples || GATE_DEFAULTS.relativeMinSamples;
     const c = input.canarySinceStart;
     const s = input.stableSinceStart;
-    const t = harmIncreaseTest({ n: Number(c.requests), events: Number(c.errors) }, { n: Number(s.requests), events: Number(s.errors) }, { alpha, minSamples: relMin });
+    const t = harmIncreaseTest(
+      { n: Number(c.requests), events: Number(c.errors) },
+      { n: Number(s.requests), events: Number(s.errors) },
+      { alpha, minSamples: relMin },
+    );
     const samples = Math.min(Number(c.requests), Number(s.requests));
     const numbers = `canary ${fmt(c.errorRate)} (${c.errors}/${c.requests}) vs stable ${fmt(s.errorRate)} (${s.errors}/${s.requests}): difference ${fmt(t.difference)}, lower bound ${fmt(t.lowerBound)} at α ${alpha}`;
-    if (!t.enough) results.push(result("relative_error_rate", GateVerdict.INSUFFICIENT, t.difference, 0, samples, relMin, `${numbers}; ${relMin} requests per variant needed`, t.lowerBound));
-    else results.push(result("relative_error_rate", t.harmful ? GateVerdict.FAIL : GateVerdict.PASS, t.difference, 0, samples, relMin, `${numbers}${t.harmful ? " > 0" : " ≤ 0"}`, t.lowerBound));
+    if (!t.enough)
+      results.push(
+        result(
+          "relative_error_rate",
+          GateVerdict.INSUFFICIENT,
+          t.difference,
+          0,
+          samples,
+          relMin,
+          `${numbers}; ${relMin} requests per variant needed`,
+          t.lowerBound,
+        ),
+      );
+    else
+      results.push(
+        result(
+          "relative_error_rate",
+          t.harmful ? GateVerdict.FAIL : GateVerdict.PASS,
+          t.difference,
+          0,
+          samples,
+          relMin,
+          `${numbers}${t.harmful ? " > 0" : " ≤ 0"}`,
+          t.lowerBound,
+        ),
+      );
   }
   const verdicts = results.map((r) => r.verdict);
   // The relative gate alone never holds a step: without enough stable traffic it cannot judge, and
   // the absolute gates (or the interval) decide.
   // Nor does a step advance before the canary served `min_samples` requests in it, gates or not.
-  const holding = n < minSamples || results.some((r) => r.verdict === GateVerdict.INSUFFICIENT && r.gate !== "relative_error_rate");
+  const holding =
+    n < minSamples || results.some((r) => r.verdict === GateVerdict.INSUFFICIENT && r.gate !== "relative_error_rate");
   const verdict = verdicts.includes(GateVerdict.FAIL) ? GateVerdict.FAIL : holding ? GateVerdict.INSUFFICIENT : GateVerdict.PASS;
   return create(GateReportSchema, {
     at: timestampFromMs(input.atMs),
@@ -125,7 +214,10 @@ export function evaluateGates(input: GateInput): GateReport {
 
 /** The failed gates' details, joined ("" when none failed). */
 export function failureSummary(report: GateReport): string {
-  return report.results.filter((r) => r.verdict === GateVerdict.FAIL).map((r) => `${r.gate}: ${r.detail}`).join("; ");
+  return report.results
+    .filter((r) => r.verdict === GateVerdict.FAIL)
+    .map((r) => `${r.gate}: ${r.detail}`)
+    .join("; ");
 }
 
 /** Whether the relative gate failed (it rolls back at once, whatever the failure limit). */

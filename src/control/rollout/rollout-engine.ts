@@ -106,7 +106,9 @@ export function createRolloutEngine(options: RolloutEngineOptions): RolloutEngin
     })().finally(async () => {
       stop.abort();
       await renew;
-      await rs.releaseLease(id, owner).catch((err: unknown) => log.warn({ err, rollout: id }, "releasing the rollout's lease failed"));
+      await rs
+        .releaseLease(id, owner)
+        .catch((err: unknown) => log.warn({ err, rollout: id }, "releasing the rollout's lease failed"));
       drivers.delete(id);
     });
     drivers.set(id, done);
@@ -148,7 +150,11 @@ export function createRolloutEngine(options: RolloutEngineOptions): RolloutEngin
       for (let attempt = 0; ; attempt++) {
         const r = await rs.get(id);
         if (r === undefined) throw new TurnoutError(ErrorCode.NotFound, `rollout ${JSON.stringify(id)} does not exist`);
-        if (isTerminal(r)) throw new TurnoutError(ErrorCode.FailedPrecondition, `rollout ${id} has already ended (${RolloutState[r.state].toLowerCase()}: ${r.reason})`);
+        if (isTerminal(r))
+          throw new TurnoutError(
+            ErrorCode.FailedPrecondition,
+            `rollout ${id} has already ended (${RolloutState[r.state].toLowerCase()}: ${r.reason})`,
+          );
         if (command === RolloutCommand.PAUSE && r.state === RolloutState.PAUSED && r.pendingCommand === 0) return r;
         if (command === RolloutCommand.RESUME && r.state !== RolloutState.PAUSED && r.pendingCommand !== RolloutCommand.PAUSE) {
           throw new TurnoutError(ErrorCode.FailedPrecondition, `rollout ${id} is not paused`);
@@ -168,12 +174,16 @@ export function createRolloutEngine(options: RolloutEngineOptions): RolloutEngin
         for await (const entry of options.store.watch(`rollouts.${id}`, signal)) {
           if (entry.deleted) continue;
           const r = await rs.get(id);
-          if (r !== undefined && (r.pendingCommand === RolloutCommand.UNSPECIFIED || isTerminal(r))) return await audited(r, signal);
+          if (r !== undefined && (r.pendingCommand === RolloutCommand.UNSPECIFIED || isTerminal(r)))
+            return await audited(r, signal);
         }
       } catch (err) {
         if (!signal.aborted) throw err;
       }
-      throw new TurnoutError(ErrorCode.DeadlineExceeded, `the command is recorded in rollout ${id}, but the control plane driving it has not acted on it within ${timeoutMs} ms; it will when it does`);
+      throw new TurnoutError(
+        ErrorCode.DeadlineExceeded,
+        `the command is recorded in rollout ${id}, but the control plane driving it has not acted on it within ${timeoutMs} ms; it will when it does`,
+      );
     },
     audited,
     convergence(version) {

@@ -73,7 +73,13 @@ export function isTerminal(r: Rollout): boolean {
 }
 
 /** The decision `kind` about `r` (as it is after the decision). */
-export function eventOf(r: Rollout, kind: EventKind, reason: string, nowMs: number, extra: { evaluation?: GateReport; snapshotVersion?: bigint } = {}): RolloutEvent {
+export function eventOf(
+  r: Rollout,
+  kind: EventKind,
+  reason: string,
+  nowMs: number,
+  extra: { evaluation?: GateReport; snapshotVersion?: bigint } = {},
+): RolloutEvent {
   return create(RolloutEventSchema, {
     rolloutId: r.id,
     route: r.route,
@@ -124,7 +130,12 @@ export function warmed(r: Rollout, nowMs: number): Transition {
 /** The current step's weights are in snapshot `version`: wait for the fleet; records "step". */
 export function stepApplied(r: Rollout, version: bigint, nowMs: number): Transition {
   const percent = r.steps[r.step - 1] ?? 100;
-  const n = next(r, nowMs, { phase: RolloutPhase.CONVERGING, canaryPercent: percent, snapshotVersion: version, convergence: undefined });
+  const n = next(r, nowMs, {
+    phase: RolloutPhase.CONVERGING,
+    canaryPercent: percent,
+    snapshotVersion: version,
+    convergence: undefined,
+  });
   const reason = `step ${r.step}/${r.steps.length}: weights ${r.fromVariant} ${100 - percent} / ${r.toVariant} ${percent}`;
   return withEvent(n, [eventOf(n, EventKind.Step, reason, nowMs, { snapshotVersion: version, evaluation: r.lastEvaluation })]);
 }
@@ -174,16 +185,41 @@ export function evaluated(r: Rollout, report: GateReport, nowMs: number): Transi
     const summary = failureSummary(report);
     if (failures >= limit || relativeFailed(report)) {
       const n = next(r, nowMs, { ...base, failures });
-      return { ...withEvent(n, [eventOf(n, EventKind.GateFailed, `${summary} (failure ${failures} of ${limit})`, nowMs, { evaluation: report })]), verdict: "rollback" };
+      return {
+        ...withEvent(n, [
+          eventOf(n, EventKind.GateFailed, `${summary} (failure ${failures} of ${limit})`, nowMs, { evaluation: report }),
+        ]),
+        verdict: "rollback",
+      };
     }
     const n = next(r, nowMs, { ...base, failures, dwellEndsAt: ts(nowMs + r.intervalMs) });
-    return { ...withEvent(n, [eventOf(n, EventKind.GateFailed, `${summary} (failure ${failures} of ${limit}; holding the step)`, nowMs, { evaluation: report })]), verdict: "retry" };
+    return {
+      ...withEvent(n, [
+        eventOf(n, EventKind.GateFailed, `${summary} (failure ${failures} of ${limit}; holding the step)`, nowMs, {
+          evaluation: report,
+        }),
+      ]),
+      verdict: "retry",
+    };
   }
   if (report.verdict === GateVerdict.INSUFFICIENT) {
     const n = next(r, nowMs, { ...base, dwellEndsAt: ts(nowMs + r.intervalMs), reason: "holding: too few samples" });
     const firstHold = r.lastEvaluation?.verdict !== GateVerdict.INSUFFICIENT || r.lastEvaluation.step !== r.step;
-    const detail = report.results.filter((x) => x.verdict === GateVerdict.INSUFFICIENT).map((x) => `${x.gate}: ${x.detail}`).join("; ");
-    const events = firstHold ? [eventOf(n, EventKind.Held, `too few samples to judge step ${r.step}: ${detail || `${report.canary?.requests ?? 0} canary requests`}`, nowMs, { evaluation: report })] : [];
+    const detail = report.results
+      .filter((x) => x.verdict === GateVerdict.INSUFFICIENT)
+      .map((x) => `${x.gate}: ${x.detail}`)
+      .join("; ");
+    const events = firstHold
+      ? [
+          eventOf(
+            n,
+            EventKind.Held,
+            `too few samples to judge step ${r.step}: ${detail || `${report.canary?.requests ?? 0} canary requests`}`,
+            nowMs,
+            { evaluation: report },
+          ),
+        ]
+      : [];
     return { ...withEvent(n, events), verdict: "hold" };
   }
   const n = next(r, nowMs, { ...base, phase: RolloutPhase.APPLYING, step: r.step + 1, reason: "" });
@@ -194,15 +230,22 @@ export function evaluated(r: Rollout, report: GateReport, nowMs: number): Transi
 export function rolledBack(r: Rollout, version: bigint, nowMs: number): Transition {
   const reason = (r.lastEvaluation && failureSummary(r.lastEvaluation)) || "a gate failed";
   const n = end(r, RolloutState.ROLLED_BACK, `rolled back: ${reason}`, nowMs, { canaryPercent: 0, snapshotVersion: version });
-  return withEvent(n, [eventOf(n, EventKind.RolledBack, reason, nowMs, { evaluation: r.lastEvaluation, snapshotVersion: version })]);
+  return withEvent(n, [
+    eventOf(n, EventKind.RolledBack, reason, nowMs, { evaluation: r.lastEvaluation, snapshotVersion: version }),
+  ]);
 }
 
 /** The canary became the route's default (last step or promotion): records "completed" or "promoted". */
 export function completed(r: Rollout, version: bigint, nowMs: number, promoted: boolean): Transition {
-  const n = end(r, RolloutState.COMPLETED, promoted ? "promoted by an operator" : "reached 100 %", nowMs, { canaryPercent: 100, snapshotVersion: version });
+  const n = end(r, RolloutState.COMPLETED, promoted ? "promoted by an operator" : "reached 100 %", nowMs, {
+    canaryPercent: 100,
+    snapshotVersion: version,
+  });
   const kind = promoted ? EventKind.Promoted : EventKind.Completed;
   const evaluation = promoted ? undefined : r.lastEvaluation;
-  return withEvent(n, [eventOf(n, kind, `${r.toVariant} is the default variant of ${r.route}`, nowMs, { snapshotVersion: version, evaluation })]);
+  return withEvent(n, [
+    eventOf(n, kind, `${r.toVariant} is the default variant of ${r.route}`, nowMs, { snapshotVersion: version, evaluation }),
+  ]);
 }
 
 /** Aborted (operator, failed pre-warm, or a route that no longer takes the weights): records "aborted". */
@@ -212,14 +255,24 @@ export function aborted(r: Rollout, reason: string, version: bigint, nowMs: numb
 }
 
 function end(r: Rollout, state: RolloutState, reason: string, nowMs: number, change: Partial<Rollout>): Rollout {
-  return next(r, nowMs, { ...change, state, phase: RolloutPhase.UNSPECIFIED, reason, endedAt: ts(nowMs), pendingCommand: 0, remainingMs: 0 });
+  return next(r, nowMs, {
+    ...change,
+    state,
+    phase: RolloutPhase.UNSPECIFIED,
+    reason,
+    endedAt: ts(nowMs),
+    pendingCommand: 0,
+    remainingMs: 0,
+  });
 }
 
 /** Paused: the dwell's remaining time is kept; records "paused". */
 export function paused(r: Rollout, nowMs: number): Transition {
   const remainingMs = r.phase === RolloutPhase.DWELLING ? dwellLeftMs(r, nowMs) : 0;
   const n = next(r, nowMs, { state: RolloutState.PAUSED, remainingMs, pendingCommand: 0 });
-  return withEvent(n, [eventOf(n, EventKind.Paused, remainingMs > 0 ? `${remainingMs} ms of the step's dwell left` : "paused", nowMs)]);
+  return withEvent(n, [
+    eventOf(n, EventKind.Paused, remainingMs > 0 ? `${remainingMs} ms of the step's dwell left` : "paused", nowMs),
+  ]);
 }
 
 /** Resumed with the dwell time it had left; records "resumed". */
@@ -227,7 +280,9 @@ export function resumed(r: Rollout, nowMs: number): Transition {
   const change: Partial<Rollout> = { state: RolloutState.RUNNING, remainingMs: 0, pendingCommand: 0 };
   if (r.phase === RolloutPhase.DWELLING) change.dwellEndsAt = ts(nowMs + r.remainingMs);
   const n = next(r, nowMs, change);
-  return withEvent(n, [eventOf(n, EventKind.Resumed, r.phase === RolloutPhase.DWELLING ? `${r.remainingMs} ms of dwell left` : "resumed", nowMs)]);
+  return withEvent(n, [
+    eventOf(n, EventKind.Resumed, r.phase === RolloutPhase.DWELLING ? `${r.remainingMs} ms of dwell left` : "resumed", nowMs),
+  ]);
 }
 
 /** The same record with its pending command dropped (a command that no longer applies). */

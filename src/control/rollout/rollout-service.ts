@@ -3,7 +3,13 @@
  * store; every error is converted once, here, with `toConnectError`.
  */
 import type { ServiceImpl } from "@connectrpc/connect";
-import { RolloutCommand, RolloutPhase, RolloutService, type Rollout, type RolloutEvent } from "../../../gen/turnout/v1/rollout_pb.js";
+import {
+  RolloutCommand,
+  RolloutPhase,
+  type RolloutService,
+  type Rollout,
+  type RolloutEvent,
+} from "../../../gen/turnout/v1/rollout_pb.js";
 import { ErrorCode, TurnoutError, invalidArgument, toConnectError, rpc } from "../../errors.ts";
 import type { AdminOperations } from "../admin/admin-operations.ts";
 import { isTerminal, startRollout } from "./rollout-machine.ts";
@@ -11,7 +17,8 @@ import type { RolloutEngine } from "./rollout-engine.ts";
 import { ROLLOUT_ID, newRolloutId, requestProblems, rolloutSpec } from "./rollout-spec.ts";
 
 function checkId(id: string, field = "id"): void {
-  if (!ROLLOUT_ID.test(id)) throw invalidArgument([{ field, message: id === "" ? "must not be empty" : `${JSON.stringify(id)} is not a rollout id` }]);
+  if (!ROLLOUT_ID.test(id))
+    throw invalidArgument([{ field, message: id === "" ? "must not be empty" : `${JSON.stringify(id)} is not a rollout id` }]);
 }
 
 const eventKey = (e: RolloutEvent | undefined) => (e === undefined ? "" : `${e.kind}@${e.at?.seconds}.${e.at?.nanos}`);
@@ -34,7 +41,9 @@ export function createRolloutService(options: RolloutServiceOptions): ServiceImp
   const now = options.now ?? Date.now;
   const get = async (id: string) => {
     checkId(id);
-    return (await rs.get(id)) ?? Promise.reject(new TurnoutError(ErrorCode.NotFound, `rollout ${JSON.stringify(id)} does not exist`));
+    return (
+      (await rs.get(id)) ?? Promise.reject(new TurnoutError(ErrorCode.NotFound, `rollout ${JSON.stringify(id)} does not exist`))
+    );
   };
   const command = (id: string, c: RolloutCommand, reason = "") =>
     rpc(async () => {
@@ -68,7 +77,9 @@ export function createRolloutService(options: RolloutServiceOptions): ServiceImp
     getRollout: (req) => rpc(async () => ({ rollout: await get(req.id) })),
     listRollouts: (req) =>
       rpc(async () => {
-        const all = (await rs.list()).filter((r) => (req.route === "" || r.route === req.route) && (!req.activeOnly || !isTerminal(r)));
+        const all = (await rs.list()).filter(
+          (r) => (req.route === "" || r.route === req.route) && (!req.activeOnly || !isTerminal(r)),
+        );
         return { rollouts: all.sort((a, b) => createdMs(b) - createdMs(a)) };
       }),
     async *watchRollout(req, ctx) {
@@ -88,7 +99,11 @@ export function createRolloutService(options: RolloutServiceOptions): ServiceImp
         if (isTerminal(current)) await engine.audited(current, AbortSignal.any([signal, AbortSignal.timeout(2000)]));
         if (current.revision !== lastRevision || converging) {
           const key = eventKey(current.lastEvent);
-          yield { rollout: current, event: key !== lastEvent ? current.lastEvent : undefined, convergence: engine.convergence(current.snapshotVersion) };
+          yield {
+            rollout: current,
+            event: key !== lastEvent ? current.lastEvent : undefined,
+            convergence: engine.convergence(current.snapshotVersion),
+          };
           lastEvent = key;
           lastRevision = current.revision;
         }
@@ -116,7 +131,8 @@ export function createRolloutService(options: RolloutServiceOptions): ServiceImp
     getAuditLog: (req) =>
       rpc(async () => {
         checkId(req.rolloutId, "rollout_id");
-        if ((await rs.get(req.rolloutId)) === undefined) throw new TurnoutError(ErrorCode.NotFound, `rollout ${JSON.stringify(req.rolloutId)} does not exist`);
+        if ((await rs.get(req.rolloutId)) === undefined)
+          throw new TurnoutError(ErrorCode.NotFound, `rollout ${JSON.stringify(req.rolloutId)} does not exist`);
         return { entries: await rs.audit(req.rolloutId) };
       }),
   };
@@ -124,7 +140,8 @@ export function createRolloutService(options: RolloutServiceOptions): ServiceImp
 
 function busy(route: string, id: string | undefined): TurnoutError {
   const which = id === undefined ? "an active rollout" : `an active rollout (${id})`;
-  return new TurnoutError(ErrorCode.FailedPrecondition, `route ${JSON.stringify(route)} already has ${which}; abort it or let it finish first`);
+  return new TurnoutError(
+    ErrorCode.FailedPrecondition,
+    `route ${JSON.stringify(route)} already has ${which}; abort it or let it finish first`,
+  );
 }
-
-

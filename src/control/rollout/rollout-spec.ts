@@ -31,20 +31,29 @@ export function requestProblems(req: StartRolloutRequest): FieldViolation[] {
   if (req.to === "") out.push({ field: "to", message: "must not be empty" });
   if (req.steps.length > 0) {
     req.steps.forEach((p, i) => {
-      if (!Number.isInteger(p) || p < 1 || p > 100) out.push({ field: `steps[${i}]`, message: `must be a whole percent between 1 and 100, got ${p}` });
-      else if (i > 0 && p <= req.steps[i - 1]) out.push({ field: `steps[${i}]`, message: `must be greater than the step before it (${req.steps[i - 1]}), got ${p}` });
+      if (!Number.isInteger(p) || p < 1 || p > 100)
+        out.push({ field: `steps[${i}]`, message: `must be a whole percent between 1 and 100, got ${p}` });
+      else if (i > 0 && p <= req.steps[i - 1])
+        out.push({ field: `steps[${i}]`, message: `must be greater than the step before it (${req.steps[i - 1]}), got ${p}` });
     });
     if (req.steps.at(-1) !== 100) out.push({ field: "steps", message: `must end at 100, got ${req.steps.at(-1)}` });
   }
   if (req.intervalMs !== 0 && (req.intervalMs < MIN_INTERVAL_MS || req.intervalMs > MAX_INTERVAL_MS)) {
-    out.push({ field: "interval_ms", message: `must be between ${MIN_INTERVAL_MS} and ${MAX_INTERVAL_MS}, got ${req.intervalMs}` });
+    out.push({
+      field: "interval_ms",
+      message: `must be between ${MIN_INTERVAL_MS} and ${MAX_INTERVAL_MS}, got ${req.intervalMs}`,
+    });
   }
   const g = req.gates;
   if (g !== undefined) {
-    if (g.maxErrorRate !== undefined && !(g.maxErrorRate >= 0 && g.maxErrorRate <= 1)) out.push({ field: "gates.max_error_rate", message: `must be between 0 and 1, got ${g.maxErrorRate}` });
-    if (g.maxP99TtftMs !== undefined && !(g.maxP99TtftMs > 0)) out.push({ field: "gates.max_p99_ttft_ms", message: `must be greater than 0, got ${g.maxP99TtftMs}` });
-    if (g.minTokensPerSecond !== undefined && !(g.minTokensPerSecond > 0)) out.push({ field: "gates.min_tokens_per_second", message: `must be greater than 0, got ${g.minTokensPerSecond}` });
-    if (g.relativeAlpha !== 0 && !(g.relativeAlpha > 0 && g.relativeAlpha < 0.5)) out.push({ field: "gates.relative_alpha", message: `must be between 0 and 0.5 (exclusive), got ${g.relativeAlpha}` });
+    if (g.maxErrorRate !== undefined && !(g.maxErrorRate >= 0 && g.maxErrorRate <= 1))
+      out.push({ field: "gates.max_error_rate", message: `must be between 0 and 1, got ${g.maxErrorRate}` });
+    if (g.maxP99TtftMs !== undefined && !(g.maxP99TtftMs > 0))
+      out.push({ field: "gates.max_p99_ttft_ms", message: `must be greater than 0, got ${g.maxP99TtftMs}` });
+    if (g.minTokensPerSecond !== undefined && !(g.minTokensPerSecond > 0))
+      out.push({ field: "gates.min_tokens_per_second", message: `must be greater than 0, got ${g.minTokensPerSecond}` });
+    if (g.relativeAlpha !== 0 && !(g.relativeAlpha > 0 && g.relativeAlpha < 0.5))
+      out.push({ field: "gates.relative_alpha", message: `must be between 0 and 0.5 (exclusive), got ${g.relativeAlpha}` });
   }
   return out;
 }
@@ -58,16 +67,27 @@ export function rolloutSpec(req: StartRolloutRequest, stored: Stored<Route>, id:
   const variants = route.variants.map((v) => v.name);
   const problems: FieldViolation[] = [];
   const known = (field: string, name: string) => {
-    if (!variants.includes(name)) problems.push({ field, message: `${JSON.stringify(name)} is not a variant of route ${JSON.stringify(route.name)} (variants: ${variants.join(", ")})` });
+    if (!variants.includes(name))
+      problems.push({
+        field,
+        message: `${JSON.stringify(name)} is not a variant of route ${JSON.stringify(route.name)} (variants: ${variants.join(", ")})`,
+      });
   };
   const from = req.from === "" ? route.defaultVariant : req.from;
   known("from", from);
   known("to", req.to);
   if (from === req.to) problems.push({ field: "to", message: `must differ from the stable variant ${JSON.stringify(from)}` });
   if (problems.length > 0) throw invalidArgument(problems);
-  checkExpectedRevision(`route ${JSON.stringify(route.name)}`, stored.revision, req.expectedRevision === undefined ? undefined : Number(req.expectedRevision));
+  checkExpectedRevision(
+    `route ${JSON.stringify(route.name)}`,
+    stored.revision,
+    req.expectedRevision === undefined ? undefined : Number(req.expectedRevision),
+  );
   if (from !== route.defaultVariant) {
-    throw new TurnoutError(ErrorCode.FailedPrecondition, `from: ${JSON.stringify(from)} does not serve route ${JSON.stringify(route.name)} now (its default variant is ${JSON.stringify(route.defaultVariant)}); a rollout starts from the default variant`);
+    throw new TurnoutError(
+      ErrorCode.FailedPrecondition,
+      `from: ${JSON.stringify(from)} does not serve route ${JSON.stringify(route.name)} now (its default variant is ${JSON.stringify(route.defaultVariant)}); a rollout starts from the default variant`,
+    );
   }
   return {
     id,

@@ -7,7 +7,14 @@
  */
 import { toJsonString } from "@bufbuild/protobuf";
 import type { Convergence } from "../../../gen/turnout/v1/fleet_pb.js";
-import { RolloutCommand, RolloutEventSchema, RolloutPhase, RolloutState, type Rollout, type RolloutEvent } from "../../../gen/turnout/v1/rollout_pb.js";
+import {
+  RolloutCommand,
+  RolloutEventSchema,
+  RolloutPhase,
+  RolloutState,
+  type Rollout,
+  type RolloutEvent,
+} from "../../../gen/turnout/v1/rollout_pb.js";
 import { delay } from "../../delay.ts";
 import { ErrorCode, TurnoutError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
@@ -15,7 +22,22 @@ import { SUBJECTS } from "../../transport/types.ts";
 import type { Changes } from "./changes.ts";
 import { evaluateGates, variantSample } from "./gates.ts";
 import type { RolloutEngineOptions, WarmVariant } from "./rollout-engine-options.ts";
-import { aborted, commandDropped, completed, converged, dwellLeftMs, evaluated, isTerminal, paused, resumed, rolledBack, stepApplied, warmed, windowsAt, type Transition } from "./rollout-machine.ts";
+import {
+  aborted,
+  commandDropped,
+  completed,
+  converged,
+  dwellLeftMs,
+  evaluated,
+  isTerminal,
+  paused,
+  resumed,
+  rolledBack,
+  stepApplied,
+  warmed,
+  windowsAt,
+  type Transition,
+} from "./rollout-machine.ts";
 import type { RolloutStore } from "./rollout-store.ts";
 
 /** What the steps need: the engine's options plus its store, logger, clock and pre-warm. */
@@ -53,7 +75,17 @@ export function createRolloutSteps(ctx: RolloutStepsContext): RolloutSteps {
   }
 
   function publish(event: RolloutEvent): void {
-    log.info({ rollout: event.rolloutId, route: event.route, kind: event.kind, step: event.step, canaryPercent: event.canaryPercent, reason: event.reason }, "rollout decision");
+    log.info(
+      {
+        rollout: event.rolloutId,
+        route: event.route,
+        kind: event.kind,
+        step: event.step,
+        canaryPercent: event.canaryPercent,
+        reason: event.reason,
+      },
+      "rollout decision",
+    );
     if (options.bus === undefined || event.kind === "held") return;
     try {
       options.bus.publish(SUBJECTS.rolloutEvents, encoder.encode(toJsonString(RolloutEventSchema, event)));
@@ -64,7 +96,10 @@ export function createRolloutSteps(ctx: RolloutStepsContext): RolloutSteps {
 
   /** Returns the canary's buckets to stable (weights stable 100, canary 0); answers the snapshot version. */
   async function toStable(r: Rollout): Promise<bigint> {
-    const res = await options.admin.setWeights(r.route, [{ variant: r.fromVariant, weight: 100 }, { variant: r.toVariant, weight: 0 }]);
+    const res = await options.admin.setWeights(r.route, [
+      { variant: r.fromVariant, weight: 100 },
+      { variant: r.toVariant, weight: 0 },
+    ]);
     return BigInt(res.snapshotVersion);
   }
 
@@ -101,7 +136,10 @@ export function createRolloutSteps(ctx: RolloutStepsContext): RolloutSteps {
     );
     for (;;) {
       const seen = changes.version();
-      const outcome = await Promise.race([warming.then((error) => ({ error })), changes.wait(seen, signal).then(() => undefined)]);
+      const outcome = await Promise.race([
+        warming.then((error) => ({ error })),
+        changes.wait(seen, signal).then(() => undefined),
+      ]);
       const fresh = await rs.get(r.id);
       if (fresh === undefined || isTerminal(fresh) || signal.aborted) {
         stop.abort();
@@ -117,7 +155,10 @@ export function createRolloutSteps(ctx: RolloutStepsContext): RolloutSteps {
       }
       if (outcome.error !== undefined) {
         const message = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
-        await record(aborted(fresh, `pre-warm of ${fresh.toVariant} failed, no traffic moved: ${message}`, 0n, now()), fresh.revision);
+        await record(
+          aborted(fresh, `pre-warm of ${fresh.toVariant} failed, no traffic moved: ${message}`, 0n, now()),
+          fresh.revision,
+        );
         return;
       }
       if (fresh.phase === RolloutPhase.WARMING) await record(warmed(fresh, now()), fresh.revision);
@@ -133,13 +174,19 @@ export function createRolloutSteps(ctx: RolloutStepsContext): RolloutSteps {
         await record(completed(r, BigInt(res.snapshotVersion), now(), false), r.revision);
         return;
       }
-      const res = await options.admin.setWeights(r.route, [{ variant: r.fromVariant, weight: 100 - percent }, { variant: r.toVariant, weight: percent }]);
+      const res = await options.admin.setWeights(r.route, [
+        { variant: r.fromVariant, weight: 100 - percent },
+        { variant: r.toVariant, weight: percent },
+      ]);
       await record(stepApplied(r, BigInt(res.snapshotVersion), now()), r.revision);
     } catch (err) {
       if (!isCode(err, ErrorCode.InvalidArgument, ErrorCode.NotFound, ErrorCode.FailedPrecondition)) throw err;
       // The route no longer takes these weights (changed or deleted meanwhile): end the rollout.
       const version = await toStable(r).catch(() => 0n);
-      await record(aborted(r, `step ${r.step} (${percent} %) could not be applied: ${(err as Error).message}`, version, now()), r.revision);
+      await record(
+        aborted(r, `step ${r.step} (${percent} %) could not be applied: ${(err as Error).message}`, version, now()),
+        r.revision,
+      );
     }
   }
 
@@ -168,7 +215,11 @@ export function createRolloutSteps(ctx: RolloutStepsContext): RolloutSteps {
     const { stepSeconds, sinceStartSeconds } = windowsAt(r, at);
     const step = options.metrics?.window(stepSeconds, r.route);
     const all = options.metrics?.window(sinceStartSeconds, r.route);
-    const of = (w: typeof step, variant: string) => variantSample(variant, w?.series.find((s) => s.variant === variant));
+    const of = (w: typeof step, variant: string) =>
+      variantSample(
+        variant,
+        w?.series.find((s) => s.variant === variant),
+      );
     const report = evaluateGates({
       gates: r.gates,
       canary: of(step, r.toVariant),

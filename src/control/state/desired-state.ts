@@ -3,7 +3,16 @@
  * plane and bootstrapped from a config file. `compileSnapshot` turns it into a RoutingSnapshot.
  */
 import { clone, create } from "@bufbuild/protobuf";
-import { HealthCheckSchema, OutlierDetectionSchema, SettingsSchema, SlotQueueSchema, type ExperimentSnapshot, type Node, type Route, type Settings } from "../../../gen/turnout/v1/routing_pb.js";
+import {
+  HealthCheckSchema,
+  OutlierDetectionSchema,
+  SettingsSchema,
+  SlotQueueSchema,
+  type ExperimentSnapshot,
+  type Node,
+  type Route,
+  type Settings,
+} from "../../../gen/turnout/v1/routing_pb.js";
 
 /** Everything a snapshot is compiled from. */
 export interface DesiredState {

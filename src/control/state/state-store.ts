@@ -105,7 +105,12 @@ export function createStateStore(kv: KvStore): StateStore {
   return {
     kv,
     async readState() {
-      const [nodes, routes, settings, experiments] = await Promise.all([kv.list(NODES), kv.list(ROUTES), kv.get(SETTINGS_KEY), kv.list(EXPERIMENTS)]);
+      const [nodes, routes, settings, experiments] = await Promise.all([
+        kv.list(NODES),
+        kv.list(ROUTES),
+        kv.get(SETTINGS_KEY),
+        kv.list(EXPERIMENTS),
+      ]);
       return {
         experiments: experiments.map((e) => decode(e, parseExperiment)),
         nodes: nodes.map((e) => decode(e, parseNode)),

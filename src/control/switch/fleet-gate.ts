@@ -26,7 +26,13 @@ export interface FleetCount {
  * `failed_precondition` when a proxy still below `version` rejected it (naming the proxy and its
  * reason), with `deadline_exceeded` after `timeoutMs`, or with `aborted` when `signal` aborts.
  */
-export async function awaitFleetServing(fleet: Fleet, version: number, timeoutMs: number, signal: AbortSignal, onCount: (c: FleetCount) => void): Promise<FleetCount> {
+export async function awaitFleetServing(
+  fleet: Fleet,
+  version: number,
+  timeoutMs: number,
+  signal: AbortSignal,
+  onCount: (c: FleetCount) => void,
+): Promise<FleetCount> {
   const deadline = AbortSignal.timeout(timeoutMs);
   const stop = AbortSignal.any([deadline, signal]);
   let last: FleetCount | undefined;
@@ -40,14 +46,21 @@ export async function awaitFleetServing(fleet: Fleet, version: number, timeoutMs
     if (behind.length === 0) return count;
     const nack = behind.find((p) => p.status!.state === ApplyState.NACK && Number(p.status!.version) >= version);
     if (nack !== undefined) {
-      throw new TurnoutError(ErrorCode.FailedPrecondition, `proxy ${JSON.stringify(nack.status!.id)} rejected snapshot version ${version}: ${nack.status!.error}`);
+      throw new TurnoutError(
+        ErrorCode.FailedPrecondition,
+        `proxy ${JSON.stringify(nack.status!.id)} rejected snapshot version ${version}: ${nack.status!.error}`,
+      );
     }
     lagging = behind.map((p) => `${p.status!.id} at ${p.status!.appliedVersion}`);
   }
-  if (signal.aborted) throw new TurnoutError(ErrorCode.Aborted, `the switch was aborted${reasonOf(signal)}`, { cause: signal.reason });
+  if (signal.aborted)
+    throw new TurnoutError(ErrorCode.Aborted, `the switch was aborted${reasonOf(signal)}`, { cause: signal.reason });
   if (deadline.aborted) {
     const c = last ?? { synced: 0, live: 0 };
-    throw new TurnoutError(ErrorCode.DeadlineExceeded, `only ${c.synced} of ${c.live} live proxies serve snapshot version ${version} after ${timeoutMs} ms (behind: ${lagging.join(", ")})`);
+    throw new TurnoutError(
+      ErrorCode.DeadlineExceeded,
+      `only ${c.synced} of ${c.live} live proxies serve snapshot version ${version} after ${timeoutMs} ms (behind: ${lagging.join(", ")})`,
+    );
   }
   throw new TurnoutError(ErrorCode.Unavailable, "the control plane is shutting down");
 }
@@ -57,7 +70,15 @@ export async function awaitFleetServing(fleet: Fleet, version: number, timeoutMs
  * Calls `onInFlight` when the count changes; polls every `pollMs`. Rejects with
  * `deadline_exceeded` after `timeoutMs` (naming the count left) or `aborted` on `signal`.
  */
-export async function awaitDrained(fleet: Fleet, route: string, variants: readonly string[], timeoutMs: number, signal: AbortSignal, onInFlight: (n: number) => void, pollMs = 100): Promise<void> {
+export async function awaitDrained(
+  fleet: Fleet,
+  route: string,
+  variants: readonly string[],
+  timeoutMs: number,
+  signal: AbortSignal,
+  onInFlight: (n: number) => void,
+  pollMs = 100,
+): Promise<void> {
   const deadline = AbortSignal.timeout(timeoutMs);
   const stop = AbortSignal.any([deadline, signal]);
   let last = -1;
@@ -68,9 +89,13 @@ export async function awaitDrained(fleet: Fleet, route: string, variants: readon
     last = n;
     if (n === 0) return;
     await delay(pollMs, stop);
-    if (signal.aborted) throw new TurnoutError(ErrorCode.Aborted, `the switch was aborted${reasonOf(signal)}`, { cause: signal.reason });
+    if (signal.aborted)
+      throw new TurnoutError(ErrorCode.Aborted, `the switch was aborted${reasonOf(signal)}`, { cause: signal.reason });
     if (deadline.aborted) {
-      throw new TurnoutError(ErrorCode.DeadlineExceeded, `${last} requests of ${variants.join(", ")} still in flight after ${timeoutMs} ms`);
+      throw new TurnoutError(
+        ErrorCode.DeadlineExceeded,
+        `${last} requests of ${variants.join(", ")} still in flight after ${timeoutMs} ms`,
+      );
     }
   }
 }

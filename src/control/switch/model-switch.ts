@@ -75,12 +75,17 @@ export function createModelSwitcher(options: ModelSwitcherOptions): ModelSwitche
   /** The version of a consistent snapshot that has (route, variant): the stored one, else ours. */
   async function versionWith(route: string, variant: string): Promise<number> {
     const has = (s: RoutingSnapshot | undefined) =>
-      s !== undefined && checkSnapshot(s).length === 0 && s.routes.some((r) => r.name === route && r.variants.some((v) => v.name === variant));
+      s !== undefined &&
+      checkSnapshot(s).length === 0 &&
+      s.routes.some((r) => r.name === route && r.variants.some((v) => v.name === variant));
     const stored = (await options.store.readSnapshot())?.value;
     if (has(stored)) return Number(stored!.version);
     const ours = options.currentSnapshot();
     if (has(ours)) return Number(ours!.version);
-    throw new TurnoutError(ErrorCode.FailedPrecondition, `no published snapshot has variant ${JSON.stringify(variant)} of route ${JSON.stringify(route)} yet; retry once it is published`);
+    throw new TurnoutError(
+      ErrorCode.FailedPrecondition,
+      `no published snapshot has variant ${JSON.stringify(variant)} of route ${JSON.stringify(route)} yet; retry once it is published`,
+    );
   }
 
   function start(input: SwitchInput): SwitchRun {
@@ -100,7 +105,11 @@ export function createModelSwitcher(options: ModelSwitcherOptions): ModelSwitche
       if (keepAlive?.ok === false) throw invalidArgument([{ field: "keep_alive", message: keepAlive.message }]);
       // One switch per route before its shift; one already writing is waited for (milliseconds).
       for (let busy = shifting.get(route); busy !== undefined; busy = shifting.get(route)) {
-        if (busy.writing === undefined) throw new TurnoutError(ErrorCode.Aborted, `a switch of route ${JSON.stringify(route)} to ${JSON.stringify(busy.variant)} is in progress; retry once it has shifted`);
+        if (busy.writing === undefined)
+          throw new TurnoutError(
+            ErrorCode.Aborted,
+            `a switch of route ${JSON.stringify(route)} to ${JSON.stringify(busy.variant)} is in progress; retry once it has shifted`,
+          );
         await busy.writing;
         if (shifting.get(route) === busy) shifting.delete(route);
       }
@@ -112,11 +121,23 @@ export function createModelSwitcher(options: ModelSwitcherOptions): ModelSwitche
         const target = stored.value.variants.find((v) => v.name === variant);
         if (target === undefined) {
           const names = stored.value.variants.map((v) => v.name).join(", ");
-          throw invalidArgument([{ field: "variant", message: `${JSON.stringify(variant)} is not a variant of route ${JSON.stringify(route)} (variants: ${names})` }]);
+          throw invalidArgument([
+            {
+              field: "variant",
+              message: `${JSON.stringify(variant)} is not a variant of route ${JSON.stringify(route)} (variants: ${names})`,
+            },
+          ]);
         }
         checkExpectedRevision(`route ${JSON.stringify(route)}`, stored.revision, input.expectedRevision);
         await runSwitchSteps({
-          input, state, stored, target, writer, events, log, lock,
+          input,
+          state,
+          stored,
+          target,
+          writer,
+          events,
+          log,
+          lock,
           admin: options.admin,
           store: options.store,
           fleet: options.fleet,
@@ -154,7 +175,11 @@ export function createModelSwitcher(options: ModelSwitcherOptions): ModelSwitche
     start,
     cancel(route) {
       const entries = [...(active.get(route) ?? [])];
-      if (entries.length === 0) throw new TurnoutError(ErrorCode.NotFound, `no switch of route ${JSON.stringify(route)} is in progress on this control plane`);
+      if (entries.length === 0)
+        throw new TurnoutError(
+          ErrorCode.NotFound,
+          `no switch of route ${JSON.stringify(route)} is in progress on this control plane`,
+        );
       for (const e of entries) e.abort.abort(new TurnoutError(ErrorCode.Aborted, "cancelled by SwitchService.CancelSwitch"));
       return entries.map((e) => e.variant);
     },

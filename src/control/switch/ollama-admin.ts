@@ -28,7 +28,8 @@ function url(baseUrl: string, path: string): string {
 /** Why a call failed, from a thrown network/timeout error. */
 function networkReason(err: unknown, timeoutMs: number): string {
   const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e.name === "TimeoutError" || e.code === "UND_ERR_HEADERS_TIMEOUT" || e.code === "UND_ERR_BODY_TIMEOUT") return `no answer within ${timeoutMs} ms`;
+  if (e.name === "TimeoutError" || e.code === "UND_ERR_HEADERS_TIMEOUT" || e.code === "UND_ERR_BODY_TIMEOUT")
+    return `no answer within ${timeoutMs} ms`;
   const code = e.cause?.code ?? e.code;
   const message = e.cause?.message ?? e.message ?? String(err);
   return code !== undefined && !message.includes(code) ? `${code}: ${message}` : message;
@@ -50,7 +51,12 @@ function errorText(body: string): string {
  * the reason when the node is unreachable, answers an error status, or is silent for `timeoutMs`
  * (before the first byte: a cold load sends nothing until it is done); `signal` aborts it.
  */
-export async function emptyGenerate(baseUrl: string, body: EmptyGenerate, timeoutMs: number, signal?: AbortSignal): Promise<string> {
+export async function emptyGenerate(
+  baseUrl: string,
+  body: EmptyGenerate,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<string> {
   const deadline = AbortSignal.timeout(timeoutMs);
   const stop = signal === undefined ? deadline : AbortSignal.any([deadline, signal]);
   let status: number;

@@ -54,7 +54,8 @@ export interface WarmVariantOptions {
 /** Loads `model` on every node and resolves once each reports it resident. */
 export async function warmVariant(options: WarmVariantOptions): Promise<void> {
   const { nodes, model } = options;
-  if (nodes.length === 0) throw new TurnoutError(ErrorCode.FailedPrecondition, `no node serves model ${JSON.stringify(model)}; nothing to warm`);
+  if (nodes.length === 0)
+    throw new TurnoutError(ErrorCode.FailedPrecondition, `no node serves model ${JSON.stringify(model)}; nothing to warm`);
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   // One node failing stops the others: the switch is off, so their loads are wasted.
@@ -66,17 +67,28 @@ export async function warmVariant(options: WarmVariantOptions): Promise<void> {
   const warmOne = async (node: TargetNode, index: number): Promise<void> => {
     options.onProgress?.({ phase: "warming", node: node.id, index, done, total: nodes.length, elapsedMs: elapsed() });
     try {
-      const reason = await emptyGenerate(node.baseUrl, { model, keep_alive: ollamaKeepAlive(options.keepAlive), options: options.options }, options.timeoutMs, signal);
+      const reason = await emptyGenerate(
+        node.baseUrl,
+        { model, keep_alive: ollamaKeepAlive(options.keepAlive), options: options.options },
+        options.timeoutMs,
+        signal,
+      );
       if (reason !== "load" && reason !== "") throw new Error(`answered done_reason ${JSON.stringify(reason)} instead of "load"`);
       const resident = await residentModels(node.baseUrl, signal);
       if (!resident.some((name) => sameModel(name, model))) {
-        throw new Error(`loaded it, but /api/ps does not list it (resident: ${resident.join(", ") || "none"}); was it evicted at once (OLLAMA_MAX_LOADED_MODELS)?`);
+        throw new Error(
+          `loaded it, but /api/ps does not list it (resident: ${resident.join(", ") || "none"}); was it evicted at once (OLLAMA_MAX_LOADED_MODELS)?`,
+        );
       }
     } catch (err) {
       // The first node to fail names the reason; the siblings it stopped add nothing.
       if (signal.aborted) throw err;
       const reason = err instanceof Error ? err.message : String(err);
-      failure = new TurnoutError(ErrorCode.FailedPrecondition, `node ${JSON.stringify(node.id)} cannot load model ${JSON.stringify(model)}: ${reason}`, { cause: err });
+      failure = new TurnoutError(
+        ErrorCode.FailedPrecondition,
+        `node ${JSON.stringify(node.id)} cannot load model ${JSON.stringify(model)}: ${reason}`,
+        { cause: err },
+      );
       internal.abort();
       throw failure;
     }
@@ -86,7 +98,10 @@ export async function warmVariant(options: WarmVariantOptions): Promise<void> {
 
   await Promise.allSettled(nodes.map((n, i) => warmOne(n, i + 1)));
   if (failure !== undefined) throw failure;
-  if (options.signal?.aborted) throw new TurnoutError(ErrorCode.Aborted, `pre-warm of ${JSON.stringify(model)} aborted${reasonOf(options.signal)}`, { cause: options.signal.reason });
+  if (options.signal?.aborted)
+    throw new TurnoutError(ErrorCode.Aborted, `pre-warm of ${JSON.stringify(model)} aborted${reasonOf(options.signal)}`, {
+      cause: options.signal.reason,
+    });
 }
 
 /** ": <reason>" of an aborted signal whose reason is an Error of ours, else "". */

@@ -84,10 +84,16 @@ export function createSwitchRun(): SwitchRunWriter {
   };
   let resolveShift!: (r: ShiftResult) => void;
   let rejectShift!: (e: unknown) => void;
-  const shifted = new Promise<ShiftResult>((resolve, reject) => ((resolveShift = resolve), (rejectShift = reject)));
+  const shifted = new Promise<ShiftResult>((resolve, reject) => {
+    resolveShift = resolve;
+    rejectShift = reject;
+  });
   let resolveDone!: () => void;
   let rejectDone!: (e: unknown) => void;
-  const done = new Promise<void>((resolve, reject) => ((resolveDone = resolve), (rejectDone = reject)));
+  const done = new Promise<void>((resolve, reject) => {
+    resolveDone = resolve;
+    rejectDone = reject;
+  });
   // Callers may watch only one of the two; an unobserved rejection is not a crash.
   shifted.catch(() => undefined);
   done.catch(() => undefined);

@@ -6,7 +6,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { SwitchPhase, SwitchResponseSchema, SwitchService, type SwitchResponse } from "../../../gen/turnout/v1/switch_pb.js";
+import { SwitchPhase, SwitchResponseSchema, type SwitchService, type SwitchResponse } from "../../../gen/turnout/v1/switch_pb.js";
 import { toConnectError } from "../../errors.ts";
 import type { ModelSwitcher } from "./model-switch.ts";
 import type { SwitchEvent, SwitchStep } from "./switch-run.ts";

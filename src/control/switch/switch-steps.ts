@@ -27,9 +27,20 @@ export function createSwitchEvents(writer: SwitchRunWriter, route: string, varia
     if (phase === "draining") log?.debug(logged, fields.message);
     else if (phase !== "failed") log?.info(logged, fields.message);
     writer.emit({
-      phase, route, variant, previousVariant: info.previousVariant, model: info.model, node: "",
-      nodesDone: 0, nodesTotal: 0, fleetSynced: 0, fleetLive: 0, snapshotVersion: info.version, inFlight: 0,
-      elapsedMs: Math.round(performance.now() - started), ...fields,
+      phase,
+      route,
+      variant,
+      previousVariant: info.previousVariant,
+      model: info.model,
+      node: "",
+      nodesDone: 0,
+      nodesTotal: 0,
+      fleetSynced: 0,
+      fleetLive: 0,
+      snapshotVersion: info.version,
+      inFlight: 0,
+      elapsedMs: Math.round(performance.now() - started),
+      ...fields,
     });
   };
   return {
@@ -85,24 +96,35 @@ export async function runSwitchSteps(c: SwitchStepsContext): Promise<void> {
   if (before.defaultVariant === variant && before.arms.length === 0) {
     const current = await c.admin.getCurrentModel(route);
     info.version = current.snapshotVersion;
-    emit("shifted", { message: `route ${route} is already served by ${variant} (${model}) at snapshot ${info.version}; nothing to do` });
+    emit("shifted", {
+      message: `route ${route} is already served by ${variant} (${model}) at snapshot ${info.version}; nothing to do`,
+    });
     c.writer.shifted({ previousVariant: variant, revision: c.stored.revision, snapshotVersion: info.version });
     return;
   }
 
   // 1. Warm: the target's model resident on every node of the variant.
   if (!c.input.skipPrewarm) {
-    const nodes = variantNodes(c.state.nodes.map((n) => n.value), c.target);
+    const nodes = variantNodes(
+      c.state.nodes.map((n) => n.value),
+      c.target,
+    );
     await warmVariant({
-      nodes, model,
+      nodes,
+      model,
       keepAlive: c.target.keepAlive || c.input.keepAlive || DEFAULT_WARM_KEEP_ALIVE,
       timeoutMs: c.state.settings?.value.firstByteTimeoutMs || DEFAULT_FIRST_BYTE_TIMEOUT_MS,
       signal: c.signal,
       options: c.target.options as JsonObject | undefined,
       onProgress: (p) =>
         emit(p.phase, {
-          node: p.node, nodesDone: p.done, nodesTotal: p.total,
-          message: p.phase === "warming" ? `warming ${model} on ${p.node} (node ${p.index}/${p.total})` : `${model} resident on ${p.node} (${p.done}/${p.total}, ${p.elapsedMs} ms)`,
+          node: p.node,
+          nodesDone: p.done,
+          nodesTotal: p.total,
+          message:
+            p.phase === "warming"
+              ? `warming ${model} on ${p.node} (node ${p.index}/${p.total})`
+              : `${model} resident on ${p.node} (${p.done}/${p.total}, ${p.elapsedMs} ms)`,
         }),
     });
   }
@@ -112,7 +134,12 @@ export async function runSwitchSteps(c: SwitchStepsContext): Promise<void> {
     const v0 = await c.versionWith(route, variant);
     info.version = v0;
     await awaitFleetServing(c.fleet, v0, c.fleetTimeoutMs, c.signal, ({ synced, live }) =>
-      emit("fleet", { fleetSynced: synced, fleetLive: live, message: `fleet ${synced}/${live} serve snapshot ${v0}, which has ${variant}` }));
+      emit("fleet", {
+        fleetSynced: synced,
+        fleetLive: live,
+        message: `fleet ${synced}/${live} serve snapshot ${v0}, which has ${variant}`,
+      }),
+    );
   }
 
   // 3. Shift: the write, then every live proxy serving it.
@@ -123,22 +150,39 @@ export async function runSwitchSteps(c: SwitchStepsContext): Promise<void> {
     result = await write;
   } catch (err) {
     if (err instanceof TurnoutError && err.code === ErrorCode.Aborted && c.input.expectedRevision === undefined) {
-      throw new TurnoutError(ErrorCode.Aborted, `route ${JSON.stringify(route)} changed while the switch was warming (${err.message}); retry`, { cause: err });
+      throw new TurnoutError(
+        ErrorCode.Aborted,
+        `route ${JSON.stringify(route)} changed while the switch was warming (${err.message}); retry`,
+        { cause: err },
+      );
     }
     throw err;
   }
   info.moved = true;
   info.version = result.snapshotVersion;
   c.onShifted();
-  c.writer.shifted({ previousVariant: before.defaultVariant, revision: result.revision, snapshotVersion: result.snapshotVersion });
+  c.writer.shifted({
+    previousVariant: before.defaultVariant,
+    revision: result.revision,
+    snapshotVersion: result.snapshotVersion,
+  });
   let fleetLine = "; the fleet is not tracked (no event bus)";
   let count = { synced: 0, live: 0 };
   if (c.fleet) {
     count = await awaitFleetServing(c.fleet, info.version, c.fleetTimeoutMs, c.signal, ({ synced, live }) =>
-      emit("fleet", { fleetSynced: synced, fleetLive: live, message: `fleet ${synced}/${live} serve snapshot ${info.version}, which shifts ${route} to ${variant}` }));
+      emit("fleet", {
+        fleetSynced: synced,
+        fleetLive: live,
+        message: `fleet ${synced}/${live} serve snapshot ${info.version}, which shifts ${route} to ${variant}`,
+      }),
+    );
     fleetLine = ` (fleet ${count.synced}/${count.live})`;
   }
-  emit("shifted", { fleetSynced: count.synced, fleetLive: count.live, message: `traffic shifted from ${before.defaultVariant} to ${variant} (${model}) at snapshot ${info.version}${fleetLine}` });
+  emit("shifted", {
+    fleetSynced: count.synced,
+    fleetLive: count.live,
+    message: `traffic shifted from ${before.defaultVariant} to ${variant} (${model}) at snapshot ${info.version}${fleetLine}`,
+  });
 
   // 4. Drain: the variants that lost their traffic have nothing in flight.
   const old = before.variants.filter((v) => v.name !== variant && isServing(before, v.name));
@@ -149,9 +193,17 @@ export async function runSwitchSteps(c: SwitchStepsContext): Promise<void> {
     emit("drained", { message: `drain of ${names} not tracked without fleet status (no event bus); models left loaded` });
     return;
   }
-  await awaitDrained(c.fleet, route, old.map((v) => v.name), c.drainTimeoutMs, c.signal, (n) => {
-    if (n > 0) emit("draining", { inFlight: n, message: `draining ${names}: ${n} in flight` });
-  }, c.drainPollMs);
+  await awaitDrained(
+    c.fleet,
+    route,
+    old.map((v) => v.name),
+    c.drainTimeoutMs,
+    c.signal,
+    (n) => {
+      if (n > 0) emit("draining", { inFlight: n, message: `draining ${names}: ${n} in flight` });
+    },
+    c.drainPollMs,
+  );
   emit("drained", { message: `${names} drained: no request in flight` });
 
   // 5. Unload, where no serving variant still uses the model (state read again: it may have moved on).
@@ -170,17 +222,31 @@ export async function runSwitchSteps(c: SwitchStepsContext): Promise<void> {
     const targets = all.filter((n) => !used.has(n.id));
     const kept = all.filter((n) => used.has(n.id)).map((n) => n.id);
     if (targets.length === 0) {
-      emit("unloaded", { model: v.model, message: `${v.model} kept loaded on ${kept.join(", ")}: another serving variant uses it there` });
+      emit("unloaded", {
+        model: v.model,
+        message: `${v.model} kept loaded on ${kept.join(", ")}: another serving variant uses it there`,
+      });
       continue;
     }
     await unloadModel({
-      nodes: targets, model: v.model, signal: c.signal,
+      nodes: targets,
+      model: v.model,
+      signal: c.signal,
       onResult: (r, done) =>
         emit("unloaded", {
-          model: v.model, node: r.node, nodesDone: done, nodesTotal: targets.length,
-          message: r.unloaded ? `${v.model} unloaded from ${r.node} (${done}/${targets.length})` : `${v.model} not unloaded from ${r.node} (${done}/${targets.length}): ${r.reason}`,
+          model: v.model,
+          node: r.node,
+          nodesDone: done,
+          nodesTotal: targets.length,
+          message: r.unloaded
+            ? `${v.model} unloaded from ${r.node} (${done}/${targets.length})`
+            : `${v.model} not unloaded from ${r.node} (${done}/${targets.length}): ${r.reason}`,
         }),
     });
-    if (kept.length > 0) emit("unloaded", { model: v.model, message: `${v.model} kept loaded on ${kept.join(", ")}: another serving variant uses it there` });
+    if (kept.length > 0)
+      emit("unloaded", {
+        model: v.model,
+        message: `${v.model} kept loaded on ${kept.join(", ")}: another serving variant uses it there`,
+      });
   }
 }

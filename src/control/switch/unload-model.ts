@@ -41,7 +41,11 @@ export async function unloadModel(options: UnloadModelOptions): Promise<UnloadRe
       await emptyGenerate(node.baseUrl, { model: options.model, keep_alive: 0 }, timeoutMs, options.signal);
       const resident = await residentModels(node.baseUrl, options.signal);
       result = resident.some((name) => sameModel(name, options.model))
-        ? { node: node.id, unloaded: false, reason: "still resident (busy with requests from outside Turnout?); Ollama unloads it once idle" }
+        ? {
+            node: node.id,
+            unloaded: false,
+            reason: "still resident (busy with requests from outside Turnout?); Ollama unloads it once idle",
+          }
         : { node: node.id, unloaded: true };
     } catch (err) {
       result = { node: node.id, unloaded: false, reason: err instanceof Error ? err.message : String(err) };

@@ -16,9 +16,10 @@ export interface TargetNode {
 
 /** The nodes serving `variant`, in the order the snapshot lists them. */
 export function variantNodes(nodes: readonly Node[], variant: Variant): TargetNode[] {
-  const chosen = variant.nodes.length > 0
-    ? variant.nodes.map((id) => nodes.find((n) => n.id === id)).filter((n): n is Node => n !== undefined)
-    : nodes.filter((n) => n.models.length === 0 || n.models.includes(variant.model));
+  const chosen =
+    variant.nodes.length > 0
+      ? variant.nodes.map((id) => nodes.find((n) => n.id === id)).filter((n): n is Node => n !== undefined)
+      : nodes.filter((n) => n.models.length === 0 || n.models.includes(variant.model));
   return chosen.map((n) => ({ id: n.id, baseUrl: n.baseUrl }));
 }
 
@@ -35,7 +36,12 @@ export function isServing(route: Route, variant: string): boolean {
  * Ids of the nodes on which `model` is used by a serving variant other than (`route`,
  * `variant`) — the nodes where unloading it would hurt someone.
  */
-export function nodesStillUsing(routes: readonly Route[], nodes: readonly Node[], model: string, except: { route: string; variant: string }): Set<string> {
+export function nodesStillUsing(
+  routes: readonly Route[],
+  nodes: readonly Node[],
+  model: string,
+  except: { route: string; variant: string },
+): Set<string> {
   const used = new Set<string>();
   for (const r of routes) {
     for (const v of r.variants) {

@@ -20,9 +20,16 @@ export function createVariantWarmer(store: StateStore): VariantWarmer {
     const route = state.routes.find((r) => r.value.name === routeName)?.value;
     if (route === undefined) throw new TurnoutError(ErrorCode.NotFound, `route ${JSON.stringify(routeName)} does not exist`);
     const variant = route.variants.find((v) => v.name === variantName);
-    if (variant === undefined) throw new TurnoutError(ErrorCode.NotFound, `variant ${JSON.stringify(variantName)} of route ${JSON.stringify(routeName)} does not exist`);
+    if (variant === undefined)
+      throw new TurnoutError(
+        ErrorCode.NotFound,
+        `variant ${JSON.stringify(variantName)} of route ${JSON.stringify(routeName)} does not exist`,
+      );
     await warmVariant({
-      nodes: variantNodes(state.nodes.map((n) => n.value), variant),
+      nodes: variantNodes(
+        state.nodes.map((n) => n.value),
+        variant,
+      ),
       model: variant.model,
       keepAlive: variant.keepAlive || DEFAULT_WARM_KEEP_ALIVE,
       timeoutMs: state.settings?.value.firstByteTimeoutMs || DEFAULT_FIRST_BYTE_TIMEOUT_MS,

@@ -9,7 +9,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
-  ChatService,
+  type ChatService,
   ChatResponseSchema,
   FeedbackResponseSchema,
   type ChatRequest,
@@ -23,6 +23,7 @@ import { Exchange } from "../upstream/exchange.ts";
 import { nativeDialect } from "./dialect.ts";
 import { QueueSink } from "./queue-sink.ts";
 import { requestIdOf } from "./request-context.ts";
+import { CUT_SHORT } from "../upstream/upstream-failure.ts";
 
 /** Listener options of the call's abort listener (one object for every call). */
 const ONCE = { once: true } as const;
@@ -67,9 +68,24 @@ export function createChatService(ctx: ProxyContext): ServiceImpl<typeof ChatSer
       const table = ctx.current();
       call.responseHeader.set("x-turnout-snapshot", table?.versionHeader ?? "0");
       if (table === undefined) throw new ConnectError("no routing snapshot yet", Code.Unavailable);
-      if (req.model === "") throw toConnectError(new TurnoutError(ErrorCode.InvalidArgument, "model is required", { violations: [{ field: "model", message: "is required" }] }));
+      if (req.model === "")
+        throw toConnectError(
+          new TurnoutError(ErrorCode.InvalidArgument, "model is required", {
+            violations: [{ field: "model", message: "is required" }],
+          }),
+        );
       const unit = req.user || call.requestHeader.get(table.settings.unitHeader) || undefined;
-      const routed = routeRequest(table, ctx.refKey, requestId, req.model, unit, headers, undefined, req.options, OptionsRewrite.Variant);
+      const routed = routeRequest(
+        table,
+        ctx.refKey,
+        requestId,
+        req.model,
+        unit,
+        headers,
+        undefined,
+        req.options,
+        OptionsRewrite.Variant,
+      );
       if (!routed.ok) {
         const code = routed.problem === RouteProblem.NotFound ? ErrorCode.NotFound : ErrorCode.InvalidArgument;
         throw toConnectError(new TurnoutError(code, routed.message, { violations: [...routed.violations] }));
@@ -164,11 +180,10 @@ export function createChatService(ctx: ProxyContext): ServiceImpl<typeof ChatSer
           }
         }
         settled = true;
-        throw new ConnectError("upstream closed the stream before it finished", Code.Unavailable);
+        throw new ConnectError(CUT_SHORT, Code.Unavailable);
       } finally {
         call.signal.removeEventListener("abort", onAbort);
         if (!settled) exchange.abort(); // the caller stopped reading early
-
       }
     },
   };

@@ -30,8 +30,7 @@ export function openAiErrorType(status: number): string {
 /** Ollama's OpenAI-compatible API under /v1. */
 export const openAiDialect: Dialect = {
   kind: "openai",
-  errorBody: (status, message) =>
-    JSON.stringify({ error: { message, type: openAiErrorType(status), param: null, code: null } }),
+  errorBody: (status, message) => JSON.stringify({ error: { message, type: openAiErrorType(status), param: null, code: null } }),
   streamError: (message) =>
     Buffer.from(`data: ${JSON.stringify({ error: { message, type: "api_error", param: null, code: null } })}\n\n`),
 };

@@ -51,7 +51,8 @@ export function serveFeedback(ctx: ProxyContext, req: IncomingMessage | Http2Ser
     } catch {
       body = undefined;
     }
-    if (typeof body !== "object" || body === null || Array.isArray(body)) return reject(res, meta, [{ field: "body", message: "must be a JSON object {ref, metric, value}" }]);
+    if (typeof body !== "object" || body === null || Array.isArray(body))
+      return reject(res, meta, [{ field: "body", message: "must be a JSON object {ref, metric, value}" }]);
     const b = body as Record<string, unknown>;
     const header = req.headers["x-turnout-ref"];
     const ref = b.ref ?? (typeof header === "string" ? header : undefined);

@@ -28,16 +28,18 @@ export interface InferenceEndpoint {
 
 /** Endpoints by path. */
 export const INFERENCE_ENDPOINTS: ReadonlyMap<string, InferenceEndpoint> = new Map(
-  ([
-    ["/api/chat", nativeDialect, "", OptionsRewrite.Variant],
-    ["/api/generate", nativeDialect, "", OptionsRewrite.Variant],
-    ["/api/embed", nativeDialect, "", OptionsRewrite.Variant],
-    ["/api/embeddings", nativeDialect, "", OptionsRewrite.Variant],
-    ["/api/show", nativeDialect, "", OptionsRewrite.None],
-    ["/v1/chat/completions", openAiDialect, "chatcmpl-", OptionsRewrite.ClientOnly],
-    ["/v1/completions", openAiDialect, "cmpl-", OptionsRewrite.ClientOnly],
-    ["/v1/embeddings", openAiDialect, "", OptionsRewrite.ClientOnly],
-  ] as const).map(([path, dialect, idPrefix, rewrite]) => [path, { path, dialect, idPrefix, rewrite }]),
+  (
+    [
+      ["/api/chat", nativeDialect, "", OptionsRewrite.Variant],
+      ["/api/generate", nativeDialect, "", OptionsRewrite.Variant],
+      ["/api/embed", nativeDialect, "", OptionsRewrite.Variant],
+      ["/api/embeddings", nativeDialect, "", OptionsRewrite.Variant],
+      ["/api/show", nativeDialect, "", OptionsRewrite.None],
+      ["/v1/chat/completions", openAiDialect, "chatcmpl-", OptionsRewrite.ClientOnly],
+      ["/v1/completions", openAiDialect, "cmpl-", OptionsRewrite.ClientOnly],
+      ["/v1/embeddings", openAiDialect, "", OptionsRewrite.ClientOnly],
+    ] as const
+  ).map(([path, dialect, idPrefix, rewrite]) => [path, { path, dialect, idPrefix, rewrite }]),
 );
 
 /** A client request as both node servers expose it. */
@@ -64,7 +66,14 @@ class PendingInference implements BodyTarget {
   readonly res: ProxyResponseSink;
   readonly requestId: string;
   readonly startedAt: number;
-  constructor(ctx: ProxyContext, endpoint: InferenceEndpoint, headers: IncomingHttpHeaders, res: ProxyResponseSink, requestId: string, startedAt: number) {
+  constructor(
+    ctx: ProxyContext,
+    endpoint: InferenceEndpoint,
+    headers: IncomingHttpHeaders,
+    res: ProxyResponseSink,
+    requestId: string,
+    startedAt: number,
+  ) {
     this.ctx = ctx;
     this.endpoint = endpoint;
     this.headers = headers;
@@ -79,7 +88,11 @@ class PendingInference implements BodyTarget {
 
   onBodyError(err: Error): void {
     const table = this.ctx.current();
-    sendError(this.res, this.endpoint.dialect, 400, err.message, { requestId: this.requestId, snapshot: table?.versionHeader ?? "0", variant: "" });
+    sendError(this.res, this.endpoint.dialect, 400, err.message, {
+      requestId: this.requestId,
+      snapshot: table?.versionHeader ?? "0",
+      variant: "",
+    });
   }
 }
 
@@ -92,12 +105,27 @@ export function serveInference(ctx: ProxyContext, endpoint: InferenceEndpoint, r
   readBody(req, new PendingInference(ctx, endpoint, req.headers, res, requestId, startedAt));
 }
 
-function forward(ctx: ProxyContext, endpoint: InferenceEndpoint, headers: IncomingHttpHeaders, raw: Buffer, res: ProxyResponseSink, requestId: string, startedAt: number): void {
+function forward(
+  ctx: ProxyContext,
+  endpoint: InferenceEndpoint,
+  headers: IncomingHttpHeaders,
+  raw: Buffer,
+  res: ProxyResponseSink,
+  requestId: string,
+  startedAt: number,
+): void {
   if ((res as { [kGone]?: boolean })[kGone] === true) return; // the client left while sending
   const dialect = endpoint.dialect;
   const table = ctx.current();
   if (table === undefined) {
-    return sendError(res, dialect, 503, "no routing snapshot yet", { requestId, snapshot: "0", variant: "" }, { "retry-after": "1" });
+    return sendError(
+      res,
+      dialect,
+      503,
+      "no routing snapshot yet",
+      { requestId, snapshot: "0", variant: "" },
+      { "retry-after": "1" },
+    );
   }
   const parsed = parseJsonBody(raw);
   if (!parsed.ok) return refuse(res, dialect, 400, parsed.message, requestId, table);
@@ -106,10 +134,12 @@ function forward(ctx: ProxyContext, endpoint: InferenceEndpoint, headers: Incomi
   const model = body.model;
   if (typeof model !== "string" || model === "") return refuse(res, dialect, 400, "model is required", requestId, table);
   const headerUnit = headers[table.settings.unitHeader];
-  const unit = typeof headerUnit === "string" && headerUnit !== "" ? headerUnit : typeof body.user === "string" ? body.user : undefined;
+  const unit =
+    typeof headerUnit === "string" && headerUnit !== "" ? headerUnit : typeof body.user === "string" ? body.user : undefined;
 
   const routed = routeRequest(table, ctx.refKey, requestId, model, unit, headers, body.metadata, body.options, endpoint.rewrite);
-  if (!routed.ok) return refuse(res, dialect, routed.problem === RouteProblem.NotFound ? 404 : 400, routed.message, requestId, table);
+  if (!routed.ok)
+    return refuse(res, dialect, routed.problem === RouteProblem.NotFound ? 404 : 400, routed.message, requestId, table);
 
   body.model = routed.variant.model;
   if ("metadata" in body) delete body.metadata;
@@ -147,6 +177,13 @@ function forward(ctx: ProxyContext, endpoint: InferenceEndpoint, headers: Incomi
 }
 
 /** Answers a request the proxy refuses before routing it anywhere (no variant served it). */
-function refuse(res: ProxyResponseSink, dialect: Dialect, status: number, message: string, requestId: string, table: RoutingTable): void {
+function refuse(
+  res: ProxyResponseSink,
+  dialect: Dialect,
+  status: number,
+  message: string,
+  requestId: string,
+  table: RoutingTable,
+): void {
   sendError(res, dialect, status, message, { requestId, snapshot: table.versionHeader, variant: "" });
 }

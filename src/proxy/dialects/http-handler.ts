@@ -20,7 +20,9 @@ export const OLLAMA_API_VERSION = "0.12.6";
 const GET_PATHS = new Set(["/", "/api/version", "/api/tags", "/api/ps", "/v1/models", "/health"]);
 
 /** Builds the request handler of the HTTP dialects. */
-export function createHttpHandler(ctx: ProxyContext): (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void {
+export function createHttpHandler(
+  ctx: ProxyContext,
+): (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void {
   return (req, res) => {
     const url = req.url ?? "/";
     const q = url.indexOf("?");
@@ -59,7 +61,13 @@ function metaOf(ctx: ProxyContext, req: IncomingMessage | Http2ServerRequest): A
   return { requestId: requestIdOf(req.headers), snapshot: ctx.current()?.versionHeader ?? "0", variant: "" };
 }
 
-function serveInfo(ctx: ProxyContext, path: string, head: boolean, req: IncomingMessage | Http2ServerRequest, res: ProxyResponseSink): void {
+function serveInfo(
+  ctx: ProxyContext,
+  path: string,
+  head: boolean,
+  req: IncomingMessage | Http2ServerRequest,
+  res: ProxyResponseSink,
+): void {
   const meta = metaOf(ctx, req);
   const table = ctx.current();
   switch (path) {
@@ -68,7 +76,13 @@ function serveInfo(ctx: ProxyContext, path: string, head: boolean, req: Incoming
     case "/api/version":
       return sendJson(res, 200, JSON.stringify({ version: OLLAMA_API_VERSION }), meta, head);
     case "/health":
-      return sendJson(res, table ? 200 : 503, JSON.stringify({ status: table ? "ok" : "no_snapshot", snapshot_version: table?.version ?? 0 }), meta, head);
+      return sendJson(
+        res,
+        table ? 200 : 503,
+        JSON.stringify({ status: table ? "ok" : "no_snapshot", snapshot_version: table?.version ?? 0 }),
+        meta,
+        head,
+      );
   }
   if (table === undefined) {
     const dialect = path.startsWith("/v1/") ? openAiDialect : nativeDialect;
@@ -78,8 +92,10 @@ function serveInfo(ctx: ProxyContext, path: string, head: boolean, req: Incoming
   if (path === "/v1/models") return sendJson(res, 200, modelsBody(table), meta, head);
   // /api/ps asks the nodes; pin the table meanwhile.
   table.acquire();
-  psBody(table).then(
-    (body) => sendJson(res, 200, body, meta, head),
-    () => sendBody(res, 500, JSON_TYPE, nativeDialect.errorBody(500, "could not list running models"), meta),
-  ).finally(() => table.release());
+  psBody(table)
+    .then(
+      (body) => sendJson(res, 200, body, meta, head),
+      () => sendBody(res, 500, JSON_TYPE, nativeDialect.errorBody(500, "could not list running models"), meta),
+    )
+    .finally(() => table.release());
 }

@@ -21,7 +21,15 @@ export interface AnswerMeta {
 }
 
 /** Writes a whole answer. HEAD requests get the headers only. */
-export function sendBody(res: ProxyResponse, status: number, contentType: string, body: string, meta: AnswerMeta, head = false, extra?: OutgoingHttpHeaders): void {
+export function sendBody(
+  res: ProxyResponse,
+  status: number,
+  contentType: string,
+  body: string,
+  meta: AnswerMeta,
+  head = false,
+  extra?: OutgoingHttpHeaders,
+): void {
   const bytes = Buffer.from(body);
   res.writeHead(status, {
     "content-type": contentType,
@@ -40,7 +48,14 @@ export function sendJson(res: ProxyResponse, status: number, body: string, meta:
 }
 
 /** Writes the dialect's error body with `status`. */
-export function sendError(res: ProxyResponse, dialect: Dialect, status: number, message: string, meta: AnswerMeta, extra?: OutgoingHttpHeaders): void {
+export function sendError(
+  res: ProxyResponse,
+  dialect: Dialect,
+  status: number,
+  message: string,
+  meta: AnswerMeta,
+  extra?: OutgoingHttpHeaders,
+): void {
   sendBody(res, status, JSON_TYPE, dialect.errorBody(status, message), meta, false, extra);
 }
 

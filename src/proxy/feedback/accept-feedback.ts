@@ -52,16 +52,20 @@ const REF_MESSAGES: Record<RefProblem, string> = {
 export function checkFeedback(input: FeedbackInput, key: KeyObject): { violations: FieldViolation[]; fields?: RefFields } {
   const violations: FieldViolation[] = [];
   let fields: RefFields | undefined;
-  if (input.ref === undefined || input.ref === null || input.ref === "") violations.push({ field: "ref", message: "missing (send the answer's x-turnout-ref)" });
+  if (input.ref === undefined || input.ref === null || input.ref === "")
+    violations.push({ field: "ref", message: "missing (send the answer's x-turnout-ref)" });
   else {
     const v = verifyRef(input.ref, key);
     // A signed ref only names what a proxy assigned; the range check keeps the wire types (uint32 phase, int32 arm) safe anyway.
-    if (v.ok && (v.fields.phase > 0xffffffff || v.fields.arm > 0x7fffffff)) violations.push({ field: "ref", message: "names a phase or arm out of range" });
+    if (v.ok && (v.fields.phase > 0xffffffff || v.fields.arm > 0x7fffffff))
+      violations.push({ field: "ref", message: "names a phase or arm out of range" });
     else if (v.ok) fields = v.fields;
     else violations.push({ field: "ref", message: REF_MESSAGES[v.reason] });
   }
-  if (typeof input.metric !== "string" || !METRIC_NAME.test(input.metric)) violations.push({ field: "metric", message: "must be 1..64 characters of [a-z0-9_.-]" });
-  if (typeof input.value !== "number" || !Number.isFinite(input.value)) violations.push({ field: "value", message: "must be a finite number" });
+  if (typeof input.metric !== "string" || !METRIC_NAME.test(input.metric))
+    violations.push({ field: "metric", message: "must be 1..64 characters of [a-z0-9_.-]" });
+  if (typeof input.value !== "number" || !Number.isFinite(input.value))
+    violations.push({ field: "value", message: "must be a finite number" });
   return { violations, fields };
 }
 
@@ -69,7 +73,12 @@ export function checkFeedback(input: FeedbackInput, key: KeyObject): { violation
  * Checks `input` and hands it to `listener`; answers what the ref named. Bad input throws
  * `invalid_argument` naming the fields, and nothing is recorded.
  */
-export function acceptFeedback(input: FeedbackInput, key: KeyObject, listener: FeedbackListener | undefined, nowMs = Date.now()): { experiment: string; arm: number } {
+export function acceptFeedback(
+  input: FeedbackInput,
+  key: KeyObject,
+  listener: FeedbackListener | undefined,
+  nowMs = Date.now(),
+): { experiment: string; arm: number } {
   const { violations, fields } = checkFeedback(input, key);
   if (violations.length > 0 || fields === undefined) throw invalidArgument(violations);
   listener?.({

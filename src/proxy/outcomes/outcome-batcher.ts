@@ -88,7 +88,14 @@ export function createOutcomeBatcher(options: OutcomeBatcherOptions): OutcomeBat
   const maxQueued = options.maxQueuedRecords ?? 200_000;
   const firstDelay = options.retryDelayMs ?? 50;
   const maxDelay = options.maxRetryDelayMs ?? 2000;
-  const stats: OutcomeBatcherStats = { appendedBatches: 0, appendedRecords: 0, droppedBatches: 0, droppedRecords: 0, queuedRecords: 0, retries: 0 };
+  const stats: OutcomeBatcherStats = {
+    appendedBatches: 0,
+    appendedRecords: 0,
+    droppedBatches: 0,
+    droppedRecords: 0,
+    queuedRecords: 0,
+    retries: 0,
+  };
 
   let outcomes: Outcome[] = [];
   let endedAt: number[] = [];
@@ -166,7 +173,11 @@ export function createOutcomeBatcher(options: OutcomeBatcherOptions): OutcomeBat
           continue;
         }
         stats.retries++;
-        if (stats.retries === 1 || delay === maxDelay) log.warn({ err: (err as Error).message, retryInMs: delay, queued: stats.queuedRecords }, "appending outcomes failed; retrying");
+        if (stats.retries === 1 || delay === maxDelay)
+          log.warn(
+            { err: (err as Error).message, retryInMs: delay, queued: stats.queuedRecords },
+            "appending outcomes failed; retrying",
+          );
         await pause(delay);
         delay = Math.min(delay * 2, maxDelay);
       }

@@ -84,7 +84,12 @@ function writeOutcome(w: BinaryWriter, o: Outcome, proxy: string, finishedAtMs: 
 }
 
 /** Encodes outcomes (with their end times) and accepted feedback as a binary OutcomeBatch. */
-export function encodeOutcomeBatch(proxy: string, outcomes: readonly Outcome[], finishedAtMs: readonly number[], feedback: readonly FeedbackEntry[] = []): Uint8Array {
+export function encodeOutcomeBatch(
+  proxy: string,
+  outcomes: readonly Outcome[],
+  finishedAtMs: readonly number[],
+  feedback: readonly FeedbackEntry[] = [],
+): Uint8Array {
   const w = new BinaryWriter();
   str(w, 1, proxy);
   for (let i = 0; i < outcomes.length; i++) writeOutcome(w, outcomes[i], proxy, finishedAtMs[i]);

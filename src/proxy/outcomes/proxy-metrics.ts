@@ -86,34 +86,79 @@ export class ProxyMetrics {
     for (const [route, byVariant] of this.series) {
       for (const [variant, s] of byVariant) {
         const labels = { route, variant };
-        for (const [status, byCode] of s.requests) for (const [code, n] of byCode) requests.push([{ route, variant, status, code: String(code) }, n]);
+        for (const [status, byCode] of s.requests)
+          for (const [code, n] of byCode) requests.push([{ route, variant, status, code: String(code) }, n]);
         latency.push([labels, s.latency]);
         if (s.ttft.count > 0) ttft.push([labels, s.ttft]);
         tokens.push([labels, s.completionTokens]);
       }
     }
     const w = new PrometheusWriter()
-      .counter("turnout_proxy_requests_total", "Proxied requests by route, variant, outcome class and HTTP status code sent.", requests)
+      .counter(
+        "turnout_proxy_requests_total",
+        "Proxied requests by route, variant, outcome class and HTTP status code sent.",
+        requests,
+      )
       .histogram("turnout_proxy_request_duration_seconds", "Time from a request's arrival to the end of its answer.", latency)
-      .histogram("turnout_proxy_time_to_first_token_seconds", "Time from a request's arrival to the first byte of the node's answer.", ttft)
+      .histogram(
+        "turnout_proxy_time_to_first_token_seconds",
+        "Time from a request's arrival to the first byte of the node's answer.",
+        ttft,
+      )
       .counter("turnout_proxy_completion_tokens_total", "Tokens generated, as the nodes reported them.", tokens)
-      .gauge("turnout_proxy_in_flight_requests", "Requests being served now (scrapes of /metrics not counted).", [[undefined, gauges.inFlight]])
-      .gauge("turnout_proxy_snapshot_version", "Routing snapshot version this proxy serves (0 before any).", [[undefined, gauges.snapshotVersion]]);
+      .gauge("turnout_proxy_in_flight_requests", "Requests being served now (scrapes of /metrics not counted).", [
+        [undefined, gauges.inFlight],
+      ])
+      .gauge("turnout_proxy_snapshot_version", "Routing snapshot version this proxy serves (0 before any).", [
+        [undefined, gauges.snapshotVersion],
+      ]);
     const nodes = gauges.nodes ?? [];
     if (nodes.length > 0) {
-      w.gauge("turnout_proxy_node_healthy", "1 when the node is in rotation on this proxy, 0 when ejected or failing its health checks.", nodes.map((n) => [{ node: n.node }, n.healthy ? 1 : 0]))
-        .counter("turnout_proxy_node_ejections_total", "Times this proxy ejected the node after consecutive failures.", nodes.map((n) => [{ node: n.node }, n.ejections]))
-        .gauge("turnout_proxy_node_in_flight_requests", "Requests this proxy has in flight on the node.", nodes.map((n) => [{ node: n.node }, n.inFlight]))
-        .gauge("turnout_proxy_node_queued_requests", "Requests waiting for a slot on the node (in slot queues of variants it serves).", nodes.map((n) => [{ node: n.node }, n.queued]))
-        .gauge("turnout_proxy_node_residency_known", "1 when the node's last /api/ps probe answered, so its resident models are known.", nodes.map((n) => [{ node: n.node }, n.resident === null ? 0 : 1]))
-        .gauge("turnout_proxy_node_model_resident", "1 for each model the node's last /api/ps probe listed as resident.", nodes.flatMap((n) => (n.resident ?? []).map((model): [Labels, number] => [{ node: n.node, model }, 1])));
+      w.gauge(
+        "turnout_proxy_node_healthy",
+        "1 when the node is in rotation on this proxy, 0 when ejected or failing its health checks.",
+        nodes.map((n) => [{ node: n.node }, n.healthy ? 1 : 0]),
+      )
+        .counter(
+          "turnout_proxy_node_ejections_total",
+          "Times this proxy ejected the node after consecutive failures.",
+          nodes.map((n) => [{ node: n.node }, n.ejections]),
+        )
+        .gauge(
+          "turnout_proxy_node_in_flight_requests",
+          "Requests this proxy has in flight on the node.",
+          nodes.map((n) => [{ node: n.node }, n.inFlight]),
+        )
+        .gauge(
+          "turnout_proxy_node_queued_requests",
+          "Requests waiting for a slot on the node (in slot queues of variants it serves).",
+          nodes.map((n) => [{ node: n.node }, n.queued]),
+        )
+        .gauge(
+          "turnout_proxy_node_residency_known",
+          "1 when the node's last /api/ps probe answered, so its resident models are known.",
+          nodes.map((n) => [{ node: n.node }, n.resident === null ? 0 : 1]),
+        )
+        .gauge(
+          "turnout_proxy_node_model_resident",
+          "1 for each model the node's last /api/ps probe listed as resident.",
+          nodes.flatMap((n) => (n.resident ?? []).map((model): [Labels, number] => [{ node: n.node, model }, 1])),
+        );
     }
     const b = gauges.batcher;
     if (b !== undefined) {
-      w.counter("turnout_proxy_outcome_batches_appended_total", "Outcome batches appended to the outcome log.", [[undefined, b.appendedBatches]])
-        .counter("turnout_proxy_outcome_batches_dropped_total", "Outcome batches dropped (queue full, rejected, or unsent at shutdown).", [[undefined, b.droppedBatches]])
+      w.counter("turnout_proxy_outcome_batches_appended_total", "Outcome batches appended to the outcome log.", [
+        [undefined, b.appendedBatches],
+      ])
+        .counter(
+          "turnout_proxy_outcome_batches_dropped_total",
+          "Outcome batches dropped (queue full, rejected, or unsent at shutdown).",
+          [[undefined, b.droppedBatches]],
+        )
         .counter("turnout_proxy_outcomes_dropped_total", "Outcome records dropped.", [[undefined, b.droppedRecords]])
-        .counter("turnout_proxy_outcome_append_retries_total", "Failed outcome appends that were retried.", [[undefined, b.retries]])
+        .counter("turnout_proxy_outcome_append_retries_total", "Failed outcome appends that were retried.", [
+          [undefined, b.retries],
+        ])
         .gauge("turnout_proxy_outcomes_queued", "Outcome records waiting to be appended.", [[undefined, b.queuedRecords]]);
     }
     return w.text();

@@ -63,7 +63,14 @@ function nodeGauges(table: RoutingTable | undefined): NodeGauge[] {
     seen.add(u);
     const queued = u.queues.reduce((sum, q) => sum + q.length, 0);
     const resident = u.health.resident === null ? null : [...u.health.resident].sort();
-    out.push({ node: n.id, healthy: u.health.available, ejections: u.health.ejectionsTotal, inFlight: u.inFlight, queued, resident });
+    out.push({
+      node: n.id,
+      healthy: u.health.available,
+      ejections: u.health.ejectionsTotal,
+      inFlight: u.inFlight,
+      queued,
+      resident,
+    });
   }
   return out;
 }
@@ -71,7 +78,10 @@ function nodeGauges(table: RoutingTable | undefined): NodeGauge[] {
 /** Creates the sinks. */
 export function createProxyOutcomes(options: ProxyOutcomesOptions): ProxyOutcomes {
   const metrics = new ProxyMetrics();
-  const batcher = options.log === undefined ? undefined : createOutcomeBatcher({ ...options.batching, log: options.log, proxyId: options.proxyId, logger: options.logger });
+  const batcher =
+    options.log === undefined
+      ? undefined
+      : createOutcomeBatcher({ ...options.batching, log: options.log, proxyId: options.proxyId, logger: options.logger });
   const user = options.onOutcome;
   const listener: OutcomeListener = (o) => {
     metrics.record(o);
@@ -85,7 +95,12 @@ export function createProxyOutcomes(options: ProxyOutcomesOptions): ProxyOutcome
   };
   const metricsText = () => {
     const table = options.current();
-    return metrics.text({ inFlight: options.inFlight(), snapshotVersion: table?.version ?? 0, batcher: batcher?.stats(), nodes: nodeGauges(table) });
+    return metrics.text({
+      inFlight: options.inFlight(),
+      snapshotVersion: table?.version ?? 0,
+      batcher: batcher?.stats(),
+      nodes: nodeGauges(table),
+    });
   };
   return {
     listener,

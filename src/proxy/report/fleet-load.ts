@@ -130,7 +130,12 @@ export function createFleetLoad(options: FleetLoadOptions): FleetLoad {
   const publish = (counts: Map<string, number>) => {
     const nodes = [...counts].map(([url, inFlight]) => ({ url, inFlight }));
     try {
-      bus.publish(ownSubject, encoder.encode(toJsonString(FleetLoadSchema, create(FleetLoadSchema, { proxy: id, nodes, refreshIntervalMs: refreshMs }))));
+      bus.publish(
+        ownSubject,
+        encoder.encode(
+          toJsonString(FleetLoadSchema, create(FleetLoadSchema, { proxy: id, nodes, refreshIntervalMs: refreshMs })),
+        ),
+      );
     } catch (err) {
       log.warn({ err }, "fleet load not published");
     }

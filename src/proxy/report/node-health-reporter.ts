@@ -46,7 +46,10 @@ export function createNodeHealthReporter(options: NodeHealthReporterOptions): No
           at: timestampFromMs(now()),
         });
         // Every field, `healthy: false` included: consumers should not need proto3's implicit defaults.
-        bus.publish(SUBJECTS.nodeHealth, encoder.encode(toJsonString(NodeHealthChangedSchema, message, { alwaysEmitImplicit: true })));
+        bus.publish(
+          SUBJECTS.nodeHealth,
+          encoder.encode(toJsonString(NodeHealthChangedSchema, message, { alwaysEmitImplicit: true })),
+        );
       } catch (err) {
         log.warn({ err }, "node health event not published");
       }

@@ -48,6 +48,8 @@ export class SeriesInFlight {
       }
       if (variants.size === 0) this.routes.delete(route);
     }
-    return out.sort((a, b) => (a.route === b.route ? (a.variant < b.variant ? -1 : a.variant > b.variant ? 1 : 0) : a.route < b.route ? -1 : 1));
+    return out.sort((a, b) =>
+      a.route === b.route ? (a.variant < b.variant ? -1 : a.variant > b.variant ? 1 : 0) : a.route < b.route ? -1 : 1,
+    );
   }
 }

@@ -13,8 +13,18 @@ import type { JsonObject } from "@bufbuild/protobuf";
  * Clients must not be able to set them: only a variant's own options do.
  */
 export const RUNNER_OPTIONS: readonly string[] = [
-  "num_ctx", "num_batch", "num_gpu", "main_gpu", "use_mmap", "use_mlock", "num_thread",
-  "low_vram", "f16_kv", "logits_all", "vocab_only", "numa",
+  "num_ctx",
+  "num_batch",
+  "num_gpu",
+  "main_gpu",
+  "use_mmap",
+  "use_mlock",
+  "num_thread",
+  "low_vram",
+  "f16_kv",
+  "logits_all",
+  "vocab_only",
+  "numa",
 ];
 
 /**
@@ -24,7 +34,8 @@ export const RUNNER_OPTIONS: readonly string[] = [
  * not an object and there are no overrides (the node reports the bad value as Ollama would).
  */
 export function normalizeOptions(client: unknown, overrides: JsonObject | undefined): unknown {
-  if (client === null || typeof client !== "object" || Array.isArray(client)) return overrides === undefined ? client : { ...overrides };
+  if (client === null || typeof client !== "object" || Array.isArray(client))
+    return overrides === undefined ? client : { ...overrides };
   const options = client as Record<string, unknown>;
   for (const key of RUNNER_OPTIONS) if (key in options) delete options[key];
   return overrides === undefined ? options : Object.assign(options, overrides);

@@ -31,7 +31,7 @@ export function isBurnedRefSecret(secret: string): boolean {
 function generateSecret(dataDir: string, file: string, replace: boolean): string {
   const secret = randomBytes(32).toString("hex");
   fs.mkdirSync(dataDir, { recursive: true });
-  fs.writeFileSync(file, secret + "\n", { mode: 0o600, flag: replace ? "w" : "wx" });
+  fs.writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: replace ? "w" : "wx" });
   return secret;
 }
 
@@ -40,7 +40,10 @@ export function loadRefKey(option: string | undefined, dataDir: string | undefin
   const given = option ?? process.env.TURNOUT_REF_SECRET;
   if (given !== undefined && given !== "") {
     if (isBurnedRefSecret(given)) {
-      throw new TurnoutError(ErrorCode.InvalidArgument, "TURNOUT_REF_SECRET: this secret has been published and is burned; choose a new one (32 random bytes, e.g. `openssl rand -hex 32`)");
+      throw new TurnoutError(
+        ErrorCode.InvalidArgument,
+        "TURNOUT_REF_SECRET: this secret has been published and is burned; choose a new one (32 random bytes, e.g. `openssl rand -hex 32`)",
+      );
     }
     return refKey(given);
   }
@@ -53,7 +56,11 @@ export function loadRefKey(option: string | undefined, dataDir: string | undefin
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
     }
     if (stored !== undefined && !isBurnedRefSecret(stored)) return refKey(stored);
-    if (stored !== undefined) logger.warn({ file }, "the x-turnout-ref secret in the data dir is a published (burned) one; replaced it with a new one, so refs it signed are refused");
+    if (stored !== undefined)
+      logger.warn(
+        { file },
+        "the x-turnout-ref secret in the data dir is a published (burned) one; replaced it with a new one, so refs it signed are refused",
+      );
     const secret = generateSecret(dataDir, file, stored !== undefined);
     if (stored === undefined) logger.info({ file }, "generated the x-turnout-ref signing secret");
     return refKey(secret);

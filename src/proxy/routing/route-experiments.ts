@@ -25,14 +25,27 @@ import type { Assignment } from "./assignment.ts";
  * snapshot was checked, so every name resolves). Experiments of one layer share its bucket table
  * across routes, so a unit is in at most one of them wherever it goes.
  */
-export function compileRouteExperiments(snapshot: RoutingSnapshot, variantsOf: (route: string) => ReadonlyMap<string, CompiledVariant> | undefined): Map<string, RouteExperiments> {
+export function compileRouteExperiments(
+  snapshot: RoutingSnapshot,
+  variantsOf: (route: string) => ReadonlyMap<string, CompiledVariant> | undefined,
+): Map<string, RouteExperiments> {
   const out = new Map<string, RouteExperiments>();
   if (snapshot.experiments.length === 0) return out;
   const layers = new Map<string, CompiledLayer>();
   for (const e of snapshot.experiments) {
     if (layers.has(e.layer)) continue;
     const members = snapshot.experiments.filter((x) => x.layer === e.layer);
-    layers.set(e.layer, compileLayer(e.layerSeed, members.map((x) => ({ experiment: x.id, percent: 0, ranges: x.layerRanges.map((r) => ({ start: r.start, end: r.end })) }))));
+    layers.set(
+      e.layer,
+      compileLayer(
+        e.layerSeed,
+        members.map((x) => ({
+          experiment: x.id,
+          percent: 0,
+          ranges: x.layerRanges.map((r) => ({ start: r.start, end: r.end })),
+        })),
+      ),
+    );
   }
   for (const e of snapshot.experiments) {
     const variants = variantsOf(e.route);

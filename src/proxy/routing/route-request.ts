@@ -98,11 +98,18 @@ export function routeRequest(
   rewrite: OptionsRewrite,
 ): RouteResult {
   const route = resolveRoute(table, model);
-  if (route === undefined) return { ok: false, problem: RouteProblem.NotFound, message: `model '${model}' not found`, violations: NO_VIOLATIONS };
+  if (route === undefined)
+    return { ok: false, problem: RouteProblem.NotFound, message: `model '${model}' not found`, violations: NO_VIOLATIONS };
   let assignment: Assignment | undefined;
   if (route.experiments !== null) {
     const inExperiment = assignExperiment(route.experiments, unit, headers, metadata, requestId, table.version, key);
-    if (Array.isArray(inExperiment)) return { ok: false, problem: RouteProblem.InvalidAttributes, message: formatViolations(inExperiment), violations: inExperiment };
+    if (Array.isArray(inExperiment))
+      return {
+        ok: false,
+        problem: RouteProblem.InvalidAttributes,
+        message: formatViolations(inExperiment),
+        violations: inExperiment,
+      };
     assignment = inExperiment;
   }
   assignment ??= assignVariant(route, unit);

@@ -88,7 +88,8 @@ export function createLastGoodFile(options: LastGoodFileOptions): LastGoodFile {
       try {
         return new Uint8Array(fs.readFileSync(file));
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT") log.warn({ err, file }, "could not read the last good snapshot; ignored");
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT")
+          log.warn({ err, file }, "could not read the last good snapshot; ignored");
         return undefined;
       }
     },

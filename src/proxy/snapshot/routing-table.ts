@@ -44,7 +44,13 @@ export class RoutingTable {
   private refs = 1;
   private readonly onDispose: (table: RoutingTable) => void;
 
-  constructor(snapshot: RoutingSnapshot, routes: Map<string, CompiledRoute>, nodes: CompiledNode[], settings: CompiledSettings, onDispose: (table: RoutingTable) => void) {
+  constructor(
+    snapshot: RoutingSnapshot,
+    routes: Map<string, CompiledRoute>,
+    nodes: CompiledNode[],
+    settings: CompiledSettings,
+    onDispose: (table: RoutingTable) => void,
+  ) {
     this.snapshot = snapshot;
     this.version = Number(snapshot.version);
     this.versionHeader = String(this.version);
@@ -114,12 +120,13 @@ export function compileRoutingTable(
   for (const route of snapshot.routes) {
     const variants = new Map<string, CompiledVariant>();
     for (const v of route.variants) {
-      const chosen = v.nodes.length > 0
-        ? v.nodes.map((id) => byId.get(id)).filter((n): n is CompiledNode => n !== undefined)
-        : nodes.filter((n) => {
-            const models = modelsOf.get(n.id) ?? [];
-            return models.length === 0 || models.includes(v.model);
-          });
+      const chosen =
+        v.nodes.length > 0
+          ? v.nodes.map((id) => byId.get(id)).filter((n): n is CompiledNode => n !== undefined)
+          : nodes.filter((n) => {
+              const models = modelsOf.get(n.id) ?? [];
+              return models.length === 0 || models.includes(v.model);
+            });
       variants.set(v.name, {
         name: v.name,
         model: v.model,
@@ -127,7 +134,10 @@ export function compileRoutingTable(
         options: v.options && Object.keys(v.options).length > 0 ? v.options : undefined,
         keepAlive: String(ollamaKeepAlive(v.keepAlive)),
         modelPattern: Buffer.from(`"model":${JSON.stringify(v.model)}`),
-        queue: new SlotQueue(chosen.map((n) => n.upstream), settings.resilience.queue),
+        queue: new SlotQueue(
+          chosen.map((n) => n.upstream),
+          settings.resilience.queue,
+        ),
       });
     }
     const defaultVariant = variants.get(route.defaultVariant) ?? variants.values().next().value;
@@ -144,7 +154,8 @@ export function compileRoutingTable(
       experiments: null,
     });
   }
-  for (const [name, rx] of compileRouteExperiments(snapshot, (r) => routes.get(r)?.variants)) (routes.get(name) as CompiledRoute).experiments = rx;
+  for (const [name, rx] of compileRouteExperiments(snapshot, (r) => routes.get(r)?.variants))
+    (routes.get(name) as CompiledRoute).experiments = rx;
   return new RoutingTable(snapshot, routes, nodes, settings, onDispose);
 }
 

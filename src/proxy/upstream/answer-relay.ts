@@ -136,7 +136,14 @@ export class AnswerRelay extends AnswerTally {
  * A whole (non-streamed) 2xx answer with the model name and /v1 id rewritten; its counts go to
  * `tally` (native `prompt_eval_count`/`eval_count`/`eval_duration`, /v1 `usage`).
  */
-export function rewriteWholeAnswer(body: Buffer, native: boolean, modelPattern: Buffer, modelReplacement: Buffer | null, mintedId: Buffer | null, tally: AnswerTally): Buffer {
+export function rewriteWholeAnswer(
+  body: Buffer,
+  native: boolean,
+  modelPattern: Buffer,
+  modelReplacement: Buffer | null,
+  mintedId: Buffer | null,
+  tally: AnswerTally,
+): Buffer {
   tally.complete = true;
   if (native) {
     tally.promptTokens = lastNumberAfter(body, PROMPT_EVAL_COUNT);

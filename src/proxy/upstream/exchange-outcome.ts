@@ -36,7 +36,12 @@ export function emitOutcome(
       arm: a.arm,
       unitHash: a.unitHash,
       bucket: a.bucket,
-      armIndex: a.experiment !== undefined ? a.experiment.arm : a.bucket >= 0 && init.route.buckets !== null ? init.route.buckets[a.bucket] : -1,
+      armIndex:
+        a.experiment !== undefined
+          ? a.experiment.arm
+          : a.bucket >= 0 && init.route.buckets !== null
+            ? init.route.buckets[a.bucket]
+            : -1,
       experiment: a.experiment?.id ?? "",
       experimentPhase: a.experiment?.phase ?? 0,
       node: node?.id ?? "",

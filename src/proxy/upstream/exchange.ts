@@ -20,19 +20,22 @@ import { emitOutcome } from "./exchange-outcome.ts";
 import { COOL_DOWN_MS } from "./node-upstream.ts";
 import { NoNode, pickNode } from "./pick-node.ts";
 import type { SlotWaiter } from "./slot-queue.ts";
+import {
+  BUSY,
+  CONNECTION_FAILURES,
+  CUT_SHORT,
+  RETRYABLE,
+  TOTAL_TIMEOUT,
+  beforeAnswerFailure,
+  midAnswerError,
+  refusedOutcome,
+} from "./upstream-failure.ts";
 
 export type { ExchangeInit, ExchangeSink } from "./exchange-init.ts";
 
 const JSON_TYPE_UPSTREAM = "application/json";
 const UPSTREAM_HEADERS = { "content-type": JSON_TYPE_UPSTREAM };
-/** Failures before the first byte that are retried on another node (nothing reached the client). */
-const RETRYABLE = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
-/** Connection-level failures: what an active probe can observe too (see NodeHealth). */
-const CONNECTION_FAILURES = RETRYABLE;
-const TOTAL_TIMEOUT = "request exceeded the total timeout";
 const kExchange = Symbol("exchange");
-/** Ollama's own busy message (two spaces). */
-const BUSY = "server busy, please try again.  maximum pending requests exceeded";
 
 /** The exchange writing to `sink`, if any. */
 export function exchangeOf(sink: ExchangeSink): Exchange | undefined {
@@ -84,7 +87,8 @@ export class Exchange implements Dispatcher.DispatchHandler, SlotWaiter {
   /** Picks a node and dispatches (or waits in the slot queue when every node is full). */
   start(): void {
     const totalMs = this.init.table.settings.resilience.totalTimeoutMs;
-    if (totalMs > 0) this.totalTimer = setTimeout(onTotalTimeout, Math.max(1, this.init.startedAt + totalMs - performance.now()), this);
+    if (totalMs > 0)
+      this.totalTimer = setTimeout(onTotalTimeout, Math.max(1, this.init.startedAt + totalMs - performance.now()), this);
     const variant = this.init.assignment.variant;
     const picked = pickNode(variant.nodes, variant.model);
     if (picked === NoNode.Full) {
@@ -138,7 +142,10 @@ export class Exchange implements Dispatcher.DispatchHandler, SlotWaiter {
     const init = this.init;
     const headers = init.requestId ? { "content-type": JSON_TYPE_UPSTREAM, "x-request-id": init.requestId } : UPSTREAM_HEADERS;
     try {
-      node.upstream.pool.dispatch({ path: node.upstream.prefix + init.path, method: init.method, headers, body: init.body }, this);
+      node.upstream.pool.dispatch(
+        { path: node.upstream.prefix + init.path, method: init.method, headers, body: init.body },
+        this,
+      );
     } catch (err) {
       this.onResponseError(null, err as Error);
     }
@@ -167,7 +174,11 @@ export class Exchange implements Dispatcher.DispatchHandler, SlotWaiter {
     else if (this.timedOut) controller.abort(new Error(TOTAL_TIMEOUT));
   }
 
-  onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
+  onResponseStart(
+    _c: Dispatcher.DispatchController,
+    status: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
     if (status >= 500) this.upstreamError(status);
     if (status === 503 && this.attempt === 0) {
       const variant = this.init.assignment.variant;
@@ -191,7 +202,13 @@ export class Exchange implements Dispatcher.DispatchHandler, SlotWaiter {
     this.mode = 1;
     const variant = init.assignment.variant;
     const replacement = init.route.modelReplacement.equals(variant.modelPattern) ? null : init.route.modelReplacement;
-    this.relay = new AnswerRelay(contentType.includes("event-stream"), variant.modelPattern, replacement, init.mintedId, init.dropUsage);
+    this.relay = new AnswerRelay(
+      contentType.includes("event-stream"),
+      variant.modelPattern,
+      replacement,
+      init.mintedId,
+      init.dropUsage,
+    );
     init.sink.writeHead(status, this.answerHeaders(contentType));
   }
 
@@ -217,14 +234,14 @@ export class Exchange implements Dispatcher.DispatchHandler, SlotWaiter {
       const rest = relay.flush();
       if (rest.length > 0) sink.write(rest);
       if (!relay.complete && relay.error === "") {
-        relay.error = "upstream closed the stream before it finished";
+        relay.error = CUT_SHORT;
         sink.write(this.init.dialect.streamError(relay.error));
       }
       sink.end();
       const health = (this.node as CompiledNode).upstream.health;
       if (relay.error === "") health.onSuccess();
       // A stream cut short without an error line: the node went away (connection-level).
-      else if (relay.error.startsWith("upstream closed")) health.onFailure("stream cut short", true);
+      else if (relay.error === CUT_SHORT) health.onFailure("stream cut short", true);
       else health.onFailure("in-band error", false);
       return this.finish(relay.error === "" ? OutcomeStatus.Ok : OutcomeStatus.UpstreamFailed, relay);
     }
@@ -261,10 +278,13 @@ export class Exchange implements Dispatcher.DispatchHandler, SlotWaiter {
       const other = pickNode(variant.nodes, variant.model, this.node ?? undefined);
       if (typeof other !== "number") return this.retry(other);
     }
-    this.init.logger.warn({ requestId: this.init.requestId, node: this.node?.id, route: this.init.route.name, code, err: err.message }, "upstream request failed");
+    this.init.logger.warn(
+      { requestId: this.init.requestId, node: this.node?.id, route: this.init.route.name, code, err: err.message },
+      "upstream request failed",
+    );
     if (this.mode === 1) {
       const relay = this.relay as AnswerRelay;
-      relay.error = code === "UND_ERR_BODY_TIMEOUT" ? "upstream stalled: no data within the idle timeout" : `upstream failed mid-answer: ${err.message}`;
+      relay.error = midAnswerError(code, err.message);
       const sink = this.init.sink;
       // An incomplete last line is dropped: the error line must start a line of its own.
       relay.flush();
@@ -272,8 +292,8 @@ export class Exchange implements Dispatcher.DispatchHandler, SlotWaiter {
       sink.end();
       return this.finish(OutcomeStatus.UpstreamFailed, relay);
     }
-    if (code === "UND_ERR_HEADERS_TIMEOUT") return this.failBeforeAnswer(504, "upstream did not answer within the first-byte timeout");
-    this.failBeforeAnswer(502, `upstream unavailable: ${err.message || code}`);
+    const failure = beforeAnswerFailure(code, err.message);
+    this.failBeforeAnswer(failure.status, failure.message);
   }
 
   /** A 5xx before the answer: a failure for ejection, except a 503 that took its time (a busy node). */
@@ -288,7 +308,10 @@ export class Exchange implements Dispatcher.DispatchHandler, SlotWaiter {
 
   /** Ends an exchange whose total timeout passed (the upstream request is aborted). */
   private endTimedOut(): void {
-    this.init.logger.warn({ requestId: this.init.requestId, node: this.node?.id, route: this.init.route.name }, "request exceeded the total timeout");
+    this.init.logger.warn(
+      { requestId: this.init.requestId, node: this.node?.id, route: this.init.route.name },
+      "request exceeded the total timeout",
+    );
     if (this.mode === 1) {
       const relay = this.relay as AnswerRelay;
       relay.error = TOTAL_TIMEOUT;
@@ -333,7 +356,7 @@ export class Exchange implements Dispatcher.DispatchHandler, SlotWaiter {
       this.init.sink.writeHead(status, headers);
       this.init.sink.end(body);
     }
-    this.finish(this.gone ? OutcomeStatus.ClientGone : status === 503 || status === 502 ? OutcomeStatus.Unavailable : OutcomeStatus.UpstreamStatus, null);
+    this.finish(refusedOutcome(status, this.gone), null);
   }
 
   private releaseNode(): void {
@@ -352,10 +375,20 @@ export class Exchange implements Dispatcher.DispatchHandler, SlotWaiter {
     }
     if (this.series !== null) this.series.count--;
     const node = this.node;
-    if (status === OutcomeStatus.Ok && !this.gone && this.inFlight && node !== null) node.upstream.observe((performance.now() - this.attemptAt) / 1000, this.depth);
+    if (status === OutcomeStatus.Ok && !this.gone && this.inFlight && node !== null)
+      node.upstream.observe((performance.now() - this.attemptAt) / 1000, this.depth);
     this.releaseNode();
     const init = this.init;
     init.table.release();
-    if (init.onOutcome !== undefined) emitOutcome(init.onOutcome, init, node, this.gone ? OutcomeStatus.ClientGone : status, this.status, this.firstByteAt, tally);
+    if (init.onOutcome !== undefined)
+      emitOutcome(
+        init.onOutcome,
+        init,
+        node,
+        this.gone ? OutcomeStatus.ClientGone : status,
+        this.status,
+        this.firstByteAt,
+        tally,
+      );
   }
 }

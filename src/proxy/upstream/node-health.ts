@@ -104,7 +104,12 @@ export class NodeHealth {
   /** A request on the node succeeded (or failed for reasons that are not the node's). */
   onSuccess(): void {
     if (this.failures !== 0) this.failures = 0;
-    if (this.ejections !== 0 && this.ejectedUntil === 0 && performance.now() - this.lastEjectedAt > this.settings.outlier.maxEjectionMs) this.ejections = 0;
+    if (
+      this.ejections !== 0 &&
+      this.ejectedUntil === 0 &&
+      performance.now() - this.lastEjectedAt > this.settings.outlier.maxEjectionMs
+    )
+      this.ejections = 0;
   }
 
   /**
@@ -148,7 +153,13 @@ export class NodeHealth {
     let failure = "";
     let resident: Set<string> | null = null;
     try {
-      const res = await this.pool.request({ path: this.probePath, method: "GET", headersTimeout: t, bodyTimeout: t, signal: AbortSignal.timeout(t) });
+      const res = await this.pool.request({
+        path: this.probePath,
+        method: "GET",
+        headersTimeout: t,
+        bodyTimeout: t,
+        signal: AbortSignal.timeout(t),
+      });
       const text = await res.body.text();
       if (res.statusCode !== 200) failure = `GET /api/ps answered ${res.statusCode}`;
       else resident = residentModels(text);
@@ -180,7 +191,8 @@ export class NodeHealth {
     this.probePasses++;
     const hc = this.settings.healthCheck;
     if (this.probePasses < hc.healthyThreshold) return;
-    if (this.ejectedUntil !== 0 && this.ejectedByConnection) this.readmit("active health check passed after a connection-failure ejection");
+    if (this.ejectedUntil !== 0 && this.ejectedByConnection)
+      this.readmit("active health check passed after a connection-failure ejection");
     if (!this.activeHealthy) {
       this.activeHealthy = true;
       this.update(`active health check passed ${this.probePasses} times`);

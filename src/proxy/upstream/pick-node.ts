@@ -67,7 +67,12 @@ function load(n: CompiledNode, now: number, model: string): number {
 }
 
 /** Power of two choices: the less loaded of two random distinct candidates with room, or undefined when neither is in the first tier. */
-function pickOfTwo(nodes: readonly CompiledNode[], model: string, exclude: CompiledNode | undefined, now: number): CompiledNode | undefined {
+function pickOfTwo(
+  nodes: readonly CompiledNode[],
+  model: string,
+  exclude: CompiledNode | undefined,
+  now: number,
+): CompiledNode | undefined {
   const count = nodes.length;
   const i = (Math.random() * count) | 0;
   let j = (Math.random() * (count - 1)) | 0;

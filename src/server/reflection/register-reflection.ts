@@ -37,18 +37,30 @@ export function registerReflection(router: ConnectRouter, options: ReflectionOpt
   const view = (): View => {
     if (cached?.handlers !== router.handlers.length) {
       const services = [...new Map(router.handlers.map((h) => [h.service.typeName, h.service])).values()];
-      const roots = [v1.file_grpc_reflection_v1_reflection, v1alpha.file_grpc_reflection_v1alpha_reflection, file_turnout_v1_error_details,
-        ...services.map((s) => s.file), ...(options.files ?? [])];
-      cached = { handlers: router.handlers.length, view: { services: services.map((s) => s.typeName), index: createDescriptorIndex(roots) } };
+      const roots = [
+        v1.file_grpc_reflection_v1_reflection,
+        v1alpha.file_grpc_reflection_v1alpha_reflection,
+        file_turnout_v1_error_details,
+        ...services.map((s) => s.file),
+        ...(options.files ?? []),
+      ];
+      cached = {
+        handlers: router.handlers.length,
+        view: { services: services.map((s) => s.typeName), index: createDescriptorIndex(roots) },
+      };
     }
     return cached.view;
   };
   router.service(v1.ServerReflection, reflectionService(v1.ServerReflectionResponseSchema, view));
   // v1alpha's messages have the same fields and numbers as v1's; only the type names differ, so
   // the one implementation serves both, building responses with the v1alpha schema.
-  router.service(v1alpha.ServerReflection, reflectionService(
-    v1alpha.ServerReflectionResponseSchema as unknown as typeof v1.ServerReflectionResponseSchema, view,
-  ) as unknown as ServiceImpl<typeof v1alpha.ServerReflection>);
+  router.service(
+    v1alpha.ServerReflection,
+    reflectionService(
+      v1alpha.ServerReflectionResponseSchema as unknown as typeof v1.ServerReflectionResponseSchema,
+      view,
+    ) as unknown as ServiceImpl<typeof v1alpha.ServerReflection>,
+  );
 }
 
 function reflectionService(
@@ -68,7 +80,10 @@ function reflectionService(
 
 /** The answer to one request, per the reflection spec; unknown names are NOT_FOUND errors in-band. */
 function answer(request: Request, { services, index }: View, sent: Set<string>): Answer {
-  const error = (code: Code, message: string): Answer => ({ case: "errorResponse", value: { errorCode: code, errorMessage: message } });
+  const error = (code: Code, message: string): Answer => ({
+    case: "errorResponse",
+    value: { errorCode: code, errorMessage: message },
+  });
   const files = (file: DescFile | undefined, what: string): Answer =>
     file === undefined
       ? error(Code.NotFound, `${what} not found`)
@@ -82,7 +97,10 @@ function answer(request: Request, { services, index }: View, sent: Set<string>):
       return files(index.fileContainingSymbol(request.value), `symbol "${request.value}"`);
     case "fileContainingExtension": {
       const { containingType, extensionNumber } = request.value;
-      return files(index.fileContainingExtension(containingType, extensionNumber), `extension ${extensionNumber} of "${containingType}"`);
+      return files(
+        index.fileContainingExtension(containingType, extensionNumber),
+        `extension ${extensionNumber} of "${containingType}"`,
+      );
     }
     case "allExtensionNumbersOfType": {
       const numbers = index.extensionNumbersOf(request.value);

@@ -61,7 +61,13 @@ export function loadConsumerOffsets(dir: string, fsync: boolean, onWritten: () =
 }
 
 /** Creates the offsets of consumer `name` (floor 0 when new); `onWritten` runs after each write. */
-export function consumerOffsets(dir: string, name: string, stored: Stored, fsync: boolean, onWritten: () => void): ConsumerOffsets {
+export function consumerOffsets(
+  dir: string,
+  name: string,
+  stored: Stored,
+  fsync: boolean,
+  onWritten: () => void,
+): ConsumerOffsets {
   let floor = stored.floor;
   const above = new Set(stored.above.filter((s) => s > floor));
   let dirty = false;

@@ -74,7 +74,11 @@ function load(dir: string, entriesDir: string): { entries: Map<string, KvEntry>;
     } catch (cause) {
       throw new TurnoutError(ErrorCode.Internal, `store file ${file} is not readable JSON`, { cause });
     }
-    entries.set(stored.key, { key: stored.key, revision: stored.revision, value: new Uint8Array(Buffer.from(stored.value, "base64")) });
+    entries.set(stored.key, {
+      key: stored.key,
+      revision: stored.revision,
+      value: new Uint8Array(Buffer.from(stored.value, "base64")),
+    });
     revision = Math.max(revision, stored.revision);
   }
   try {
@@ -153,7 +157,9 @@ export function createFileKvStore(options: FileKvStoreOptions): KvStore {
     },
 
     async list(prefix) {
-      return [...entries.values()].filter((e) => e.key.startsWith(prefix)).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      return [...entries.values()]
+        .filter((e) => e.key.startsWith(prefix))
+        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     },
 
     put(key, value, expectedRevision) {

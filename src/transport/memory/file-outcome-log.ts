@@ -292,7 +292,10 @@ export function createFileOutcomeLog(options: FileOutcomeLogOptions): FileOutcom
         if (index < 0) {
           // first read, or our segment was deleted: the segment holding the first unacked seq
           const from = offsets.floor() + 1;
-          index = Math.max(0, segments.findLastIndex((s) => s.start <= from));
+          index = Math.max(
+            0,
+            segments.findLastIndex((s) => s.start <= from),
+          );
           cursor = { start: segments[index].start, offset: 0 };
         }
         const seg = segments[index];
@@ -349,7 +352,13 @@ export function createFileOutcomeLog(options: FileOutcomeLogOptions): FileOutcom
       let offsets = consumers.get(consumer);
       let created: Promise<void> | undefined;
       if (offsets === undefined) {
-        offsets = consumerOffsets(consumersDir, consumer, { floor: 0, above: [] }, sync, () => void serial(applyRetention).catch(() => undefined));
+        offsets = consumerOffsets(
+          consumersDir,
+          consumer,
+          { floor: 0, above: [] },
+          sync,
+          () => void serial(applyRetention).catch(() => undefined),
+        );
         consumers.set(consumer, offsets);
         created = offsets.save();
       }
@@ -366,7 +375,12 @@ export function createFileOutcomeLog(options: FileOutcomeLogOptions): FileOutcom
       return offsets === undefined ? (async function* () {})() : replayAcked(offsets, sinceMs, signal);
     },
 
-    stats: () => ({ firstSeq: firstSeq(), lastSeq: lastSeq(), segments: segments.length, bytes: segments.reduce((n, s) => n + s.size, 0) }),
+    stats: () => ({
+      firstSeq: firstSeq(),
+      lastSeq: lastSeq(),
+      segments: segments.length,
+      bytes: segments.reduce((n, s) => n + s.size, 0),
+    }),
 
     async close() {
       if (closed) return;

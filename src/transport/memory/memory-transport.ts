@@ -30,7 +30,11 @@ export function createMemoryTransport(options: MemoryTransportOptions): MemoryTr
   const bus = createMemoryEventBus();
   // acked outcomes are kept 7 days (not the log's 1 h default): experiment reports replay from
   // an experiment's start (see experiment-reports.ts); maxBytes (1 GiB) still bounds the disk
-  const outcomes = createFileOutcomeLog({ dir: path.join(dir, "outcomes"), fsync: options.fsync, keepAckedMs: 7 * 24 * 3600_000 });
+  const outcomes = createFileOutcomeLog({
+    dir: path.join(dir, "outcomes"),
+    fsync: options.fsync,
+    keepAckedMs: 7 * 24 * 3600_000,
+  });
   let closing: Promise<void> | undefined;
   return {
     store,

@@ -149,7 +149,11 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsLink
     try {
       await connecting;
     } catch (cause) {
-      throw new TurnoutError(ErrorCode.Unavailable, `NATS is unreachable: cannot connect to ${String(servers)} (${(cause as Error).message})`, { cause });
+      throw new TurnoutError(
+        ErrorCode.Unavailable,
+        `NATS is unreachable: cannot connect to ${String(servers)} (${(cause as Error).message})`,
+        { cause },
+      );
     }
   }
 

@@ -94,7 +94,9 @@ export async function createNatsKvStore(options: NatsKvStoreOptions): Promise<Kv
   }
 
   const toEntry = (key: string, e: NatsKvEntry): KvEntry =>
-    e.operation === "PUT" ? { key, value: e.value, revision: e.revision } : { key, value: new Uint8Array(0), revision: e.revision, deleted: true };
+    e.operation === "PUT"
+      ? { key, value: e.value, revision: e.revision }
+      : { key, value: new Uint8Array(0), revision: e.revision, deleted: true };
 
   async function* watchKey(key: string, signal: AbortSignal): AsyncGenerator<KvEntry> {
     const both = AbortSignal.any([signal, closer.signal]);
@@ -141,48 +143,52 @@ export async function createNatsKvStore(options: NatsKvStoreOptions): Promise<Kv
   }
 
   return {
-    get: (key) => run(`get ${key}`, async (kv) => {
-      const e = live(await kv.get(encodeKvKey(key)));
-      return e === undefined ? undefined : { key, value: e.value, revision: e.revision };
-    }),
+    get: (key) =>
+      run(`get ${key}`, async (kv) => {
+        const e = live(await kv.get(encodeKvKey(key)));
+        return e === undefined ? undefined : { key, value: e.value, revision: e.revision };
+      }),
 
-    list: (prefix) => run(`list ${prefix}*`, async (kv) => {
-      const keys: string[] = [];
-      for await (const k of await kv.keys(prefixFilter(prefix))) {
-        const key = decodeKvKey(k);
-        if (key.startsWith(prefix)) keys.push(key);
-      }
-      const entries = await Promise.all(keys.map(async (key) => [key, live(await kv.get(encodeKvKey(key)))] as const));
-      return entries
-        .flatMap(([key, e]) => (e === undefined ? [] : [{ key, value: e.value, revision: e.revision }]))
-        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    }),
+    list: (prefix) =>
+      run(`list ${prefix}*`, async (kv) => {
+        const keys: string[] = [];
+        for await (const k of await kv.keys(prefixFilter(prefix))) {
+          const key = decodeKvKey(k);
+          if (key.startsWith(prefix)) keys.push(key);
+        }
+        const entries = await Promise.all(keys.map(async (key) => [key, live(await kv.get(encodeKvKey(key)))] as const));
+        return entries
+          .flatMap(([key, e]) => (e === undefined ? [] : [{ key, value: e.value, revision: e.revision }]))
+          .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      }),
 
-    put: (key, value, expectedRevision) => run(`put ${key}`, async (kv) => {
-      const k = encodeKvKey(key);
-      try {
-        if (expectedRevision === undefined) return await kv.put(k, value);
-        if (expectedRevision === 0) return await kv.create(k, value);
-        return await kv.update(k, value, expectedRevision);
-      } catch (err) {
-        if (isLostRace(err)) throw await lostRace(kv, key, expectedRevision ?? 0);
-        throw err;
-      }
-    }),
+    put: (key, value, expectedRevision) =>
+      run(`put ${key}`, async (kv) => {
+        const k = encodeKvKey(key);
+        try {
+          if (expectedRevision === undefined) return await kv.put(k, value);
+          if (expectedRevision === 0) return await kv.create(k, value);
+          return await kv.update(k, value, expectedRevision);
+        } catch (err) {
+          if (isLostRace(err)) throw await lostRace(kv, key, expectedRevision ?? 0);
+          throw err;
+        }
+      }),
 
-    delete: (key, expectedRevision) => run(`delete ${key}`, async (kv) => {
-      const k = encodeKvKey(key);
-      const current = live(await kv.get(k));
-      if (current === undefined && !expectedRevision) return;
-      if (expectedRevision === undefined) return await kv.delete(k);
-      if (current === undefined || current.revision !== expectedRevision) throw await lostRace(kv, key, expectedRevision);
-      try {
-        await kv.delete(k, { previousSeq: expectedRevision });
-      } catch (err) {
-        if (isLostRace(err)) throw await lostRace(kv, key, expectedRevision);
-        throw err;
-      }
-    }),
+    delete: (key, expectedRevision) =>
+      run(`delete ${key}`, async (kv) => {
+        const k = encodeKvKey(key);
+        const current = live(await kv.get(k));
+        if (current === undefined && !expectedRevision) return;
+        if (expectedRevision === undefined) return await kv.delete(k);
+        if (current === undefined || current.revision !== expectedRevision) throw await lostRace(kv, key, expectedRevision);
+        try {
+          await kv.delete(k, { previousSeq: expectedRevision });
+        } catch (err) {
+          if (isLostRace(err)) throw await lostRace(kv, key, expectedRevision);
+          throw err;
+        }
+      }),
 
     watch: (key, signal) => watchKey(key, signal),
 

@@ -147,12 +147,16 @@ export async function createNatsOutcomeLog(options: NatsOutcomeLogOptions): Prom
     let returning: Promise<void> = Promise.resolve();
     // entries handed out but not acked when this call ends go back to the stream at once (a
     // crashed reader's come back after ack_wait)
-    both.addEventListener("abort", () => {
-      messages?.stop();
-      const unacked = [...held.values()];
-      held.clear();
-      returning = giveBack(unacked);
-    }, { once: true });
+    both.addEventListener(
+      "abort",
+      () => {
+        messages?.stop();
+        const unacked = [...held.values()];
+        held.clear();
+        returning = giveBack(unacked);
+      },
+      { once: true },
+    );
     try {
       yield* pullLoop();
     } finally {
@@ -270,12 +274,16 @@ export async function createNatsOutcomeLog(options: NatsOutcomeLogOptions): Prom
       const consumer = await client.consumers.get(streamName, ephemeral);
       while (pending > 0 && !both.aborted) {
         // asking for no more than is pending lets the server answer the fetch at once
-        const batch = await consumer.fetch({ max_messages: Math.min(REPLAY_BATCH, pending), expires: Math.max(1000, link.requestTimeoutMs) });
+        const batch = await consumer.fetch({
+          max_messages: Math.min(REPLAY_BATCH, pending),
+          expires: Math.max(1000, link.requestTimeoutMs),
+        });
         let got = 0;
         for await (const m of batch) {
           got++;
           pending = m.info.pending;
-          if (m.seq > floor) pending = 0; // past what was acked
+          if (m.seq > floor)
+            pending = 0; // past what was acked
           else yield { data: m.data, seq: m.seq };
           if (m.seq >= floor || both.aborted) pending = 0;
           if (pending === 0) break;

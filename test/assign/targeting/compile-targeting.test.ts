@@ -98,7 +98,10 @@ test("numeric comparisons read numbers and numeric-looking strings; anything els
   const ops = { lt: (a: number) => a < 2, lte: (a: number) => a <= 2, gt: (a: number) => a > 2, gte: (a: number) => a >= 2 };
   for (const [op, expected] of Object.entries(ops)) {
     const rule = { attr: "n", [op]: 2 } as TargetingRule;
-    truthTable(rule, values.map(([a, v]) => [a, v !== undefined && expected(v)]));
+    truthTable(
+      rule,
+      values.map(([a, v]) => [a, v !== undefined && expected(v)]),
+    );
   }
   // not(lt) is not gte for a value that is not a number: both are false for "two".
   const notLt = compileTargeting({ not: { attr: "n", lt: 2 } });
@@ -123,7 +126,9 @@ test("exists: true for a present attribute of any type (even empty), false for a
 
 test("all, any and not combine and nest: full truth table over three conditions", () => {
   // (a ∧ (b ∨ ¬c))
-  const rule: TargetingRule = { all: [{ attr: "a", eq: true }, { any: [{ attr: "b", eq: true }, { not: { attr: "c", eq: true } }] }] };
+  const rule: TargetingRule = {
+    all: [{ attr: "a", eq: true }, { any: [{ attr: "b", eq: true }, { not: { attr: "c", eq: true } }] }],
+  };
   const compiled = compileTargeting(rule);
   for (let bits = 0; bits < 8; bits++) {
     const a = (bits & 1) !== 0;
@@ -132,7 +137,21 @@ test("all, any and not combine and nest: full truth table over three conditions"
     assert.equal(compiled.matches({ a, b, c }), a && (b || !c), `a=${a} b=${b} c=${c}`);
   }
   // Double negation and deep nesting.
-  const deep = compileTargeting({ not: { not: { any: [{ all: [{ attr: "x", gt: 1 }, { attr: "x", lt: 5 }] }, { attr: "y", exists: true }] } } });
+  const deep = compileTargeting({
+    not: {
+      not: {
+        any: [
+          {
+            all: [
+              { attr: "x", gt: 1 },
+              { attr: "x", lt: 5 },
+            ],
+          },
+          { attr: "y", exists: true },
+        ],
+      },
+    },
+  });
   assert.equal(deep.matches({ x: 3 }), true);
   assert.equal(deep.matches({ x: 7 }), false);
   assert.equal(deep.matches({ x: 7, y: "" }), true);
@@ -140,16 +159,31 @@ test("all, any and not combine and nest: full truth table over three conditions"
 });
 
 test("prototype names are not attributes: a plain object's inherited members never match", () => {
-  const compiled = compileTargeting({ any: [{ attr: "constructor", exists: true }, { attr: "toString", exists: true }] });
+  const compiled = compileTargeting({
+    any: [
+      { attr: "constructor", exists: true },
+      { attr: "toString", exists: true },
+    ],
+  });
   assert.equal(compiled.matches({}), false);
   assert.equal(compiled.matches({ constructor: "x" } as Attributes), true);
 });
 
 test("the seed's cases: new vs returning users and region", () => {
   const returning = compileTargeting({ attr: "visits", gte: 2 });
-  const fresh = compileTargeting({ any: [{ attr: "visits", exists: false }, { attr: "visits", lt: 2 }] });
+  const fresh = compileTargeting({
+    any: [
+      { attr: "visits", exists: false },
+      { attr: "visits", lt: 2 },
+    ],
+  });
   const eu = compileTargeting({ attr: "region", in: ["eu-west", "eu-central"] });
-  const euReturning = compileTargeting({ all: [{ attr: "region", in: ["eu-west", "eu-central"] }, { attr: "visits", gte: 2 }] });
+  const euReturning = compileTargeting({
+    all: [
+      { attr: "region", in: ["eu-west", "eu-central"] },
+      { attr: "visits", gte: 2 },
+    ],
+  });
   const users: { attributes: Attributes; returning: boolean; eu: boolean }[] = [
     { attributes: { visits: "1", region: "eu-west" }, returning: false, eu: true }, // from headers: strings
     { attributes: { visits: 5, region: "us-east" }, returning: true, eu: false }, // from metadata: typed
@@ -191,10 +225,17 @@ test("pure random: a sample takes ≈ its percentage of 100k units, stickily, an
 test("no rule matches everyone; an invalid rule does not compile and the error names every field", () => {
   assert.equal(compileTargeting(undefined).matches({}), true);
   assert.throws(
-    () => compileTargeting({ all: [{ attr: "visits", gte: "2" }, { attr: "", eq: 1 }] } as unknown as TargetingRule),
+    () =>
+      compileTargeting({
+        all: [
+          { attr: "visits", gte: "2" },
+          { attr: "", eq: 1 },
+        ],
+      } as unknown as TargetingRule),
     (err: unknown) =>
       err instanceof TurnoutError &&
       err.code === "invalid_argument" &&
-      err.message === "targeting.all[0].gte: must be a number, not \"2\"; targeting.all[1].attr: must be a non-empty string (the attribute's name)",
+      err.message ===
+        'targeting.all[0].gte: must be a number, not "2"; targeting.all[1].attr: must be a non-empty string (the attribute\'s name)',
   );
 });

@@ -13,7 +13,13 @@ test("accepts the documented shapes, nested", () => {
       { attr: "region", in: ["eu", "us"] },
       { attr: "visits", gte: 2 },
       { not: { attr: "plan", eq: "free" } },
-      { any: [{ attr: "beta", eq: true }, { attr: "app-version", ne: "1.0" }, { attr: "tier", notIn: [1, 2] }] },
+      {
+        any: [
+          { attr: "beta", eq: true },
+          { attr: "app-version", ne: "1.0" },
+          { attr: "tier", notIn: [1, 2] },
+        ],
+      },
       { attr: "device", exists: true },
       { attr: "score", lt: 0.5 },
       { attr: "age", lte: 30 },
@@ -49,23 +55,33 @@ test("reports every problem at once, each with its path", () => {
 
 test("a condition needs exactly one known operator and an attribute name", () => {
   assert.deepEqual(problems({ attr: "visits" }), ["targeting: needs one operator: eq, ne, in, notIn, lt, lte, gt, gte, exists"]);
-  assert.deepEqual(problems({ attr: "visits", gte: 2, lt: 10 }), ["targeting: has 2 operators (gte, lt); use one per condition and combine conditions with all"]);
-  assert.deepEqual(problems({ attr: "visits", gte: 2, equals: 3 }), ["targeting.equals: unknown key (a condition has attr and one of eq, ne, in, notIn, lt, lte, gt, gte, exists)"]);
+  assert.deepEqual(problems({ attr: "visits", gte: 2, lt: 10 }), [
+    "targeting: has 2 operators (gte, lt); use one per condition and combine conditions with all",
+  ]);
+  assert.deepEqual(problems({ attr: "visits", gte: 2, equals: 3 }), [
+    "targeting.equals: unknown key (a condition has attr and one of eq, ne, in, notIn, lt, lte, gt, gte, exists)",
+  ]);
   assert.deepEqual(problems({ eq: 3 }), ["targeting: must have one of attr, all, any, not, sample (found keys eq)"]);
   assert.deepEqual(problems({ attr: 3, eq: 3 }), ["targeting.attr: must be a non-empty string (the attribute's name)"]);
   assert.deepEqual(problems({ attr: "x".repeat(65), eq: 3 }), ["targeting.attr: must be at most 64 characters"]);
   assert.deepEqual(problems({ attr: "n", gt: Number.POSITIVE_INFINITY }), ["targeting.gt: must be a finite number"]);
-  assert.deepEqual(problems({ attr: "n", in: ["a", {}, 2] }), ["targeting.in[1]: must be a string, number or boolean, not an object"]);
+  assert.deepEqual(problems({ attr: "n", in: ["a", {}, 2] }), [
+    "targeting.in[1]: must be a string, number or boolean, not an object",
+  ]);
   assert.deepEqual(problems({ attr: "n", eq: "x".repeat(513) }), ["targeting.eq: must be at most 512 characters"]);
 });
 
 test("combinations: non-empty lists, one kind per rule, nothing beside it", () => {
   assert.deepEqual(problems({ all: [] }), ["targeting.all: must be a non-empty array of rules, not an array"]);
   assert.deepEqual(problems({ any: { attr: "x", eq: 1 } }), ["targeting.any: must be a non-empty array of rules, not an object"]);
-  assert.deepEqual(problems({ all: [{ attr: "x", eq: 1 }], any: [] }), ["targeting: has both all and any; a rule is exactly one of attr, all, any, not, sample"]);
+  assert.deepEqual(problems({ all: [{ attr: "x", eq: 1 }], any: [] }), [
+    "targeting: has both all and any; a rule is exactly one of attr, all, any, not, sample",
+  ]);
   assert.deepEqual(problems({ not: { attr: "x", eq: 1 }, comment: "hi" }), ["targeting.comment: unknown key beside not"]);
   assert.deepEqual(problems({}), ["targeting: must have one of attr, all, any, not, sample (found an empty object)"]);
-  assert.deepEqual(problems([{ attr: "x", eq: 1 }]), ["targeting: must be an object (a condition, all, any, not or sample), not an array"]);
+  assert.deepEqual(problems([{ attr: "x", eq: 1 }]), [
+    "targeting: must be an object (a condition, all, any, not or sample), not an array",
+  ]);
   assert.deepEqual(problems(null), ["targeting: must be an object (a condition, all, any, not or sample), not null"]);
 });
 
@@ -74,9 +90,15 @@ test("a sample needs a percent from 0 to 100 in steps of 0.01 and a seed of its 
     "targeting.sample.percent: must be a number from 0 to 100, not 101",
     "targeting.sample.seed: must be a non-empty string (the sample's own seed)",
   ]);
-  assert.deepEqual(problems({ sample: { percent: 0.005, seed: "s" } }), ["targeting.sample.percent: must be a multiple of 0.01 (one bucket in 10,000)"]);
-  assert.deepEqual(problems({ sample: { percent: 10 } }), ["targeting.sample.seed: must be a non-empty string (the sample's own seed)"]);
-  assert.deepEqual(problems({ sample: { percent: 10, seed: "s", unit: "user" } }), ["targeting.sample.unit: unknown key (a sample has percent and seed)"]);
+  assert.deepEqual(problems({ sample: { percent: 0.005, seed: "s" } }), [
+    "targeting.sample.percent: must be a multiple of 0.01 (one bucket in 10,000)",
+  ]);
+  assert.deepEqual(problems({ sample: { percent: 10 } }), [
+    "targeting.sample.seed: must be a non-empty string (the sample's own seed)",
+  ]);
+  assert.deepEqual(problems({ sample: { percent: 10, seed: "s", unit: "user" } }), [
+    "targeting.sample.unit: unknown key (a sample has percent and seed)",
+  ]);
   assert.deepEqual(problems({ sample: 10 }), ["targeting.sample: must be an object {percent, seed}, not 10"]);
   assert.deepEqual(problems({ sample: { percent: 33.33, seed: "s" } }), []);
 });
