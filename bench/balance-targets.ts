@@ -13,7 +13,7 @@ import { startNodeChild } from "./children.ts";
 import { startTurnoutChild } from "./turnout-child.ts";
 
 /** The model every simulated node serves. */
-export const MODEL = "bench-sim:1b";
+const MODEL = "bench-sim:1b";
 /** The model name clients send: Turnout's route has the model's own name, so the random proxy
  * can pass requests through unchanged. */
 export const ROUTE = MODEL;

@@ -55,7 +55,7 @@ export type RefKey = string | Uint8Array | KeyObject;
 /** Longest ref accepted; the longest a valid v1 ref can be is 539 characters. */
 export const MAX_REF_LENGTH = 600;
 /** Shortest signing secret, in bytes. */
-export const MIN_KEY_BYTES = 16;
+const MIN_KEY_BYTES = 16;
 
 const PREFIX = "t1.";
 const VERSION_PREFIX = /^t(\d{1,4})\./;

@@ -7,7 +7,7 @@ import { Code, ConnectError, createClient, type Client } from "@connectrpc/conne
 import { createConnectTransport } from "@connectrpc/connect-node";
 
 /** Admin address when neither `--admin` nor TURNOUT_ADMIN says one. */
-export const DEFAULT_ADMIN_URL = "http://127.0.0.1:8081";
+const DEFAULT_ADMIN_URL = "http://127.0.0.1:8081";
 
 /** The control plane's admin URL: the flag, else TURNOUT_ADMIN, else {@link DEFAULT_ADMIN_URL}. */
 export function adminUrl(flag: string | undefined): string {

@@ -16,7 +16,7 @@ import {
 } from "../sim/simulator.ts";
 
 /** The file, in the data directory, that records the demo's simulated nodes. */
-export const DEMO_FLEET_FILE = "simulated-nodes.json";
+const DEMO_FLEET_FILE = "simulated-nodes.json";
 
 /** What the file holds. */
 export interface DemoFleetRecord {

@@ -5,7 +5,7 @@
 import { ExperimentStatus, type Experiment, type ExperimentReport } from "../../gen/turnout/v1/experiment_pb.js";
 
 /** Left-aligned first column, right-aligned others, two spaces between columns. */
-export function table(rows: string[][]): string[] {
+function table(rows: string[][]): string[] {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
   return rows.map((r) =>
     r

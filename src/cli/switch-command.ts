@@ -32,7 +32,7 @@ const names: Record<number, string> = {
 };
 
 /** One progress line: elapsed seconds, the phase, the message. */
-export function progressLine(p: SwitchResponse): string {
+function progressLine(p: SwitchResponse): string {
   const seconds = (p.elapsedMs / 1000).toFixed(1).padStart(6);
   return `[${seconds}s] ${(names[p.phase] ?? "?").padEnd(8)} ${p.message}`;
 }

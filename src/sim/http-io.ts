@@ -26,7 +26,7 @@ export const nativeError: ErrorWriter = (res, status, message) => {
 };
 
 /** The OpenAI error envelope's `type` for a status, as Ollama's middleware maps it. */
-export function openAIErrorType(status: number): string {
+function openAIErrorType(status: number): string {
   return status === 400 ? "invalid_request_error" : status === 404 ? "not_found_error" : "api_error";
 }
 
@@ -63,7 +63,7 @@ export function readJsonBody(req: IncomingMessage): Promise<BodyResult> {
 }
 
 /** Parses `text` as a JSON object, with Go-like messages for what is wrong. */
-export function parseJsonObject(text: string): BodyResult {
+function parseJsonObject(text: string): BodyResult {
   if (text.trim() === "") return { ok: false, message: "missing request body" };
   let value: unknown;
   try {

@@ -13,7 +13,7 @@ import type { SimContext } from "./sim-context.ts";
 import { answerText, tokenText } from "./text-generator.ts";
 
 /** Ollama's 503 when too many requests wait for a load (two spaces, as in Ollama). */
-export const BUSY_MESSAGE = "server busy, please try again.  maximum pending requests exceeded";
+const BUSY_MESSAGE = "server busy, please try again.  maximum pending requests exceeded";
 
 /** A token generation (chat, generate and their `/v1` forms). */
 export interface GenerationWork {
@@ -167,7 +167,7 @@ export class InferenceJob implements SlotWaiter {
     }
     if (out !== "") res.write(out);
     const wait = this.#index * this.#gapMs - (performance.now() - this.#firstAt);
-    this.#timer = setTimeout(this.#step, Math.max(wait, 1));
+    this.#timer = setTimeout(this.#step, wait > 1 ? wait : 1);
   };
 
   #result(w: GenerationWork): GenerationResult {

@@ -8,7 +8,7 @@ import { keepAliveMs } from "./options.ts";
 import type { SimContext } from "./sim-context.ts";
 
 /** Largest answer the simulator generates, whatever `num_predict` asks. */
-export const MAX_TOKENS = 100_000;
+const MAX_TOKENS = 100_000;
 
 /**
  * The requested model when it is served here; otherwise answers 400 `model is required` or
@@ -76,7 +76,7 @@ export function requestOptions(body: Record<string, unknown>): Record<string, un
 }
 
 /** Text of a message's `content`: strings as they are, anything else (content parts) as JSON. */
-export function contentText(content: unknown): string {
+function contentText(content: unknown): string {
   if (typeof content === "string") return content;
   if (content === undefined || content === null) return "";
   return JSON.stringify(content);

@@ -10,7 +10,7 @@ import { startSimulatorFleet } from "./simulator.ts";
 import { validateKnobs, type SimulatorKnobs, type SimulatorOptions } from "./options.ts";
 
 /** Usage text of `turnout sim`. */
-export const SIM_USAGE = `Usage: turnout sim [flags]
+const SIM_USAGE = `Usage: turnout sim [flags]
 
 Runs simulated Ollama nodes (native and OpenAI-compatible API) for tests, demos and benchmarks.
 

@@ -5,7 +5,7 @@
  */
 
 /** 32-bit FNV-1a over the UTF-16 code units of `text`, continuing from `hash`. */
-export function fnv1a(text: string, hash = 0x811c9dc5): number {
+function fnv1a(text: string, hash = 0x811c9dc5): number {
   let h = hash;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
@@ -15,7 +15,7 @@ export function fnv1a(text: string, hash = 0x811c9dc5): number {
 }
 
 /** A 32-bit integer mixer (murmur3 finaliser): spreads consecutive inputs over the range. */
-export function mix32(x: number): number {
+function mix32(x: number): number {
   let h = x >>> 0;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
@@ -67,7 +67,7 @@ export function countPromptTokens(text: string): number {
 }
 
 /** Embedding dimension of the simulated models. */
-export const EMBEDDING_DIMENSIONS = 8;
+const EMBEDDING_DIMENSIONS = 8;
 
 /** A deterministic, L2-normalised embedding of `text` for `model`. */
 export function embedding(model: string, text: string, dimensions = EMBEDDING_DIMENSIONS): number[] {

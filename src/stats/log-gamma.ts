@@ -46,7 +46,7 @@ export function logGamma(x: number): number {
  * lnΓ(x + d) − lnΓ(x) for x > 0 and d ≥ 0, without cancellation when x is large (it is
  * ln of the rising factorial x(x+1)…(x+d−1) for whole d).
  */
-export function logGammaRatio(x: number, d: number): number {
+function logGammaRatio(x: number, d: number): number {
   if (!(x > 0)) throw new RangeError(`x: must be a positive number, got ${x}`);
   if (!(d >= 0)) throw new RangeError(`d: must be a non-negative number, got ${d}`);
   if (d === 0) return 0;

@@ -22,7 +22,7 @@ export const BUCKET_COUNT = LINEAR + (MAX_EXP - 7 + 1) * SUB;
 /** Bucket index of `valueMs` (negative and NaN count as 0). */
 export function bucketIndex(valueMs: number): number {
   const u = Math.floor(valueMs / RESOLUTION_MS);
-  if (!(u >= LINEAR)) return Math.max(u, 0);
+  if (!(u >= LINEAR)) return u > 0 ? u : 0;
   let e = Math.floor(Math.log2(u));
   if (2 ** e > u) e--;
   else if (2 ** (e + 1) <= u) e++;
@@ -59,7 +59,7 @@ export class SparseHistogram {
 
   /** Adds one sample (negative values count as 0). */
   add(valueMs: number): void {
-    const v = Math.max(valueMs, 0);
+    const v = valueMs > 0 ? valueMs : 0;
     this.count++;
     this.sum += v;
     if (v < this.min) this.min = v;

@@ -18,7 +18,7 @@ export function isMetricsPath(url: string): boolean {
 export type Labels = Readonly<Record<string, string>>;
 
 /** Latency buckets in seconds, from 5 ms to 10 minutes (LLM answers are slow). */
-export const LATENCY_BUCKETS_SECONDS: readonly number[] = [
+const LATENCY_BUCKETS_SECONDS: readonly number[] = [
   0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600,
 ];
 
@@ -54,7 +54,7 @@ function escapeHelp(text: string): string {
 }
 
 /** A sample value as the format spells it. */
-export function formatValue(value: number): string {
+function formatValue(value: number): string {
   if (Number.isNaN(value)) return "NaN";
   if (value === Infinity) return "+Inf";
   if (value === -Infinity) return "-Inf";

@@ -11,8 +11,6 @@
  */
 import { confidenceSequenceHalfwidth, DEFAULT_TUNING, sequentialRho } from "./confidence-sequence.ts";
 
-export { DEFAULT_TUNING };
-
 /** ρ of the one-sided confidence sequence at level `alpha` with tuning `tuning`. */
 export function oneSidedRho(alpha: number, tuning = DEFAULT_TUNING): number {
   return sequentialRho(alpha, tuning, 1);

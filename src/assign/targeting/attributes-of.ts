@@ -8,7 +8,7 @@ import type { FieldViolation } from "../../errors.ts";
 import { ATTRIBUTE_NAME_PATTERN, RULE_LIMITS, type AttributeValue, type Attributes } from "./rule.ts";
 
 /** Prefix of attribute headers. */
-export const ATTRIBUTE_HEADER_PREFIX = "x-turnout-attr-";
+const ATTRIBUTE_HEADER_PREFIX = "x-turnout-attr-";
 
 /** Limits on a request's attributes. */
 export interface AttributeLimits {

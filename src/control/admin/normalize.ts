@@ -9,7 +9,7 @@ import { allocateBuckets, bucketTable } from "../../assign/allocate.ts";
 import { BUCKETS } from "../../assign/hash.ts";
 
 /** The seed a route gets when none is given: phase 1 of the route's name. */
-export function defaultSeed(routeName: string): string {
+function defaultSeed(routeName: string): string {
   return `${routeName}:1`;
 }
 

@@ -14,9 +14,9 @@ import type { DesiredState } from "../state/desired-state.ts";
 import { KEEP_ALIVE, parseDuration } from "../../duration.ts";
 
 /** Node ids and variant names: letters, digits, '.', '_' and '-'. */
-export const NAME_PATTERN = /^[A-Za-z0-9._-]+$/;
+const NAME_PATTERN = /^[A-Za-z0-9._-]+$/;
 /** Longest node id, variant name, route name or seed. */
-export const MAX_NAME_LENGTH = 200;
+const MAX_NAME_LENGTH = 200;
 
 function join(path: string, field: string): string {
   return path === "" ? field : `${path}.${field}`;

@@ -32,7 +32,7 @@ export interface JsonAlertBody {
 }
 
 /** The generic JSON body of `alert`. */
-export function jsonBody(alert: Alert): JsonAlertBody {
+function jsonBody(alert: Alert): JsonAlertBody {
   return {
     source: "turnout",
     kind: alert.kind,
@@ -47,7 +47,7 @@ export function jsonBody(alert: Alert): JsonAlertBody {
 const EMOJI = { critical: ":red_circle:", warning: ":warning:", info: ":large_green_circle:" } as const;
 
 /** Text safe in Slack mrkdwn: `&`, `<`, `>` escaped as Slack documents. */
-export function slackEscape(text: string): string {
+function slackEscape(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
@@ -56,7 +56,7 @@ function cut(text: string, max: number): string {
 }
 
 /** Slack's incoming-webhook body of `alert`. */
-export function slackBody(alert: Alert): { text: string; blocks: Record<string, unknown>[] } {
+function slackBody(alert: Alert): { text: string; blocks: Record<string, unknown>[] } {
   const emoji = EMOJI[ALERT_SEVERITY[alert.kind]];
   const fields = Object.entries(alert.details)
     .slice(0, 10)

@@ -34,7 +34,7 @@ const FORMATS: readonly string[] = Object.values(WebhookFormat);
 const MAX_TIMEOUT_MS = 300_000;
 
 /** Problem with `url` as a webhook URL, or undefined when it is an absolute http(s) URL. */
-export function webhookUrlProblem(url: string): string | undefined {
+function webhookUrlProblem(url: string): string | undefined {
   try {
     const parsed = new URL(url);
     if ((parsed.protocol === "http:" || parsed.protocol === "https:") && parsed.hostname !== "") return undefined;

@@ -18,7 +18,7 @@ import { type Problems, at, readBool, readDuration, readInt, readMap } from "./c
 const COUNT_MAX = 1000;
 
 /** Keys of a `health_check` block. */
-export const HEALTH_CHECK_KEYS = ["enabled", "interval", "timeout", "healthy_threshold", "unhealthy_threshold"] as const;
+const HEALTH_CHECK_KEYS = ["enabled", "interval", "timeout", "healthy_threshold", "unhealthy_threshold"] as const;
 
 /** A `health_check` block (`{ interval: 30s, timeout: 5s, … }`), or undefined when absent. */
 export function readHealthCheck(value: unknown, path: string, p: Problems): HealthCheck | undefined {

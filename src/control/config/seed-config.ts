@@ -37,7 +37,7 @@ interface SeedModel {
 }
 
 /** A name usable as node id / variant name: anything outside [A-Za-z0-9._-] becomes '-'. */
-export function safeName(name: string): string {
+function safeName(name: string): string {
   return name.replace(/[^A-Za-z0-9._-]/g, "-");
 }
 

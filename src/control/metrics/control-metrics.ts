@@ -61,7 +61,7 @@ export interface ControlMetrics {
 }
 
 /** Default durable consumer name of this machine's control plane. */
-export function defaultConsumerName(): string {
+function defaultConsumerName(): string {
   return `control-${hostname().replace(/[^\w-]/g, "_")}`;
 }
 

@@ -14,12 +14,12 @@ import { invalidArgument, toConnectError } from "../../errors.ts";
 import type { LatencyStats, WindowStats } from "./outcome-aggregator.ts";
 
 /** Default window length, in seconds. */
-export const DEFAULT_WINDOW_SECONDS = 60;
+const DEFAULT_WINDOW_SECONDS = 60;
 /** Longest window, in seconds. */
-export const MAX_WINDOW_SECONDS = 3600;
+const MAX_WINDOW_SECONDS = 3600;
 /** Default and shortest WatchMetrics interval, in ms. */
-export const DEFAULT_INTERVAL_MS = 1000;
-export const MIN_INTERVAL_MS = 100;
+const DEFAULT_INTERVAL_MS = 1000;
+const MIN_INTERVAL_MS = 100;
 
 /** Where windows come from. */
 export interface MetricsSource {
@@ -48,7 +48,7 @@ function latency(s: LatencyStats) {
 }
 
 /** Converts a window to its protobuf form. */
-export function toMetricsWindow(w: WindowStats, inFlight?: (route: string, variant: string) => number): MetricsWindow {
+function toMetricsWindow(w: WindowStats, inFlight?: (route: string, variant: string) => number): MetricsWindow {
   return create(MetricsWindowSchema, {
     start: timestampFromMs(w.startMs),
     end: timestampFromMs(Math.floor(w.endMs)),

@@ -78,7 +78,7 @@ export interface OutcomeConsumerOptions {
 }
 
 /** The experiment tally's view of a decoded Outcome. */
-export function experimentRecordOf(o: Outcome): ExperimentRecord {
+function experimentRecordOf(o: Outcome): ExperimentRecord {
   return {
     experiment: o.experiment,
     phase: o.experimentPhase,
@@ -112,7 +112,7 @@ export interface OutcomeConsumer {
 }
 
 /** The aggregator's view of a decoded Outcome. */
-export function outcomeRecordOf(o: Outcome, proxy: string): OutcomeRecord {
+function outcomeRecordOf(o: Outcome, proxy: string): OutcomeRecord {
   const at = o.finishedAt;
   return {
     requestId: o.requestId,

@@ -17,12 +17,12 @@ import {
 import { allocateBuckets, type ArmAllocation } from "../../assign/allocate.ts";
 
 /** Seed of the layer hash for layer `name`. */
-export function layerSeed(name: string): string {
+function layerSeed(name: string): string {
   return `layer:${name}`;
 }
 
 /** The arms' bucket ownership in the experiment's last phase (see the file comment). */
-export function currentAllocation(e: Experiment): ArmAllocation[] {
+function currentAllocation(e: Experiment): ArmAllocation[] {
   const last = e.phases.length - 1;
   const weightsOf = (p: number) => e.arms.map((a, i) => ({ variant: a.name, weight: e.phases[p]?.weights[i] ?? a.weight }));
   if (last < 0) return allocateBuckets([], weightsOf(0));
@@ -34,7 +34,7 @@ export function currentAllocation(e: Experiment): ArmAllocation[] {
 }
 
 /** The snapshot form of one RUNNING experiment (its last phase). */
-export function experimentSnapshot(e: Experiment): ExperimentSnapshot {
+function experimentSnapshot(e: Experiment): ExperimentSnapshot {
   const phase = e.phases.length - 1;
   const current = e.phases[phase];
   const allocated = currentAllocation(e);

@@ -33,7 +33,7 @@ export interface PublishResult {
  * Records, per route, since which snapshot version its default variant has served it: kept while
  * the default stays the same, set to `snapshot.version` when it changed or the route is new.
  */
-export async function updateRouteSince(store: StateStore, snapshot: RoutingSnapshot): Promise<RouteSince> {
+async function updateRouteSince(store: StateStore, snapshot: RoutingSnapshot): Promise<RouteSince> {
   const before = await store.readRouteSince();
   const after: RouteSince = {};
   for (const route of snapshot.routes) {
@@ -46,7 +46,7 @@ export async function updateRouteSince(store: StateStore, snapshot: RoutingSnaps
 }
 
 /** Compiles the stored state and publishes it unless it is identical to the current snapshot. */
-export async function publishSnapshot(store: StateStore, options: PublishOptions = {}): Promise<PublishResult> {
+async function publishSnapshot(store: StateStore, options: PublishOptions = {}): Promise<PublishResult> {
   const attempts = options.attempts ?? 5;
   const now = options.now ?? (() => new Date());
   for (let attempt = 1; attempt <= attempts; attempt++) {

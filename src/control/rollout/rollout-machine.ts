@@ -28,7 +28,7 @@ import {
 import { GATE_DEFAULTS, failureSummary, relativeFailed } from "./gates.ts";
 
 /** Decision kinds published on the bus, plus "held" (audit log only). */
-export const EventKind = {
+const EventKind = {
   Started: "started",
   Step: "step",
   Paused: "paused",
@@ -73,7 +73,7 @@ export function isTerminal(r: Rollout): boolean {
 }
 
 /** The decision `kind` about `r` (as it is after the decision). */
-export function eventOf(
+function eventOf(
   r: Rollout,
   kind: EventKind,
   reason: string,

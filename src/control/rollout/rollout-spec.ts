@@ -12,9 +12,9 @@ import { checkExpectedRevision } from "../admin/write-guard.ts";
 import { DEFAULT_INTERVAL_MS, DEFAULT_STEPS, type RolloutSpec } from "./rollout-machine.ts";
 
 /** Shortest dwell per step, in ms. */
-export const MIN_INTERVAL_MS = 100;
+const MIN_INTERVAL_MS = 100;
 /** Longest dwell per step, in ms (one day). */
-export const MAX_INTERVAL_MS = 86_400_000;
+const MAX_INTERVAL_MS = 86_400_000;
 
 /** Rollout ids: one NATS-safe key token. */
 export const ROLLOUT_ID = /^[A-Za-z0-9_-]{1,64}$/;

@@ -27,13 +27,13 @@ export interface DesiredState {
 }
 
 /** Default assignment unit header. */
-export const DEFAULT_UNIT_HEADER = "x-turnout-user";
+const DEFAULT_UNIT_HEADER = "x-turnout-user";
 /** Default connect timeout to a node, ms. */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 /** Default wait for an upstream's first byte (covers cold model loads), ms. */
 export const DEFAULT_FIRST_BYTE_TIMEOUT_MS = 300_000;
 /** Default longest idle gap between two chunks of an upstream stream, ms. */
-export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 
 /**
  * `settings` with every unset timeout and the unit header replaced by its default. The resilience

@@ -45,22 +45,22 @@ const NODES = "nodes.";
 const ROUTES = "routes.";
 const EXPERIMENTS = "experiments.";
 /** Key of the stored settings. */
-export const SETTINGS_KEY = "settings";
+const SETTINGS_KEY = "settings";
 /** Key of the route-since record. */
-export const ROUTE_SINCE_KEY = "meta.route-since";
+const ROUTE_SINCE_KEY = "meta.route-since";
 
 /** Store key of node `id`. */
-export function nodeKey(id: string): string {
+function nodeKey(id: string): string {
   return NODES + id;
 }
 
 /** Store key of experiment `id` (ids are key-safe, see experiment-input.ts). */
-export function experimentKey(id: string): string {
+function experimentKey(id: string): string {
   return EXPERIMENTS + id;
 }
 
 /** Store key of route `name`. */
-export function routeKey(name: string): string {
+function routeKey(name: string): string {
   return ROUTES + Buffer.from(name, "utf8").toString("base64url");
 }
 

@@ -23,7 +23,7 @@ const phases: Record<SwitchStep, SwitchPhase> = {
 };
 
 /** A SwitchEvent as its proto message. */
-export function switchResponse(e: SwitchEvent): SwitchResponse {
+function switchResponse(e: SwitchEvent): SwitchResponse {
   return create(SwitchResponseSchema, { ...e, phase: phases[e.phase], snapshotVersion: BigInt(e.snapshotVersion) });
 }
 

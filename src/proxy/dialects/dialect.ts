@@ -21,7 +21,7 @@ export const nativeDialect: Dialect = {
 };
 
 /** OpenAI error `type` for a status, as Ollama's `openai.NewError`. */
-export function openAiErrorType(status: number): string {
+function openAiErrorType(status: number): string {
   if (status === 400) return "invalid_request_error";
   if (status === 404) return "not_found_error";
   return "api_error";

@@ -17,7 +17,7 @@ import { sendJson, type AnswerMeta, type ProxyResponse } from "./respond.ts";
 /** The path of the feedback endpoint. */
 export const FEEDBACK_PATH = "/v1/feedback";
 /** Largest feedback body read, in bytes. */
-export const MAX_FEEDBACK_BYTES = 16 * 1024;
+const MAX_FEEDBACK_BYTES = 16 * 1024;
 
 function reject(res: ProxyResponse, meta: AnswerMeta, violations: readonly FieldViolation[]): void {
   sendJson(res, 400, JSON.stringify({ error: formatViolations(violations), violations }), meta);

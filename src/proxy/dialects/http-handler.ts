@@ -15,7 +15,7 @@ import { requestIdOf } from "./request-context.ts";
 import { sendBody, sendError, sendJson, sendPlainStatus, type AnswerMeta } from "./respond.ts";
 
 /** Version reported on `/api/version`: the Ollama API this proxy is faithful to. */
-export const OLLAMA_API_VERSION = "0.12.6";
+const OLLAMA_API_VERSION = "0.12.6";
 
 const GET_PATHS = new Set(["/", "/api/version", "/api/tags", "/api/ps", "/v1/models", "/health"]);
 

@@ -21,7 +21,7 @@ export interface BodySource {
 }
 
 /** Largest request body accepted, in bytes (images are base64 in chat requests). */
-export const MAX_BODY_BYTES = 64 * 1024 * 1024;
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 /** Receives a request body read by {@link readBody}: exactly one of the two is called, once. */
 export interface BodyTarget {

@@ -38,7 +38,7 @@ export interface FeedbackInput {
 }
 
 /** Metric names: lower-case letters, digits, `_`, `.` and `-`, 1 to 64 of them. */
-export const METRIC_NAME = /^[a-z0-9_.-]{1,64}$/;
+const METRIC_NAME = /^[a-z0-9_.-]{1,64}$/;
 
 /** The message for each way a ref can be rejected. */
 const REF_MESSAGES: Record<RefProblem, string> = {
@@ -49,7 +49,7 @@ const REF_MESSAGES: Record<RefProblem, string> = {
 };
 
 /** The problems with `input`; empty when it is acceptable. The fields of a valid ref come back too. */
-export function checkFeedback(input: FeedbackInput, key: KeyObject): { violations: FieldViolation[]; fields?: RefFields } {
+function checkFeedback(input: FeedbackInput, key: KeyObject): { violations: FieldViolation[]; fields?: RefFields } {
   const violations: FieldViolation[] = [];
   let fields: RefFields | undefined;
   if (input.ref === undefined || input.ref === null || input.ref === "")

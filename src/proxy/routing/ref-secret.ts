@@ -23,7 +23,7 @@ export const REF_SECRET_FILE = "ref-secret";
 const BURNED_SECRETS: ReadonlySet<string> = new Set(["46ccdb77a532f7a41be3c49f31b109c48e844ed4d40598f4b52a3767d64916e0"]);
 
 /** Whether `secret` is one of BURNED_SECRETS. */
-export function isBurnedRefSecret(secret: string): boolean {
+function isBurnedRefSecret(secret: string): boolean {
   return BURNED_SECRETS.has(createHash("sha256").update(secret).digest("hex"));
 }
 

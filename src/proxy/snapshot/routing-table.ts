@@ -23,7 +23,7 @@ export interface CompiledSettings extends UpstreamTimeouts {
 }
 
 /** Default settings (Settings fields left 0/empty). */
-export const DEFAULT_SETTINGS: CompiledSettings = {
+const DEFAULT_SETTINGS: CompiledSettings = {
   unitHeader: "x-turnout-user",
   connectTimeoutMs: 5_000,
   firstByteTimeoutMs: 300_000,

@@ -165,7 +165,7 @@ const EMPTY = Buffer.alloc(0);
 const TWO_NL = Buffer.from("\n\n");
 
 /** `"id":"<upstream id>"` of the first frame, or null. */
-export function idPatternOf(buf: Buffer): Buffer | null {
+function idPatternOf(buf: Buffer): Buffer | null {
   const at = buf.indexOf(ID_KEY);
   if (at === -1) return null;
   const end = buf.indexOf(0x22, at + ID_KEY.length);

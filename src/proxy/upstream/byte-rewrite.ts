@@ -21,21 +21,7 @@ export function replaceAll(buf: Buffer, pattern: Buffer, replacement: Buffer): B
   return Buffer.concat(parts);
 }
 
-const ID_KEY = Buffer.from('"id":"');
 const QUOTE = 0x22;
-
-/**
- * `buf` with the value of the first `"id":"<prefix>…"` in [start, end) replaced by `id`; `buf`
- * when there is none. Ollama's OpenAI ids (`chatcmpl-N`, `cmpl-N`) are not unique.
- */
-export function replaceFirstId(buf: Buffer, id: Buffer): Buffer {
-  const at = buf.indexOf(ID_KEY);
-  if (at === -1) return buf;
-  const valueStart = at + ID_KEY.length;
-  const valueEnd = buf.indexOf(QUOTE, valueStart);
-  if (valueEnd === -1) return buf;
-  return Buffer.concat([buf.subarray(0, valueStart), id, buf.subarray(valueEnd)]);
-}
 
 /** The non-negative integer after `key` (e.g. `"eval_count":`) at or after `from`, or 0. */
 export function numberAfter(buf: Buffer, key: Buffer, from = 0): number {

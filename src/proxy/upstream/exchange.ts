@@ -22,11 +22,11 @@ import { NoNode, pickNode } from "./pick-node.ts";
 import type { SlotWaiter } from "./slot-queue.ts";
 import {
   BUSY,
-  CONNECTION_FAILURES,
   CUT_SHORT,
   RETRYABLE,
   TOTAL_TIMEOUT,
   beforeAnswerFailure,
+  isConnectionFailure,
   midAnswerError,
   refusedOutcome,
 } from "./upstream-failure.ts";
@@ -271,7 +271,7 @@ export class Exchange implements Dispatcher.DispatchHandler, SlotWaiter {
     const code = (err as { code?: string }).code ?? "";
     if (this.node !== null) {
       if (this.mode === 0 && RETRYABLE.has(code)) this.node.upstream.coolUntil = performance.now() + COOL_DOWN_MS;
-      this.node.upstream.health.onFailure(code || err.message, CONNECTION_FAILURES.has(code));
+      this.node.upstream.health.onFailure(code || err.message, isConnectionFailure(code));
     }
     if (this.mode === 0 && this.attempt === 0 && RETRYABLE.has(code)) {
       const variant = this.init.assignment.variant;

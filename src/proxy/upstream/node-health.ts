@@ -226,7 +226,7 @@ export class NodeHealth {
 }
 
 /** Model names (`name` and `model`) listed by an /api/ps answer; null when it is not one. */
-export function residentModels(text: string): Set<string> | null {
+function residentModels(text: string): Set<string> | null {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

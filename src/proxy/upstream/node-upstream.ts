@@ -95,7 +95,7 @@ export class NodeUpstream {
    */
   observe(seconds: number, depth: number): void {
     // At least 1 µs: 0 means "not observed yet".
-    const x = Math.max(1e-6, seconds / Math.max(depth, 1));
+    const x = Math.max(1e-6, seconds / (depth > 1 ? depth : 1));
     this.secondsPerRequest =
       this.secondsPerRequest === 0 ? x : this.secondsPerRequest + SPEED_WEIGHT * (x - this.secondsPerRequest);
     const t = this.typical;

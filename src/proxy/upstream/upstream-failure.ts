@@ -19,8 +19,10 @@ export const RETRYABLE: ReadonlySet<string> = new Set([
   "ENOTFOUND",
   "EAI_AGAIN",
 ]);
-/** Connection-level failures: what an active probe can observe too (see NodeHealth). */
-export const CONNECTION_FAILURES: ReadonlySet<string> = RETRYABLE;
+/** Whether `code` is a connection-level failure, what an active probe can observe too (see NodeHealth): the retryable ones. */
+export function isConnectionFailure(code: string): boolean {
+  return RETRYABLE.has(code);
+}
 /** What the client is told when the request's total timeout passes. */
 export const TOTAL_TIMEOUT = "request exceeded the total timeout";
 /** Ollama's own busy message (two spaces). */

@@ -19,7 +19,7 @@ export interface DescriptorIndex {
 }
 
 /** `roots` and everything they import, transitively, each file once. */
-export function closeOverImports(roots: Iterable<DescFile>): DescFile[] {
+function closeOverImports(roots: Iterable<DescFile>): DescFile[] {
   const seen = new Map<string, DescFile>();
   const visit = (file: DescFile): void => {
     if (seen.has(file.name)) return;
@@ -67,7 +67,7 @@ export function createDescriptorIndex(roots: Iterable<DescFile>): DescriptorInde
 const encoded = new WeakMap<DescFile, Uint8Array>();
 
 /** A file as serialized `google.protobuf.FileDescriptorProto` bytes (cached per file). */
-export function encodeFile(file: DescFile): Uint8Array {
+function encodeFile(file: DescFile): Uint8Array {
   let bytes = encoded.get(file);
   if (bytes === undefined) {
     bytes = toBinary(FileDescriptorProtoSchema, file.proto);

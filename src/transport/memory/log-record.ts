@@ -11,7 +11,7 @@
 import { crc32 } from "node:zlib";
 
 /** Bytes before the body: length and checksum. */
-export const RECORD_HEADER_BYTES = 8;
+const RECORD_HEADER_BYTES = 8;
 const BODY_FIXED_BYTES = 10;
 
 /** One decoded record. */
