@@ -147,7 +147,7 @@ try {
   process.stdout.write(
     [
       `Turnout bench — Node ${process.version}, ${availableParallelism()} CPUs, all on 127.0.0.1; simulator in its own process` +
-        ` (ttft 0); turnout core = routing proxy alone (issue 2), core + experiment = the same with a running A/B experiment, turnout = + status reports and outcome log, turnout up = + control plane consuming outcomes into live metrics; log level ${process.env.LOG_LEVEL ?? "warn"}${args.quick ? "; --quick" : ""}`,
+        ` (ttft 0); turnout core = routing proxy alone, core + experiment = the same with a running A/B experiment, turnout = + status reports and outcome log, turnout up = + control plane consuming outcomes into live metrics; log level ${process.env.LOG_LEVEL ?? "warn"}${args.quick ? "; --quick" : ""}`,
       `load average ${loadAtStart} at start, ${fmtLoad()} at end (other processes on these cores add noise, most of all to p99)`,
       "",
       loadTable(

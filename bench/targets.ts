@@ -19,8 +19,8 @@ const TURNOUT_ROUTE = "bench";
 /** One thing the load is sent to. */
 export interface Target {
   /**
-   * Short name in the tables: "direct", "bare undici", "turnout core" (routing proxy alone, as
-   * in issue 2), "core + experiment" (the same with a running A/B experiment on the route),
+   * Short name in the tables: "direct", "bare undici", "turnout core" (the routing proxy alone:
+   * no status reports, no outcome log), "core + experiment" (the same with a running A/B experiment on the route),
    * "turnout" (the proxy with status reports and outcomes batched to the log),
    * "turnout up" (proxy + control plane with live metrics in one process), "nginx".
    */

@@ -1,8 +1,8 @@
 /**
  * Bench entry: Turnout in front of one simulated node, over the memory transport (file KV store,
  * in-process bus with fleet status, file outcome log; in a temp dir), in one of three modes:
- * - `--mode core`: the routing proxy alone (issue 2's feature set: no status reports, no outcome
- *   log), the configuration issue 2's CPU target is stated for;
+ * - `--mode core`: the routing proxy alone (no status reports, no outcome log), the configuration
+ *   the proxy's CPU target is stated for;
  * - `--mode proxy` (default): the proxy's own work, as `turnout proxy` does it — outcomes
  *   recorded, batched and appended to the log, status reported — with a control plane that
  *   compiles and publishes but does not consume outcomes (in distributed mode that happens in

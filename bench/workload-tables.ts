@@ -1,6 +1,6 @@
 /**
  * The bench's report: one table per workload (latency, Δ vs direct, proxy CPU per request and
- * its ratio to the bare undici proxy) and the verdict on the issue's targets.
+ * its ratio to the bare undici proxy) and the verdict on the proxy's targets.
  */
 import type { LoadResult } from "./load-generator.ts";
 import type { Measured } from "./measure-rounds.ts";
@@ -84,7 +84,7 @@ export function streamTable(title: string, rows: Measured<StreamProbeResult>[], 
   );
 }
 
-/** The issue's targets: Turnout CPU ≤ 1.25× the bare proxy's; Δp99 ≤ 3 ms over direct at 500 rps. */
+/** The proxy's targets: Turnout core's CPU ≤ 1.25× the bare proxy's; Δp99 ≤ 3 ms over direct at 500 rps. */
 export function verdict(
   chats: Measured<LoadResult>[],
   rated: Measured<LoadResult>[],
@@ -100,7 +100,7 @@ export function verdict(
     const bc = b && per(b.proxyCpuUs, b.result.ok);
     return tc !== undefined && bc ? tc / bc : undefined;
   };
-  const lines = ["Targets (issue 2):"];
+  const lines = ["Targets (the routing proxy alone):"];
   const check = (label: string, value: number | undefined, limit: number, unit: string) =>
     lines.push(
       value === undefined

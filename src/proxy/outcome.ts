@@ -1,6 +1,6 @@
 /**
  * The outcome record each proxied request yields: who was served by what, how it ended and how
- * fast. Issue 3 publishes these in batches; here they go to an optional callback.
+ * fast. The proxy hands each to an optional callback; its outcome batcher publishes them in batches.
  */
 
 /** How a request ended, as a short stable label. */

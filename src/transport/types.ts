@@ -1,7 +1,7 @@
 /**
  * The transport seam: the few interfaces the control plane and the proxy use to store state and
  * distribute snapshots. `memory/` implements them in one process over a data directory; `nats/`
- * (issue 3) implements them over JetStream KV. Everything above this seam is the same code.
+ * implements them over JetStream KV and streams. Everything above this seam is the same code.
  */
 
 /** One stored value with its revision. */

@@ -151,7 +151,7 @@ export declare type Experiment = Message<"turnout.v1.Experiment"> & {
   arms: ExperimentArm[];
 
   /**
-   * Targeting rule (see README "Experiments (groundwork)"); unset means every user with a unit.
+   * Targeting rule (see docs/experiments.md, "Targeting"); unset means every user with a unit.
    *
    * @generated from field: google.protobuf.Struct targeting = 5;
    */

@@ -1,5 +1,5 @@
 /**
- * The native config format (see README "Config reference"): `listen`, `settings`, `nodes`,
+ * The native config format (see docs/configuration.md, "The native format"): `listen`, `settings`, `nodes`,
  * `routes`. Reads the YAML tree into a DesiredState in file order, recording structural problems
  * with their config paths; semantic validation runs afterwards on the result.
  */
