@@ -25,7 +25,7 @@ import { createStatusReporter, type StatusReporter } from "./report/status-repor
 import { createLastGoodFile } from "./snapshot/last-good-file.ts";
 import { createSnapshotApplier } from "./snapshot/snapshot-applier.ts";
 import type { NodeHealthListener } from "./upstream/node-health.ts";
-import { loadRefKey } from "./routing/ref-secret.ts";
+import { loadRefKey } from "./routing/load-ref-key.ts";
 
 /** Options of {@link startProxy}. */
 export interface ProxyOptions {

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { signRef, verifyRef } from "../../src/assign/feedback-ref.ts";
 import { createLogger } from "../../src/log.ts";
-import { loadRefKey, REF_SECRET_FILE } from "../../src/proxy/routing/ref-secret.ts";
+import { loadRefKey, REF_SECRET_FILE } from "../../src/proxy/routing/load-ref-key.ts";
 
 const logger = createLogger({ level: "silent" });
 const fields = { experiment: "e", phase: 0, arm: 1, unitHash: "abc", requestId: "r-1", snapshotVersion: 3, issuedAt: 1 };
