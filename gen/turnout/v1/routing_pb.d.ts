@@ -2,7 +2,7 @@
 // @generated from file turnout/v1/routing.proto (package turnout.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 
@@ -75,6 +75,15 @@ export declare type RoutingSnapshot = Message<"turnout.v1.RoutingSnapshot"> & {
    * @generated from field: repeated turnout.v1.ExperimentSnapshot experiments = 8;
    */
   experiments: ExperimentSnapshot[];
+
+  /**
+   * API keys that are neither revoked nor expired when the snapshot is compiled, sorted by id:
+   * hashes only, never a secret. Proxies check client keys against them; control planes check
+   * admin keys. A revoked key is left out of the next snapshot.
+   *
+   * @generated from field: repeated turnout.v1.KeySnapshot keys = 9;
+   */
+  keys: KeySnapshot[];
 };
 
 /**
@@ -82,6 +91,103 @@ export declare type RoutingSnapshot = Message<"turnout.v1.RoutingSnapshot"> & {
  * Use `create(RoutingSnapshotSchema)` to create a new message.
  */
 export declare const RoutingSnapshotSchema: GenMessage<RoutingSnapshot>;
+
+/**
+ * KeyLimits bound what one key may use, fleet-wide. 0 means no limit for each field.
+ *
+ * @generated from message turnout.v1.KeyLimits
+ */
+export declare type KeyLimits = Message<"turnout.v1.KeyLimits"> & {
+  /**
+   * Requests started per minute.
+   *
+   * @generated from field: uint32 requests_per_minute = 1;
+   */
+  requestsPerMinute: number;
+
+  /**
+   * Tokens (prompt + completion, as the upstream reports them) per minute.
+   *
+   * @generated from field: uint32 tokens_per_minute = 2;
+   */
+  tokensPerMinute: number;
+
+  /**
+   * Requests in flight at once.
+   *
+   * @generated from field: uint32 max_concurrent = 3;
+   */
+  maxConcurrent: number;
+
+  /**
+   * Most tokens one request may generate: the request's num_predict / max_tokens is clamped to it.
+   *
+   * @generated from field: uint32 max_tokens_per_request = 4;
+   */
+  maxTokensPerRequest: number;
+};
+
+/**
+ * Describes the message turnout.v1.KeyLimits.
+ * Use `create(KeyLimitsSchema)` to create a new message.
+ */
+export declare const KeyLimitsSchema: GenMessage<KeyLimits>;
+
+/**
+ * KeySnapshot is an API key as proxies and control planes check it: its id, role, scope and
+ * limits, and the SHA-256 of its secret (never the secret).
+ *
+ * @generated from message turnout.v1.KeySnapshot
+ */
+export declare type KeySnapshot = Message<"turnout.v1.KeySnapshot"> & {
+  /**
+   * Key id: 16 lowercase hex digits, also the second part of the token (`tk_<id>_<secret>`).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Role of the key.
+   *
+   * @generated from field: turnout.v1.Role role = 2;
+   */
+  role: Role;
+
+  /**
+   * Route names a client key may use; empty means every route. Admin keys ignore it.
+   *
+   * @generated from field: repeated string routes = 3;
+   */
+  routes: string[];
+
+  /**
+   * Limits of a client key; unset means none.
+   *
+   * @generated from field: turnout.v1.KeyLimits limits = 4;
+   */
+  limits?: KeyLimits | undefined;
+
+  /**
+   * Lowercase hex SHA-256 of the token's secret part.
+   *
+   * @generated from field: string secret_sha256 = 5;
+   */
+  secretSha256: string;
+
+  /**
+   * When the key stops being accepted; unset means never.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 6;
+   */
+  expiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message turnout.v1.KeySnapshot.
+ * Use `create(KeySnapshotSchema)` to create a new message.
+ */
+export declare const KeySnapshotSchema: GenMessage<KeySnapshot>;
 
 /**
  * Node is one upstream Ollama server.
@@ -363,6 +469,16 @@ export declare type Settings = Message<"turnout.v1.Settings"> & {
    * @generated from field: uint32 total_timeout_ms = 8;
    */
   totalTimeoutMs: number;
+
+  /**
+   * What the proxy does with a client's keep_alive when the variant sets none: "ignore" (the
+   * default; dropped, so Ollama's own default applies), "clamp" (kept, but never below 0 or
+   * above the default 30m: a client cannot unload a model or pin it forever) or "pass" (kept as
+   * sent). A variant's keep_alive always replaces the client's.
+   *
+   * @generated from field: string client_keep_alive = 9;
+   */
+  clientKeepAlive: string;
 };
 
 /**
@@ -617,4 +733,52 @@ export declare type ExperimentArmSnapshot = Message<"turnout.v1.ExperimentArmSna
  * Use `create(ExperimentArmSnapshotSchema)` to create a new message.
  */
 export declare const ExperimentArmSnapshotSchema: GenMessage<ExperimentArmSnapshot>;
+
+/**
+ * Role is what a key may do. Admin roles are ordered: viewer < operator < admin; client keys are
+ * for the traffic port only and have no admin rights.
+ *
+ * @generated from enum turnout.v1.Role
+ */
+export enum Role {
+  /**
+   * Not set: refused wherever a role is needed.
+   *
+   * @generated from enum value: ROLE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Reads the admin APIs: Get, List, Watch, reports, metrics and reflection.
+   *
+   * @generated from enum value: ROLE_VIEWER = 1;
+   */
+  VIEWER = 1,
+
+  /**
+   * Viewer, plus switches, weights, experiments and rollouts.
+   *
+   * @generated from enum value: ROLE_OPERATOR = 2;
+   */
+  OPERATOR = 2,
+
+  /**
+   * Operator, plus nodes, routes, settings and keys.
+   *
+   * @generated from enum value: ROLE_ADMIN = 3;
+   */
+  ADMIN = 3,
+
+  /**
+   * Chats, embeddings and feedback on the traffic port; nothing on the admin port.
+   *
+   * @generated from enum value: ROLE_CLIENT = 4;
+   */
+  CLIENT = 4,
+}
+
+/**
+ * Describes the enum turnout.v1.Role.
+ */
+export declare const RoleSchema: GenEnum<Role>;
 

@@ -2,14 +2,14 @@
 // @generated from file turnout/v1/routing.proto (package turnout.v1, syntax proto3)
 /* eslint-disable */
 
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, tsEnum } from "@bufbuild/protobuf/codegenv2";
 import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 
 /**
  * Describes the file turnout/v1/routing.proto.
  */
 export const file_turnout_v1_routing = /*@__PURE__*/
-  fileDesc("Chh0dXJub3V0L3YxL3JvdXRpbmcucHJvdG8SCnR1cm5vdXQudjEioQIKD1JvdXRpbmdTbmFwc2hvdBIPCgd2ZXJzaW9uGAEgASgEEhYKDnBhcmVudF92ZXJzaW9uGAIgASgEEhQKDGNvbnRlbnRfaGFzaBgDIAEoCRIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIfCgVub2RlcxgFIAMoCzIQLnR1cm5vdXQudjEuTm9kZRIhCgZyb3V0ZXMYBiADKAsyES50dXJub3V0LnYxLlJvdXRlEiYKCHNldHRpbmdzGAcgASgLMhQudHVybm91dC52MS5TZXR0aW5ncxIzCgtleHBlcmltZW50cxgIIAMoCzIeLnR1cm5vdXQudjEuRXhwZXJpbWVudFNuYXBzaG90IqkBCgROb2RlEgoKAmlkGAEgASgJEhAKCGJhc2VfdXJsGAIgASgJEiwKBmxhYmVscxgDIAMoCzIcLnR1cm5vdXQudjEuTm9kZS5MYWJlbHNFbnRyeRIWCg5tYXhfY29uY3VycmVudBgEIAEoDRIOCgZtb2RlbHMYBSADKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKCAQoFUm91dGUSDAoEbmFtZRgBIAEoCRIlCgh2YXJpYW50cxgCIAMoCzITLnR1cm5vdXQudjEuVmFyaWFudBIXCg9kZWZhdWx0X3ZhcmlhbnQYAyABKAkSHQoEYXJtcxgEIAMoCzIPLnR1cm5vdXQudjEuQXJtEgwKBHNlZWQYBSABKAkijQEKB1ZhcmlhbnQSDAoEbmFtZRgBIAEoCRINCgVtb2RlbBgCIAEoCRINCgVub2RlcxgDIAMoCRIoCgdvcHRpb25zGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBISCgprZWVwX2FsaXZlGAUgASgJEhgKEHVubG9hZF93aGVuX2lkbGUYBiABKAgiTwoDQXJtEg8KB3ZhcmlhbnQYASABKAkSDgoGd2VpZ2h0GAIgASgNEicKBnJhbmdlcxgDIAMoCzIXLnR1cm5vdXQudjEuQnVja2V0UmFuZ2UiKQoLQnVja2V0UmFuZ2USDQoFc3RhcnQYASABKA0SCwoDZW5kGAIgASgNIpsCCghTZXR0aW5ncxITCgt1bml0X2hlYWRlchgBIAEoCRIaChJjb25uZWN0X3RpbWVvdXRfbXMYAiABKA0SHQoVZmlyc3RfYnl0ZV90aW1lb3V0X21zGAMgASgNEhcKD2lkbGVfdGltZW91dF9tcxgEIAEoDRItCgxoZWFsdGhfY2hlY2sYBSABKAsyFy50dXJub3V0LnYxLkhlYWx0aENoZWNrEjcKEW91dGxpZXJfZGV0ZWN0aW9uGAYgASgLMhwudHVybm91dC52MS5PdXRsaWVyRGV0ZWN0aW9uEiQKBXF1ZXVlGAcgASgLMhUudHVybm91dC52MS5TbG90UXVldWUSGAoQdG90YWxfdGltZW91dF9tcxgIIAEoDSKAAQoLSGVhbHRoQ2hlY2sSEAoIZGlzYWJsZWQYASABKAgSEwoLaW50ZXJ2YWxfbXMYAiABKA0SEgoKdGltZW91dF9tcxgDIAEoDRIZChFoZWFsdGh5X3RocmVzaG9sZBgEIAEoDRIbChN1bmhlYWx0aHlfdGhyZXNob2xkGAUgASgNIooBChBPdXRsaWVyRGV0ZWN0aW9uEhAKCGRpc2FibGVkGAEgASgIEhwKFGNvbnNlY3V0aXZlX2ZhaWx1cmVzGAIgASgNEhgKEGJhc2VfZWplY3Rpb25fbXMYAyABKA0SFwoPbWF4X2VqZWN0aW9uX21zGAQgASgNEhMKC2Zhc3RfNTAzX21zGAUgASgNIkYKCVNsb3RRdWV1ZRIQCghkaXNhYmxlZBgBIAEoCBITCgttYXhfd2FpdF9tcxgCIAEoDRISCgptYXhfbGVuZ3RoGAMgASgNIvsBChJFeHBlcmltZW50U25hcHNob3QSCgoCaWQYASABKAkSDQoFcm91dGUYAiABKAkSDQoFcGhhc2UYAyABKA0SDAoEc2VlZBgEIAEoCRIvCgRhcm1zGAUgAygLMiEudHVybm91dC52MS5FeHBlcmltZW50QXJtU25hcHNob3QSKgoJdGFyZ2V0aW5nGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBINCgVsYXllchgHIAEoCRISCgpsYXllcl9zZWVkGAggASgJEi0KDGxheWVyX3JhbmdlcxgJIAMoCzIXLnR1cm5vdXQudjEuQnVja2V0UmFuZ2UiXwoVRXhwZXJpbWVudEFybVNuYXBzaG90EgwKBG5hbWUYASABKAkSDwoHdmFyaWFudBgCIAEoCRInCgZyYW5nZXMYAyADKAsyFy50dXJub3V0LnYxLkJ1Y2tldFJhbmdlYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Chh0dXJub3V0L3YxL3JvdXRpbmcucHJvdG8SCnR1cm5vdXQudjEiyAIKD1JvdXRpbmdTbmFwc2hvdBIPCgd2ZXJzaW9uGAEgASgEEhYKDnBhcmVudF92ZXJzaW9uGAIgASgEEhQKDGNvbnRlbnRfaGFzaBgDIAEoCRIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIfCgVub2RlcxgFIAMoCzIQLnR1cm5vdXQudjEuTm9kZRIhCgZyb3V0ZXMYBiADKAsyES50dXJub3V0LnYxLlJvdXRlEiYKCHNldHRpbmdzGAcgASgLMhQudHVybm91dC52MS5TZXR0aW5ncxIzCgtleHBlcmltZW50cxgIIAMoCzIeLnR1cm5vdXQudjEuRXhwZXJpbWVudFNuYXBzaG90EiUKBGtleXMYCSADKAsyFy50dXJub3V0LnYxLktleVNuYXBzaG90InsKCUtleUxpbWl0cxIbChNyZXF1ZXN0c19wZXJfbWludXRlGAEgASgNEhkKEXRva2Vuc19wZXJfbWludXRlGAIgASgNEhYKDm1heF9jb25jdXJyZW50GAMgASgNEh4KFm1heF90b2tlbnNfcGVyX3JlcXVlc3QYBCABKA0itwEKC0tleVNuYXBzaG90EgoKAmlkGAEgASgJEh4KBHJvbGUYAiABKA4yEC50dXJub3V0LnYxLlJvbGUSDgoGcm91dGVzGAMgAygJEiUKBmxpbWl0cxgEIAEoCzIVLnR1cm5vdXQudjEuS2V5TGltaXRzEhUKDXNlY3JldF9zaGEyNTYYBSABKAkSLgoKZXhwaXJlc19hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiqQEKBE5vZGUSCgoCaWQYASABKAkSEAoIYmFzZV91cmwYAiABKAkSLAoGbGFiZWxzGAMgAygLMhwudHVybm91dC52MS5Ob2RlLkxhYmVsc0VudHJ5EhYKDm1heF9jb25jdXJyZW50GAQgASgNEg4KBm1vZGVscxgFIAMoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIoIBCgVSb3V0ZRIMCgRuYW1lGAEgASgJEiUKCHZhcmlhbnRzGAIgAygLMhMudHVybm91dC52MS5WYXJpYW50EhcKD2RlZmF1bHRfdmFyaWFudBgDIAEoCRIdCgRhcm1zGAQgAygLMg8udHVybm91dC52MS5Bcm0SDAoEc2VlZBgFIAEoCSKNAQoHVmFyaWFudBIMCgRuYW1lGAEgASgJEg0KBW1vZGVsGAIgASgJEg0KBW5vZGVzGAMgAygJEigKB29wdGlvbnMYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhIKCmtlZXBfYWxpdmUYBSABKAkSGAoQdW5sb2FkX3doZW5faWRsZRgGIAEoCCJPCgNBcm0SDwoHdmFyaWFudBgBIAEoCRIOCgZ3ZWlnaHQYAiABKA0SJwoGcmFuZ2VzGAMgAygLMhcudHVybm91dC52MS5CdWNrZXRSYW5nZSIpCgtCdWNrZXRSYW5nZRINCgVzdGFydBgBIAEoDRILCgNlbmQYAiABKA0itgIKCFNldHRpbmdzEhMKC3VuaXRfaGVhZGVyGAEgASgJEhoKEmNvbm5lY3RfdGltZW91dF9tcxgCIAEoDRIdChVmaXJzdF9ieXRlX3RpbWVvdXRfbXMYAyABKA0SFwoPaWRsZV90aW1lb3V0X21zGAQgASgNEi0KDGhlYWx0aF9jaGVjaxgFIAEoCzIXLnR1cm5vdXQudjEuSGVhbHRoQ2hlY2sSNwoRb3V0bGllcl9kZXRlY3Rpb24YBiABKAsyHC50dXJub3V0LnYxLk91dGxpZXJEZXRlY3Rpb24SJAoFcXVldWUYByABKAsyFS50dXJub3V0LnYxLlNsb3RRdWV1ZRIYChB0b3RhbF90aW1lb3V0X21zGAggASgNEhkKEWNsaWVudF9rZWVwX2FsaXZlGAkgASgJIoABCgtIZWFsdGhDaGVjaxIQCghkaXNhYmxlZBgBIAEoCBITCgtpbnRlcnZhbF9tcxgCIAEoDRISCgp0aW1lb3V0X21zGAMgASgNEhkKEWhlYWx0aHlfdGhyZXNob2xkGAQgASgNEhsKE3VuaGVhbHRoeV90aHJlc2hvbGQYBSABKA0iigEKEE91dGxpZXJEZXRlY3Rpb24SEAoIZGlzYWJsZWQYASABKAgSHAoUY29uc2VjdXRpdmVfZmFpbHVyZXMYAiABKA0SGAoQYmFzZV9lamVjdGlvbl9tcxgDIAEoDRIXCg9tYXhfZWplY3Rpb25fbXMYBCABKA0SEwoLZmFzdF81MDNfbXMYBSABKA0iRgoJU2xvdFF1ZXVlEhAKCGRpc2FibGVkGAEgASgIEhMKC21heF93YWl0X21zGAIgASgNEhIKCm1heF9sZW5ndGgYAyABKA0i+wEKEkV4cGVyaW1lbnRTbmFwc2hvdBIKCgJpZBgBIAEoCRINCgVyb3V0ZRgCIAEoCRINCgVwaGFzZRgDIAEoDRIMCgRzZWVkGAQgASgJEi8KBGFybXMYBSADKAsyIS50dXJub3V0LnYxLkV4cGVyaW1lbnRBcm1TbmFwc2hvdBIqCgl0YXJnZXRpbmcYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg0KBWxheWVyGAcgASgJEhIKCmxheWVyX3NlZWQYCCABKAkSLQoMbGF5ZXJfcmFuZ2VzGAkgAygLMhcudHVybm91dC52MS5CdWNrZXRSYW5nZSJfChVFeHBlcmltZW50QXJtU25hcHNob3QSDAoEbmFtZRgBIAEoCRIPCgd2YXJpYW50GAIgASgJEicKBnJhbmdlcxgDIAMoCzIXLnR1cm5vdXQudjEuQnVja2V0UmFuZ2UqYQoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASDwoLUk9MRV9WSUVXRVIQARIRCg1ST0xFX09QRVJBVE9SEAISDgoKUk9MRV9BRE1JThADEg8KC1JPTEVfQ0xJRU5UEARiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Describes the message turnout.v1.RoutingSnapshot.
@@ -19,79 +19,108 @@ export const RoutingSnapshotSchema = /*@__PURE__*/
   messageDesc(file_turnout_v1_routing, 0);
 
 /**
+ * Describes the message turnout.v1.KeyLimits.
+ * Use `create(KeyLimitsSchema)` to create a new message.
+ */
+export const KeyLimitsSchema = /*@__PURE__*/
+  messageDesc(file_turnout_v1_routing, 1);
+
+/**
+ * Describes the message turnout.v1.KeySnapshot.
+ * Use `create(KeySnapshotSchema)` to create a new message.
+ */
+export const KeySnapshotSchema = /*@__PURE__*/
+  messageDesc(file_turnout_v1_routing, 2);
+
+/**
  * Describes the message turnout.v1.Node.
  * Use `create(NodeSchema)` to create a new message.
  */
 export const NodeSchema = /*@__PURE__*/
-  messageDesc(file_turnout_v1_routing, 1);
+  messageDesc(file_turnout_v1_routing, 3);
 
 /**
  * Describes the message turnout.v1.Route.
  * Use `create(RouteSchema)` to create a new message.
  */
 export const RouteSchema = /*@__PURE__*/
-  messageDesc(file_turnout_v1_routing, 2);
+  messageDesc(file_turnout_v1_routing, 4);
 
 /**
  * Describes the message turnout.v1.Variant.
  * Use `create(VariantSchema)` to create a new message.
  */
 export const VariantSchema = /*@__PURE__*/
-  messageDesc(file_turnout_v1_routing, 3);
+  messageDesc(file_turnout_v1_routing, 5);
 
 /**
  * Describes the message turnout.v1.Arm.
  * Use `create(ArmSchema)` to create a new message.
  */
 export const ArmSchema = /*@__PURE__*/
-  messageDesc(file_turnout_v1_routing, 4);
+  messageDesc(file_turnout_v1_routing, 6);
 
 /**
  * Describes the message turnout.v1.BucketRange.
  * Use `create(BucketRangeSchema)` to create a new message.
  */
 export const BucketRangeSchema = /*@__PURE__*/
-  messageDesc(file_turnout_v1_routing, 5);
+  messageDesc(file_turnout_v1_routing, 7);
 
 /**
  * Describes the message turnout.v1.Settings.
  * Use `create(SettingsSchema)` to create a new message.
  */
 export const SettingsSchema = /*@__PURE__*/
-  messageDesc(file_turnout_v1_routing, 6);
+  messageDesc(file_turnout_v1_routing, 8);
 
 /**
  * Describes the message turnout.v1.HealthCheck.
  * Use `create(HealthCheckSchema)` to create a new message.
  */
 export const HealthCheckSchema = /*@__PURE__*/
-  messageDesc(file_turnout_v1_routing, 7);
+  messageDesc(file_turnout_v1_routing, 9);
 
 /**
  * Describes the message turnout.v1.OutlierDetection.
  * Use `create(OutlierDetectionSchema)` to create a new message.
  */
 export const OutlierDetectionSchema = /*@__PURE__*/
-  messageDesc(file_turnout_v1_routing, 8);
+  messageDesc(file_turnout_v1_routing, 10);
 
 /**
  * Describes the message turnout.v1.SlotQueue.
  * Use `create(SlotQueueSchema)` to create a new message.
  */
 export const SlotQueueSchema = /*@__PURE__*/
-  messageDesc(file_turnout_v1_routing, 9);
+  messageDesc(file_turnout_v1_routing, 11);
 
 /**
  * Describes the message turnout.v1.ExperimentSnapshot.
  * Use `create(ExperimentSnapshotSchema)` to create a new message.
  */
 export const ExperimentSnapshotSchema = /*@__PURE__*/
-  messageDesc(file_turnout_v1_routing, 10);
+  messageDesc(file_turnout_v1_routing, 12);
 
 /**
  * Describes the message turnout.v1.ExperimentArmSnapshot.
  * Use `create(ExperimentArmSnapshotSchema)` to create a new message.
  */
 export const ExperimentArmSnapshotSchema = /*@__PURE__*/
-  messageDesc(file_turnout_v1_routing, 11);
+  messageDesc(file_turnout_v1_routing, 13);
+
+/**
+ * Describes the enum turnout.v1.Role.
+ */
+export const RoleSchema = /*@__PURE__*/
+  enumDesc(file_turnout_v1_routing, 0);
+
+/**
+ * Role is what a key may do. Admin roles are ordered: viewer < operator < admin; client keys are
+ * for the traffic port only and have no admin rights.
+ *
+ * @generated from enum turnout.v1.Role
+ */
+export const Role = /*@__PURE__*/
+  tsEnum(RoleSchema);
 
