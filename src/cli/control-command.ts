@@ -8,6 +8,8 @@ import { loadConfigFile } from "../control/config/load-config.ts";
 import { withAlertFlags } from "../control/config/alerts-config.ts";
 import { ErrorCode, TurnoutError } from "../errors.ts";
 import { defaultId, openTransport, portFlag } from "./flags.ts";
+import { NATS_FLAGS, NATS_FLAGS_USAGE, natsCredentials } from "./nats-flags.ts";
+import { redactNatsUrl } from "../transport/nats/nats-url.ts";
 import { startControlNode } from "./control-node.ts";
 
 export const CONTROL_USAGE = `turnout control --nats URL [--admin-port 8081] [--host 127.0.0.1] [--config FILE] [--id ID]
@@ -18,6 +20,7 @@ export const CONTROL_USAGE = `turnout control --nats URL [--admin-port 8081] [--
   names its durable outcome consumer: keep it stable across restarts.
   --alert-webhook / --alert-slack POST alerts (rollback, node down/up, proxy NACK) as generic JSON
   / Slack messages, added to the config file's alerts.webhooks (read at every start).
+${NATS_FLAGS_USAGE}  A server that refuses the credentials stops it with an error.
 `;
 
 /** Runs `turnout control`. */
@@ -26,6 +29,7 @@ export async function runControlCommand(argv: string[]): Promise<{ close(): Prom
     args: argv,
     options: {
       nats: { type: "string" },
+      ...NATS_FLAGS,
       "admin-port": { type: "string" },
       host: { type: "string" },
       config: { type: "string", short: "c" },
@@ -47,7 +51,8 @@ export async function runControlCommand(argv: string[]): Promise<{ close(): Prom
   const logger = createLogger().child({ control: id });
   const config = values.config ? await loadConfigFile(values.config) : undefined;
   const alerts = withAlertFlags(config?.alerts, values["alert-webhook"], values["alert-slack"]);
-  const transport = await openTransport({ nats, dataDir: "", name: `turnout-control-${id}`, logger });
+  const credentials = natsCredentials(values, nats);
+  const transport = await openTransport({ nats, dataDir: "", name: `turnout-control-${id}`, logger, credentials });
   try {
     const node = await startControlNode({
       transport,
@@ -58,7 +63,7 @@ export async function runControlCommand(argv: string[]): Promise<{ close(): Prom
       id,
       alerts,
     });
-    process.stderr.write(`turnout control ${id}: admin ${node.url}  nats ${nats}\n`);
+    process.stderr.write(`turnout control ${id}: admin ${node.url}  nats ${redactNatsUrl(nats)}\n`);
     return {
       async close() {
         await node.close();

@@ -7,6 +7,7 @@ import type { Logger } from "../log.ts";
 import type { Transport } from "../transport/types.ts";
 import { createMemoryTransport } from "../transport/memory/memory-transport.ts";
 import { createNatsTransport } from "../transport/nats/nats-transport.ts";
+import type { NatsCredentials } from "../transport/nats/nats-credentials.ts";
 
 /** Splits "host:port" (or a bare port) into its parts. */
 export function hostPort(value: string, flag: string): { host?: string; port: number } {
@@ -28,7 +29,7 @@ export function defaultId(port: number): string {
 
 /** Options of {@link openTransport}. */
 export interface OpenTransportOptions {
-  /** NATS URL(s), comma-separated; undefined means the embedded memory transport. */
+  /** NATS URL(s), comma-separated (may carry `user:password@`); undefined means the embedded memory transport. */
   nats: string | undefined;
   /** Data directory of the memory transport. */
   dataDir: string;
@@ -37,6 +38,8 @@ export interface OpenTransportOptions {
   logger: Logger;
   /** Resolve while NATS is unreachable and connect in the background (proxies). Default false. */
   background?: boolean;
+  /** NATS credentials and TLS files (see nats-flags.ts). Default none. */
+  credentials?: NatsCredentials;
 }
 
 /** Opens the transport: NATS when a URL is given, else the file-backed embedded one. */
@@ -47,5 +50,6 @@ export async function openTransport(options: OpenTransportOptions): Promise<Tran
     name: options.name,
     logger: options.logger,
     waitForFirstConnect: options.background ?? false,
+    credentials: options.credentials,
   });
 }

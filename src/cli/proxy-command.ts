@@ -8,11 +8,14 @@ import { createLogger } from "../log.ts";
 import { startProxy } from "../proxy/proxy.ts";
 import { ErrorCode, TurnoutError } from "../errors.ts";
 import { defaultId, openTransport, portFlag } from "./flags.ts";
+import { NATS_FLAGS, NATS_FLAGS_USAGE, natsCredentials } from "./nats-flags.ts";
+import { redactNatsUrl } from "../transport/nats/nats-url.ts";
 
 export const PROXY_USAGE = `turnout proxy --nats URL [--port 8080] [--host 127.0.0.1] [--id ID] [--data-dir DIR]
   A data-plane proxy on NATS: Ollama, OpenAI and Connect chat traffic on --port (plus /health and
   /metrics). Keeps its last good snapshot in --data-dir (default .turnout/proxy-<id>) and serves
   from it when started while NATS is down. --id defaults to <hostname>-<port>.
+${NATS_FLAGS_USAGE}  While the server refuses the credentials it serves from its disk copy and logs an error.
 `;
 
 /** Runs `turnout proxy`. */
@@ -21,6 +24,7 @@ export async function runProxyCommand(argv: string[]): Promise<{ close(): Promis
     args: argv,
     options: {
       nats: { type: "string" },
+      ...NATS_FLAGS,
       port: { type: "string" },
       host: { type: "string" },
       id: { type: "string" },
@@ -38,7 +42,15 @@ export async function runProxyCommand(argv: string[]): Promise<{ close(): Promis
   const port = portFlag(values.port, "--port") ?? 8080;
   const id = values.id ?? defaultId(port);
   const logger = createLogger().child({ proxy: id });
-  const transport = await openTransport({ nats, dataDir: "", name: `turnout-proxy-${id}`, logger, background: true });
+  const credentials = natsCredentials(values, nats);
+  const transport = await openTransport({
+    nats,
+    dataDir: "",
+    name: `turnout-proxy-${id}`,
+    logger,
+    credentials,
+    background: true,
+  });
   try {
     const proxy = await startProxy({
       store: transport.store,
@@ -50,7 +62,7 @@ export async function runProxyCommand(argv: string[]): Promise<{ close(): Promis
       id,
       dataDir: resolve(values["data-dir"] ?? `.turnout/proxy-${id}`),
     });
-    process.stderr.write(`turnout proxy ${id}: traffic ${proxy.url}  nats ${nats}\n`);
+    process.stderr.write(`turnout proxy ${id}: traffic ${proxy.url}  nats ${redactNatsUrl(nats)}\n`);
     return {
       async close() {
         await proxy.close();

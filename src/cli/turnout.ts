@@ -26,6 +26,7 @@ Usage:
     Ollama at --ollama when one answers, and otherwise starts two simulated Ollama nodes
     (--sim-port and the next port) behind a route "qwen3-32b", so it works out of the box.
     --alert-webhook / --alert-slack (repeatable) POST alerts as generic JSON / Slack messages.
+    With --nats it takes the NATS credential and TLS flags of \`turnout control\`.
 ${indent(CONTROL_USAGE)}${indent(PROXY_USAGE)}${indent(SWITCH_USAGE)}${indent(ROLLOUT_USAGE)}${indent(EXPERIMENT_USAGE)}  turnout sim [--port 11434] [--nodes N] [--models a,b] [...]   (turnout sim --help)
     Runs simulated Ollama nodes for tests, demos and benchmarks.
   turnout help

@@ -9,6 +9,7 @@ import { loadConfigFile, parseConfig } from "../control/config/load-config.ts";
 import { withAlertFlags } from "../control/config/alerts-config.ts";
 import { startProxy } from "../proxy/proxy.ts";
 import { hostPort, openTransport, portFlag } from "./flags.ts";
+import { NATS_FLAGS, natsCredentials } from "./nats-flags.ts";
 import { startControlNode } from "./control-node.ts";
 import { findLocalOllama, localOllamaConfig, simulatedConfig } from "./demo-config.ts";
 import { resumeDemoFleet, startDemoFleet } from "./demo-fleet.ts";
@@ -26,6 +27,7 @@ export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<v
       "sim-port": { type: "string" },
       ollama: { type: "string" },
       nats: { type: "string" },
+      ...NATS_FLAGS,
       "alert-webhook": { type: "string", multiple: true },
       "alert-slack": { type: "string", multiple: true },
       help: { type: "boolean", short: "h" },
@@ -34,7 +36,7 @@ export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<v
   });
   if (values.help) {
     process.stdout.write(
-      "turnout up [--config FILE] [--port 8080] [--admin-port 8081] [--host 127.0.0.1] [--data-dir .turnout] [--ollama http://127.0.0.1:11434] [--sim-port 11435] [--nats URL] [--alert-webhook URL]... [--alert-slack URL]...\n",
+      "turnout up [--config FILE] [--port 8080] [--admin-port 8081] [--host 127.0.0.1] [--data-dir .turnout] [--ollama http://127.0.0.1:11434] [--sim-port 11435] [--nats URL [--nats-creds FILE | --nats-nkey FILE | --nats-token T] [--nats-tls-ca FILE] [--nats-tls-cert FILE --nats-tls-key FILE]] [--alert-webhook URL]... [--alert-slack URL]...\n",
     );
     return { close: async () => {} };
   }
@@ -46,7 +48,8 @@ export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<v
   // Transport: the store (desired state, published snapshot), the bus (proxy status, config
   // events) and the outcome log — in the data directory and in process, or on NATS.
   const nats = values.nats ?? process.env.NATS_URL;
-  const transport = await openTransport({ nats, dataDir, name: "turnout-up", logger });
+  const credentials = nats === undefined ? undefined : natsCredentials(values, nats);
+  const transport = await openTransport({ nats, dataDir, name: "turnout-up", logger, credentials });
   const { store, bus, outcomes } = transport;
   const closers: (() => Promise<void>)[] = [() => transport.close()];
   const close = async () => {

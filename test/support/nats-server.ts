@@ -2,7 +2,9 @@
  * A real nats-server with JetStream for tests: `startNatsServer()` runs Debian's
  * `nats-server -js -a 127.0.0.1 -p PORT -sd DIR` on a free port with its own store directory and
  * resolves once the server logs "Server is ready". `kill()` and `restart()` keep the port and the
- * store, so a test can take NATS away and bring it back the way an outage would.
+ * store, so a test can take NATS away and bring it back the way an outage would. `config` adds a
+ * configuration file (`-c`): `accounts`/`authorization` with users and permissions, `tls`, …; the
+ * flags above still set the address, port, JetStream and store.
  *
  * Every server still running when the test process exits is killed (SIGKILL), and the store
  * directories this module created are removed.
@@ -23,6 +25,8 @@ export interface NatsServerOptions {
   binary?: string;
   /** How long to wait for "Server is ready", in ms. Default 15000. */
   readyTimeoutMs?: number;
+  /** nats-server configuration text, written to `nats-server.conf` in the store dir. Default none. */
+  config?: string;
 }
 
 /** A running nats-server. */
@@ -39,6 +43,10 @@ export interface NatsServer {
   kill(): Promise<void>;
   /** Starts the server again on the same port and store dir (killing it first if it runs); resolves when ready. */
   restart(): Promise<void>;
+  /** Everything the server logged so far (e.g. its "Permissions Violation" lines). */
+  log(): string;
+  /** Writes a new configuration and reloads it (SIGHUP); resolves once the server says it reloaded. */
+  reload(config: string): Promise<void>;
 }
 
 const running = new Set<ChildProcess>();
@@ -80,12 +88,26 @@ function waitForExit(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once("exit", () => resolve()));
 }
 
-/** Spawns the server and resolves when it logs "Server is ready"; rejects with its log if it exits first. */
-function spawnServer(binary: string, port: number, storeDir: string, timeoutMs: number): Promise<ChildProcess> {
+/**
+ * Spawns the server and resolves when it logs "Server is ready"; rejects with its log if it exits
+ * first. Everything it logs is passed to `onLog`.
+ */
+function spawnServer(
+  binary: string,
+  port: number,
+  storeDir: string,
+  timeoutMs: number,
+  configFile: string | undefined,
+  onLog: (text: string) => void,
+): Promise<ChildProcess> {
   const args = ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir];
+  if (configFile !== undefined) args.push("-c", configFile);
   const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
   running.add(child);
   child.once("exit", () => running.delete(child));
+  const logAll = (chunk: Buffer) => onLog(chunk.toString("utf8"));
+  child.stdout!.on("data", logAll);
+  child.stderr!.on("data", logAll);
   return new Promise((resolve, reject) => {
     let log = "";
     let ready = false;
@@ -129,10 +151,19 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const storeDir = options.storeDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "turnout-nats-"));
   if (ownsDir) ownedDirs.add(storeDir);
   fs.mkdirSync(storeDir, { recursive: true });
+  let configFile: string | undefined;
+  if (options.config !== undefined) {
+    configFile = path.join(storeDir, "nats-server.conf");
+    fs.writeFileSync(configFile, options.config, { mode: 0o600 });
+  }
+  let serverLog = "";
+  const onLog = (text: string) => {
+    serverLog += text;
+  };
 
   let child: ChildProcess | undefined;
   try {
-    child = await spawnServer(binary, port, storeDir, timeoutMs);
+    child = await spawnServer(binary, port, storeDir, timeoutMs, configFile, onLog);
   } catch (err) {
     if (ownsDir) {
       fs.rmSync(storeDir, { recursive: true, force: true });
@@ -172,7 +203,30 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     },
     async restart() {
       await kill();
-      child = await spawnServer(binary, port, storeDir, timeoutMs);
+      child = await spawnServer(binary, port, storeDir, timeoutMs, configFile, onLog);
+    },
+    log: () => serverLog,
+    async reload(config) {
+      if (configFile === undefined) throw new Error("nats-server was started without a config file");
+      if (child === undefined) throw new Error("nats-server is not running");
+      const reloads = () => serverLog.split("Reloaded server configuration").length;
+      const before = reloads();
+      fs.writeFileSync(configFile, config, { mode: 0o600 });
+      const c = child;
+      await new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (reloads() > before) done(resolve);
+          else if (/\[ERR\].*reload/i.test(serverLog.slice(-2000))) done(() => reject(new Error(`reload failed:\n${serverLog}`)));
+        };
+        const done = (fn: () => void) => {
+          c.stdout!.off("data", check);
+          c.stderr!.off("data", check);
+          fn();
+        };
+        c.stdout!.on("data", check);
+        c.stderr!.on("data", check);
+        c.kill("SIGHUP");
+      });
     },
   };
 }

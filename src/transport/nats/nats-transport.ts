@@ -6,14 +6,17 @@
 import type { Logger } from "../../log.ts";
 import type { Transport } from "../types.ts";
 import { connectNats, type NatsLink } from "./nats-connection.ts";
+import type { NatsCredentials } from "./nats-credentials.ts";
 import { createNatsEventBus, type NatsEventBus } from "./nats-event-bus.ts";
 import { createNatsKvStore } from "./nats-kv-store.ts";
 import { createNatsOutcomeLog, type NatsOutcomeLog } from "./nats-outcome-log.ts";
 
 /** Options of {@link createNatsTransport}. */
 export interface NatsTransportOptions {
-  /** NATS server URL(s). */
+  /** NATS server URL(s) (may carry `user:password@` or `token@`; `tls://` requires TLS). */
   servers: string | string[];
+  /** Credentials and TLS files (see nats-credentials.ts). Default none. */
+  credentials?: NatsCredentials;
   /** Client name (shown by the server), e.g. "turnout-control" or "turnout-proxy-<id>". */
   name: string;
   /** Logger for connection and transport events. */
@@ -50,6 +53,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     logger,
     requestTimeoutMs: options.requestTimeoutMs,
     waitForFirstConnect: options.waitForFirstConnect,
+    credentials: options.credentials,
   });
   try {
     const store = await createNatsKvStore({ link, logger, bucket: options.bucket });
