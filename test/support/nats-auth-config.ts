@@ -50,3 +50,10 @@ export function natsAuthConfig(options: NatsAuthConfigOptions): string {
   }
   return text;
 }
+
+/** The Markdown table of docs/distributed.md: per role, the subjects it may publish and subscribe to. */
+export function natsPermissionTable(roles: Record<string, { publish: string[]; subscribe: string[] }>): string {
+  const cell = (subjects: string[]) => subjects.map((s) => `\`${s}\``).join("<br>");
+  const rows = Object.entries(roles).map(([role, p]) => `| ${role} | ${cell(p.publish)} | ${cell(p.subscribe)} |`);
+  return ["| role | may publish to | may subscribe to |", "|---|---|---|", ...rows].join("\n");
+}

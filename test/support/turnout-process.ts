@@ -26,12 +26,17 @@ export interface TurnoutProcess {
 
 /**
  * Starts `turnout <args>` and resolves with the first URL after `label` ("admin" or "traffic") in
- * its ready line. Rejects with its stderr when it exits first.
+ * its ready line. Rejects with its stderr when it exits first. `env` is added to the environment
+ * (e.g. `LOG_LEVEL`, default `TURNOUT_TEST_LOG_LEVEL` or "warn").
  */
-export async function startTurnout(args: string[], label: "admin" | "traffic"): Promise<TurnoutProcess> {
+export async function startTurnout(
+  args: string[],
+  label: "admin" | "traffic",
+  env: Record<string, string> = {},
+): Promise<TurnoutProcess> {
   const child = spawn(process.execPath, [cli, ...args], {
     stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, LOG_LEVEL: process.env.TURNOUT_TEST_LOG_LEVEL ?? "warn" },
+    env: { ...process.env, LOG_LEVEL: process.env.TURNOUT_TEST_LOG_LEVEL ?? "warn", ...env },
   });
   running.add(child);
   child.once("exit", () => running.delete(child));

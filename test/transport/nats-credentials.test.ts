@@ -10,6 +10,7 @@ import { ErrorCode, TurnoutError } from "../../src/errors.ts";
 import { connectNats, type NatsConnectOptions } from "../../src/transport/nats/nats-connection.ts";
 import { createNatsKvStore } from "../../src/transport/nats/nats-kv-store.ts";
 import { natsAuthConfig } from "../support/nats-auth-config.ts";
+import { createNatsOperator } from "../support/nats-jwt.ts";
 import { startNatsServer } from "../support/nats-server.ts";
 import { makeCertificates } from "../support/openssl-certs.ts";
 import { until } from "../support/until.ts";
@@ -118,6 +119,33 @@ test("an nkey seed file authenticates; a file without a seed is refused before c
   await assert.rejects(
     connectNats({ servers: server.url, credentials: { nkeyFile: join(dir, "missing.nk") }, name: "x", logger: capture().logger }),
     { code: ErrorCode.InvalidArgument, message: /missing\.nk: cannot read it \(ENOENT\)/ },
+  );
+});
+
+test("a creds file authenticates against a server in operator mode; another operator's user is refused; a file without creds is refused before connecting", async (t) => {
+  const dir = tempDir(t);
+  const operator = createNatsOperator();
+  const server = await startNatsServer({ config: operator.serverConfig() });
+  t.after(() => server.stop());
+  const creds = join(dir, "proxy.creds");
+  writeFileSync(creds, operator.userCreds("turnout-proxy"), { mode: 0o600 });
+  await connectsAndWrites({ servers: server.url, credentials: { credsFile: creds } });
+
+  const stranger = join(dir, "stranger.creds");
+  writeFileSync(stranger, createNatsOperator().userCreds("stranger"), { mode: 0o600 });
+  await refused(
+    connectNats({ servers: server.url, credentials: { credsFile: stranger }, name: "x", logger: capture().logger }),
+    /refused the creds of "stranger" \(.*authorization violation/i,
+  );
+
+  const notCreds = join(dir, "not.creds");
+  writeFileSync(notCreds, "just text\n", { mode: 0o600 });
+  await assert.rejects(
+    connectNats({ servers: server.url, credentials: { credsFile: notCreds }, name: "x", logger: capture().logger }),
+    {
+      code: ErrorCode.InvalidArgument,
+      message: /not\.creds: not a creds file/,
+    },
   );
 });
 
