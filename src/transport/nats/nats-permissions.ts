@@ -4,11 +4,12 @@
  * docs/distributed.md shows them as a table and as a nats-server config (a test checks the page
  * against {@link natsPermissions} and runs that config).
  *
- * A control plane owns the state: it may write the KV bucket and manage streams and consumers. A
- * proxy may only read the bucket (bind to it and watch `snapshot.current` with an ordered
- * consumer), append to the outcome stream and publish its own reports; it can neither write a
- * key (`$KV.<bucket>.…`) nor change, purge or delete a stream (`$JS.API.STREAM.{CREATE,UPDATE,
- * PURGE,DELETE,MSG.DELETE}…`) nor read the outcomes. JetStream answers requests on `_INBOX.…`.
+ * A control plane owns the state: it may write the KV bucket and manage its two streams and
+ * their consumers, nothing else in the account. A proxy may only read the bucket (bind to it and
+ * watch `snapshot.current` with an ordered consumer), append to the outcome stream and publish
+ * its own reports; it can neither write a key (`$KV.<bucket>.…`) nor change, purge or delete a
+ * stream (`$JS.API.STREAM.{CREATE,UPDATE,PURGE,DELETE,MSG.DELETE}…`) nor read the outcomes.
+ * JetStream answers requests on `_INBOX.…`.
  */
 import { SNAPSHOT_KEY, SUBJECTS } from "../types.ts";
 import { encodeKvKey } from "./kv-key-codec.ts";
