@@ -4,6 +4,8 @@
  * refuses a private key others can read). Mode bits are POSIX: on Windows the checks are skipped.
  */
 import * as fs from "node:fs";
+import { homedir } from "node:os";
+import * as path from "node:path";
 import { ErrorCode, TurnoutError } from "./errors.ts";
 
 /** Mode of a data directory: owner only. */
@@ -13,15 +15,24 @@ export const PRIVATE_FILE_MODE = 0o600;
 
 const POSIX = process.platform !== "win32";
 
+/** Whether `dir` is a directory shared with more than Turnout, which is never narrowed. */
+function isShared(dir: string, st: fs.Stats): boolean {
+  if ((st.mode & 0o1002) !== 0) return true; // sticky or world-writable, like /tmp
+  const abs = path.resolve(dir);
+  return abs === path.parse(abs).root || abs === homedir() || abs === process.cwd();
+}
+
 /**
- * Creates `dir` (and missing parents) with mode 0700; an existing `dir` of this user that group or
- * others may access is narrowed to 0700 (a directory of another user is left alone).
+ * Creates `dir` (and missing parents) with mode 0700. An existing `dir` of this user that group or
+ * others may access (one made by an older version) is narrowed to 0700, unless it is plainly
+ * shared: a directory of another user, a sticky or world-writable one (`/tmp`), the file system's
+ * root, the home directory or the working directory are left as they are.
  */
 export function makePrivateDir(dir: string): void {
   fs.mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
   if (!POSIX) return;
   const st = fs.statSync(dir);
-  if ((st.mode & 0o077) !== 0 && st.uid === process.getuid?.()) fs.chmodSync(dir, PRIVATE_DIR_MODE);
+  if ((st.mode & 0o077) !== 0 && st.uid === process.getuid?.() && !isShared(dir, st)) fs.chmodSync(dir, PRIVATE_DIR_MODE);
 }
 
 /** `0644`-style text of a mode's permission bits. */
