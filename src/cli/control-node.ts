@@ -9,6 +9,7 @@ import { createControlPlane } from "../control/control-plane.ts";
 import { startAdminServer } from "../control/admin/admin-server.ts";
 import { createAlerts } from "../control/alerts/alerts.ts";
 import type { AlertsConfig } from "../control/config/alerts-config.ts";
+import type { TlsFiles } from "../server/dual-server.ts";
 
 /** Options of {@link startControlNode}. */
 export interface ControlNodeOptions {
@@ -24,6 +25,10 @@ export interface ControlNodeOptions {
   id: string;
   /** Alert webhooks (config file and CLI flags). Default: none (no alerts). */
   alerts?: AlertsConfig;
+  /** TLS of the admin port (see `AdminServerOptions.tls`). Default: none (cleartext). */
+  tls?: TlsFiles;
+  /** Admin credentials (see `AdminServerOptions.auth`). Default: none. */
+  auth?: { adminToken?: string };
 }
 
 /** A running control plane and admin server. */
@@ -64,6 +69,8 @@ export async function startControlNode(options: ControlNodeOptions): Promise<Con
       controlPlane,
       logger,
       extraMetrics: alerts.prometheusText,
+      tls: options.tls,
+      auth: options.auth,
     });
     return {
       url: admin.url,

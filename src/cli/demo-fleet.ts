@@ -7,6 +7,7 @@
  */
 import { readFile, writeFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "../private-files.ts";
 import {
   startSimulator,
   startSimulatorFleet,
@@ -33,8 +34,8 @@ export async function startDemoFleet(dataDir: string, port: number): Promise<Sim
   const fleet = await startSimulatorFleet(2, { ...DEMO_BEHAVIOUR, port, models: DEMO_MODELS });
   try {
     const record: DemoFleetRecord = { ports: fleet.nodes.map((n) => n.port), models: DEMO_MODELS };
-    await mkdir(dataDir, { recursive: true });
-    await writeFile(join(dataDir, DEMO_FLEET_FILE), `${JSON.stringify(record)}\n`);
+    await mkdir(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
+    await writeFile(join(dataDir, DEMO_FLEET_FILE), `${JSON.stringify(record)}\n`, { mode: PRIVATE_FILE_MODE });
   } catch (err) {
     await fleet.close();
     throw err;

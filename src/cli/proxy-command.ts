@@ -10,12 +10,17 @@ import { ErrorCode, TurnoutError } from "../errors.ts";
 import { defaultId, openTransport, portFlag } from "./flags.ts";
 import { NATS_FLAGS, NATS_FLAGS_USAGE, natsCredentials } from "./nats-flags.ts";
 import { redactNatsUrl } from "../transport/nats/nats-url.ts";
+import { checkExposure } from "./exposure-check.ts";
+import { TRAFFIC_FLAGS, clientAuthFromFlags, tlsFromFlags } from "./listen-flags.ts";
 
 export const PROXY_USAGE = `turnout proxy --nats URL [--port 8080] [--host 127.0.0.1] [--id ID] [--data-dir DIR]
+              [--tls-cert FILE --tls-key FILE] [--require-client-keys | --allow-anonymous-traffic]
   A data-plane proxy on NATS: Ollama, OpenAI and Connect chat traffic on --port (plus /health and
   /metrics). Keeps its last good snapshot in --data-dir (default .turnout/proxy-<id>) and serves
   from it when started while NATS is down. --id defaults to <hostname>-<port>.
 ${NATS_FLAGS_USAGE}  While the server refuses the credentials it serves from its disk copy and logs an error.
+  --tls-cert/--tls-key serve TLS (HTTP/2 and HTTP/1.1 by ALPN; reloaded when the files change).
+  Off loopback (--host) it needs --require-client-keys, or --allow-anonymous-traffic on purpose.
 `;
 
 /** Runs `turnout proxy`. */
@@ -26,7 +31,7 @@ export async function runProxyCommand(argv: string[]): Promise<{ close(): Promis
       nats: { type: "string" },
       ...NATS_FLAGS,
       port: { type: "string" },
-      host: { type: "string" },
+      ...TRAFFIC_FLAGS,
       id: { type: "string" },
       "data-dir": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -40,6 +45,10 @@ export async function runProxyCommand(argv: string[]): Promise<{ close(): Promis
   const nats = values.nats ?? process.env.NATS_URL;
   if (nats === undefined) throw new TurnoutError(ErrorCode.InvalidArgument, "--nats: a NATS URL is required (or NATS_URL)");
   const port = portFlag(values.port, "--port") ?? 8080;
+  const host = values.host ?? "127.0.0.1";
+  const tls = tlsFromFlags(values, "", undefined);
+  const clientAuth = clientAuthFromFlags(values, undefined);
+  checkExposure({ traffic: { host, ...clientAuth }, adminToken: false });
   const id = values.id ?? defaultId(port);
   const logger = createLogger().child({ proxy: id });
   const credentials = natsCredentials(values, nats);
@@ -57,10 +66,12 @@ export async function runProxyCommand(argv: string[]): Promise<{ close(): Promis
       bus: transport.bus,
       outcomes: transport.outcomes,
       port,
-      host: values.host ?? "127.0.0.1",
+      host,
       logger,
       id,
       dataDir: resolve(values["data-dir"] ?? `.turnout/proxy-${id}`),
+      tls,
+      clientAuth,
     });
     process.stderr.write(`turnout proxy ${id}: traffic ${proxy.url}  nats ${redactNatsUrl(nats)}\n`);
     return {

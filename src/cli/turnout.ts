@@ -5,7 +5,7 @@
  * model switch through a control plane), `rollout`, `experiment` (reports of A/B experiments), and `help`.
  */
 import { ErrorCode, TurnoutError } from "../errors.ts";
-import { runUpCommand } from "./up-command.ts";
+import { UP_USAGE, runUpCommand } from "./up-command.ts";
 import { runSimCommand } from "../sim/sim-command.ts";
 import { CONTROL_USAGE, runControlCommand } from "./control-command.ts";
 import { EXPERIMENT_USAGE, runExperimentCommand } from "./experiment-command.ts";
@@ -18,14 +18,15 @@ const indent = (text: string) => `${text.replace(/^/gm, "  ").trimEnd()}\n`;
 const usage = () => `turnout — a control plane for LLM traffic on Ollama fleets
 
 Usage:
-  turnout up [--config FILE] [--port 8080] [--admin-port 8081] [--host 127.0.0.1]
-             [--data-dir .turnout] [--ollama http://127.0.0.1:11434] [--sim-port 11435] [--nats URL]
-             [--alert-webhook URL]... [--alert-slack URL]...
-    Runs the control plane and one proxy in one process, over the data directory (or on NATS
+${indent(UP_USAGE)}    Runs the control plane and one proxy in one process, over the data directory (or on NATS
     with --nats). Without a config file and without stored state, it routes every model of the
     Ollama at --ollama when one answers, and otherwise starts two simulated Ollama nodes
     (--sim-port and the next port) behind a route "qwen3-32b", so it works out of the box.
     --alert-webhook / --alert-slack (repeatable) POST alerts as generic JSON / Slack messages.
+    --host binds traffic, --admin-host admin (both 127.0.0.1 by default); off loopback it needs
+    TURNOUT_ADMIN_TOKEN, and traffic needs --require-client-keys or --allow-anonymous-traffic.
+    --tls-cert/--tls-key and --admin-tls-cert/--admin-tls-key serve TLS (HTTP/2 and HTTP/1.1 by
+    ALPN, reloaded when the files change); --admin-client-ca requires admin client certificates.
     With --nats it takes the NATS credential and TLS flags of \`turnout control\`.
 ${indent(CONTROL_USAGE)}${indent(PROXY_USAGE)}${indent(SWITCH_USAGE)}${indent(ROLLOUT_USAGE)}${indent(EXPERIMENT_USAGE)}  turnout sim [--port 11434] [--nodes N] [--models a,b] [...]   (turnout sim --help)
     Runs simulated Ollama nodes for tests, demos and benchmarks.
@@ -92,8 +93,10 @@ async function main(argv: string[]): Promise<void> {
   process.on("SIGTERM", () => stop("SIGTERM"));
 }
 
+// A failure to start (a bad flag or config value, a missing certificate, a refusal) is one line
+// on stderr and a non-zero exit, never a stack trace.
 main(process.argv.slice(2)).catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`turnout: ${message}\n`);
+  process.stderr.write(`turnout: ${message.replace(/\s*\n\s*/g, " ")}\n`);
   process.exit(1);
 });

@@ -10,9 +10,20 @@ import { withAlertFlags } from "../control/config/alerts-config.ts";
 import { startProxy } from "../proxy/proxy.ts";
 import { hostPort, openTransport, portFlag } from "./flags.ts";
 import { NATS_FLAGS, natsCredentials } from "./nats-flags.ts";
+import { checkExposure } from "./exposure-check.ts";
+import { ADMIN_FLAGS, TRAFFIC_FLAGS, clientAuthFromFlags, readAdminToken, tlsFromFlags } from "./listen-flags.ts";
 import { startControlNode } from "./control-node.ts";
 import { findLocalOllama, localOllamaConfig, simulatedConfig } from "./demo-config.ts";
 import { resumeDemoFleet, startDemoFleet } from "./demo-fleet.ts";
+
+/** The flags of `turnout up`, for its --help and `turnout help`. */
+export const UP_USAGE = `turnout up [--config FILE] [--port 8080] [--admin-port 8081] [--host 127.0.0.1] [--admin-host 127.0.0.1]
+           [--tls-cert FILE --tls-key FILE] [--admin-tls-cert FILE --admin-tls-key FILE [--admin-client-ca FILE]]
+           [--require-client-keys | --allow-anonymous-traffic]
+           [--data-dir .turnout] [--ollama http://127.0.0.1:11434] [--sim-port 11435]
+           [--nats URL [--nats-creds FILE | --nats-nkey FILE | --nats-token T] [--nats-tls-ca FILE]
+                       [--nats-tls-cert FILE --nats-tls-key FILE]]
+           [--alert-webhook URL]... [--alert-slack URL]...`;
 
 /** Runs `turnout up` with command-line arguments; answers a handle that shuts it all down. */
 export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<void> }> {
@@ -22,7 +33,8 @@ export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<v
       config: { type: "string", short: "c" },
       port: { type: "string" },
       "admin-port": { type: "string" },
-      host: { type: "string" },
+      ...TRAFFIC_FLAGS,
+      ...ADMIN_FLAGS,
       "data-dir": { type: "string" },
       "sim-port": { type: "string" },
       ollama: { type: "string" },
@@ -35,15 +47,32 @@ export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<v
     strict: true,
   });
   if (values.help) {
-    process.stdout.write(
-      "turnout up [--config FILE] [--port 8080] [--admin-port 8081] [--host 127.0.0.1] [--data-dir .turnout] [--ollama http://127.0.0.1:11434] [--sim-port 11435] [--nats URL [--nats-creds FILE | --nats-nkey FILE | --nats-token T] [--nats-tls-ca FILE] [--nats-tls-cert FILE --nats-tls-key FILE]] [--alert-webhook URL]... [--alert-slack URL]...\n",
-    );
+    process.stdout.write(`${UP_USAGE}\n`);
     return { close: async () => {} };
   }
-  const logger = createLogger();
-  const log = logger.child({ component: "up" });
   const dataDir = resolve(values["data-dir"] ?? process.env.TURNOUT_DATA_DIR ?? ".turnout");
   const configPath = values.config ?? process.env.TURNOUT_CONFIG;
+
+  // Listeners and credentials, checked before anything starts: binds (--host moves traffic only,
+  // --admin-host admin only), TLS files, the admin token, client keys; a reachable listener
+  // without the credentials it needs refuses to start.
+  const fileConfig = configPath ? await loadConfigFile(configPath) : undefined;
+  const adminListen = fileConfig?.listen?.admin ? hostPort(fileConfig.listen.admin, "listen.admin") : undefined;
+  const trafficListen = fileConfig?.listen?.traffic ? hostPort(fileConfig.listen.traffic, "listen.traffic") : undefined;
+  const trafficHost = values.host ?? trafficListen?.host ?? "127.0.0.1";
+  const adminHost = values["admin-host"] ?? adminListen?.host ?? "127.0.0.1";
+  const trafficTls = tlsFromFlags(values, "", fileConfig?.listen?.tls?.traffic);
+  const adminTls = tlsFromFlags(values, "admin-", fileConfig?.listen?.tls?.admin, "admin-client-ca");
+  const adminToken = readAdminToken(fileConfig?.auth);
+  const clientAuth = clientAuthFromFlags(values, fileConfig?.auth);
+  checkExposure({
+    traffic: { host: trafficHost, ...clientAuth },
+    admin: { host: adminHost },
+    adminToken: adminToken !== undefined,
+    whole: true,
+  });
+  const logger = createLogger();
+  const log = logger.child({ component: "up" });
 
   // Transport: the store (desired state, published snapshot), the bus (proxy status, config
   // events) and the outcome log — in the data directory and in process, or on NATS.
@@ -59,7 +88,7 @@ export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<v
     // Bootstrap: a config file, else a local Ollama, else simulated nodes — only applied when
     // the store holds no state yet (restarts keep admin changes).
     // Alerts are process configuration: the file's `alerts:` and the flags, at every start.
-    let config = configPath ? await loadConfigFile(configPath) : undefined;
+    let config = fileConfig;
     const alerts = withAlertFlags(config?.alerts, values["alert-webhook"], values["alert-slack"]);
     const empty = (await store.list("")).length === 0;
     const noState = !config || (config.state.nodes.length === 0 && config.state.routes.length === 0);
@@ -88,17 +117,16 @@ export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<v
     // publishes snapshots; tracks the fleet; consumes outcomes (durable consumer
     // "control-embedded") into live metrics. Admin API on its own port. Alerts: bus events to
     // webhooks.
-    const adminListen = config?.listen?.admin ? hostPort(config.listen.admin, "listen.admin") : undefined;
-    const trafficListen = config?.listen?.traffic ? hostPort(config.listen.traffic, "listen.traffic") : undefined;
-    const host = values.host ?? "127.0.0.1";
     const admin = await startControlNode({
       transport,
       logger,
       bootstrap: config?.state,
       port: portFlag(values["admin-port"], "--admin-port") ?? adminListen?.port ?? 8081,
-      host: values.host ?? adminListen?.host ?? host,
+      host: adminHost,
       id: "embedded",
       alerts,
+      tls: adminTls,
+      auth: { adminToken },
     });
     closers.push(() => admin.close());
 
@@ -106,12 +134,14 @@ export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<v
     const proxy = await startProxy({
       store,
       port: portFlag(values.port, "--port") ?? trafficListen?.port ?? 8080,
-      host: values.host ?? trafficListen?.host ?? host,
+      host: trafficHost,
       logger,
       id: "embedded",
       bus,
       dataDir: resolve(dataDir, "proxy"),
       outcomes,
+      tls: trafficTls,
+      clientAuth,
     });
     closers.push(() => proxy.close());
 

@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { ChatService } from "../../gen/turnout/v1/chat_pb.js";
 import type { Logger } from "../log.ts";
-import { listenDual } from "../server/dual-server.ts";
+import { type TlsFiles, listenDual } from "../server/dual-server.ts";
 import { REFLECTION_PATH_PREFIX, registerReflection } from "../server/reflection/register-reflection.ts";
 import type { EventBus, KvStore, OutcomeLog, ProxyReport } from "../transport/types.ts";
 import { createChatService } from "./dialects/connect-chat.ts";
@@ -80,11 +80,23 @@ export interface ProxyOptions {
    * `SUBJECTS.nodeHealth` when `bus` is given). Default: none.
    */
   onNodeHealth?: NodeHealthListener;
+  /**
+   * Serve the traffic port over TLS (HTTP/2 and HTTP/1.1 by ALPN) with these PEM files, reloaded
+   * when they change. Default: none (cleartext HTTP/1.1 and h2c).
+   */
+  tls?: TlsFiles;
+  /**
+   * Client keys on the traffic port. `requireClientKeys`: every chat, embed and feedback request
+   * needs a `ROLE_CLIENT` key as `Authorization: Bearer …` (default false).
+   * `allowAnonymousTraffic`: accept requests without a key on a non-loopback address, on purpose
+   * (default false: a non-loopback listener without client keys refuses to start).
+   */
+  clientAuth?: { requireClientKeys?: boolean; allowAnonymousTraffic?: boolean };
 }
 
 /** A running proxy. */
 export interface Proxy {
-  /** `http://host:port` of the traffic port. */
+  /** `http://host:port` of the traffic port (`https://` with TLS). */
   readonly url: string;
   readonly port: number;
   /** Applied snapshot version (0 before any). */
@@ -189,7 +201,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   // Traffic port: HTTP/1.1 and h2c on one socket.
   let server;
   try {
-    server = await listenDual({ port: options.port, host: options.host ?? "127.0.0.1", handler });
+    server = await listenDual({ port: options.port, host: options.host ?? "127.0.0.1", handler, tls: options.tls, logger });
   } catch (err) {
     fleetLoad?.close();
     await outcomes.close();

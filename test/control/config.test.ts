@@ -202,7 +202,7 @@ unknown: true
       'routes[0].split.z: "z" is not a variant of the route',
       'routes[0].variants[1].nodes: no node serves model "b"',
       "routes[1].extra: unknown key (allowed: name, default, variants, split, seed)",
-      "unknown: unknown key (allowed: listen, settings, nodes, routes, alerts)",
+      "unknown: unknown key (allowed: listen, settings, nodes, routes, alerts, auth)",
     ],
   );
 });

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { signRef, verifyRef } from "../../src/assign/feedback-ref.ts";
+import { ErrorCode, TurnoutError } from "../../src/errors.ts";
 import { createLogger } from "../../src/log.ts";
 import { loadRefKey, REF_SECRET_FILE } from "../../src/proxy/routing/load-ref-key.ts";
 
@@ -64,5 +65,59 @@ test("a burned secret is refused when given and replaced when found in the data 
     if (saved === undefined) delete process.env.TURNOUT_REF_SECRET;
     else process.env.TURNOUT_REF_SECRET = saved;
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a ref secret file that group or others may read is refused, naming the file and the fix", () => {
+  const dir = mkdtempSync(join(tmpdir(), "turnout-ref-"));
+  const saved = process.env.TURNOUT_REF_SECRET;
+  delete process.env.TURNOUT_REF_SECRET;
+  try {
+    const file = join(dir, REF_SECRET_FILE);
+    fs.writeFileSync(file, `${"ab".repeat(32)}\n`, { mode: 0o600 });
+    fs.chmodSync(file, 0o644);
+    assert.throws(
+      () => loadRefKey(undefined, dir, logger),
+      (err: unknown) => {
+        assert.ok(err instanceof TurnoutError);
+        assert.equal(err.code, ErrorCode.FailedPrecondition);
+        assert.equal(
+          err.message,
+          `the x-turnout-ref secret: ${file} may be read by group or others (mode 0644); make it private with \`chmod 600 ${file}\``,
+        );
+        return true;
+      },
+    );
+    assert.equal(fs.readFileSync(file, "utf8"), `${"ab".repeat(32)}\n`, "the file is left as it was");
+    fs.chmodSync(file, 0o640);
+    assert.throws(() => loadRefKey(undefined, dir, logger), /mode 0640/);
+    fs.chmodSync(file, 0o600);
+    const key = loadRefKey(undefined, dir, logger);
+    assert.ok(verifyRef(signRef(fields, key), "ab".repeat(32)).ok, "once private, the secret is used");
+  } finally {
+    if (saved === undefined) delete process.env.TURNOUT_REF_SECRET;
+    else process.env.TURNOUT_REF_SECRET = saved;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the proxy's data dir is created 0700, and an existing one open to others is narrowed to 0700", () => {
+  const parent = mkdtempSync(join(tmpdir(), "turnout-ref-"));
+  const saved = process.env.TURNOUT_REF_SECRET;
+  delete process.env.TURNOUT_REF_SECRET;
+  try {
+    const fresh = join(parent, "fresh", "proxy");
+    loadRefKey(undefined, fresh, logger);
+    assert.equal(fs.statSync(fresh).mode & 0o777, 0o700);
+    assert.equal(fs.statSync(join(parent, "fresh")).mode & 0o777, 0o700, "missing parents too");
+    const open = join(parent, "open");
+    fs.mkdirSync(open, { mode: 0o755 });
+    fs.chmodSync(open, 0o755);
+    loadRefKey(undefined, open, logger);
+    assert.equal(fs.statSync(open).mode & 0o777, 0o700);
+  } finally {
+    if (saved === undefined) delete process.env.TURNOUT_REF_SECRET;
+    else process.env.TURNOUT_REF_SECRET = saved;
+    rmSync(parent, { recursive: true, force: true });
   }
 });

@@ -26,13 +26,14 @@ export interface TurnoutProcess {
 
 /**
  * Starts `turnout <args>` and resolves with the first URL after `label` ("admin" or "traffic") in
- * its ready line. Rejects with its stderr when it exits first. `env` is added to the environment
- * (e.g. `LOG_LEVEL`, default `TURNOUT_TEST_LOG_LEVEL` or "warn").
+ * its ready line. Rejects with its stderr when it exits first. `env` is added to the process's
+ * environment (e.g. `LOG_LEVEL`, default `TURNOUT_TEST_LOG_LEVEL` or "warn"; a value of undefined
+ * removes the variable).
  */
 export async function startTurnout(
   args: string[],
   label: "admin" | "traffic",
-  env: Record<string, string> = {},
+  env: Record<string, string | undefined> = {},
 ): Promise<TurnoutProcess> {
   const child = spawn(process.execPath, [cli, ...args], {
     stdio: ["ignore", "ignore", "pipe"],
@@ -43,7 +44,7 @@ export async function startTurnout(
   let err = "";
   const exited = once(child, "exit");
   const url = await new Promise<string>((resolve, reject) => {
-    const pattern = new RegExp(`turnout \\S+ .*${label} (http://\\S+)`);
+    const pattern = new RegExp(`turnout \\S+ .*${label} (https?://\\S+)`);
     child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
       err += chunk;
       const m = pattern.exec(err);
@@ -59,4 +60,21 @@ export async function startTurnout(
     await exited;
   };
   return { url, child, stderr: () => err, stop: () => end("SIGTERM"), kill: () => end("SIGKILL") };
+}
+
+/** Runs `turnout <args>` to its exit; answers the exit code and what it wrote to stderr. */
+export async function runTurnout(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [cli, ...args], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, LOG_LEVEL: "silent", ...env },
+  });
+  running.add(child);
+  let stderr = "";
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  const [code] = (await once(child, "close")) as [number | null]; // "close": stderr is read to its end
+  running.delete(child);
+  return { code, stderr };
 }

@@ -6,7 +6,7 @@
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { ErrorCode } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
-import { listenDual } from "../../server/dual-server.ts";
+import { type TlsFiles, listenDual } from "../../server/dual-server.ts";
 import { registerReflection } from "../../server/reflection/register-reflection.ts";
 import { PROMETHEUS_CONTENT_TYPE, isMetricsPath } from "../../stats/prometheus-text.ts";
 import type { ControlPlane } from "../control-plane.ts";
@@ -23,11 +23,23 @@ export interface AdminServerOptions {
   logger: Logger;
   /** More Prometheus text appended to the control plane's on `/metrics` (e.g. alert counters). Default: none. */
   extraMetrics?: () => string;
+  /**
+   * Serve TLS (HTTP/2 and HTTP/1.1 by ALPN) with these PEM files, reloaded when they change; with
+   * `clientCaFile`, only clients presenting a certificate signed by that CA connect (mTLS).
+   * Default: none (cleartext HTTP/1.1 and h2c).
+   */
+  tls?: TlsFiles;
+  /**
+   * Admin credentials. `adminToken`: the bootstrap admin token (from `TURNOUT_ADMIN_TOKEN` or
+   * `auth.admin_token_file`, at least 16 characters), accepted as key id `bootstrap` with role
+   * admin and never stored. Default: none (no bootstrap token).
+   */
+  auth?: { adminToken?: string };
 }
 
 /** A listening admin server. */
 export interface AdminServer {
-  /** `http://host:port`. */
+  /** `http://host:port` (`https://` with TLS). */
   readonly url: string;
   /** The bound port. */
   readonly port: number;
@@ -68,7 +80,13 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     });
     handler(req, res);
   };
-  const server = await listenDual({ port: options.port, host: options.host, handler: counted });
+  const server = await listenDual({
+    port: options.port,
+    host: options.host,
+    handler: counted,
+    tls: options.tls,
+    logger: options.logger,
+  });
   log.info({ url: server.url }, "admin server listening");
   return {
     url: server.url,

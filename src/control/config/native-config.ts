@@ -1,6 +1,6 @@
 /**
  * The native config format (see docs/configuration.md, "The native format"): `listen`, `settings`, `nodes`,
- * `routes`. Reads the YAML tree into a DesiredState in file order, recording structural problems
+ * `routes` (`alerts` and `auth` are read in parse-config.ts, for both shapes). Reads the YAML tree into a DesiredState in file order, recording structural problems
  * with their config paths; semantic validation runs afterwards on the result.
  */
 import { create, type JsonObject } from "@bufbuild/protobuf";
@@ -15,6 +15,7 @@ import {
 } from "../../../gen/turnout/v1/routing_pb.js";
 import type { DesiredState } from "../state/desired-state.ts";
 import type { AlertsConfig } from "./alerts-config.ts";
+import type { AuthConfig } from "./auth-config.ts";
 import {
   type Problems,
   at,
@@ -27,15 +28,18 @@ import {
   readStrings,
 } from "./config-reader.ts";
 import { readHealthCheck, readOutlierDetection, readSlotQueue } from "./resilience-config.ts";
+import { type ListenConfig, readListenConfig } from "./listen-config.ts";
 
 /** What a config file yields. */
 export interface ConfigFile {
   /** Desired state to bootstrap the store with. */
   state: DesiredState;
-  /** Where to listen ("host:port" or a bare port), when the file says. */
-  listen?: { traffic?: string; admin?: string };
+  /** Where to listen ("host:port" or a bare port) and with which TLS files, when the file says. */
+  listen?: ListenConfig;
   /** The `alerts:` block: process configuration, applied at every start (never stored). */
   alerts?: AlertsConfig;
+  /** The `auth:` block: process configuration, applied at every start (never stored). */
+  auth?: AuthConfig;
 }
 
 function readNode(value: unknown, path: string, p: Problems): Node {
@@ -83,8 +87,7 @@ function readRoute(value: unknown, path: string, p: Problems): Route {
 
 /** Reads a native config tree; problems go to `p`. */
 export function readNativeConfig(root: unknown, p: Problems): ConfigFile {
-  const top = readMap(root, "", p, ["listen", "settings", "nodes", "routes", "alerts"]) ?? {};
-  const listenMap = readMap(top.listen, "listen", p, ["traffic", "admin"]);
+  const top = readMap(root, "", p, ["listen", "settings", "nodes", "routes", "alerts", "auth"]) ?? {};
   const settingsMap = readMap(top.settings, "settings", p, [
     "unit_header",
     "connect_timeout",
@@ -110,11 +113,7 @@ export function readNativeConfig(root: unknown, p: Problems): ConfigFile {
         });
   const nodes = (readList(top.nodes, "nodes", p) ?? []).map((n, i) => readNode(n, at("nodes", i), p));
   const routes = (readList(top.routes, "routes", p) ?? []).map((r, i) => readRoute(r, at("routes", i), p));
-  const listen =
-    listenMap === undefined
-      ? undefined
-      : { traffic: readString(listenMap.traffic, "listen.traffic", p), admin: readString(listenMap.admin, "listen.admin", p) };
-  return { state: { nodes, routes, settings }, listen };
+  return { state: { nodes, routes, settings }, listen: readListenConfig(top.listen, p) };
 }
 
 /**

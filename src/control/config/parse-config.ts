@@ -10,6 +10,7 @@ import type { DesiredState } from "../state/desired-state.ts";
 import { normalizeNode, normalizeRoute } from "../admin/normalize.ts";
 import { validateDesiredState } from "../admin/validate.ts";
 import { readAlertsConfig } from "./alerts-config.ts";
+import { readAuthConfig } from "./auth-config.ts";
 import { Problems } from "./config-reader.ts";
 import { nativeConfigPath, readNativeConfig, type ConfigFile } from "./native-config.ts";
 import { isSeedConfig, readSeedConfig } from "./seed-config.ts";
@@ -31,8 +32,8 @@ export function parseConfig(text: string, sourceName: string): ConfigFile {
   }
   const whole: unknown = doc.toJS() ?? {};
   const p = new Problems();
-  // `alerts:` is read the same way in both shapes; the rest is the desired state.
-  const { root, alerts } = splitAlerts(whole, p);
+  // `alerts:` and `auth:` are read the same way in both shapes; the rest is the desired state.
+  const { root, alerts, auth } = splitProcessBlocks(whole, p);
   const seed = isSeedConfig(root);
   const config = seed ? readSeedConfig(root, p) : readNativeConfig(root, p);
   const { state } = config;
@@ -62,14 +63,19 @@ export function parseConfig(text: string, sourceName: string): ConfigFile {
     if (!p.covers(field)) p.add(field, v.message);
   }
   if (p.list.length > 0) throw configError(sourceName, sortByPath(p.list));
-  return { state: normalised, listen: config.listen, ...(alerts !== undefined && { alerts }) };
+  return {
+    state: normalised,
+    listen: config.listen,
+    ...(alerts !== undefined && { alerts }),
+    ...(auth !== undefined && { auth }),
+  };
 }
 
-function splitAlerts(whole: unknown, p: Problems): { root: unknown; alerts: ReturnType<typeof readAlertsConfig> } {
-  if (typeof whole !== "object" || whole === null || Array.isArray(whole) || !("alerts" in whole))
-    return { root: whole, alerts: undefined };
-  const { alerts, ...root } = whole as Record<string, unknown>;
-  return { root, alerts: readAlertsConfig(alerts, p) };
+/** Takes the process blocks (`alerts`, `auth`) off the top level and reads them. */
+function splitProcessBlocks(whole: unknown, p: Problems): { root: unknown } & Pick<ConfigFile, "alerts" | "auth"> {
+  if (typeof whole !== "object" || whole === null || Array.isArray(whole)) return { root: whole };
+  const { alerts, auth, ...root } = whole as Record<string, unknown>;
+  return { root, alerts: readAlertsConfig(alerts, p), auth: readAuthConfig(auth, p) };
 }
 
 /** Orders violations by path, indexes compared as numbers (file order for lists). */

@@ -1,8 +1,9 @@
 /**
  * The proxy's key for signing `x-turnout-ref`: the `refSecret` option, else env
  * `TURNOUT_REF_SECRET`, else `<dataDir>/ref-secret` (32 random bytes, hex, written with mode 0600
- * when absent, so an embedded `turnout up` keeps its key across restarts), else a random key for
- * this process only (a warning says so). The secret itself is never logged. A burned secret (one
+ * when absent, so an embedded `turnout up` keeps its key across restarts; the data dir is made
+ * 0700, and a secret file group or others may read is refused), else a random key for this
+ * process only (a warning says so). The secret itself is never logged. A burned secret (one
  * that was ever published, see BURNED_SECRETS) is never accepted: given explicitly it is refused,
  * found in the data dir it is replaced by a new one.
  */
@@ -12,6 +13,7 @@ import * as path from "node:path";
 import { refKey } from "../../assign/feedback-ref.ts";
 import { ErrorCode, TurnoutError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
+import { PRIVATE_FILE_MODE, makePrivateDir, readPrivateFile } from "../../private-files.ts";
 
 /** File name of the generated secret in the data dir. */
 export const REF_SECRET_FILE = "ref-secret";
@@ -28,14 +30,16 @@ function isBurnedRefSecret(secret: string): boolean {
 }
 
 /** Writes a new random secret at `file` (mode 0600; `replace` overwrites one there). */
-function generateSecret(dataDir: string, file: string, replace: boolean): string {
+function generateSecret(file: string, replace: boolean): string {
   const secret = randomBytes(32).toString("hex");
-  fs.mkdirSync(dataDir, { recursive: true });
-  fs.writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: replace ? "w" : "wx" });
+  fs.writeFileSync(file, `${secret}\n`, { mode: PRIVATE_FILE_MODE, flag: replace ? "w" : "wx" });
   return secret;
 }
 
-/** The signing key (see the module doc); a secret shorter than 16 bytes or a burned one throws. */
+/**
+ * The signing key (see the module doc); a secret shorter than 16 bytes, a burned one, or a secret
+ * file others may read throws.
+ */
 export function loadRefKey(option: string | undefined, dataDir: string | undefined, logger: Logger): KeyObject {
   const given = option ?? process.env.TURNOUT_REF_SECRET;
   if (given !== undefined && given !== "") {
@@ -48,20 +52,16 @@ export function loadRefKey(option: string | undefined, dataDir: string | undefin
     return refKey(given);
   }
   if (dataDir !== undefined) {
+    makePrivateDir(dataDir);
     const file = path.join(dataDir, REF_SECRET_FILE);
-    let stored: string | undefined;
-    try {
-      stored = fs.readFileSync(file, "utf8").trim();
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-    }
+    const stored = readPrivateFile(file, "the x-turnout-ref secret")?.trim();
     if (stored !== undefined && !isBurnedRefSecret(stored)) return refKey(stored);
     if (stored !== undefined)
       logger.warn(
         { file },
         "the x-turnout-ref secret in the data dir is a published (burned) one; replaced it with a new one, so refs it signed are refused",
       );
-    const secret = generateSecret(dataDir, file, stored !== undefined);
+    const secret = generateSecret(file, stored !== undefined);
     if (stored === undefined) logger.info({ file }, "generated the x-turnout-ref signing secret");
     return refKey(secret);
   }

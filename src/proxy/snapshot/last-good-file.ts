@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import type { Logger } from "../../log.ts";
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "../../private-files.ts";
 
 /** File name of the last good snapshot inside the data directory. */
 export const LAST_GOOD_FILE = "last-good-snapshot.pb";
@@ -47,11 +48,11 @@ export function createLastGoodFile(options: LastGoodFileOptions): LastGoodFile {
 
   async function write(bytes: Uint8Array): Promise<void> {
     if (!madeDir) {
-      await fsp.mkdir(dir, { recursive: true });
+      await fsp.mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
       madeDir = true;
     }
     const tmp = `${file}.tmp-${process.pid}-${counter++}`;
-    const handle = await fsp.open(tmp, "w");
+    const handle = await fsp.open(tmp, "w", PRIVATE_FILE_MODE);
     try {
       await handle.writeFile(bytes);
       if (sync) await handle.sync();

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import { ErrorCode, TurnoutError } from "../../errors.ts";
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "../../private-files.ts";
 
 /** Consumer names: also valid JetStream durable names, so both transports accept the same ones. */
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -45,7 +46,7 @@ interface Stored {
 
 /** Loads every consumer file in `dir` (created when missing), removing temp files. */
 export function loadConsumerOffsets(dir: string, fsync: boolean, onWritten: () => void): Map<string, ConsumerOffsets> {
-  fs.mkdirSync(dir, { recursive: true });
+  fs.mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const out = new Map<string, ConsumerOffsets>();
   for (const file of fs.readdirSync(dir)) {
     if (file.includes(".tmp")) {
@@ -80,7 +81,7 @@ export function consumerOffsets(
 
   async function writeOnce(): Promise<void> {
     const tmp = `${file}.tmp`;
-    const handle = await fsp.open(tmp, "w");
+    const handle = await fsp.open(tmp, "w", PRIVATE_FILE_MODE);
     try {
       await handle.writeFile(JSON.stringify({ floor, above: [...above] } satisfies Stored));
       if (fsync) await handle.sync();

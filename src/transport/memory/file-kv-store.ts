@@ -19,6 +19,7 @@ import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import { ErrorCode, TurnoutError } from "../../errors.ts";
 import type { KvEntry, KvStore } from "../types.ts";
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "../../private-files.ts";
 
 /** Options of {@link createFileKvStore}. */
 export interface FileKvStoreOptions {
@@ -58,7 +59,7 @@ function checkRevision(key: string, current: KvEntry | undefined, expected: numb
 
 /** Loads the entries and the revision counter of `dir`, removing temp files left by a crash. */
 function load(dir: string, entriesDir: string): { entries: Map<string, KvEntry>; revision: number } {
-  fs.mkdirSync(entriesDir, { recursive: true });
+  fs.mkdirSync(entriesDir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const entries = new Map<string, KvEntry>();
   let revision = 0;
   for (const name of fs.readdirSync(entriesDir)) {
@@ -107,7 +108,7 @@ export function createFileKvStore(options: FileKvStoreOptions): KvStore {
 
   async function writeAtomically(file: string, data: string): Promise<void> {
     const tmp = `${file}.tmp-${process.pid}-${tmpCounter++}`;
-    const handle = await fsp.open(tmp, "w");
+    const handle = await fsp.open(tmp, "w", PRIVATE_FILE_MODE);
     try {
       await handle.writeFile(data);
       if (sync) await handle.sync();

@@ -37,6 +37,7 @@ import { ErrorCode, TurnoutError } from "../../errors.ts";
 import type { LogEntry, OutcomeLog, ReplayedEntry } from "../types.ts";
 import { checkConsumerName, consumerOffsets, loadConsumerOffsets, type ConsumerOffsets } from "./consumer-offsets.ts";
 import { decodeRecords, encodeRecord, type LogRecord } from "./log-record.ts";
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "../../private-files.ts";
 
 /** Options of {@link createFileOutcomeLog}. */
 export interface FileOutcomeLogOptions {
@@ -109,7 +110,7 @@ export function createFileOutcomeLog(options: FileOutcomeLogOptions): FileOutcom
   const keepAckedMs = options.keepAckedMs ?? 3600_000;
 
   // ---- load -------------------------------------------------------------------------------
-  fs.mkdirSync(segDir, { recursive: true });
+  fs.mkdirSync(segDir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const segments: Segment[] = fs
     .readdirSync(segDir)
     .flatMap((name) => {
@@ -122,7 +123,7 @@ export function createFileOutcomeLog(options: FileOutcomeLogOptions): FileOutcom
     .sort((a, b) => a.start - b.start);
   if (segments.length === 0) {
     const file = path.join(segDir, segmentName(1));
-    fs.writeFileSync(file, "");
+    fs.writeFileSync(file, "", { mode: PRIVATE_FILE_MODE });
     if (sync) fsyncDirSync(segDir);
     segments.push({ start: 1, file, size: 0, mtimeMs: Date.now() });
   }
@@ -215,7 +216,7 @@ export function createFileOutcomeLog(options: FileOutcomeLogOptions): FileOutcom
     await activeFd?.close();
     activeFd = undefined;
     const file = path.join(segDir, segmentName(nextSeq));
-    await fsp.writeFile(file, "");
+    await fsp.writeFile(file, "", { mode: PRIVATE_FILE_MODE });
     if (sync) fsyncDirSync(segDir);
     active = { start: nextSeq, file, size: 0, mtimeMs: Date.now() };
     segments.push(active);

@@ -4,6 +4,7 @@
  * `<dir>/outcomes`. One process owns the directory at a time.
  */
 import * as path from "node:path";
+import { makePrivateDir } from "../../private-files.ts";
 import type { Transport } from "../types.ts";
 import { createMemoryEventBus, type MemoryEventBus } from "./event-bus.ts";
 import { createFileKvStore } from "./file-kv-store.ts";
@@ -11,7 +12,10 @@ import { createFileOutcomeLog, type FileOutcomeLog } from "./file-outcome-log.ts
 
 /** Options of {@link createMemoryTransport}. */
 export interface MemoryTransportOptions {
-  /** Data directory (the store in `store/`, the outcome log in `outcomes/`); created when missing. */
+  /**
+   * Data directory (the store in `store/`, the outcome log in `outcomes/`); created when missing,
+   * with mode 0700 (an existing one is narrowed to 0700), its files 0600.
+   */
   dir: string;
   /** fsync writes of the store and the log. Default true; tests over a throwaway dir may turn it off. */
   fsync?: boolean;
@@ -26,6 +30,7 @@ export interface MemoryTransport extends Transport {
 /** Opens the embedded transport over `options.dir`. */
 export function createMemoryTransport(options: MemoryTransportOptions): MemoryTransport {
   const dir = path.resolve(options.dir);
+  makePrivateDir(dir);
   const store = createFileKvStore({ dir: path.join(dir, "store"), fsync: options.fsync });
   const bus = createMemoryEventBus();
   // acked outcomes are kept 7 days (not the log's 1 h default): experiment reports replay from
