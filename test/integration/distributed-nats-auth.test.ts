@@ -12,7 +12,7 @@ import type { NatsTlsFiles } from "../../src/transport/nats/nats-credentials.ts"
 import { natsPermissions } from "../../src/transport/nats/nats-permissions.ts";
 import { natsAuthConfig } from "../support/nats-auth-config.ts";
 import { startNatsServer, type NatsServer } from "../support/nats-server.ts";
-import { makeCertificates } from "../support/openssl-certs.ts";
+import { makeCertificates } from "../support/test-certs.ts";
 import { startTurnout, type TurnoutProcess } from "../support/turnout-process.ts";
 import { until } from "../support/until.ts";
 import { chat, clusterConfig, controlClients, waitForFleet } from "./distributed-support.ts";

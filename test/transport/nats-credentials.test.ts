@@ -12,7 +12,7 @@ import { createNatsKvStore } from "../../src/transport/nats/nats-kv-store.ts";
 import { natsAuthConfig } from "../support/nats-auth-config.ts";
 import { createNatsOperator } from "../support/nats-jwt.ts";
 import { startNatsServer } from "../support/nats-server.ts";
-import { makeCertificates } from "../support/openssl-certs.ts";
+import { makeCertificates } from "../support/test-certs.ts";
 import { until } from "../support/until.ts";
 
 const PASSWORD = "pw-9f3e1c7a";
