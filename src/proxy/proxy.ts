@@ -51,6 +51,8 @@ export interface ProxyOptions {
   keyLimitWindowMs?: number;
   /** How often the keys' usage is shared on `bus` (and their leases granted), in ms. Default 50. */
   keyUsageIntervalMs?: number;
+  /** Longest time between two key usage reports on `bus` while the snapshot has limited keys, in ms (others drop a proxy after 3). Default 1000. */
+  keyUsageRefreshMs?: number;
   /** Root logger; the proxy logs through children. */
   logger: Logger;
   /** Proxy id in reports. Default "proxy-<pid>". */
@@ -109,6 +111,8 @@ export interface Proxy {
   waitForVersion(v: number, signal?: AbortSignal): Promise<void>;
   /** The fleet-wide in-flight counts this proxy sees (undefined without a bus). */
   readonly fleetLoad: FleetLoad | undefined;
+  /** This proxy's per-key limits: its counters and the live peers it shares their use with. */
+  readonly keyLimiter: KeyLimiter;
   /** Stops serving and releases everything. */
   close(): Promise<void>;
 }
@@ -174,6 +178,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
       logger,
       active: () => applier.current()?.hasCountedKeys === true,
       intervalMs: options.keyUsageIntervalMs,
+      refreshMs: options.keyUsageRefreshMs,
     });
 
   // Outcomes: one record per request in; Prometheus counters (GET /metrics), batches to the
@@ -240,6 +245,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     version: applier.version,
     waitForVersion: applier.waitForVersion,
     fleetLoad,
+    keyLimiter: limiter,
     async close() {
       reporter?.close();
       await server.close(options.closeGraceMs ?? 5000);
