@@ -125,8 +125,10 @@ export interface DriveOptions {
   urls: readonly string[];
   /** The key's token. */
   token: string;
-  /** How long requests are started for, in ms (the answers of the last ones are awaited). */
-  durationMs: number;
+  /** How long requests are started for, in ms (the answers of the last ones are awaited). Default: until `requests` are sent. */
+  durationMs?: number;
+  /** How many requests are sent at most. Default: as many as `durationMs` allows. */
+  requests?: number;
   /** Requests in flight at once. Default 16. */
   concurrency?: number;
 }
@@ -141,16 +143,17 @@ export interface DriveResult {
   other: number;
 }
 
-/** Sends chats of one key round-robin over `urls` for `durationMs` and counts the answers. */
+/** Sends chats of one key round-robin over `urls` for `durationMs` (or `requests` of them) and counts the answers. */
 export async function driveEvenly(options: DriveOptions): Promise<DriveResult> {
   const dispatcher = new Agent({ connections: 64, pipelining: 1 });
   const body = JSON.stringify({ model: ROUTE, stream: false, messages: [{ role: "user", content: "hi" }] });
   const headers = { "content-type": "application/json", authorization: `Bearer ${options.token}` };
   const result: DriveResult = { allowed: options.urls.map(() => 0), refused: 0, other: 0 };
   let next = 0;
-  const end = performance.now() + options.durationMs;
+  const end = performance.now() + (options.durationMs ?? Number.POSITIVE_INFINITY);
+  const max = options.requests ?? Number.POSITIVE_INFINITY;
   const worker = async () => {
-    while (performance.now() < end) {
+    while (performance.now() < end && next < max) {
       const i = next++ % options.urls.length;
       const res = await request(`${options.urls[i]}/api/chat`, { method: "POST", headers, body, dispatcher });
       await res.body.dump();

@@ -12,7 +12,7 @@ describe("a key's requests-per-minute limit over 3 proxies on a real nats-server
 
   before(async () => {
     // Heartbeats every 250 ms: a proxy cut off by NATS is dropped by the others within 750 ms.
-    fleet = await startLimitsFleet({ proxies: 3, limit: LIMIT, keys: 2, windowMs: WINDOW_MS, refreshMs: 250 });
+    fleet = await startLimitsFleet({ proxies: 3, limit: LIMIT, keys: 3, windowMs: WINDOW_MS, refreshMs: 250 });
   });
   after(() => fleet?.close());
 
@@ -26,6 +26,13 @@ describe("a key's requests-per-minute limit over 3 proxies on a real nats-server
       r.allowed.every((n) => n > 0),
       "every proxy admitted some",
     );
+  });
+
+  it("gives a burst on one proxy the whole limit: requests over its lease wait for the next one", async () => {
+    const r = await driveEvenly({ urls: [fleet.urls[0]], token: fleet.tokens[2], requests: LIMIT, concurrency: LIMIT });
+    assert.deepEqual(r, { allowed: [LIMIT], refused: 0, other: 0 });
+    const over = await driveEvenly({ urls: [fleet.urls[1]], token: fleet.tokens[2], requests: 1, concurrency: 1 });
+    assert.deepEqual(over, { allowed: [0], refused: 1, other: 0 }, "and not one more, on any proxy");
   });
 
   it("lets each proxy enforce the limit alone when NATS is down", async () => {

@@ -125,7 +125,7 @@ describe("the key limiter with peers", () => {
     const keys = limiter.tick(50);
     assert.deepEqual(keys, [{ id: "k", requests: 30, lease: 20, tokens: 0, inFlight: 30 }]);
     clock.t += 10;
-    assert.equal(limiter.retryAfterMs(use, Admission.Lease), 40);
+    assert.equal(limiter.retryAfterMs(use, Admission.Lease), 41, "just after the next tick");
   });
 
   it("enforces alone once the peers' reports expired (NATS down)", () => {

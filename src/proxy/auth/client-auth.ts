@@ -2,13 +2,20 @@
  * The client-key stage as the dialects use it: who a request is (check-client-key.ts, against the
  * table the request starts on), and — for a key with limits — whether it may start now
  * (key-limiter.ts), with the x-ratelimit-* headers of its answer or the 429 that refuses it
- * (rate-limit-headers.ts). The dialects answer the problems in their own shapes.
+ * (rate-limit-headers.ts). A request over its proxy's lease while the fleet is below the limit
+ * waits for the next lease (a sharing interval, at most {@link LEASE_WAITS} times) rather than
+ * being refused. The dialects answer the problems in their own shapes.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import type { RoutingTable } from "../snapshot/routing-table.ts";
 import { checkClientKey, type KeyProblem } from "./check-client-key.ts";
 import type { CompiledKey } from "./compiled-key.ts";
 import { Admission, KeyUse, type KeyLimiter } from "./key-limiter.ts";
+
+/** Most times a request waits for its proxy's next lease (one sharing interval each) before it is refused. */
+const LEASE_WAITS = 20;
+/** Most requests of one key waiting for a lease on one proxy; more are refused at once. */
+const MAX_WAITING = 256;
 import { limitRefusal, rateLimitHeaders, type LimitRefusal } from "./rate-limit-headers.ts";
 
 /** The traffic port's client-key settings and the proxy's limiter. */
@@ -59,4 +66,20 @@ export function isAdmitted(result: KeyUse | LimitRefusal | null): result is KeyU
 export function keyAnswerHeaders(auth: ClientAuth, key: CompiledKey | undefined): OutgoingHttpHeaders | undefined {
   if (key === undefined || !key.counted) return undefined;
   return rateLimitHeaders(auth.limiter, auth.limiter.useOf(key.id), key.limits) ?? undefined;
+}
+
+/**
+ * How long a request refused by `refusal`, having waited `waited` times already, waits for the
+ * next lease before it is admitted again (counted in `refusal.use.waiting`: call
+ * {@link leaseWaitOver} when it is over), or -1 when it is refused now.
+ */
+export function leaseWait(refusal: LimitRefusal, waited: number): number {
+  if (refusal.why !== Admission.Lease || waited >= LEASE_WAITS || refusal.use.waiting >= MAX_WAITING) return -1;
+  refusal.use.waiting++;
+  return refusal.retryMs;
+}
+
+/** A wait of {@link leaseWait} is over. */
+export function leaseWaitOver(refusal: LimitRefusal): void {
+  refusal.use.waiting--;
 }

@@ -6,13 +6,15 @@
  * Requests per minute also take a lease: with other proxies live, a proxy may start at most its
  * lease of a key's requests before its next report, where each report grants a new lease of
  * ⌈(limit − counted) / (proxies + silent proxies)⌉ — `counted` being this proxy's window, the
- * others' reported windows and the leases they announced; `silent proxies` the live ones that do
- * not report the key, which might start using it (each is assumed to take a lease as large). So
- * the requests the fleet can start between two reports never add up to more than what the limit
- * leaves, however fast they come: a fleet overshoots only by what a report's delay lets through,
- * not by the request rate times the delay. A key used on one proxy only gets the whole limit after
- * a few reports (each lease a share of what is left). Alone (no bus, or every peer silent for
- * three of its refresh intervals: NATS down) a proxy enforces every limit by itself, exactly.
+ * others' reported windows and the leases they announced; `silent proxies` the live ones that
+ * announced no lease of the key (it was not asked for there within the last second), which might
+ * start using it at once (each is assumed to take a lease as large). So the requests the fleet can
+ * start between two reports never add up to more than what the limit leaves, however fast they
+ * come: a fleet overshoots only by what a report's delay lets through, not by the request rate
+ * times the delay. A key used on one proxy only gets the whole limit after a few reports (each
+ * lease a share of what is left); a request over the lease while the fleet is below the limit
+ * waits for the next one (client-auth.ts). Alone (no bus, or every peer silent for three of its
+ * refresh intervals: NATS down) a proxy enforces every limit by itself, exactly.
  *
  * Tokens per minute count the prompt and completion tokens the upstream reported, when a request
  * ends, so requests in flight when the limit is reached may take it past; a concurrency limit
@@ -60,6 +62,10 @@ export class KeyUse {
   othersInFlight = 0;
   /** Live peers whose last report names the key. */
   reportingPeers = 0;
+  /** Live peers whose last report announced a lease of the key (the others may take one unannounced). */
+  leasingPeers = 0;
+  /** Requests of the key waiting here for this proxy's next lease. */
+  waiting = 0;
   /** Requests this proxy may still start before its next report (only used with live peers). */
   lease = 0;
   /** A lease was granted since the last report. */
@@ -82,6 +88,9 @@ export class KeyUse {
     if (tokens > 0) this.tokens.add(this.clock(), tokens);
   }
 }
+
+/** How recently a key must have been asked for on a proxy for it to take a lease on a tick, in ms. */
+const RECENT_DEMAND_MS = 1000;
 
 interface Peer {
   expiresAt: number;
@@ -165,7 +174,8 @@ export class KeyLimiter {
   retryAfterMs(use: KeyUse, why: Admission): number {
     const now = this.now();
     let ms: number;
-    if (why === Admission.Lease) ms = this.tickIntervalMs - (now - this.lastTickAt);
+    // Just after the next tick (its new lease).
+    if (why === Admission.Lease) ms = this.tickIntervalMs - (now - this.lastTickAt) + 1;
     else if (why === Admission.Concurrency) ms = 1000;
     else {
       const w = why === Admission.Tokens ? use.tokens : use.requests;
@@ -179,7 +189,7 @@ export class KeyLimiter {
   /** The lease of the next sharing interval for `use` (see the module comment). */
   private grantLease(use: KeyUse): void {
     const peers = this.peers.size;
-    const silent = peers - use.reportingPeers;
+    const silent = peers - use.leasingPeers;
     const counted = use.requests.total + use.othersRequests + use.othersLease;
     use.lease = Math.max(0, Math.ceil((use.requestsPerMinute - counted) / (1 + peers + silent)));
     use.leased = true;
@@ -187,8 +197,9 @@ export class KeyLimiter {
 
   /**
    * Before each usage report (every `intervalMs`): drops peers whose reports expired, grants new
-   * leases, forgets idle keys, and answers this proxy's use of every key active here (used within
-   * the window or in flight), for the report.
+   * leases to the keys asked for within the last second, forgets idle keys, and answers this
+   * proxy's use of every key active here (counted in the window, in flight or just asked for),
+   * for the report.
    */
   tick(intervalMs: number): PeerKeyUse[] {
     const now = this.now();
@@ -199,17 +210,17 @@ export class KeyLimiter {
     for (const [id, use] of this.uses) {
       use.requests.advance(now);
       use.tokens.advance(now);
-      const active = use.inFlight > 0 || use.requests.total > 0 || use.tokens.total > 0 || now - use.demandAt < this.windowMs;
-      if (!active) {
-        use.lease = 0;
-        use.leased = false;
-        if (use.reportingPeers === 0) this.uses.delete(id);
-        continue;
-      }
-      if (use.requestsPerMinute > 0 && this.peers.size > 0) this.grantLease(use);
+      const recent = now - use.demandAt < RECENT_DEMAND_MS;
+      if (recent && use.requestsPerMinute > 0 && this.peers.size > 0) this.grantLease(use);
       else {
+        // No lease announced: a request that comes takes one at once (the others count it as
+        // the lease this proxy may take unannounced).
         use.lease = 0;
         use.leased = false;
+      }
+      if (!recent && use.inFlight === 0 && use.requests.total === 0 && use.tokens.total === 0) {
+        if (use.reportingPeers === 0 && use.waiting === 0) this.uses.delete(id);
+        continue;
       }
       out.push({ id, requests: use.requests.total, lease: use.lease, tokens: use.tokens.total, inFlight: use.inFlight });
     }
@@ -226,6 +237,7 @@ export class KeyLimiter {
       use.othersTokens += u.tokens;
       use.othersInFlight += u.inFlight;
       use.reportingPeers++;
+      if (u.lease > 0) use.leasingPeers++;
     }
     this.peers.set(peerId, { expiresAt: this.now() + ttlMs, uses });
   }
@@ -243,6 +255,7 @@ export class KeyLimiter {
       use.othersTokens -= u.tokens;
       use.othersInFlight -= u.inFlight;
       use.reportingPeers--;
+      if (u.lease > 0) use.leasingPeers--;
     }
   }
 }

@@ -51,6 +51,12 @@ export interface LimitRefusal {
   /** OpenAI's error `type` for it ("requests" or "tokens"). */
   readonly type: string;
   readonly headers: OutgoingHttpHeaders;
+  /** Which limit refused it. */
+  readonly why: Admission;
+  /** The key's counters. */
+  readonly use: KeyUse;
+  /** Ms until it may be admitted. */
+  readonly retryMs: number;
 }
 
 /** The 429 answer for a request of `use` that `limiter` refused for `why`. */
@@ -60,30 +66,31 @@ export function limitRefusal(limiter: KeyLimiter, use: KeyUse, limits: CompiledL
   headers["retry-after"] = String(Math.ceil(retryMs / 1000));
   headers["retry-after-ms"] = String(retryMs);
   const retry = formatReset(retryMs);
+  const base = { headers, why, use, retryMs };
   switch (why) {
     case Admission.Tokens:
       return {
+        ...base,
         message: `rate limit reached for tokens per minute (limit ${limits.tokensPerMinute}); retry in ${retry}`,
         type: "tokens",
-        headers,
       };
     case Admission.Concurrency:
       return {
+        ...base,
         message: `too many requests in flight for this API key (limit ${limits.maxConcurrent}); retry in ${retry}`,
         type: "requests",
-        headers,
       };
     case Admission.Lease:
       return {
+        ...base,
         message: `rate limit for requests per minute (limit ${limits.requestsPerMinute}): this proxy's share is used until its next usage report; retry in ${retry}`,
         type: "requests",
-        headers,
       };
     default:
       return {
+        ...base,
         message: `rate limit reached for requests per minute (limit ${limits.requestsPerMinute}); retry in ${retry}`,
         type: "requests",
-        headers,
       };
   }
 }

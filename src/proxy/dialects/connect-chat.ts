@@ -10,6 +10,7 @@
  * (`ref: bad signature`).
  */
 import type { OutgoingHttpHeaders } from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
@@ -28,14 +29,16 @@ import {
   isAdmitted,
   isKeyProblem,
   keyAnswerHeaders,
+  leaseWait,
+  leaseWaitOver,
   type ClientAuth,
 } from "../auth/client-auth.ts";
 import type { CompiledKey } from "../auth/compiled-key.ts";
 import type { KeyUse } from "../auth/key-limiter.ts";
-import { rateLimitHeaders } from "../auth/rate-limit-headers.ts";
+import { rateLimitHeaders, type LimitRefusal } from "../auth/rate-limit-headers.ts";
 import { acceptFeedback } from "../feedback/accept-feedback.ts";
 import type { ProxyContext } from "../proxy-context.ts";
-import { OptionsRewrite, RouteProblem, routeRequest } from "../routing/route-request.ts";
+import { OptionsRewrite, RouteProblem, routeRequest, type RoutedRequest } from "../routing/route-request.ts";
 import { Exchange } from "../upstream/exchange.ts";
 import { nativeDialect } from "./dialect.ts";
 import { QueueSink } from "./queue-sink.ts";
@@ -80,6 +83,67 @@ function callKey(auth: ClientAuth, table: RoutingTable, call: HandlerContext): C
   return who;
 }
 
+/** A Chat call routed and admitted: the table it is pinned to, its key, where it goes, the key's counters. */
+interface RoutedCall {
+  readonly table: RoutingTable;
+  readonly key: CompiledKey | undefined;
+  readonly routed: RoutedRequest;
+  readonly keyUse: KeyUse | null;
+}
+
+/**
+ * The key check, route stage and key limits of a Chat call on the current table: the routed
+ * call, or the refusal of a key's limit (which the caller may wait out); anything else throws
+ * the Connect error.
+ */
+function routeCall(
+  ctx: ProxyContext,
+  req: ChatRequest,
+  call: HandlerContext,
+  headers: Record<string, string>,
+  requestId: string,
+): RoutedCall | LimitRefusal {
+  const table = ctx.current();
+  call.responseHeader.set("x-turnout-snapshot", table?.versionHeader ?? "0");
+  if (table === undefined) throw new ConnectError("no routing snapshot yet", Code.Unavailable);
+  const key = callKey(ctx.clientAuth, table, call);
+  if (req.model === "") {
+    setHeaders(call, keyAnswerHeaders(ctx.clientAuth, key));
+    throw toConnectError(
+      new TurnoutError(ErrorCode.InvalidArgument, "model is required", {
+        violations: [{ field: "model", message: "is required" }],
+      }),
+    );
+  }
+  // The unit: the request's `user`, the unit header, else the client key's id.
+  const unit = req.user || call.requestHeader.get(table.settings.unitHeader) || key?.id;
+  const routed = routeRequest(
+    table,
+    ctx.refKey,
+    requestId,
+    req.model,
+    unit,
+    headers,
+    undefined,
+    req.options,
+    OptionsRewrite.Variant,
+    undefined,
+    key === undefined ? null : key.routes,
+  );
+  if (!routed.ok) {
+    setHeaders(call, keyAnswerHeaders(ctx.clientAuth, key));
+    const code = routed.problem === RouteProblem.NotFound ? ErrorCode.NotFound : ErrorCode.InvalidArgument;
+    throw toConnectError(new TurnoutError(code, routed.message, { violations: [...routed.violations] }));
+  }
+  // The key's limits, last: every refusal above leaves its counters untouched.
+  if (key === undefined) return { table, key, routed, keyUse: null };
+  const admitted = admitKeyRequest(ctx.clientAuth, key);
+  if (admitted === null) return { table, key, routed, keyUse: null };
+  if (!isAdmitted(admitted)) return admitted;
+  setHeaders(call, rateLimitHeaders(ctx.clientAuth.limiter, admitted, key.limits) ?? undefined);
+  return { table, key, routed, keyUse: admitted };
+}
+
 /** The ChatService implementation. */
 export function createChatService(ctx: ProxyContext): ServiceImpl<typeof ChatService> {
   return {
@@ -101,51 +165,22 @@ export function createChatService(ctx: ProxyContext): ServiceImpl<typeof ChatSer
       call.requestHeader.forEach((value, key) => (headers[key] = value));
       const requestId = requestIdOf(headers);
       call.responseHeader.set("x-request-id", requestId);
-      const table = ctx.current();
-      call.responseHeader.set("x-turnout-snapshot", table?.versionHeader ?? "0");
-      if (table === undefined) throw new ConnectError("no routing snapshot yet", Code.Unavailable);
-      const key = callKey(ctx.clientAuth, table, call);
-      if (req.model === "") {
-        setHeaders(call, keyAnswerHeaders(ctx.clientAuth, key));
-        throw toConnectError(
-          new TurnoutError(ErrorCode.InvalidArgument, "model is required", {
-            violations: [{ field: "model", message: "is required" }],
-          }),
-        );
-      }
-      // The unit: the request's `user`, the unit header, else the client key's id.
-      const unit = req.user || call.requestHeader.get(table.settings.unitHeader) || key?.id;
-      const routed = routeRequest(
-        table,
-        ctx.refKey,
-        requestId,
-        req.model,
-        unit,
-        headers,
-        undefined,
-        req.options,
-        OptionsRewrite.Variant,
-        undefined,
-        key === undefined ? null : key.routes,
-      );
-      if (!routed.ok) {
-        setHeaders(call, keyAnswerHeaders(ctx.clientAuth, key));
-        const code = routed.problem === RouteProblem.NotFound ? ErrorCode.NotFound : ErrorCode.InvalidArgument;
-        throw toConnectError(new TurnoutError(code, routed.message, { violations: [...routed.violations] }));
-      }
-      // The key's limits, last: every refusal above leaves its counters untouched.
-      let keyUse: KeyUse | null = null;
-      if (key !== undefined) {
-        const admitted = admitKeyRequest(ctx.clientAuth, key);
-        if (admitted !== null) {
-          if (!isAdmitted(admitted)) {
-            setHeaders(call, admitted.headers);
-            throw new ConnectError(admitted.message, Code.ResourceExhausted);
-          }
-          keyUse = admitted;
-          setHeaders(call, rateLimitHeaders(ctx.clientAuth.limiter, admitted, key.limits) ?? undefined);
+      let r = routeCall(ctx, req, call, headers, requestId);
+      for (let waited = 0; !("routed" in r); waited++) {
+        // Over this proxy's lease while the fleet is below the limit: again after the next lease.
+        const wait = leaseWait(r, waited);
+        if (wait < 0) {
+          setHeaders(call, r.headers);
+          throw new ConnectError(r.message, Code.ResourceExhausted);
         }
+        try {
+          await sleep(wait, undefined, { signal: call.signal });
+        } finally {
+          leaseWaitOver(r);
+        }
+        r = routeCall(ctx, req, call, headers, requestId);
       }
+      const { table, key, routed, keyUse } = r;
       const { route, variant, assignment } = routed;
       call.responseHeader.set("x-turnout-variant", variant.name);
       if (assignment.experiment !== undefined) call.responseHeader.set("x-turnout-ref", assignment.experiment.ref);

@@ -17,6 +17,8 @@ import {
   isAdmitted,
   isKeyProblem,
   keyAnswerHeaders,
+  leaseWait,
+  leaseWaitOver,
 } from "../auth/client-auth.ts";
 import type { CompiledKey } from "../auth/compiled-key.ts";
 import type { KeyUse } from "../auth/key-limiter.ts";
@@ -104,7 +106,7 @@ class PendingInference implements BodyTarget {
   }
 
   onBody(raw: Buffer): void {
-    forward(this.ctx, this.endpoint, this.headers, raw, this.res, this.requestId, this.startedAt, this.key);
+    forward(this.ctx, this.endpoint, this.headers, raw, this.res, this.requestId, this.startedAt, this.key, 0);
   }
 
   onBodyError(err: Error): void {
@@ -150,6 +152,7 @@ function forward(
   requestId: string,
   startedAt: number,
   checkedKey: CompiledKey | undefined | null,
+  waited: number,
 ): void {
   if ((res as { [kGone]?: boolean })[kGone] === true) return; // the client left while sending
   const dialect = endpoint.dialect;
@@ -233,7 +236,17 @@ function forward(
   if (key !== undefined) {
     const admitted = admitKeyRequest(ctx.clientAuth, key);
     if (admitted !== null) {
-      if (!isAdmitted(admitted))
+      if (!isAdmitted(admitted)) {
+        // Over this proxy's lease while the fleet is below the limit: again after the next lease,
+        // from the top — the key checked again too (the table may have changed meanwhile).
+        const wait = leaseWait(admitted, waited);
+        if (wait >= 0) {
+          setTimeout(() => {
+            leaseWaitOver(admitted);
+            forward(ctx, endpoint, headers, raw, res, requestId, startedAt, null, waited + 1);
+          }, wait);
+          return;
+        }
         return sendError(
           res,
           dialect,
@@ -243,6 +256,7 @@ function forward(
           admitted.headers,
           admitted.type,
         );
+      }
       keyUse = admitted;
       extraHeaders = rateLimitHeaders(ctx.clientAuth.limiter, admitted, key.limits);
     }
