@@ -222,7 +222,14 @@ export class KeyLimiter {
         if (use.reportingPeers === 0 && use.waiting === 0) this.uses.delete(id);
         continue;
       }
-      out.push({ id, requests: use.requests.total, lease: use.lease, tokens: use.tokens.total, inFlight: use.inFlight });
+      out.push({
+        id,
+        requests: use.requests.total,
+        lease: use.lease,
+        // The report's field is 32 bits; no minute holds more tokens than that.
+        tokens: Math.min(use.tokens.total, 0xffff_ffff),
+        inFlight: use.inFlight,
+      });
     }
     return out;
   }
