@@ -55,6 +55,19 @@ describe("the client-key check", () => {
     assert.equal(checkClientKey(keys, true, "Bearer sk-placeholder", NOW), KeyProblem.Invalid);
   });
 
+  it("remembers a token whose secret matched, never a bad one, and still checks role and expiry on every request", () => {
+    const table = compileKeys([client, later, operator].map((k) => create(KeySnapshotSchema, k.snapshot)));
+    const wrong = `${later.token.slice(0, -1)}${later.token.endsWith("A") ? "B" : "A"}`;
+    for (let i = 0; i < 3; i++) assert.equal(checkClientKey(table, true, `Bearer ${wrong}`, NOW), KeyProblem.Invalid);
+    assert.equal(table.verified.size, 0);
+    for (let i = 0; i < 3; i++) assert.equal(typeof checkClientKey(table, true, `Bearer ${later.token}`, NOW), "object");
+    assert.deepEqual([...table.verified.keys()], [later.token]);
+    assert.equal(checkClientKey(table, true, `Bearer ${later.token}`, NOW + 1), KeyProblem.Expired);
+    assert.equal(checkClientKey(table, true, `Bearer ${operator.token}`, NOW), KeyProblem.NotClient);
+    assert.equal(checkClientKey(table, true, `Bearer ${operator.token}`, NOW), KeyProblem.NotClient, "remembered, still refused");
+    assert.equal(table.verified.size, 2);
+  });
+
   it("never matches a key whose stored hash is malformed", () => {
     const broken = testKey();
     const table = compileKeys([create(KeySnapshotSchema, { ...broken.snapshot, secretSha256: "not-hex" })]);

@@ -5,13 +5,15 @@
  * the role (client keys only) and the expiry against the clock now — and a failing one is refused
  * whether keys are required or not. Without a token, or with a bearer in another format (the
  * placeholder an SDK sends when given any API key), the request is anonymous when keys are not
- * required and refused when they are. One hash per checked request; nothing else is allocated
- * beyond the token's parts.
+ * required and refused when they are. A token whose secret matched once is remembered by the
+ * snapshot's key table, so a key's later requests cost one map lookup of the token instead of the
+ * parse and the hash (the role and expiry are checked on every request); the first request of a
+ * key, and every bad token, costs one hash.
  */
 import { hash, timingSafeEqual } from "node:crypto";
 import { Role } from "../../../gen/turnout/v1/routing_pb.js";
 import { parseApiToken } from "../../auth/api-token.ts";
-import type { CompiledKey } from "./compiled-key.ts";
+import type { CompiledKey, KeyTable } from "./compiled-key.ts";
 
 /** Why a request's credentials were refused. */
 export const KeyProblem = {
@@ -34,13 +36,18 @@ export const KEY_PROBLEM_MESSAGES: Readonly<Record<KeyProblem, string>> = {
   [KeyProblem.NotClient]: "API key is not a client key",
 };
 
+/** "bearer" as char codes (compared with the 0x20 bit set: any case). */
+const BEARER = [0x62, 0x65, 0x61, 0x72, 0x65, 0x72];
+
 /** The token of an `Authorization` header value with the Bearer scheme (any case), else undefined. */
 export function bearerToken(header: string | undefined): string | undefined {
-  if (header === undefined || header.length < 8) return undefined;
-  // "Bearer " without a lower-cased copy of the header.
-  if ((header.charCodeAt(0) | 0x20) !== 0x62 || header.slice(1, 7).toLowerCase() !== "earer ") return undefined;
-  const token = header.slice(7).trim();
-  return token === "" ? undefined : token;
+  if (header === undefined || header.length < 8 || header.charCodeAt(6) !== 0x20) return undefined;
+  for (let i = 0; i < 6; i++) if ((header.charCodeAt(i) | 0x20) !== BEARER[i]) return undefined;
+  let start = 7;
+  let end = header.length;
+  while (start < end && header.charCodeAt(start) === 0x20) start++;
+  while (end > start && header.charCodeAt(end - 1) === 0x20) end--;
+  return start === end ? undefined : header.slice(start, end);
 }
 
 /**
@@ -48,18 +55,23 @@ export function bearerToken(header: string | undefined): string | undefined {
  * the key, undefined for an anonymous request (only when `required` is false), or the problem.
  */
 export function checkClientKey(
-  keys: ReadonlyMap<string, CompiledKey>,
+  keys: KeyTable,
   required: boolean,
   authorization: string | undefined,
   nowMs: number,
 ): CompiledKey | KeyProblem | undefined {
   const token = bearerToken(authorization);
   if (token === undefined) return required ? KeyProblem.Missing : undefined;
-  const parsed = parseApiToken(token);
-  if (parsed === undefined) return required ? KeyProblem.Invalid : undefined;
-  const key = keys.get(parsed.id);
-  if (key === undefined || key.digest.length !== 32) return KeyProblem.Invalid;
-  if (!timingSafeEqual(hash("sha256", parsed.secret, "buffer"), key.digest)) return KeyProblem.Invalid;
+  let key = keys.verified.get(token);
+  if (key === undefined) {
+    const parsed = parseApiToken(token);
+    if (parsed === undefined) return required ? KeyProblem.Invalid : undefined;
+    const candidate = keys.byId.get(parsed.id);
+    if (candidate === undefined || candidate.digest.length !== 32) return KeyProblem.Invalid;
+    if (!timingSafeEqual(hash("sha256", parsed.secret, "buffer"), candidate.digest)) return KeyProblem.Invalid;
+    keys.verified.set(token, candidate);
+    key = candidate;
+  }
   if (key.role !== Role.CLIENT) return KeyProblem.NotClient;
   if (nowMs >= key.expiresAtMs) return KeyProblem.Expired;
   return key;

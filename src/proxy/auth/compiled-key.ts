@@ -1,8 +1,8 @@
 /**
  * The snapshot's API keys as the traffic port checks them: by id, with the SHA-256 of the secret
  * as bytes (for a constant-time compare), the route scope as a set, the expiry as epoch ms and the
- * limits with 0 for "none". Built once per snapshot by the routing table; read on every request
- * that carries a token.
+ * limits with 0 for "none"; and the tokens already verified against them. Built once per snapshot
+ * by the routing table; read on every request that carries a token.
  */
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { KeySnapshot, Role } from "../../../gen/turnout/v1/routing_pb.js";
@@ -34,8 +34,20 @@ const NO_LIMITS: CompiledLimits = { requestsPerMinute: 0, tokensPerMinute: 0, ma
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const EMPTY = Buffer.alloc(0);
 
-/** The keys of a snapshot, by id. */
-export function compileKeys(keys: readonly KeySnapshot[]): Map<string, CompiledKey> {
+/** The keys of one snapshot. */
+export interface KeyTable {
+  /** Keys by id. */
+  readonly byId: ReadonlyMap<string, CompiledKey>;
+  /**
+   * Whole tokens whose secret matched, with their key: a request with one of them skips the hash.
+   * Only a key's own token gets in, so it holds at most one entry per key; it lives as long as the
+   * snapshot, so a revoked key's token leaves with it.
+   */
+  readonly verified: Map<string, CompiledKey>;
+}
+
+/** The keys of a snapshot. */
+export function compileKeys(keys: readonly KeySnapshot[]): KeyTable {
   const out = new Map<string, CompiledKey>();
   for (const k of keys) {
     const l = k.limits;
@@ -58,5 +70,5 @@ export function compileKeys(keys: readonly KeySnapshot[]): Map<string, CompiledK
       counted: limits.requestsPerMinute > 0 || limits.tokensPerMinute > 0 || limits.maxConcurrent > 0,
     });
   }
-  return out;
+  return { byId: out, verified: new Map() };
 }

@@ -11,7 +11,7 @@ import type { NodeHealthListener } from "../upstream/node-health.ts";
 import { NodeUpstream, upstreamKey, type TypicalSpeed, type UpstreamTimeouts } from "../upstream/node-upstream.ts";
 import { resilienceSettings, type ResilienceSettings } from "../upstream/resilience-settings.ts";
 import { SlotQueue } from "../upstream/slot-queue.ts";
-import { compileKeys, type CompiledKey } from "../auth/compiled-key.ts";
+import { compileKeys, type KeyTable } from "../auth/compiled-key.ts";
 import { ClientKeepAlive, clientKeepAlivePolicy } from "../routing/client-keep-alive.ts";
 import { compileRouteExperiments } from "../routing/route-experiments.ts";
 import type { CompiledNode, CompiledRoute, CompiledVariant } from "./compiled-route.ts";
@@ -46,8 +46,8 @@ export class RoutingTable {
   /** Every node, in snapshot order. */
   readonly nodes: readonly CompiledNode[];
   readonly settings: CompiledSettings;
-  /** API keys by id (hashes only). */
-  readonly keys: ReadonlyMap<string, CompiledKey>;
+  /** API keys (hashes only). */
+  readonly keys: KeyTable;
   /** Whether any key has a requests, tokens or concurrency limit (their use is shared over the bus). */
   readonly hasCountedKeys: boolean;
   private refs = 1;
@@ -68,7 +68,7 @@ export class RoutingTable {
     this.settings = settings;
     this.keys = compileKeys(snapshot.keys);
     let counted = false;
-    for (const k of this.keys.values()) counted ||= k.counted;
+    for (const k of this.keys.byId.values()) counted ||= k.counted;
     this.hasCountedKeys = counted;
     this.onDispose = onDispose;
   }
