@@ -16,6 +16,8 @@ export interface LoadOptions {
   path?: string;
   /** JSON request body (POST). */
   body: string;
+  /** Request headers besides the content type (a client key's Authorization). Default none. */
+  headers?: Record<string, string>;
   /** How long to send for, in milliseconds. */
   durationMs: number;
   /** Open loop: requests per second. When set, `concurrency` is ignored. */
@@ -50,7 +52,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const connections = options.rate ? 256 : (options.concurrency ?? 32);
   const pool = new Pool(options.url, { connections, headersTimeout: timeout, bodyTimeout: timeout });
   const path = options.path ?? "/api/chat";
-  const headers = { "content-type": "application/json" };
+  const headers = { "content-type": "application/json", ...options.headers };
   const latency = options.samples ?? new Samples();
   const lag = new Samples();
   let ok = 0;

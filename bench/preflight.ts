@@ -21,7 +21,12 @@ export async function preflight(target: Target, streamChunks: number): Promise<s
   // Its own client, closed at the end, so no idle connection stays open to the target.
   const client = new Client(target.url, { headersTimeout: 10_000, bodyTimeout: 10_000 });
   const post = (body: string) =>
-    client.request({ path: "/api/chat", method: "POST", headers: { "content-type": "application/json" }, body });
+    client.request({
+      path: "/api/chat",
+      method: "POST",
+      headers: { "content-type": "application/json", ...target.headers },
+      body,
+    });
   try {
     const plain = await post(chatBody(target.model, false, 8, target.user));
     const text = await plain.body.text();
@@ -34,6 +39,8 @@ export async function preflight(target: Target, streamChunks: number): Promise<s
       return "answer has no x-turnout-variant header";
     if (target.user !== undefined && plain.headers["x-turnout-ref"] === undefined)
       return "answer has no x-turnout-ref header: the user is in no experiment";
+    if (target.headers?.authorization !== undefined && plain.headers["x-ratelimit-limit-requests"] === undefined)
+      return "answer has no x-ratelimit-limit-requests header: the key's limits were not applied";
 
     const streamed = await post(chatBody(target.model, true, streamChunks, target.user));
     const lines = (await streamed.body.text()).trimEnd().split("\n");

@@ -104,11 +104,12 @@ try {
   const chats = await measureRounds({
     ...common,
     label: `chats c=${connections}${useWrk ? " (wrk)" : ""}`,
-    warmup: (t) => runLoad({ url: t.url, body: chat(t), concurrency: connections, durationMs: plan.warmupMs }),
+    warmup: (t) =>
+      runLoad({ url: t.url, body: chat(t), headers: t.headers, concurrency: connections, durationMs: plan.warmupMs }),
     phase: (t) =>
       useWrk
-        ? runWrk({ url: t.url, body: chat(t), connections, durationMs: plan.chatMs, tmpDir })
-        : runLoad({ url: t.url, body: chat(t), concurrency: connections, durationMs: plan.chatMs }),
+        ? runWrk({ url: t.url, body: chat(t), headers: t.headers, connections, durationMs: plan.chatMs, tmpDir })
+        : runLoad({ url: t.url, body: chat(t), headers: t.headers, concurrency: connections, durationMs: plan.chatMs }),
     merge: (results) => mergeLoad(results, false),
   });
 
@@ -117,8 +118,9 @@ try {
   const rated = await measureRounds({
     ...common,
     label: `chats ${rate} rps`,
-    warmup: (t) => runLoad({ url: t.url, body: chat(t), rate, durationMs: plan.warmupMs }),
-    phase: (t) => runLoad({ url: t.url, body: chat(t), rate, durationMs: plan.rateMs, samples: rateSamples.get(t) }),
+    warmup: (t) => runLoad({ url: t.url, body: chat(t), headers: t.headers, rate, durationMs: plan.warmupMs }),
+    phase: (t) =>
+      runLoad({ url: t.url, body: chat(t), headers: t.headers, rate, durationMs: plan.rateMs, samples: rateSamples.get(t) }),
     merge: (results) => mergeLoad(results, true),
   });
 
@@ -129,11 +131,19 @@ try {
   const streams = await measureRounds({
     ...common,
     label: `streams c=${streamConcurrency}`,
-    warmup: (t) => runStreamProbe({ url: t.url, body: stream(t), concurrency: streamConcurrency, durationMs: plan.warmupMs }),
+    warmup: (t) =>
+      runStreamProbe({
+        url: t.url,
+        body: stream(t),
+        headers: t.headers,
+        concurrency: streamConcurrency,
+        durationMs: plan.warmupMs,
+      }),
     phase: (t) =>
       runStreamProbe({
         url: t.url,
         body: stream(t),
+        headers: t.headers,
         concurrency: streamConcurrency,
         durationMs: plan.streamMs,
         samples: streamSinks.get(t),
@@ -147,7 +157,7 @@ try {
   process.stdout.write(
     [
       `Turnout bench — Node ${process.version}, ${availableParallelism()} CPUs, all on 127.0.0.1; simulator in its own process` +
-        ` (ttft 0); turnout core = routing proxy alone, core + experiment = the same with a running A/B experiment, turnout = + status reports and outcome log, turnout up = + control plane consuming outcomes into live metrics; log level ${process.env.LOG_LEVEL ?? "warn"}${args.quick ? "; --quick" : ""}`,
+        ` (ttft 0); turnout core = routing proxy alone, core + experiment = the same with a running A/B experiment, core + keys = the same with a client key (every limit set) on every request, turnout = + status reports and outcome log, turnout up = + control plane consuming outcomes into live metrics; log level ${process.env.LOG_LEVEL ?? "warn"}${args.quick ? "; --quick" : ""}`,
       `load average ${loadAtStart} at start, ${fmtLoad()} at end (other processes on these cores add noise, most of all to p99)`,
       "",
       loadTable(

@@ -14,6 +14,8 @@ export interface StreamProbeOptions {
   path?: string;
   /** JSON request body; must ask for a stream. */
   body: string;
+  /** Request headers besides the content type (a client key's Authorization). Default none. */
+  headers?: Record<string, string>;
   /** Streams kept in flight. */
   concurrency: number;
   /** How long to start new streams for, in ms (streams in flight then finish). */
@@ -66,7 +68,7 @@ export async function runStreamProbe(options: StreamProbeOptions): Promise<Strea
   const timeout = options.timeoutMs ?? 10_000;
   const pool = new Pool(options.url, { connections: options.concurrency, headersTimeout: timeout, bodyTimeout: timeout });
   const path = options.path ?? "/api/chat";
-  const headers = { "content-type": "application/json" };
+  const headers = { "content-type": "application/json", ...options.headers };
   const { ttfb, gap, total } = options.samples ?? streamSamples();
   let ok = 0;
   let errors = 0;

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startNodeChild, type BenchChild } from "./children.ts";
 import { findNginx, startNginx } from "./nginx-proxy.ts";
+import { newApiToken } from "../src/auth/api-token.ts";
 import type { KnobsMessage } from "./sim-node.ts";
 import type { SimulatorKnobs } from "../src/sim/options.ts";
 
@@ -21,6 +22,7 @@ export interface Target {
   /**
    * Short name in the tables: "direct", "bare undici", "turnout core" (the routing proxy alone:
    * no status reports, no outcome log), "core + experiment" (the same with a running A/B experiment on the route),
+   * "core + keys" (the same with client keys required, every request with a key that has every limit set),
    * "turnout" (the proxy with status reports and outcomes batched to the log),
    * "turnout up" (proxy + control plane with live metrics in one process), "nginx".
    */
@@ -32,6 +34,8 @@ export interface Target {
   pid?: number;
   /** The `user` the requests carry (the experiment row's assignment unit); none by default. */
   user?: string;
+  /** Headers the requests carry (the keys row's Authorization); none by default. */
+  headers?: Record<string, string>;
 }
 
 /** A started set of targets. */
@@ -79,9 +83,12 @@ export async function startTargets(options: TargetOptions): Promise<Targets> {
 
     const root = fileURLToPath(new URL("..", import.meta.url));
     if (existsSync(join(root, "src/proxy/proxy.ts"))) {
+      // The keys row's client key (made here, hashed by the child into its snapshot).
+      const key = newApiToken().token;
       for (const [name, mode] of [
         ["turnout core", "core"],
         ["core + experiment", "experiment"],
+        ["core + keys", "keys"],
         ["turnout", "proxy"],
         ["turnout up", "up"],
       ] as const) {
@@ -95,6 +102,7 @@ export async function startTargets(options: TargetOptions): Promise<Targets> {
           mode,
           "--data-dir",
           join(options.tmpDir, `turnout-data-${mode}`),
+          ...(mode === "keys" ? ["--key-token", key] : []),
         ]);
         children.push(turnout.child);
         targets.push({
@@ -103,6 +111,7 @@ export async function startTargets(options: TargetOptions): Promise<Targets> {
           model: TURNOUT_ROUTE,
           pid: turnout.child.pid,
           user: mode === "experiment" ? "bench-user" : undefined,
+          headers: mode === "keys" ? { authorization: `Bearer ${key}` } : undefined,
         });
       }
     } else skipped.push("turnout: src/proxy/proxy.ts is not there yet");

@@ -11,7 +11,10 @@
  *   consumer and live-metrics aggregation included;
  * - `--mode experiment`: the routing proxy alone (as core) with a running 50/50 experiment on the
  *   route (two arms on the same model), so every request with a user (the bench sends `user`)
- *   is hashed to an arm through its layer and gets a signed x-turnout-ref. The state comes
+ *   is hashed to an arm through its layer and gets a signed x-turnout-ref;
+ * - `--mode keys --key-token tk_…`: the routing proxy alone (as core) with client keys required
+ *   and the token's key in the snapshot with every limit set (none reached by the bench), so
+ *   every request is checked, counted in the key's windows and clamped. The state comes
  * from a native config file's text that routes model `bench` to the simulator's model; the
  * control plane validates, compiles and publishes the snapshot, the proxy applies it, and the
  * entry reports its traffic URL over IPC. (The admin server is left out: it is idle in the bench.)
@@ -22,13 +25,17 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { create } from "@bufbuild/protobuf";
+import { clone, create, toBinary } from "@bufbuild/protobuf";
 import { ExperimentServiceCreateRequestSchema } from "../gen/turnout/v1/experiment_pb.js";
+import { KeySnapshotSchema, Role, RoutingSnapshotSchema } from "../gen/turnout/v1/routing_pb.js";
+import { parseApiToken, secretSha256 } from "../src/auth/api-token.ts";
 import { parseConfig } from "../src/control/config/load-config.ts";
 import { createControlPlane } from "../src/control/control-plane.ts";
 import { createLogger } from "../src/log.ts";
 import { startProxy } from "../src/proxy/proxy.ts";
+import { snapshotContentHash } from "../src/snapshot/content-hash.ts";
 import { createMemoryTransport } from "../src/transport/memory/memory-transport.ts";
+import { SNAPSHOT_KEY } from "../src/transport/types.ts";
 import { announceReady } from "./children.ts";
 
 const { values } = parseArgs({
@@ -36,16 +43,21 @@ const { values } = parseArgs({
     upstream: { type: "string" },
     model: { type: "string", default: "bench-sim:1b" },
     mode: { type: "string", default: "proxy" },
+    /** The client key of `--mode keys` (its hash goes into the snapshot). */
+    "key-token": { type: "string" },
     /** Data directory of the file store; default a new temp dir, removed at exit. */
     "data-dir": { type: "string" },
   },
 });
 if (!values.upstream) throw new Error("turnout-proxy: --upstream URL is required");
-if (values.mode !== "core" && values.mode !== "proxy" && values.mode !== "up" && values.mode !== "experiment") {
-  throw new Error(`turnout-proxy: --mode must be "core", "proxy", "up" or "experiment", not "${values.mode}"`);
+if (!["core", "proxy", "up", "experiment", "keys"].includes(values.mode)) {
+  throw new Error(`turnout-proxy: --mode must be "core", "proxy", "up", "experiment" or "keys", not "${values.mode}"`);
 }
 const experiment = values.mode === "experiment";
-const core = values.mode === "core" || experiment;
+const keys = values.mode === "keys";
+const key = keys ? parseApiToken(values["key-token"] ?? "") : undefined;
+if (keys && key === undefined) throw new Error("turnout-proxy: --mode keys needs --key-token tk_<id>_<secret>");
+const core = values.mode === "core" || experiment || keys;
 const consumeOutcomes = values.mode === "up";
 
 const config = parseConfig(
@@ -94,12 +106,38 @@ if (experiment) {
   );
   await controlPlane.experiments.start("bench-ab");
 }
+let version = Number(controlPlane.currentSnapshot().version);
+if (key !== undefined) {
+  // The control plane's snapshot with the key added, as the next version.
+  const snapshot = clone(RoutingSnapshotSchema, controlPlane.currentSnapshot());
+  snapshot.parentVersion = snapshot.version;
+  snapshot.version += 1n;
+  snapshot.keys = [
+    create(KeySnapshotSchema, {
+      id: key.id,
+      role: Role.CLIENT,
+      secretSha256: secretSha256(key.secret),
+      limits: { requestsPerMinute: 4e9, tokensPerMinute: 4e9, maxConcurrent: 1e6, maxTokensPerRequest: 1e6 },
+    }),
+  ];
+  snapshot.contentHash = snapshotContentHash(snapshot);
+  await store.put(SNAPSHOT_KEY, toBinary(RoutingSnapshotSchema, snapshot));
+  version++;
+}
 const proxy = await startProxy(
   core
-    ? { store, port: 0, host: "127.0.0.1", logger, id: "bench", refSecret: "bench-ref-secret-0123456789" }
+    ? {
+        store,
+        port: 0,
+        host: "127.0.0.1",
+        logger,
+        id: "bench",
+        refSecret: "bench-ref-secret-0123456789",
+        clientAuth: { requireClientKeys: keys },
+      }
     : { store, bus, outcomes, dataDir: join(dir, "proxy"), port: 0, host: "127.0.0.1", logger, id: "bench" },
 );
-await proxy.waitForVersion(Number(controlPlane.currentSnapshot().version), AbortSignal.timeout(10_000));
+await proxy.waitForVersion(version, AbortSignal.timeout(10_000));
 
 announceReady(proxy.url, async () => {
   await proxy.close();

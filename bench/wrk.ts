@@ -19,6 +19,8 @@ export interface WrkOptions {
   path?: string;
   /** JSON request body (POST). */
   body: string;
+  /** Request headers besides the content type (a client key's Authorization). Default none. */
+  headers?: Record<string, string>;
   /** Open connections. */
   connections: number;
   /** Duration in milliseconds (wrk rounds to whole seconds, at least 1). */
@@ -31,11 +33,14 @@ export interface WrkOptions {
 
 const MARK = "WRKJSON ";
 
-function luaScript(body: string): string {
+function luaScript(body: string, headers: Record<string, string>): string {
+  const extra = Object.entries(headers)
+    .map(([name, value]) => `wrk.headers[${JSON.stringify(name)}] = ${JSON.stringify(value)}\n`)
+    .join("");
   return `wrk.method = "POST"
 wrk.body = [==[${body}]==]
 wrk.headers["Content-Type"] = "application/json"
-done = function(summary, latency, requests)
+${extra}done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format('${MARK}{"requests":%d,"durationUs":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"p50":%d,"p90":%d,"p99":%d,"max":%d,"mean":%f}\\n',
     summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
@@ -60,7 +65,7 @@ export async function haveWrk(): Promise<boolean> {
 /** Runs wrk against `options.url` and converts its report to a {@link LoadResult}. */
 export async function runWrk(options: WrkOptions): Promise<LoadResult> {
   const script = join(options.tmpDir, "post.lua");
-  writeFileSync(script, luaScript(options.body));
+  writeFileSync(script, luaScript(options.body, options.headers ?? {}));
   const seconds = Math.max(1, Math.round(options.durationMs / 1000));
   const { stdout } = await run(
     "wrk",

@@ -1,6 +1,7 @@
 /** What the dialect handlers need from the running proxy. */
 import type { KeyObject } from "node:crypto";
 import type { Logger } from "../log.ts";
+import type { ClientAuth } from "./auth/client-auth.ts";
 import type { FeedbackListener } from "./feedback/accept-feedback.ts";
 import type { OutcomeListener } from "./outcome.ts";
 import type { SeriesInFlight } from "./report/series-in-flight.ts";
@@ -19,4 +20,6 @@ export interface ProxyContext {
   logger: Logger;
   /** Signs the `x-turnout-ref` of answers in an experiment. */
   refKey: KeyObject;
+  /** Client keys: whether they are required, and the limits of those that have some. */
+  clientAuth: ClientAuth;
 }

@@ -1,7 +1,7 @@
 /**
  * The data-plane proxy, wired in data-flow order: snapshot watch → check → apply (one table
- * reference) → traffic port (HTTP/1.1 + h2c) → Connect ChatService or the HTTP dialects → route →
- * assign → pick node → forward → outcome. Shut down in reverse: stop accepting and drain traffic,
+ * reference) → traffic port (HTTP/1.1 + h2c) → Connect ChatService or the HTTP dialects → client
+ * key → route → assign → key limits → pick node → forward → outcome. Shut down in reverse: stop accepting and drain traffic,
  * then stop watching and close the pools.
  */
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -12,6 +12,9 @@ import type { Logger } from "../log.ts";
 import { type TlsFiles, listenDual } from "../server/dual-server.ts";
 import { REFLECTION_PATH_PREFIX, registerReflection } from "../server/reflection/register-reflection.ts";
 import type { EventBus, KvStore, OutcomeLog, ProxyReport } from "../transport/types.ts";
+import { KeyLimiter } from "./auth/key-limiter.ts";
+import { createKeyUsageSharing } from "./auth/key-usage-sharing.ts";
+import { checkTrafficExposure, type ClientAuthOptions } from "./auth/traffic-exposure.ts";
 import { createChatService } from "./dialects/connect-chat.ts";
 import { createHttpHandler } from "./dialects/http-handler.ts";
 import type { FeedbackListener } from "./feedback/accept-feedback.ts";
@@ -33,8 +36,23 @@ export interface ProxyOptions {
   store: KvStore;
   /** Traffic port; 0 picks a free one. */
   port: number;
-  /** Address to bind. Default "127.0.0.1". */
+  /**
+   * Address to bind. Default "127.0.0.1". Any other than loopback needs
+   * `clientAuth.requireClientKeys` or `clientAuth.allowAnonymousTraffic`, else `startProxy` throws
+   * `failed_precondition` naming both.
+   */
   host?: string;
+  /** Client keys on the traffic port (see ClientAuthOptions). Default: not required, anonymous only on loopback. */
+  clientAuth?: ClientAuthOptions;
+  /**
+   * The window the keys' per-minute limits count over, in ms. Default 60000. Shorter only in tests
+   * and benchmarks (a limit of N per minute then allows N per window).
+   */
+  keyLimitWindowMs?: number;
+  /** How often the keys' usage is shared on `bus` (and their leases granted), in ms. Default 50. */
+  keyUsageIntervalMs?: number;
+  /** Longest time between two key usage reports on `bus` while the snapshot has limited keys, in ms (others drop a proxy after 3). Default 1000. */
+  keyUsageRefreshMs?: number;
   /** Root logger; the proxy logs through children. */
   logger: Logger;
   /** Proxy id in reports. Default "proxy-<pid>". */
@@ -85,13 +103,6 @@ export interface ProxyOptions {
    * when they change. Default: none (cleartext HTTP/1.1 and h2c).
    */
   tls?: TlsFiles;
-  /**
-   * Client keys on the traffic port. `requireClientKeys`: every chat, embed and feedback request
-   * needs a `ROLE_CLIENT` key as `Authorization: Bearer …` (default false).
-   * `allowAnonymousTraffic`: accept requests without a key on a non-loopback address, on purpose
-   * (default false: a non-loopback listener without client keys refuses to start).
-   */
-  clientAuth?: { requireClientKeys?: boolean; allowAnonymousTraffic?: boolean };
 }
 
 /** A running proxy. */
@@ -105,6 +116,8 @@ export interface Proxy {
   waitForVersion(v: number, signal?: AbortSignal): Promise<void>;
   /** The fleet-wide in-flight counts this proxy sees (undefined without a bus). */
   readonly fleetLoad: FleetLoad | undefined;
+  /** This proxy's per-key limits: its counters and the live peers it shares their use with. */
+  readonly keyLimiter: KeyLimiter;
   /** Stops serving and releases everything. */
   close(): Promise<void>;
 }
@@ -115,6 +128,9 @@ const CONNECT_PREFIX = "/turnout.v1.ChatService/";
 export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   const logger = options.logger.child({ component: "proxy" });
   const id = options.id ?? `proxy-${process.pid}`;
+  const host = options.host ?? "127.0.0.1";
+  // Secure by default: nothing starts when the traffic port would be open to other machines.
+  checkTrafficExposure(host, options.clientAuth ?? {}, logger);
 
   // Status: ACK/NACK reports and the in-flight counts (total, per series) in, ProxyStatus on the bus out.
   let inFlight = 0;
@@ -155,6 +171,21 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
       refreshMs: options.fleetLoadRefreshMs,
     });
 
+  // Key limits: each request of a limited key in, admitted or refused out; this proxy's use out on
+  // the bus and the other proxies' in, so that a limit holds fleet-wide.
+  const limiter = new KeyLimiter({ windowMs: options.keyLimitWindowMs });
+  const keyUsage =
+    options.bus &&
+    createKeyUsageSharing({
+      bus: options.bus,
+      id,
+      limiter,
+      logger,
+      active: () => applier.current()?.hasCountedKeys === true,
+      intervalMs: options.keyUsageIntervalMs,
+      refreshMs: options.keyUsageRefreshMs,
+    });
+
   // Outcomes: one record per request in; Prometheus counters (GET /metrics), batches to the
   // outcome log and the caller's onOutcome out.
   const outcomes = createProxyOutcomes({
@@ -175,6 +206,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     logger,
     seriesInFlight,
     refKey: loadRefKey(options.refSecret, options.dataDir, logger),
+    clientAuth: { required: options.clientAuth?.requireClientKeys === true, limiter },
   };
   const http = createHttpHandler(ctx);
   const connect = connectNodeAdapter({
@@ -201,8 +233,9 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   // Traffic port: HTTP/1.1 and h2c on one socket.
   let server;
   try {
-    server = await listenDual({ port: options.port, host: options.host ?? "127.0.0.1", handler, tls: options.tls, logger });
+    server = await listenDual({ port: options.port, host, handler, tls: options.tls, logger });
   } catch (err) {
+    keyUsage?.close();
     fleetLoad?.close();
     await outcomes.close();
     await applier.close();
@@ -217,9 +250,11 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     version: applier.version,
     waitForVersion: applier.waitForVersion,
     fleetLoad,
+    keyLimiter: limiter,
     async close() {
       reporter?.close();
       await server.close(options.closeGraceMs ?? 5000);
+      keyUsage?.close();
       fleetLoad?.close();
       await outcomes.close();
       await applier.close();

@@ -31,6 +31,7 @@ async function inferenceRequest(ctx: SimContext, req: IncomingMessage, res: Serv
     model: body.model,
     options: requestOptions(body),
     keepAlive: body.keep_alive,
+    headers: req.headers,
   });
   const model = servedModel(ctx, body, res, nativeError);
   if (model === undefined) return undefined;

@@ -23,6 +23,7 @@ async function openAIRequest(ctx: SimContext, req: IncomingMessage, res: ServerR
     model: body.model,
     options: requestOptions(body),
     keepAlive: body.keep_alive,
+    headers: req.headers,
   });
   return body;
 }

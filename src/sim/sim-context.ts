@@ -2,6 +2,7 @@
  * The state one simulated node shares between its routes: knobs, scheduler, fault PRNG, model
  * catalog, counters and event waiters.
  */
+import type { IncomingHttpHeaders } from "node:http";
 import type { FaultInjector } from "./faults.ts";
 import type { CatalogEntry } from "./model-catalog.ts";
 import type { ModelRuntime } from "./model-runtime.ts";
@@ -33,8 +34,15 @@ export type SimEvent =
   | { type: "unload"; model: string }
   /** A successful answer's headers (and first bytes) were written. */
   | { type: "headers"; model: string; path: string }
-  /** An inference request's body was read: what it asked for (model, Ollama options, keep_alive). */
-  | { type: "request"; path: string; model: unknown; options: Record<string, unknown>; keepAlive: unknown }
+  /** An inference request's body was read: what it asked for (model, Ollama options, keep_alive) and the headers it came with. */
+  | {
+      type: "request";
+      path: string;
+      model: unknown;
+      options: Record<string, unknown>;
+      keepAlive: unknown;
+      headers: IncomingHttpHeaders;
+    }
   /** An inference request finished (answered, failed or aborted). */
   | { type: "request-end"; model: string; path: string; status: number };
 

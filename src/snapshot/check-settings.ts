@@ -1,7 +1,8 @@
 /**
  * The check of the proxy-wide settings (part of `checkSnapshot`, and the whole of the admin and
- * config validation of settings): the unit header is a header name, and the resilience blocks
- * (health_check, outlier_detection, queue) hold together. 0 means "the default" everywhere.
+ * config validation of settings): the unit header is a header name, the resilience blocks
+ * (health_check, outlier_detection, queue) hold together, and client_keep_alive names a policy.
+ * 0 (or "") means "the default" everywhere.
  */
 import type { Settings } from "../../gen/turnout/v1/routing_pb.js";
 import type { FieldViolation } from "../errors.ts";
@@ -11,6 +12,8 @@ const MIN_HEALTH_INTERVAL_MS = 50;
 const MAX_COUNT = 1000;
 /** An HTTP header name token. */
 const HEADER_PATTERN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** The values of `client_keep_alive` ("" is the default, ignore). */
+const CLIENT_KEEP_ALIVE = ["", "ignore", "clamp", "pass"];
 
 /** Problems with the resilience settings, with proto field names under `path`. */
 function resilienceProblems(s: Settings, path: string): FieldViolation[] {
@@ -50,6 +53,12 @@ export function checkSettings(settings: Settings, path = "settings"): FieldViola
   const out: FieldViolation[] = [];
   if (settings.unitHeader !== "" && !HEADER_PATTERN.test(settings.unitHeader)) {
     out.push({ field: `${path}.unit_header`, message: `${JSON.stringify(settings.unitHeader)} is not a valid header name` });
+  }
+  if (!CLIENT_KEEP_ALIVE.includes(settings.clientKeepAlive)) {
+    out.push({
+      field: `${path}.client_keep_alive`,
+      message: `must be "ignore", "clamp" or "pass", got ${JSON.stringify(settings.clientKeepAlive)}`,
+    });
   }
   out.push(...resilienceProblems(settings, path));
   return out;

@@ -145,6 +145,10 @@ export const SUBJECTS = {
   fleetLoad: (proxyId: string) => `turnout.fleet.load.${proxyId}`,
   /** Wildcard of every proxy's FleetLoad. */
   fleetLoadAll: "turnout.fleet.load.*",
+  /** KeyUsage from proxy `<id>`: its use of the limited client keys, every sharing interval while in use, and as a heartbeat. */
+  keyUsage: (proxyId: string) => `turnout.usage.${proxyId}`,
+  /** Wildcard of every proxy's KeyUsage. */
+  keyUsageAll: "turnout.usage.*",
   /** ConfigChanged for every accepted admin change. */
   configChanged: "turnout.events.config",
   /** SnapshotPublished for every new snapshot. */

@@ -6,11 +6,16 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, toBinary, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
-import { RoutingSnapshotSchema, type RoutingSnapshot, type SettingsSchema } from "../../gen/turnout/v1/routing_pb.js";
+import {
+  type KeySnapshotSchema,
+  RoutingSnapshotSchema,
+  type RoutingSnapshot,
+  type SettingsSchema,
+} from "../../gen/turnout/v1/routing_pb.js";
 import { allocateBuckets } from "../../src/assign/allocate.ts";
 import { createLogger } from "../../src/log.ts";
 import type { Outcome } from "../../src/proxy/outcome.ts";
-import { startProxy, type Proxy } from "../../src/proxy/proxy.ts";
+import { startProxy, type Proxy, type ProxyOptions } from "../../src/proxy/proxy.ts";
 import { startSimulator, type Simulator, type SimulatorOptions } from "../../src/sim/simulator.ts";
 import { snapshotContentHash } from "../../src/snapshot/content-hash.ts";
 import { createFileKvStore } from "../../src/transport/memory/file-kv-store.ts";
@@ -45,6 +50,8 @@ export interface SnapshotSpec {
   nodes: NodeSpec[];
   routes: RouteSpec[];
   settings?: MessageInitShape<typeof SettingsSchema>;
+  /** API keys (hashes only), as `RoutingSnapshot.keys`. */
+  keys?: MessageInitShape<typeof KeySnapshotSchema>[];
 }
 
 /** A consistent snapshot with its content hash. */
@@ -68,6 +75,7 @@ export function buildSnapshot(spec: SnapshotSpec): RoutingSnapshot {
       arms: r.split ? allocateBuckets([], r.split).map((a) => ({ variant: a.variant, weight: a.weight, ranges: a.ranges })) : [],
     })),
     settings: spec.settings ?? {},
+    keys: spec.keys ?? [],
   });
   snapshot.contentHash = snapshotContentHash(snapshot);
   return snapshot;
@@ -92,6 +100,10 @@ export async function startProxyFixture(options: {
   snapshot?: (urls: string[]) => SnapshotSpec;
   /** Bus the proxy reports on (status, node health). Default: none. */
   bus?: EventBus;
+  /** Client keys on the traffic port. Default: none required. */
+  clientAuth?: ProxyOptions["clientAuth"];
+  /** Window of the keys' per-minute limits, ms. Default the proxy's (one minute). */
+  keyLimitWindowMs?: number;
 }): Promise<ProxyFixture> {
   const sims = await Promise.all(options.sims.map((o) => startSimulator(o)));
   const dir = await mkdtemp(join(tmpdir(), "turnout-proxy-"));
@@ -114,6 +126,8 @@ export async function startProxyFixture(options: {
     onOutcome: (o) => outcomes.push(o),
     bus: options.bus,
     heartbeatMs: 60_000,
+    clientAuth: options.clientAuth,
+    keyLimitWindowMs: options.keyLimitWindowMs,
   });
   const fixture: ProxyFixture = {
     sims,

@@ -72,29 +72,46 @@ function routed(result: RouteResult): RoutedRequest {
 
 describe("the route stage", () => {
   it("answers not found, with the message both dialects send, for a model no route has", () => {
-    assert.deepEqual(routeRequest(table, KEY, "r1", "nope:1", "u", NO_HEADERS, undefined, undefined, OptionsRewrite.Variant), {
-      ok: false,
-      problem: RouteProblem.NotFound,
-      message: "model 'nope:1' not found",
-      violations: [],
-    });
+    assert.deepEqual(
+      routeRequest(table, KEY, "r1", "nope:1", "u", NO_HEADERS, undefined, undefined, OptionsRewrite.Variant, undefined, null),
+      {
+        ok: false,
+        problem: RouteProblem.NotFound,
+        message: "model 'nope:1' not found",
+        violations: [],
+      },
+    );
   });
 
   it("resolves a bare name to its :latest route and serves the default variant without a unit", () => {
     const r = routed(
-      routeRequest(table, KEY, "r1", "plain", undefined, NO_HEADERS, undefined, undefined, OptionsRewrite.Variant),
+      routeRequest(
+        table,
+        KEY,
+        "r1",
+        "plain",
+        undefined,
+        NO_HEADERS,
+        undefined,
+        undefined,
+        OptionsRewrite.Variant,
+        undefined,
+        null,
+      ),
     );
     assert.equal(r.route.name, "plain:latest");
     assert.equal(r.variant.name, "p");
     assert.equal(r.assignment.bucket, -1);
     assert.equal(r.options, undefined, "no client options and no variant options: the body keeps none");
-    assert.equal(r.keepAlive, undefined, "no variant keep_alive: the client's stays");
+    assert.equal(r.keepAlive, undefined, "no variant keep_alive and none from the client: none is forwarded");
   });
 
   it("assigns a unit by the route's split, exactly as its bucket says", () => {
     const seen = new Set<string>();
     for (const unit of ["alice", "bob", "carol", "dave", "erin", "frank"]) {
-      const r = routed(routeRequest(table, KEY, "r1", "split", unit, NO_HEADERS, undefined, undefined, OptionsRewrite.Variant));
+      const r = routed(
+        routeRequest(table, KEY, "r1", "split", unit, NO_HEADERS, undefined, undefined, OptionsRewrite.Variant, undefined, null),
+      );
       const bucket = bucketOf("split-seed", unit);
       assert.equal(r.assignment.bucket, bucket);
       assert.equal(r.variant.name, bucket < 5000 ? "a" : "b", unit);
@@ -118,12 +135,14 @@ describe("the route stage", () => {
         undefined,
         { num_ctx: 1, temperature: 0.5 },
         OptionsRewrite.Variant,
+        undefined,
+        null,
       ),
     );
     assert.deepEqual(variant.options, { temperature: 0.5, num_ctx: 8192 });
     assert.equal(variant.keepAlive, 300, "whole seconds are a number, as Ollama takes them");
     const none = routed(
-      routeRequest(table, KEY, "r1", "split", unitOfA, NO_HEADERS, undefined, undefined, OptionsRewrite.Variant),
+      routeRequest(table, KEY, "r1", "split", unitOfA, NO_HEADERS, undefined, undefined, OptionsRewrite.Variant, undefined, null),
     );
     assert.deepEqual(none.options, { num_ctx: 8192 }, "the variant's options are added when the client sent none");
     const v1 = routed(
@@ -137,24 +156,64 @@ describe("the route stage", () => {
         undefined,
         { num_ctx: 1, top_p: 0.9 },
         OptionsRewrite.ClientOnly,
+        undefined,
+        null,
       ),
     );
     assert.deepEqual(v1.options, { top_p: 0.9 });
     assert.equal(v1.keepAlive, 300);
     assert.equal(
-      routed(routeRequest(table, KEY, "r1", "split", unitOfA, NO_HEADERS, undefined, undefined, OptionsRewrite.ClientOnly))
-        .options,
+      routed(
+        routeRequest(
+          table,
+          KEY,
+          "r1",
+          "split",
+          unitOfA,
+          NO_HEADERS,
+          undefined,
+          undefined,
+          OptionsRewrite.ClientOnly,
+          undefined,
+          null,
+        ),
+      ).options,
       undefined,
     );
     const show = routed(
-      routeRequest(table, KEY, "r1", "split", unitOfA, NO_HEADERS, undefined, { num_ctx: 1 }, OptionsRewrite.None),
+      routeRequest(
+        table,
+        KEY,
+        "r1",
+        "split",
+        unitOfA,
+        NO_HEADERS,
+        undefined,
+        { num_ctx: 1 },
+        OptionsRewrite.None,
+        undefined,
+        null,
+      ),
     );
     assert.equal(show.options, undefined);
     assert.equal(show.keepAlive, undefined);
     const unitOfB = ["u1", "u2", "u3", "u4", "u5", "u6", "u7", "u8"].find((u) => bucketOf("split-seed", u) >= 5000) as string;
     assert.equal(
-      routed(routeRequest(table, KEY, "r1", "split", unitOfB, NO_HEADERS, undefined, undefined, OptionsRewrite.Variant))
-        .keepAlive,
+      routed(
+        routeRequest(
+          table,
+          KEY,
+          "r1",
+          "split",
+          unitOfB,
+          NO_HEADERS,
+          undefined,
+          undefined,
+          OptionsRewrite.Variant,
+          undefined,
+          null,
+        ),
+      ).keepAlive,
       "30m",
     );
   });
@@ -163,7 +222,9 @@ describe("the route stage", () => {
     const eu = { "x-turnout-attr-region": "eu" };
     const arms = new Set<number>();
     for (const unit of ["alice", "bob", "carol", "dave"]) {
-      const r = routed(routeRequest(table, KEY, `req-${unit}`, "exp", unit, eu, undefined, undefined, OptionsRewrite.Variant));
+      const r = routed(
+        routeRequest(table, KEY, `req-${unit}`, "exp", unit, eu, undefined, undefined, OptionsRewrite.Variant, undefined, null),
+      );
       const arm = bucketOf("e1-phase-2", unit) < 5000 ? 0 : 1;
       assert.equal(r.variant.name, arm === 0 ? "control" : "treat");
       const e = r.assignment.experiment;
@@ -194,15 +255,31 @@ describe("the route stage", () => {
         undefined,
         undefined,
         OptionsRewrite.Variant,
+        undefined,
+        null,
       ),
     );
     assert.equal(us.assignment.experiment, undefined);
     assert.equal(us.variant.name, "control", "outside the rule: the route's default variant");
     const byMetadata = routed(
-      routeRequest(table, KEY, "r1", "exp", "alice", NO_HEADERS, { region: "eu" }, undefined, OptionsRewrite.Variant),
+      routeRequest(
+        table,
+        KEY,
+        "r1",
+        "exp",
+        "alice",
+        NO_HEADERS,
+        { region: "eu" },
+        undefined,
+        OptionsRewrite.Variant,
+        undefined,
+        null,
+      ),
     );
     assert.equal(byMetadata.assignment.experiment?.id, "e1", "the body's metadata is an attribute source too");
-    const noUnit = routed(routeRequest(table, KEY, "r1", "exp", undefined, eu, undefined, undefined, OptionsRewrite.Variant));
+    const noUnit = routed(
+      routeRequest(table, KEY, "r1", "exp", undefined, eu, undefined, undefined, OptionsRewrite.Variant, undefined, null),
+    );
     assert.equal(noUnit.assignment.experiment, undefined, "a request without a unit is not counted");
   });
 
@@ -217,6 +294,8 @@ describe("the route stage", () => {
       { region: { nested: true } },
       undefined,
       OptionsRewrite.Variant,
+      undefined,
+      null,
     );
     assert.equal(r.ok, false);
     assert.equal(!r.ok && r.problem, RouteProblem.InvalidAttributes);

@@ -209,6 +209,96 @@ export declare type NodeLoad = Message<"turnout.v1.NodeLoad"> & {
 export declare const NodeLoadSchema: GenMessage<NodeLoad>;
 
 /**
+ * KeyUsage is one proxy's use of the client keys that have limits, published on
+ * `turnout.usage.<proxy>` every sharing interval (~50 ms) while any key is in use there, and every
+ * `refresh_interval_ms` as a heartbeat while the snapshot has such keys, so the proxies of a fleet
+ * hold each limit together: a proxy admits a key's request only while its own count plus the
+ * others' last reported counts (and announced leases) stay below the limit. A receiver drops a
+ * report not refreshed within 3 intervals (a crashed proxy, or NATS down: each proxy then enforces
+ * alone); a report without keys clears that proxy's use at once, and one with
+ * `refresh_interval_ms` 0 (sent when a proxy stops) drops the proxy. Only key ids travel, never
+ * tokens.
+ *
+ * @generated from message turnout.v1.KeyUsage
+ */
+export declare type KeyUsage = Message<"turnout.v1.KeyUsage"> & {
+  /**
+   * Proxy id, unique in the fleet (the last token of the subject).
+   *
+   * @generated from field: string proxy = 1;
+   */
+  proxy: string;
+
+  /**
+   * Keys used on this proxy within the window or in flight now; a key not listed has no use here.
+   *
+   * @generated from field: repeated turnout.v1.KeyUse keys = 2;
+   */
+  keys: KeyUse[];
+
+  /**
+   * Longest time between two reports, in milliseconds.
+   *
+   * @generated from field: uint32 refresh_interval_ms = 3;
+   */
+  refreshIntervalMs: number;
+};
+
+/**
+ * Describes the message turnout.v1.KeyUsage.
+ * Use `create(KeyUsageSchema)` to create a new message.
+ */
+export declare const KeyUsageSchema: GenMessage<KeyUsage>;
+
+/**
+ * KeyUse is one proxy's use of one client key.
+ *
+ * @generated from message turnout.v1.KeyUse
+ */
+export declare type KeyUse = Message<"turnout.v1.KeyUse"> & {
+  /**
+   * Key id (KeySnapshot.id).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Requests of the key this proxy started within the window (one minute).
+   *
+   * @generated from field: uint32 requests = 2;
+   */
+  requests: number;
+
+  /**
+   * Requests this proxy may still start before its next report (its lease of requests_per_minute).
+   *
+   * @generated from field: uint32 lease = 3;
+   */
+  lease: number;
+
+  /**
+   * Prompt and completion tokens of the key's requests that ended on this proxy within the window.
+   *
+   * @generated from field: uint32 tokens = 4;
+   */
+  tokens: number;
+
+  /**
+   * Requests of the key in flight on this proxy now.
+   *
+   * @generated from field: uint32 in_flight = 5;
+   */
+  inFlight: number;
+};
+
+/**
+ * Describes the message turnout.v1.KeyUse.
+ * Use `create(KeyUseSchema)` to create a new message.
+ */
+export declare const KeyUseSchema: GenMessage<KeyUse>;
+
+/**
  * ConfigChanged announces an accepted admin change.
  *
  * @generated from message turnout.v1.ConfigChanged

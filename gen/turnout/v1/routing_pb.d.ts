@@ -471,10 +471,12 @@ export declare type Settings = Message<"turnout.v1.Settings"> & {
   totalTimeoutMs: number;
 
   /**
-   * What the proxy does with a client's keep_alive when the variant sets none: "ignore" (the
-   * default; dropped, so Ollama's own default applies), "clamp" (kept, but never below 0 or
-   * above the default 30m: a client cannot unload a model or pin it forever) or "pass" (kept as
-   * sent). A variant's keep_alive always replaces the client's.
+   * What the proxy does with a client's keep_alive when the variant sets none (a variant's
+   * keep_alive always replaces the client's), so that clients cannot unload or pin models: only
+   * operators unload, through a switch. "ignore" (the default, also for ""): dropped, so the
+   * node's own default applies. "clamp": kept within 5m..30m — a shorter one (0, which unloads at
+   * once, included) becomes 5m, a longer or negative one (forever) 30m, one Ollama cannot read is
+   * dropped. "pass": forwarded as sent (clients may unload and pin models).
    *
    * @generated from field: string client_keep_alive = 9;
    */

@@ -97,6 +97,7 @@ export function readNativeConfig(root: unknown, p: Problems): ConfigFile {
     "health_check",
     "outlier_detection",
     "queue",
+    "client_keep_alive",
   ]);
   const settings =
     settingsMap === undefined
@@ -110,6 +111,7 @@ export function readNativeConfig(root: unknown, p: Problems): ConfigFile {
           healthCheck: readHealthCheck(settingsMap.health_check, "settings.health_check", p),
           outlierDetection: readOutlierDetection(settingsMap.outlier_detection, "settings.outlier_detection", p),
           queue: readSlotQueue(settingsMap.queue, "settings.queue", p),
+          clientKeepAlive: readString(settingsMap.client_keep_alive, "settings.client_keep_alive", p) ?? "",
         });
   const nodes = (readList(top.nodes, "nodes", p) ?? []).map((n, i) => readNode(n, at("nodes", i), p));
   const routes = (readList(top.routes, "routes", p) ?? []).map((r, i) => readRoute(r, at("routes", i), p));

@@ -50,5 +50,6 @@ export function withDefaultSettings(settings: Settings | undefined): Settings {
     healthCheck: settings?.healthCheck && clone(HealthCheckSchema, settings.healthCheck),
     outlierDetection: settings?.outlierDetection && clone(OutlierDetectionSchema, settings.outlierDetection),
     queue: settings?.queue && clone(SlotQueueSchema, settings.queue),
+    clientKeepAlive: settings?.clientKeepAlive ?? "",
   });
 }

@@ -2,10 +2,15 @@
  * `turnout.v1.ChatService` on the traffic port: a Chat call is forwarded as a native streaming
  * `/api/chat` through the same route stage (route-request.ts) and exchange as HTTP traffic, and
  * the NDJSON answer becomes `ChatDelta`s and one final `ChatDone`. Errors before the answer map to
- * Connect codes (unknown model → NotFound); a mid-stream failure ends the call with Unavailable
- * after the deltas already sent. Feedback checks the ref and records the feedback like `POST /v1/feedback`
- * (accept-feedback.ts); bad input is InvalidArgument naming the field (`ref: bad signature`).
+ * Connect codes (unknown model, or one outside the client key's scope → NotFound; a missing or
+ * refused key → Unauthenticated; a key over its limits → ResourceExhausted with `retry-after` and
+ * the x-ratelimit-* headers); a mid-stream failure ends the call with Unavailable after the deltas
+ * already sent. Feedback checks the key and the ref and records the feedback like
+ * `POST /v1/feedback` (accept-feedback.ts); bad input is InvalidArgument naming the field
+ * (`ref: bad signature`).
  */
+import type { OutgoingHttpHeaders } from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
@@ -16,14 +21,30 @@ import {
   type ChatResponse,
 } from "../../../gen/turnout/v1/chat_pb.js";
 import { ErrorCode, TurnoutError, toConnectError } from "../../errors.ts";
+import { KEY_PROBLEM_MESSAGES } from "../auth/check-client-key.ts";
+import { clampMaxTokens } from "../auth/clamp-max-tokens.ts";
+import {
+  admitKeyRequest,
+  authenticate,
+  isAdmitted,
+  isKeyProblem,
+  keyAnswerHeaders,
+  leaseWait,
+  leaseWaitOver,
+  type ClientAuth,
+} from "../auth/client-auth.ts";
+import type { CompiledKey } from "../auth/compiled-key.ts";
+import type { KeyUse } from "../auth/key-limiter.ts";
+import { rateLimitHeaders, type LimitRefusal } from "../auth/rate-limit-headers.ts";
 import { acceptFeedback } from "../feedback/accept-feedback.ts";
 import type { ProxyContext } from "../proxy-context.ts";
-import { OptionsRewrite, RouteProblem, routeRequest } from "../routing/route-request.ts";
+import { OptionsRewrite, RouteProblem, routeRequest, type RoutedRequest } from "../routing/route-request.ts";
 import { Exchange } from "../upstream/exchange.ts";
 import { nativeDialect } from "./dialect.ts";
 import { QueueSink } from "./queue-sink.ts";
 import { requestIdOf } from "./request-context.ts";
 import { CUT_SHORT } from "../upstream/upstream-failure.ts";
+import type { RoutingTable } from "../snapshot/routing-table.ts";
 
 /** Listener options of the call's abort listener (one object for every call). */
 const ONCE = { once: true } as const;
@@ -47,10 +68,89 @@ interface NativeLine {
   eval_count?: number;
 }
 
+/** Copies `headers` (x-ratelimit-*, retry-after) into the call's response headers. */
+function setHeaders(call: HandlerContext, headers: OutgoingHttpHeaders | undefined): void {
+  if (headers !== undefined) for (const name in headers) call.responseHeader.set(name, String(headers[name]));
+}
+
+/** The call's client key on `table` (undefined: anonymous); a refused one throws Unauthenticated. */
+function callKey(auth: ClientAuth, table: RoutingTable, call: HandlerContext): CompiledKey | undefined {
+  const who = authenticate(auth, table, { authorization: call.requestHeader.get("authorization") ?? undefined });
+  if (isKeyProblem(who)) {
+    call.responseHeader.set("www-authenticate", 'Bearer realm="turnout"');
+    throw new ConnectError(KEY_PROBLEM_MESSAGES[who], Code.Unauthenticated);
+  }
+  return who;
+}
+
+/** A Chat call routed and admitted: the table it is pinned to, its key, where it goes, the key's counters. */
+interface RoutedCall {
+  readonly table: RoutingTable;
+  readonly key: CompiledKey | undefined;
+  readonly routed: RoutedRequest;
+  readonly keyUse: KeyUse | null;
+}
+
+/**
+ * The key check, route stage and key limits of a Chat call on the current table: the routed
+ * call, or the refusal of a key's limit (which the caller may wait out); anything else throws
+ * the Connect error.
+ */
+function routeCall(
+  ctx: ProxyContext,
+  req: ChatRequest,
+  call: HandlerContext,
+  headers: Record<string, string>,
+  requestId: string,
+): RoutedCall | LimitRefusal {
+  const table = ctx.current();
+  call.responseHeader.set("x-turnout-snapshot", table?.versionHeader ?? "0");
+  if (table === undefined) throw new ConnectError("no routing snapshot yet", Code.Unavailable);
+  const key = callKey(ctx.clientAuth, table, call);
+  if (req.model === "") {
+    setHeaders(call, keyAnswerHeaders(ctx.clientAuth, key));
+    throw toConnectError(
+      new TurnoutError(ErrorCode.InvalidArgument, "model is required", {
+        violations: [{ field: "model", message: "is required" }],
+      }),
+    );
+  }
+  // The unit: the request's `user`, the unit header, else the client key's id.
+  const unit = req.user || call.requestHeader.get(table.settings.unitHeader) || key?.id;
+  const routed = routeRequest(
+    table,
+    ctx.refKey,
+    requestId,
+    req.model,
+    unit,
+    headers,
+    undefined,
+    req.options,
+    OptionsRewrite.Variant,
+    undefined,
+    key === undefined ? null : key.routes,
+  );
+  if (!routed.ok) {
+    setHeaders(call, keyAnswerHeaders(ctx.clientAuth, key));
+    const code = routed.problem === RouteProblem.NotFound ? ErrorCode.NotFound : ErrorCode.InvalidArgument;
+    throw toConnectError(new TurnoutError(code, routed.message, { violations: [...routed.violations] }));
+  }
+  // The key's limits, last: every refusal above leaves its counters untouched.
+  if (key === undefined) return { table, key, routed, keyUse: null };
+  const admitted = admitKeyRequest(ctx.clientAuth, key);
+  if (admitted === null) return { table, key, routed, keyUse: null };
+  if (!isAdmitted(admitted)) return admitted;
+  setHeaders(call, rateLimitHeaders(ctx.clientAuth.limiter, admitted, key.limits) ?? undefined);
+  return { table, key, routed, keyUse: admitted };
+}
+
 /** The ChatService implementation. */
 export function createChatService(ctx: ProxyContext): ServiceImpl<typeof ChatService> {
   return {
     feedback(req, call) {
+      const table = ctx.current();
+      if (table !== undefined) callKey(ctx.clientAuth, table, call);
+      else if (ctx.clientAuth.required) throw new ConnectError("no routing snapshot yet", Code.Unavailable);
       const ref = req.ref || call.requestHeader.get("x-turnout-ref") || "";
       try {
         const r = acceptFeedback({ ref, metric: req.metric, value: req.value }, ctx.refKey, ctx.onFeedback);
@@ -65,31 +165,22 @@ export function createChatService(ctx: ProxyContext): ServiceImpl<typeof ChatSer
       call.requestHeader.forEach((value, key) => (headers[key] = value));
       const requestId = requestIdOf(headers);
       call.responseHeader.set("x-request-id", requestId);
-      const table = ctx.current();
-      call.responseHeader.set("x-turnout-snapshot", table?.versionHeader ?? "0");
-      if (table === undefined) throw new ConnectError("no routing snapshot yet", Code.Unavailable);
-      if (req.model === "")
-        throw toConnectError(
-          new TurnoutError(ErrorCode.InvalidArgument, "model is required", {
-            violations: [{ field: "model", message: "is required" }],
-          }),
-        );
-      const unit = req.user || call.requestHeader.get(table.settings.unitHeader) || undefined;
-      const routed = routeRequest(
-        table,
-        ctx.refKey,
-        requestId,
-        req.model,
-        unit,
-        headers,
-        undefined,
-        req.options,
-        OptionsRewrite.Variant,
-      );
-      if (!routed.ok) {
-        const code = routed.problem === RouteProblem.NotFound ? ErrorCode.NotFound : ErrorCode.InvalidArgument;
-        throw toConnectError(new TurnoutError(code, routed.message, { violations: [...routed.violations] }));
+      let r = routeCall(ctx, req, call, headers, requestId);
+      for (let waited = 0; !("routed" in r); waited++) {
+        // Over this proxy's lease while the fleet is below the limit: again after the next lease.
+        const wait = leaseWait(r, waited);
+        if (wait < 0) {
+          setHeaders(call, r.headers);
+          throw new ConnectError(r.message, Code.ResourceExhausted);
+        }
+        try {
+          await sleep(wait, undefined, { signal: call.signal });
+        } finally {
+          leaseWaitOver(r);
+        }
+        r = routeCall(ctx, req, call, headers, requestId);
       }
+      const { table, key, routed, keyUse } = r;
       const { route, variant, assignment } = routed;
       call.responseHeader.set("x-turnout-variant", variant.name);
       if (assignment.experiment !== undefined) call.responseHeader.set("x-turnout-ref", assignment.experiment.ref);
@@ -101,6 +192,8 @@ export function createChatService(ctx: ProxyContext): ServiceImpl<typeof ChatSer
       };
       if (routed.options !== undefined) body.options = routed.options;
       if (routed.keepAlive !== undefined) body.keep_alive = routed.keepAlive;
+      const max = key?.limits.maxTokensPerRequest ?? 0;
+      if (max > 0) clampMaxTokens(body, false, max);
 
       const sink = new QueueSink();
       const exchange = new Exchange({
@@ -119,6 +212,7 @@ export function createChatService(ctx: ProxyContext): ServiceImpl<typeof ChatSer
         onOutcome: ctx.onOutcome,
         seriesInFlight: ctx.seriesInFlight,
         logger: ctx.logger,
+        keyUse,
       });
       const onAbort = () => exchange.abort();
       call.signal.addEventListener("abort", onAbort, ONCE);

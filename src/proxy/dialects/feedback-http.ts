@@ -4,15 +4,19 @@
  * feedback is answered `202 {"accepted":true,"experiment":...,"arm":...}`; anything wrong (no
  * ref, a malformed, forged, altered or other-key ref, a bad metric or value, a body that is not a
  * JSON object) is answered `400 {"error":"ref: bad signature","violations":[{field,message}]}`
- * and nothing is recorded. Never a 5xx for bad input.
+ * and nothing is recorded. Never a 5xx for bad input. With client keys required, a request
+ * without a good one is answered `401 {"error":"invalid API key"}` before its body is read.
  */
 import type { IncomingMessage } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
 import { TurnoutError, formatViolations, type FieldViolation } from "../../errors.ts";
+import { KEY_PROBLEM_MESSAGES } from "../auth/check-client-key.ts";
+import { UNAUTHORIZED_HEADERS, authenticate, isKeyProblem } from "../auth/client-auth.ts";
 import { acceptFeedback } from "../feedback/accept-feedback.ts";
 import type { ProxyContext } from "../proxy-context.ts";
 import { requestIdOf } from "./request-context.ts";
-import { sendJson, type AnswerMeta, type ProxyResponse } from "./respond.ts";
+import { nativeDialect } from "./dialect.ts";
+import { sendError, sendJson, type AnswerMeta, type ProxyResponse } from "./respond.ts";
 
 /** The path of the feedback endpoint. */
 export const FEEDBACK_PATH = "/v1/feedback";
@@ -25,7 +29,12 @@ function reject(res: ProxyResponse, meta: AnswerMeta, violations: readonly Field
 
 /** Answers one `POST /v1/feedback`. */
 export function serveFeedback(ctx: ProxyContext, req: IncomingMessage | Http2ServerRequest, res: ProxyResponse): void {
-  const meta: AnswerMeta = { requestId: requestIdOf(req.headers), snapshot: ctx.current()?.versionHeader ?? "0", variant: "" };
+  const table = ctx.current();
+  const meta: AnswerMeta = { requestId: requestIdOf(req.headers), snapshot: table?.versionHeader ?? "0", variant: "" };
+  if (table === undefined && ctx.clientAuth.required)
+    return sendError(res, nativeDialect, 503, "no routing snapshot yet", meta, { "retry-after": "1" });
+  const who = table === undefined ? undefined : authenticate(ctx.clientAuth, table, req.headers);
+  if (isKeyProblem(who)) return sendError(res, nativeDialect, 401, KEY_PROBLEM_MESSAGES[who], meta, UNAUTHORIZED_HEADERS);
   const parts: Buffer[] = [];
   let size = 0;
   let done = false;

@@ -47,7 +47,7 @@ export function sendJson(res: ProxyResponse, status: number, body: string, meta:
   sendBody(res, status, JSON_TYPE, body, meta, head);
 }
 
-/** Writes the dialect's error body with `status`. */
+/** Writes the dialect's error body with `status` (`type`: the OpenAI error type, see Dialect.errorBody). */
 export function sendError(
   res: ProxyResponse,
   dialect: Dialect,
@@ -55,8 +55,9 @@ export function sendError(
   message: string,
   meta: AnswerMeta,
   extra?: OutgoingHttpHeaders,
+  type?: string,
 ): void {
-  sendBody(res, status, JSON_TYPE, dialect.errorBody(status, message), meta, false, extra);
+  sendBody(res, status, JSON_TYPE, dialect.errorBody(status, message, type), meta, false, extra);
 }
 
 /** Gin's plain-text 404 and 405 answers, which Ollama serves for unknown paths and methods. */

@@ -3,9 +3,10 @@
  * where it goes out. Resolve the route by model name (resolve-route.ts); when the route has
  * running experiments, try them (route-experiments.ts: layer → targeting → arm, a signed ref);
  * otherwise, or when the request is not in one, the route's split (assign-variant.ts); then the
- * variant's rewrite of the request's Ollama options and keep_alive. The dialects only decode the
- * request and answer what this stage says (an exchange for a routed request; 404 or 400 in their
- * own shape otherwise). Pure but for the ref's timestamp; on the hot path it builds the result and
+ * variant's rewrite of the request's Ollama options and keep_alive (a client's keep_alive under the
+ * residency policy, client-keep-alive.ts). A route outside the client key's scope is not found,
+ * exactly as a route that does not exist. The dialects only decode the request and answer what
+ * this stage says (an exchange for a routed request; 404 or 400 in their own shape otherwise). Pure but for the ref's timestamp; on the hot path it builds the result and
  * the assignment, nothing more.
  */
 import type { KeyObject } from "node:crypto";
@@ -15,6 +16,7 @@ import type { CompiledRoute, CompiledVariant } from "../snapshot/compiled-route.
 import type { RoutingTable } from "../snapshot/routing-table.ts";
 import { assignVariant } from "./assign-variant.ts";
 import type { Assignment } from "./assignment.ts";
+import { clientKeepAliveValue } from "./client-keep-alive.ts";
 import { normalizeOptions } from "./normalize-options.ts";
 import { assignExperiment } from "./route-experiments.ts";
 import { resolveRoute } from "./resolve-route.ts";
@@ -23,7 +25,8 @@ import { resolveRoute } from "./resolve-route.ts";
 export const OptionsRewrite = {
   /**
    * Native inference and Connect chat: the client's runner options are dropped, the variant's
-   * options win over the rest, and the variant's keep_alive (when it has one) replaces the client's.
+   * options win over the rest, and the variant's keep_alive (when it has one) replaces the client's
+   * (else the residency policy decides what of the client's is forwarded).
    */
   Variant: "variant",
   /**
@@ -31,7 +34,7 @@ export const OptionsRewrite = {
    * dropped, the variant's options are not added; the variant's keep_alive as for `Variant`.
    */
   ClientOnly: "client-only",
-  /** /api/show: neither options nor keep_alive are touched. */
+  /** /api/show: neither options nor keep_alive are touched (the client's keep_alive is answered as given). */
   None: "none",
 } as const;
 export type OptionsRewrite = (typeof OptionsRewrite)[keyof typeof OptionsRewrite];
@@ -59,8 +62,8 @@ export interface RoutedRequest {
    * place.
    */
   readonly options: unknown;
-  /** The keep_alive to forward (Ollama's form: whole seconds as a number), or undefined to leave the client's. */
-  readonly keepAlive: string | number | undefined;
+  /** The keep_alive to forward (Ollama's form: whole seconds as a number), or undefined to forward none. */
+  readonly keepAlive: unknown;
 }
 
 const NO_VIOLATIONS: readonly FieldViolation[] = [];
@@ -82,9 +85,10 @@ export type RouteResult = RoutedRequest | UnroutedRequest;
  * Routes one decoded request on `table`: `model` is the client's model name (not empty), `unit`
  * its assignment unit (undefined or "" for none), `headers` and `metadata` (the body's, undefined
  * when none) its targeting attributes, `options` the client's Ollama options (undefined when
- * none; an object is rewritten in place) and `rewrite` how they and keep_alive are rewritten;
- * `requestId` and `key` sign the ref of a request counted in an experiment. Positional, so that
- * the hot path builds no argument object.
+ * none; an object is rewritten in place) and `rewrite` how they and keep_alive are rewritten,
+ * `clientKeepAlive` the client's keep_alive (undefined when none); `requestId` and `key` sign the
+ * ref of a request counted in an experiment; `scope` is the route names the client's key may use
+ * (null: every route). Positional, so that the hot path builds no argument object.
  */
 export function routeRequest(
   table: RoutingTable,
@@ -96,9 +100,11 @@ export function routeRequest(
   metadata: unknown,
   options: unknown,
   rewrite: OptionsRewrite,
+  clientKeepAlive: unknown,
+  scope: ReadonlySet<string> | null,
 ): RouteResult {
   const route = resolveRoute(table, model);
-  if (route === undefined)
+  if (route === undefined || (scope !== null && !scope.has(route.name)))
     return { ok: false, problem: RouteProblem.NotFound, message: `model '${model}' not found`, violations: NO_VIOLATIONS };
   let assignment: Assignment | undefined;
   if (route.experiments !== null) {
@@ -114,7 +120,8 @@ export function routeRequest(
   }
   assignment ??= assignVariant(route, unit);
   const variant = assignment.variant;
-  if (rewrite === OptionsRewrite.None) return { ok: true, route, variant, assignment, options: undefined, keepAlive: undefined };
+  if (rewrite === OptionsRewrite.None)
+    return { ok: true, route, variant, assignment, options: undefined, keepAlive: clientKeepAlive };
   return {
     ok: true,
     route,
@@ -122,7 +129,11 @@ export function routeRequest(
     assignment,
     // Clients cannot make a node reload the model: runner options are the variant's alone.
     options: normalizeOptions(options, rewrite === OptionsRewrite.Variant ? variant.options : undefined),
-    keepAlive: variant.keepAlive === "" ? undefined : keepAliveValue(variant.keepAlive),
+    // Clients cannot unload or pin a model: the variant's keep_alive, else what the policy lets through.
+    keepAlive:
+      variant.keepAlive === ""
+        ? clientKeepAliveValue(table.settings.clientKeepAlive, clientKeepAlive)
+        : keepAliveValue(variant.keepAlive),
   };
 }
 

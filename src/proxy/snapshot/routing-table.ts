@@ -1,7 +1,7 @@
 /**
  * The compiled, immutable form of a RoutingSnapshot that the hot path reads: routes by name with
- * their variants resolved to node objects, a bucket → arm table per route, and the byte patterns
- * used to rewrite model names in answers. Requests pin the table they started on (`acquire`/
+ * their variants resolved to node objects, a bucket → arm table per route, the byte patterns
+ * used to rewrite model names in answers, and the API keys by id. Requests pin the table they started on (`acquire`/
  * `release`); a superseded table (`retire`) gives its upstream pools back once its last request ends.
  */
 import type { RoutingSnapshot } from "../../../gen/turnout/v1/routing_pb.js";
@@ -11,6 +11,8 @@ import type { NodeHealthListener } from "../upstream/node-health.ts";
 import { NodeUpstream, upstreamKey, type TypicalSpeed, type UpstreamTimeouts } from "../upstream/node-upstream.ts";
 import { resilienceSettings, type ResilienceSettings } from "../upstream/resilience-settings.ts";
 import { SlotQueue } from "../upstream/slot-queue.ts";
+import { compileKeys, type KeyTable } from "../auth/compiled-key.ts";
+import { ClientKeepAlive, clientKeepAlivePolicy } from "../routing/client-keep-alive.ts";
 import { compileRouteExperiments } from "../routing/route-experiments.ts";
 import type { CompiledNode, CompiledRoute, CompiledVariant } from "./compiled-route.ts";
 
@@ -20,6 +22,8 @@ export interface CompiledSettings extends UpstreamTimeouts {
   readonly unitHeader: string;
   /** Health checks, outlier ejection, slot queue, total timeout. */
   readonly resilience: ResilienceSettings;
+  /** What becomes of a client's keep_alive when the variant sets none. */
+  readonly clientKeepAlive: ClientKeepAlive;
 }
 
 /** Default settings (Settings fields left 0/empty). */
@@ -29,6 +33,7 @@ const DEFAULT_SETTINGS: CompiledSettings = {
   firstByteTimeoutMs: 300_000,
   idleTimeoutMs: 60_000,
   resilience: resilienceSettings(undefined),
+  clientKeepAlive: ClientKeepAlive.Ignore,
 };
 
 /** One applied snapshot. */
@@ -41,6 +46,10 @@ export class RoutingTable {
   /** Every node, in snapshot order. */
   readonly nodes: readonly CompiledNode[];
   readonly settings: CompiledSettings;
+  /** API keys (hashes only). */
+  readonly keys: KeyTable;
+  /** Whether any key has a requests, tokens or concurrency limit (their use is shared over the bus). */
+  readonly hasCountedKeys: boolean;
   private refs = 1;
   private readonly onDispose: (table: RoutingTable) => void;
 
@@ -57,6 +66,10 @@ export class RoutingTable {
     this.routes = routes;
     this.nodes = nodes;
     this.settings = settings;
+    this.keys = compileKeys(snapshot.keys);
+    let counted = false;
+    for (const k of this.keys.byId.values()) counted ||= k.counted;
+    this.hasCountedKeys = counted;
     this.onDispose = onDispose;
   }
 
@@ -97,6 +110,7 @@ export function compileRoutingTable(
     firstByteTimeoutMs: s?.firstByteTimeoutMs || DEFAULT_SETTINGS.firstByteTimeoutMs,
     idleTimeoutMs: s?.idleTimeoutMs || DEFAULT_SETTINGS.idleTimeoutMs,
     resilience: resilienceSettings(s),
+    clientKeepAlive: clientKeepAlivePolicy(s?.clientKeepAlive ?? ""),
   };
   const nodes: CompiledNode[] = [];
   const byId = new Map<string, CompiledNode>();

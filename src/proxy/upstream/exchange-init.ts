@@ -1,9 +1,11 @@
 /**
  * What an exchange is given: where its answer goes (the sink) and everything it needs to forward
- * one request (the pinned table, route, assignment, dialect, upstream path and body).
+ * one request (the pinned table, route, assignment, dialect, upstream path and body), and the
+ * client key's counters to settle when it ends.
  */
 import type { OutgoingHttpHeaders } from "node:http";
 import type { Logger } from "../../log.ts";
+import type { KeyUse } from "../auth/key-limiter.ts";
 import type { Dialect } from "../dialects/dialect.ts";
 import type { OutcomeListener } from "../outcome.ts";
 import type { SeriesInFlight } from "../report/series-in-flight.ts";
@@ -44,4 +46,8 @@ export interface ExchangeInit {
   seriesInFlight?: SeriesInFlight;
   /** Logs upstream failures (never bodies). */
   logger: Logger;
+  /** The client key's counters (a key with limits): finished with the request's tokens when it ends. Default: none. */
+  keyUse?: KeyUse | null;
+  /** Headers every answer carries besides the identity ones (a limited key's x-ratelimit-*). Default: none. */
+  extraHeaders?: OutgoingHttpHeaders | null;
 }

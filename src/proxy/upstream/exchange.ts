@@ -3,9 +3,9 @@
  * to the sink as it arrives, retry once on another node of the same variant when the connection
  * is refused or reset or the node answers 503 before the first byte, end every stream properly
  * (an in-band error when the upstream fails mid-answer or the total timeout passes), tell the
- * node's health how the request went (passive outlier ejection), release the pinned table and
- * record the outcome. When every node of the variant is full the request waits in the variant's
- * bounded slot queue. The exchange is its own undici dispatch handler (and its own queue entry):
+ * node's health how the request went (passive outlier ejection), release the pinned table, settle
+ * the client key's counters and record the outcome. When every node of the variant is full the
+ * request waits in the variant's bounded slot queue. The exchange is its own undici dispatch handler (and its own queue entry):
  * no per-chunk closures or allocations beyond the rewritten bytes.
  */
 import type { OutgoingHttpHeaders } from "node:http";
@@ -344,6 +344,8 @@ export class Exchange implements Dispatcher.DispatchHandler, SlotWaiter {
       "x-request-id": init.requestId,
     };
     if (init.assignment.experiment !== undefined) headers["x-turnout-ref"] = init.assignment.experiment.ref;
+    const extra = init.extraHeaders;
+    if (extra != null) for (const name in extra) headers[name] = extra[name];
     return headers;
   }
 
@@ -380,6 +382,7 @@ export class Exchange implements Dispatcher.DispatchHandler, SlotWaiter {
     this.releaseNode();
     const init = this.init;
     init.table.release();
+    if (init.keyUse != null) init.keyUse.finish(tally === null ? 0 : tally.promptTokens + tally.completionTokens);
     if (init.onOutcome !== undefined)
       emitOutcome(
         init.onOutcome,
