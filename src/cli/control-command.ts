@@ -57,6 +57,7 @@ export async function runControlCommand(argv: string[]): Promise<{ close(): Prom
       host: values.host ?? "127.0.0.1",
       id,
       alerts,
+      auth: { adminToken: process.env.TURNOUT_ADMIN_TOKEN },
     });
     process.stderr.write(`turnout control ${id}: admin ${node.url}  nats ${nats}\n`);
     return {

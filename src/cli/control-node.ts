@@ -6,7 +6,7 @@ import type { Logger } from "../log.ts";
 import type { Transport } from "../transport/types.ts";
 import type { DesiredState } from "../control/state/desired-state.ts";
 import { createControlPlane } from "../control/control-plane.ts";
-import { startAdminServer } from "../control/admin/admin-server.ts";
+import { startAdminServer, type AdminServerOptions } from "../control/admin/admin-server.ts";
 import { createAlerts } from "../control/alerts/alerts.ts";
 import type { AlertsConfig } from "../control/config/alerts-config.ts";
 
@@ -24,6 +24,8 @@ export interface ControlNodeOptions {
   id: string;
   /** Alert webhooks (config file and CLI flags). Default: none (no alerts). */
   alerts?: AlertsConfig;
+  /** Admin authentication, passed to the admin server (see `AdminServerOptions.auth`). Default: none. */
+  auth?: AdminServerOptions["auth"];
 }
 
 /** A running control plane and admin server. */
@@ -64,6 +66,7 @@ export async function startControlNode(options: ControlNodeOptions): Promise<Con
       controlPlane,
       logger,
       extraMetrics: alerts.prometheusText,
+      auth: options.auth,
     });
     return {
       url: admin.url,

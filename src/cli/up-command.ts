@@ -96,6 +96,7 @@ export async function runUpCommand(argv: string[]): Promise<{ close(): Promise<v
       host: values.host ?? adminListen?.host ?? host,
       id: "embedded",
       alerts,
+      auth: { adminToken: process.env.TURNOUT_ADMIN_TOKEN },
     });
     closers.push(() => admin.close());
 
