@@ -2,13 +2,15 @@
 /**
  * The `turnout` command: `up` (control plane + proxy in one process), `sim` (simulated Ollama
  * nodes), `control` and `proxy` (the distributed halves, on NATS), `switch` (a make-before-break
- * model switch through a control plane), `rollout`, `experiment` (reports of A/B experiments), and `help`.
+ * model switch through a control plane), `rollout`, `experiment` (reports of A/B experiments), `key`
+ * (API keys and the admin audit log), and `help`.
  */
 import { ErrorCode, TurnoutError } from "../errors.ts";
 import { runUpCommand } from "./up-command.ts";
 import { runSimCommand } from "../sim/sim-command.ts";
 import { CONTROL_USAGE, runControlCommand } from "./control-command.ts";
 import { EXPERIMENT_USAGE, runExperimentCommand } from "./experiment-command.ts";
+import { KEY_USAGE, runKeyCommand } from "./key-command.ts";
 import { PROXY_USAGE, runProxyCommand } from "./proxy-command.ts";
 import { ROLLOUT_USAGE, runRolloutCommand } from "./rollout-command.ts";
 import { SWITCH_USAGE, runSwitchCommand } from "./switch-command.ts";
@@ -26,7 +28,7 @@ Usage:
     Ollama at --ollama when one answers, and otherwise starts two simulated Ollama nodes
     (--sim-port and the next port) behind a route "qwen3-32b", so it works out of the box.
     --alert-webhook / --alert-slack (repeatable) POST alerts as generic JSON / Slack messages.
-${indent(CONTROL_USAGE)}${indent(PROXY_USAGE)}${indent(SWITCH_USAGE)}${indent(ROLLOUT_USAGE)}${indent(EXPERIMENT_USAGE)}  turnout sim [--port 11434] [--nodes N] [--models a,b] [...]   (turnout sim --help)
+${indent(CONTROL_USAGE)}${indent(PROXY_USAGE)}${indent(SWITCH_USAGE)}${indent(ROLLOUT_USAGE)}${indent(EXPERIMENT_USAGE)}${indent(KEY_USAGE)}  turnout sim [--port 11434] [--nodes N] [--models a,b] [...]   (turnout sim --help)
     Runs simulated Ollama nodes for tests, demos and benchmarks.
   turnout help
 `;
@@ -59,6 +61,9 @@ async function main(argv: string[]): Promise<void> {
       return;
     case "experiment":
       process.exitCode = await runExperimentCommand(rest);
+      return;
+    case "key":
+      process.exitCode = await runKeyCommand(rest);
       return;
     case "switch":
       process.exitCode = await runSwitchCommand(rest);
