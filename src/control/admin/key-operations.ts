@@ -38,6 +38,8 @@ export interface KeyOperations {
   find(id: string): Promise<KeyRecord | undefined>;
   /** True when a key other than a client key is stored (revoked and expired ones count). */
   anyAdminKey(): Promise<boolean>;
+  /** True once this control plane has stored a key other than a client key. */
+  madeAdminKey(): boolean;
 }
 
 /** What the key operations need from the control plane. */
@@ -59,6 +61,7 @@ export function createKeyOperations(ctx: KeyOperationsContext): KeyOperations {
   const now = ctx.now ?? Date.now;
   const version = (r: PublishResult) => Number(r.snapshot.version);
   const info = (r: KeyRecord) => clone(KeyInfoSchema, r.key ?? create(KeyInfoSchema));
+  let adminKeyStored = false;
 
   return {
     async create(input, keyId) {
@@ -81,6 +84,7 @@ export function createKeyOperations(ctx: KeyOperationsContext): KeyOperations {
           secretSha256: made.secretSha256,
         });
         const revision = await store.putKey(record, 0);
+        if (input.role !== Role.CLIENT) adminKeyStored = true;
         const snapshotVersion = version(await publish());
         ctx.onChange?.({ kind: "key", name: made.id, action: "create", revision, snapshotVersion, keyId });
         return { key: info(record), token: made.token, snapshotVersion };
@@ -117,6 +121,10 @@ export function createKeyOperations(ctx: KeyOperationsContext): KeyOperations {
       });
     },
     find: async (id) => (KEY_ID.test(id) ? (await store.getKey(id))?.value : undefined),
-    anyAdminKey: async () => (await store.listKeys()).some((k) => k.value.key !== undefined && k.value.key.role !== Role.CLIENT),
+    async anyAdminKey() {
+      adminKeyStored ||= (await store.listKeys()).some((k) => k.value.key !== undefined && k.value.key.role !== Role.CLIENT);
+      return adminKeyStored;
+    },
+    madeAdminKey: () => adminKeyStored,
   };
 }

@@ -8,7 +8,12 @@
  * Authentication is enforced once an admin token is configured or any key other than a client
  * key is stored (revoked and expired ones count, so revoking the last admin key does not open
  * the port again). Until then every caller is the anonymous admin — which the admin server
- * allows on loopback only. Messages never repeat a token.
+ * allows on loopback only. While open, the store is asked again at most every `recheckMs`
+ * (an admin key made through this control plane closes the port at once, one made through
+ * another within that time); a store that cannot be read then leaves the port as it was (open),
+ * so reads that need no store keep working through an outage as they did before keys. Once
+ * enforced, a key whose record cannot be read is refused (`unavailable`): only the admin token
+ * works while the store is down. Messages never repeat a token.
  */
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { KeyRecord } from "../../../gen/turnout/v1/keys_pb.js";
@@ -25,8 +30,10 @@ const MIN_ADMIN_TOKEN_LENGTH = 16;
 export interface KeyDirectory {
   /** The stored record of key `id`, read now. */
   find(id: string): Promise<KeyRecord | undefined>;
-  /** True when a key other than a client key is stored. */
+  /** True when a key other than a client key is stored (read from the store). */
   anyAdminKey(): Promise<boolean>;
+  /** True once this process has stored a key other than a client key (no store read). */
+  madeAdminKey(): boolean;
 }
 
 /** Options of {@link createAdminAuthenticator}. */
@@ -36,11 +43,16 @@ export interface AdminAuthenticatorOptions {
   adminToken?: string;
   /** Clock for expiry, epoch ms. Default `Date.now`. */
   now?: () => number;
+  /** While not enforced, the longest time between two looks for a stored admin key, in ms. Default 1000. */
+  recheckMs?: number;
 }
 
 /** Authenticates admin callers. */
 export interface AdminAuthenticator {
-  /** True when calls must carry a token (see the module doc); once true, stays true. */
+  /**
+   * True when calls must carry a token (see the module doc); once true, stays true. Reads the
+   * store now, and throws when it cannot.
+   */
   enforced(): Promise<boolean>;
   /**
    * The caller of a call with this `authorization` header value: the anonymous admin while
@@ -61,11 +73,26 @@ export function createAdminAuthenticator(options: AdminAuthenticatorOptions): Ad
       `TURNOUT_ADMIN_TOKEN (auth.admin_token_file): the admin token must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters, got ${adminToken.length}`,
     );
   const adminSha256 = adminToken === undefined ? undefined : secretSha256(adminToken);
+  const recheckMs = options.recheckMs ?? 1000;
   let latched = adminToken !== undefined;
+  let checkedAt = Number.NEGATIVE_INFINITY;
 
   async function enforced(): Promise<boolean> {
     if (!latched && (await options.keys.anyAdminKey())) latched = true;
+    checkedAt = now();
     return latched;
+  }
+
+  /** {@link enforced}, asking the store at most every `recheckMs` while open (see the module doc). */
+  async function enforcedNow(): Promise<boolean> {
+    if (!latched && options.keys.madeAdminKey()) latched = true;
+    if (latched || now() - checkedAt < recheckMs) return latched;
+    try {
+      return await enforced();
+    } catch {
+      checkedAt = now();
+      return latched;
+    }
   }
 
   async function authenticate(authorization: string | null | undefined): Promise<Actor> {
@@ -92,7 +119,7 @@ export function createAdminAuthenticator(options: AdminAuthenticatorOptions): Ad
   return {
     enforced,
     async caller(authorization) {
-      return (await enforced()) ? authenticate(authorization) : ANONYMOUS;
+      return (await enforcedNow()) ? authenticate(authorization) : ANONYMOUS;
     },
   };
 }
