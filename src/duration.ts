@@ -26,8 +26,9 @@
  * - Limits, per field: config files and the CLI's timeout, interval and `--…-ms` flags 0 to
  *   4294967295 ms (49d17h2m47.295s; `--fleet-timeout` and `--drain-timeout` more than 0;
  *   `experiment report --interval` whole seconds); an experiment's `duration` more than 0 and
- *   at most 366d; `turnout key create --expires` more than 0 and at most 3660d; `keep_alive` at most 106751d23h47m16.854s (Go's limit of 2^63-1 ns, in whole
- *   ms), negative values unbounded. A number of more than 40 digits is not a duration.
+ *   at most 366d; `turnout key create --expires` more than 0 and at most 3660d; `keep_alive`
+ *   at most 106751d23h47m16.854s (Go's limit of 2^63-1 ns, in whole ms), negative values
+ *   unbounded. A number of more than 40 digits is not a duration.
  * - Precision: nanoseconds. Fields that hold whole milliseconds (config files, CLI timeouts and
  *   intervals) round to the nearest millisecond; the others keep fractions (`1500us` is 1.5 ms
  *   for `--load-ms`, 2 ms in a config file).

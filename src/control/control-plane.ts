@@ -1,12 +1,12 @@
 /**
  * The control plane, wired in data-flow order: admin RPCs in → validate → write queue (one write
  * at a time) → state store (CAS) → compile → check → publish at SNAPSHOT_KEY; API keys and the
- * admin audit log live in the same store (the admin server authenticates against them); the workflows
- * (switches, rollouts, experiments) write through the admin operations; the observers (fleet,
- * metrics, config events) watch the bus, the outcome log and what is published. Transport-
- * independent: it only needs a KvStore (and, for the observers, a bus and an outcome log). Shut
- * down in reverse: refuse writes, end the RPC streams, stop the workflows and observers, then let
- * the queued writes and their publish finish.
+ * admin audit log live in the same store (the admin server authenticates against them); the
+ * workflows (switches, rollouts, experiments) write through the admin operations; the observers
+ * (fleet, metrics, config events) watch the bus, the outcome log and what is published.
+ * Transport-independent: it only needs a KvStore (and, for the observers, a bus and an outcome
+ * log). Shut down in reverse: refuse writes, end the RPC streams, stop the workflows and
+ * observers, then let the queued writes and their publish finish.
  */
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";

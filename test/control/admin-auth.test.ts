@@ -254,6 +254,10 @@ test("the audit log records each write with the key id that made it, refused wri
   await rejectsWith(plane.client(AdminService).setWeights(split), Code.Unauthenticated);
   // the streaming switch is recorded when its stream ends
   for await (const _ of plane.client(SwitchService, operator.token).switch({ route: "chat", variant: "big" })) void _;
+  const refusedStream = (async () => {
+    for await (const _ of plane.client(SwitchService, viewer.token).switch({ route: "chat", variant: "small" })) void _;
+  })();
+  await rejectsWith(refusedStream, Code.PermissionDenied);
 
   const entries = (await plane.client(KeyService, ADMIN_TOKEN).listAuditEntries({})).entries;
   assert.deepEqual(
@@ -265,9 +269,10 @@ test("the audit log records each write with the key id that made it, refused wri
       [viewer.id, "turnout.v1.AdminService/SetWeights", "permission_denied"],
       [operator.id, "turnout.v1.AdminService/SwitchModel", "invalid_argument"],
       [operator.id, "turnout.v1.SwitchService/Switch", "ok"],
+      [viewer.id, "turnout.v1.SwitchService/Switch", "permission_denied"],
     ],
   );
-  const [, , ok, denied, bad, streamed] = entries;
+  const [, , ok, denied, bad, streamed, deniedStream] = entries;
   assert.deepEqual(
     [ok.role, ok.revision, ok.snapshotVersion, JSON.parse(ok.request).variant],
     [Role.OPERATOR, switched.revision, switched.snapshotVersion, "small"],
@@ -276,6 +281,7 @@ test("the audit log records each write with the key id that made it, refused wri
   assert.match(denied.error, /needs operator/);
   assert.match(bad.error, /"nope" is not a variant/);
   assert.equal(JSON.parse(streamed.request).variant, "big");
+  assert.equal(JSON.parse(deniedStream.request).variant, "small", "a refused stream's request is recorded too");
   assert.match(ok.remoteAddress, /127\.0\.0\.1/);
   assert.ok(entries.every((e, i) => e.seq === BigInt(i + 1)));
   assert.ok(!entries.some((e) => e.request.includes("tk_")), "no token in the log");
@@ -283,12 +289,12 @@ test("the audit log records each write with the key id that made it, refused wri
   const mine = await plane.client(KeyService, ADMIN_TOKEN).listAuditEntries({ keyId: viewer.id });
   assert.deepEqual(
     mine.entries.map((e) => e.method),
-    ["turnout.v1.AdminService/SetWeights"],
+    ["turnout.v1.AdminService/SetWeights", "turnout.v1.SwitchService/Switch"],
   );
   const last = await plane.client(KeyService, ADMIN_TOKEN).listAuditEntries({ limit: 2 });
   assert.deepEqual(
     last.entries.map((e) => e.seq),
-    [5n, 6n],
+    [6n, 7n],
   );
 });
 

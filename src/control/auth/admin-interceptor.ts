@@ -8,9 +8,16 @@
  * ends. The audit write is awaited before the answer; if the store cannot take it, the call
  * still answers and the failure is logged.
  */
-import { toJsonString } from "@bufbuild/protobuf";
+import { toJsonString, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  createContextKey,
+  type Interceptor,
+  type StreamRequest,
+  type UnaryRequest,
+} from "@connectrpc/connect";
 import { ErrorCode, TurnoutError, toConnectError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import type { AuditInput, AuditLog } from "../state/audit-log.ts";
@@ -44,6 +51,26 @@ function answered(message: unknown): Pick<AuditInput, "revision" | "snapshotVers
     revision: typeof m.revision === "bigint" ? m.revision : undefined,
     snapshotVersion: typeof m.snapshotVersion === "bigint" ? m.snapshotVersion : undefined,
   };
+}
+
+/** The JSON form of a request, or a note saying why it cannot be shown. */
+function requestText(schema: DescMessage, message: MessageShape<DescMessage>): string {
+  try {
+    return toJsonString(schema, message);
+  } catch (err) {
+    return `(request not shown: ${(err as Error).message})`;
+  }
+}
+
+/** The text of a call's (first) request; for a stream, read from it (only for a call that is refused). */
+async function firstRequestText(req: UnaryRequest | StreamRequest): Promise<string> {
+  if (!req.stream) return requestText(req.method.input, req.message);
+  try {
+    for await (const m of req.message) return requestText(req.method.input, m);
+  } catch {
+    // an unreadable request stream: recorded without its text
+  }
+  return "";
 }
 
 /** Creates the interceptor. */
@@ -87,7 +114,7 @@ export function createAdminInterceptor(options: AdminInterceptorOptions): Interc
     } catch (err) {
       const denied = toConnectError(err);
       if (access?.write) {
-        if (!req.stream) request = toJsonString(req.method.input, req.message);
+        request = await firstRequestText(req);
         await record(denied);
       }
       throw denied;
@@ -96,7 +123,7 @@ export function createAdminInterceptor(options: AdminInterceptorOptions): Interc
     if (!access.write) return next(req);
 
     if (!req.stream) {
-      request = toJsonString(req.method.input, req.message);
+      request = requestText(req.method.input, req.message);
       try {
         const res = await next(req);
         await record(undefined, res.message);
@@ -111,7 +138,7 @@ export function createAdminInterceptor(options: AdminInterceptorOptions): Interc
     const input = req.message;
     const tapped = (async function* () {
       for await (const m of input) {
-        if (request === "") request = toJsonString(req.method.input, m);
+        if (request === "") request = requestText(req.method.input, m);
         yield m;
       }
     })();
@@ -135,7 +162,7 @@ export function createAdminInterceptor(options: AdminInterceptorOptions): Interc
         await record(err);
         throw err;
       } finally {
-        if (!ended) await record(new ConnectError("the caller stopped reading", Code.Canceled));
+        if (!ended) await record(new ConnectError("the caller went away before the stream ended", Code.Canceled));
       }
     })();
     return { ...res, message: watched };
