@@ -26,8 +26,9 @@
  * - Limits, per field: config files and the CLI's timeout, interval and `--…-ms` flags 0 to
  *   4294967295 ms (49d17h2m47.295s; `--fleet-timeout` and `--drain-timeout` more than 0;
  *   `experiment report --interval` whole seconds); an experiment's `duration` more than 0 and
- *   at most 366d; `keep_alive` at most 106751d23h47m16.854s (Go's limit of 2^63-1 ns, in whole
- *   ms), negative values unbounded. A number of more than 40 digits is not a duration.
+ *   at most 366d; `turnout key create --expires` more than 0 and at most 3660d; `keep_alive`
+ *   at most 106751d23h47m16.854s (Go's limit of 2^63-1 ns, in whole ms), negative values
+ *   unbounded. A number of more than 40 digits is not a duration.
  * - Precision: nanoseconds. Fields that hold whole milliseconds (config files, CLI timeouts and
  *   intervals) round to the nearest millisecond; the others keep fractions (`1500us` is 1.5 ms
  *   for `--load-ms`, 2 ms in a config file).
@@ -122,6 +123,15 @@ export const EXPERIMENT_DURATION: DurationRule = {
   positive: true,
   maxMs: 366 * 86_400_000,
   accepted: 'a duration such as "24h", "90m", "1h30m" or "7d"',
+};
+
+/** A key's lifetime (`turnout key create --expires 90d`): more than 0, at most 3660 days, a unit required. */
+export const KEY_LIFETIME: DurationRule = {
+  bare: "refused",
+  positive: true,
+  maxMs: 3660 * 86_400_000,
+  wholeMs: true,
+  accepted: 'a duration such as "90d" or "12h", or a time such as "2031-01-01T00:00:00Z"',
 };
 
 /** Ollama's `keep_alive` (route variants, switches, the simulator's default): bare numbers are

@@ -16,6 +16,8 @@ export const ErrorCode = {
   ResourceExhausted: "resource_exhausted",
   DeadlineExceeded: "deadline_exceeded",
   Internal: "internal",
+  Unauthenticated: "unauthenticated",
+  PermissionDenied: "permission_denied",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -61,6 +63,8 @@ const connectCodes: Record<ErrorCode, Code> = {
   [ErrorCode.ResourceExhausted]: Code.ResourceExhausted,
   [ErrorCode.DeadlineExceeded]: Code.DeadlineExceeded,
   [ErrorCode.Internal]: Code.Internal,
+  [ErrorCode.Unauthenticated]: Code.Unauthenticated,
+  [ErrorCode.PermissionDenied]: Code.PermissionDenied,
 };
 
 /**

@@ -1,55 +1,63 @@
 /**
- * API tokens, shared by the control plane (which makes them) and the proxy (which checks them):
- * a token is `tk_<id>_<secret>` — `id` 16 lowercase hex digits (random, the key's id), `secret`
- * 32 random bytes in base64url (43 characters). Only the lowercase hex SHA-256 of the secret part
- * is stored and snapshotted (`KeySnapshot.secret_sha256`), never the secret. Pure.
+ * API tokens: their format, generation and checking, shared by the control plane (admin keys)
+ * and the proxy (client keys). Pure apart from the random bytes of a new token.
+ *
+ * A token is `tk_<id>_<secret>`: `id` is 16 lowercase hex digits (8 random bytes), `secret` is
+ * 32 random bytes in base64url (43 characters, no padding). Only the id and the lowercase hex
+ * SHA-256 of the secret are ever stored or published; the secret exists in the answer to the
+ * request that made the key, and with its holder.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 
-/** A newly made token: the whole token (shown once) and its parts. */
-export interface NewApiToken {
-  /** `tk_<id>_<secret>`: what the key's holder sends as `Authorization: Bearer …`. */
-  readonly token: string;
-  /** The key id (16 lowercase hex digits). */
-  readonly id: string;
-  /** The secret part (43 base64url characters). */
-  readonly secret: string;
-  /** Lowercase hex SHA-256 of the secret: what is stored. */
-  readonly secretSha256: string;
-}
-
-/** A token split into its parts (the secret not checked against anything yet). */
-export interface ParsedApiToken {
-  readonly id: string;
-  readonly secret: string;
-}
-
+/** Prefix of every token. */
 const PREFIX = "tk_";
-const ID_LENGTH = 16;
-const SECRET_LENGTH = 43;
-/** `tk_` + id + `_` + secret. */
-const TOKEN_LENGTH = PREFIX.length + ID_LENGTH + 1 + SECRET_LENGTH;
-const ID = /^[0-9a-f]{16}$/;
-const SECRET = /^[A-Za-z0-9_-]{43}$/;
+/** `tk_`, 16 hex digits, `_`, 43 base64url characters. */
+const TOKEN = /^tk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+/** A key id: 16 lowercase hex digits. */
+export const KEY_ID = /^[0-9a-f]{16}$/;
+/** A lowercase hex SHA-256. */
+export const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** A new token and what may be stored of it. */
+export interface NewApiToken {
+  /** Key id (16 lowercase hex digits). */
+  id: string;
+  /** The whole token, `tk_<id>_<secret>`: answer it once, never store or log it. */
+  token: string;
+  /** Lowercase hex SHA-256 of the secret part: what is stored. */
+  secretSha256: string;
+}
+
+/** A token split into its parts. */
+export interface ParsedApiToken {
+  id: string;
+  secret: string;
+}
+
+/** Lowercase hex SHA-256 of `secret` (the token's secret part, or a bootstrap token as a whole). */
+export function secretSha256(secret: string): string {
+  return createHash("sha256").update(secret, "utf8").digest("hex");
+}
 
 /** Makes a new random token. */
 export function newApiToken(): NewApiToken {
-  const id = randomBytes(ID_LENGTH / 2).toString("hex");
+  const id = randomBytes(8).toString("hex");
   const secret = randomBytes(32).toString("base64url");
-  return { token: `${PREFIX}${id}_${secret}`, id, secret, secretSha256: secretSha256(secret) };
+  return { id, token: `${PREFIX}${id}_${secret}`, secretSha256: secretSha256(secret) };
 }
 
-/** The parts of `text` when it is a token in the format above, else undefined. */
-export function parseApiToken(text: string): ParsedApiToken | undefined {
-  if (text.length !== TOKEN_LENGTH || !text.startsWith(PREFIX) || text.charCodeAt(PREFIX.length + ID_LENGTH) !== 0x5f)
-    return undefined;
-  const id = text.slice(PREFIX.length, PREFIX.length + ID_LENGTH);
-  const secret = text.slice(PREFIX.length + ID_LENGTH + 1);
-  if (!ID.test(id) || !SECRET.test(secret)) return undefined;
-  return { id, secret };
+/** The parts of `token`, or undefined when it is not of the form `tk_<id>_<secret>`. */
+export function parseApiToken(token: string): ParsedApiToken | undefined {
+  const m = TOKEN.exec(token);
+  return m === null ? undefined : { id: m[1]!, secret: m[2]! };
 }
 
-/** Lowercase hex SHA-256 of a token's secret part, as `KeySnapshot.secret_sha256` holds it. */
-export function secretSha256(secret: string): string {
-  return createHash("sha256").update(secret).digest("hex");
+/**
+ * True when the SHA-256 of `secret` is `expectedSha256` (lowercase hex), compared in constant
+ * time. False for an expected value that is not a SHA-256.
+ */
+export function secretMatches(secret: string, expectedSha256: string): boolean {
+  if (!SHA256_HEX.test(expectedSha256)) return false;
+  const given = createHash("sha256").update(secret, "utf8").digest();
+  return timingSafeEqual(given, Buffer.from(expectedSha256, "hex"));
 }

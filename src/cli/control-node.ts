@@ -6,7 +6,7 @@ import type { Logger } from "../log.ts";
 import type { Transport } from "../transport/types.ts";
 import type { DesiredState } from "../control/state/desired-state.ts";
 import { createControlPlane } from "../control/control-plane.ts";
-import { startAdminServer } from "../control/admin/admin-server.ts";
+import { startAdminServer, type AdminServerOptions } from "../control/admin/admin-server.ts";
 import { createAlerts } from "../control/alerts/alerts.ts";
 import type { AlertsConfig } from "../control/config/alerts-config.ts";
 import type { TlsFiles } from "../server/dual-server.ts";
@@ -27,8 +27,8 @@ export interface ControlNodeOptions {
   alerts?: AlertsConfig;
   /** TLS of the admin port (see `AdminServerOptions.tls`). Default: none (cleartext). */
   tls?: TlsFiles;
-  /** Admin credentials (see `AdminServerOptions.auth`). Default: none. */
-  auth?: { adminToken?: string };
+  /** Admin authentication, passed to the admin server (see `AdminServerOptions.auth`). Default: none. */
+  auth?: AdminServerOptions["auth"];
 }
 
 /** A running control plane and admin server. */

@@ -10,7 +10,7 @@ import { text as readAll } from "node:stream/consumers";
 import { parseArgs } from "node:util";
 import { fromJson, toJsonString, type JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { adminClient, adminError, adminUrl } from "./admin-client.ts";
+import { adminClient, adminError, adminToken, adminUrl } from "./admin-client.ts";
 import {
   ExperimentSchema,
   ExperimentService,
@@ -31,7 +31,7 @@ export const EXPERIMENT_USAGE = `turnout experiment create FILE|- | start ID | p
   TTFT and latency percentiles, tokens/s, feedback; lift against control with CI and p-value, the
   always-valid interval, the sample-ratio check and a verdict); --watch prints it again whenever
   it changes. --admin URL (or TURNOUT_ADMIN, default http://127.0.0.1:8081) is the control
-  plane's admin address.
+  plane's admin address; --token TOKEN (or TURNOUT_TOKEN) the key to call it with.
 `;
 
 /** One line for a changed experiment: id, status, phase and split, revision and snapshot. */
@@ -99,6 +99,7 @@ export async function runExperimentCommand(
     strict: true,
     options: {
       admin: { type: "string" },
+      token: { type: "string" },
       watch: { type: "boolean" },
       interval: { type: "string" },
       route: { type: "string" },
@@ -111,7 +112,7 @@ export async function runExperimentCommand(
     return sub === undefined ? 2 : 0;
   }
   const baseUrl = adminUrl(values.admin);
-  const client = adminClient(ExperimentService, baseUrl);
+  const client = adminClient(ExperimentService, baseUrl, adminToken(values.token));
   try {
     switch (sub) {
       case "create": {

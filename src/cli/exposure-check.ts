@@ -6,7 +6,9 @@
  * process, needs an admin token as soon as either of its listeners is off loopback.
  */
 import { ErrorCode, TurnoutError } from "../errors.ts";
-import { isLoopback } from "../server/is-loopback.ts";
+import { adminExposureProblem } from "../control/auth/admin-exposure.ts";
+import { trafficExposureProblem } from "../proxy/auth/traffic-exposure.ts";
+import { isLoopbackHost } from "../server/is-loopback-host.ts";
 
 /** What {@link checkExposure} looks at. */
 export interface Exposure {
@@ -24,21 +26,18 @@ const TOKEN = "set TURNOUT_ADMIN_TOKEN (or auth.admin_token_file)";
 
 /**
  * Throws `failed_precondition` listing, in one line, every listener that is reachable from other
- * machines without the credentials it needs, each with the setting that fixes it.
+ * machines without the credentials it needs, each with the setting that fixes it. The admin and
+ * traffic rules are the servers' own (`adminExposureProblem`, `trafficExposureProblem`), checked
+ * here before anything starts; a command checks the admin port by its token alone (stored admin
+ * keys cannot be known before the store is open).
  */
 export function checkExposure(e: Exposure): void {
   const problems: string[] = [];
-  const admin = e.admin && !isLoopback(e.admin.host) ? e.admin.host : undefined;
-  const traffic = e.traffic && !isLoopback(e.traffic.host) ? e.traffic : undefined;
-  if (admin !== undefined && !e.adminToken)
-    problems.push(
-      `the admin port binds ${admin}, which is not loopback, with no admin token: ${TOKEN}, or bind it to 127.0.0.1 (--admin-host)`,
-    );
-  else if (e.whole && traffic !== undefined && !e.adminToken)
-    problems.push(`turnout up binds traffic to ${traffic.host}, which is not loopback, with no admin token: ${TOKEN}`);
-  if (traffic !== undefined && !traffic.requireClientKeys && !traffic.allowAnonymousTraffic)
-    problems.push(
-      `the traffic port binds ${traffic.host}, which is not loopback, without client keys: set --require-client-keys (auth.require_client_keys), or --allow-anonymous-traffic (auth.allow_anonymous_traffic) to serve anyone who reaches it`,
-    );
+  const admin = e.admin && !e.adminToken ? adminExposureProblem(e.admin.host) : undefined;
+  if (admin !== undefined) problems.push(admin);
+  else if (e.whole && e.traffic !== undefined && !e.adminToken && !isLoopbackHost(e.traffic.host))
+    problems.push(`turnout up binds traffic to ${e.traffic.host}, which is not loopback, with no admin token: ${TOKEN}`);
+  const traffic = e.traffic && trafficExposureProblem(e.traffic.host, e.traffic);
+  if (traffic !== undefined) problems.push(traffic);
   if (problems.length > 0) throw new TurnoutError(ErrorCode.FailedPrecondition, `refusing to start: ${problems.join("; ")}`);
 }

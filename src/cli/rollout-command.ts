@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import { create } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
-import { adminClient, adminError, adminUrl } from "./admin-client.ts";
+import { adminClient, adminError, adminToken, adminUrl } from "./admin-client.ts";
 import { RolloutGatesSchema, RolloutService, RolloutState, type Rollout } from "../../gen/turnout/v1/rollout_pb.js";
 import { INTERVAL_FLAG, MS_FLAG, parseDuration } from "../duration.ts";
 import { ErrorCode, TurnoutError } from "../errors.ts";
@@ -20,7 +20,8 @@ turnout rollout list [--route R] | audit [ID] [--route R]
   Progressive rollout of a route from its default variant to B, with guardrails and automatic
   rollback; start follows the rollout until it ends (--detach: print its id and return). Exit
   status of start/watch: 0 completed, 1 rolled back or aborted. --admin URL (or TURNOUT_ADMIN,
-  default http://127.0.0.1:8081) is the control plane's admin address.
+  default http://127.0.0.1:8081) is the control plane's admin address; --token TOKEN (or
+  TURNOUT_TOKEN) the key to call it with.
 `;
 
 type Out = (line: string) => void;
@@ -79,6 +80,7 @@ export async function runRolloutCommand(argv: string[], out: Out = (l) => proces
     strict: true,
     options: {
       admin: { type: "string" },
+      token: { type: "string" },
       from: { type: "string" },
       to: { type: "string" },
       steps: { type: "string" },
@@ -100,7 +102,7 @@ export async function runRolloutCommand(argv: string[], out: Out = (l) => proces
     return sub === undefined ? 2 : 0;
   }
   const baseUrl = adminUrl(values.admin);
-  const client = adminClient(RolloutService, baseUrl);
+  const client = adminClient(RolloutService, baseUrl, adminToken(values.token));
   const id = () => {
     if (positionals[0] === undefined)
       throw new TurnoutError(ErrorCode.InvalidArgument, `turnout rollout ${sub}: a rollout id is required`);

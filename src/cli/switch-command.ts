@@ -5,19 +5,19 @@
  */
 import { parseArgs } from "node:util";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { adminClient, adminUrl } from "./admin-client.ts";
+import { adminClient, adminToken, adminUrl } from "./admin-client.ts";
 import { SwitchPhase, SwitchService, type SwitchResponse } from "../../gen/turnout/v1/switch_pb.js";
 import { TIMEOUT_FLAG, parseDuration } from "../duration.ts";
 
-export const SWITCH_USAGE = `turnout switch ROUTE VARIANT [--admin http://127.0.0.1:8081] [--unload | --no-unload]
+export const SWITCH_USAGE = `turnout switch ROUTE VARIANT [--admin http://127.0.0.1:8081] [--token TOKEN] [--unload | --no-unload]
                [--fleet-timeout 30s] [--drain-timeout 10m] [--keep-alive 30m]
-turnout switch --cancel ROUTE [--admin URL]
+turnout switch --cancel ROUTE [--admin URL] [--token TOKEN]
   Switches ROUTE to VARIANT without dropping a request: loads the model on the variant's nodes,
   waits for every proxy, shifts traffic, drains the old variant and (with --unload, or when the
   old variant sets unload_when_idle and --no-unload is not given) unloads its model. Prints one
   line per step; exits non-zero when the switch fails. Ctrl-C stops watching, not the switch;
   --cancel aborts the route's switch (before its shift nothing moves).
-  --admin defaults to TURNOUT_ADMIN or http://127.0.0.1:8081.
+  --admin defaults to TURNOUT_ADMIN or http://127.0.0.1:8081; --token to TURNOUT_TOKEN.
 `;
 
 const names: Record<number, string> = {
@@ -49,8 +49,14 @@ function durationFlag(value: string | undefined, flag: string): number | undefin
 class UsageError extends Error {}
 
 /** `turnout switch --cancel ROUTE`; answers the exit code. */
-async function cancel(admin: string, route: string, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  const client = adminClient(SwitchService, admin);
+async function cancel(
+  admin: string,
+  token: string | undefined,
+  route: string,
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+): Promise<number> {
+  const client = adminClient(SwitchService, admin, token);
   try {
     const res = await client.cancelSwitch({ route });
     out.write(`cancelled the switch of ${route} to ${res.variants.join(", ")}\n`);
@@ -70,12 +76,14 @@ export async function runSwitchCommand(
 ): Promise<number> {
   let request;
   let admin: string;
+  let token: string | undefined;
   try {
     const { values, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,
       options: {
         admin: { type: "string" },
+        token: { type: "string" },
         unload: { type: "boolean" },
         "no-unload": { type: "boolean" },
         "fleet-timeout": { type: "string" },
@@ -91,9 +99,10 @@ export async function runSwitchCommand(
       return 0;
     }
     admin = adminUrl(values.admin);
+    token = adminToken(values.token);
     if (values.cancel) {
       if (positionals.length !== 1) throw new UsageError(`--cancel expects ROUTE, got ${positionals.length} argument(s)`);
-      return await cancel(admin, positionals[0]!, out, err);
+      return await cancel(admin, token, positionals[0]!, out, err);
     }
     if (positionals.length !== 2) throw new UsageError(`expected ROUTE and VARIANT, got ${positionals.length} argument(s)`);
     if (values.unload && values["no-unload"]) throw new UsageError("--unload and --no-unload contradict each other");
@@ -109,7 +118,7 @@ export async function runSwitchCommand(
     err.write(`turnout switch: ${e instanceof Error ? e.message : String(e)}\n\n${SWITCH_USAGE}`);
     return 2;
   }
-  const client = adminClient(SwitchService, admin);
+  const client = adminClient(SwitchService, admin, token);
   let failed = false;
   try {
     for await (const progress of client.switch(request)) {

@@ -2,13 +2,15 @@
 /**
  * The `turnout` command: `up` (control plane + proxy in one process), `sim` (simulated Ollama
  * nodes), `control` and `proxy` (the distributed halves, on NATS), `switch` (a make-before-break
- * model switch through a control plane), `rollout`, `experiment` (reports of A/B experiments), and `help`.
+ * model switch through a control plane), `rollout`, `experiment` (reports of A/B experiments), `key`
+ * (API keys and the admin audit log), and `help`.
  */
 import { ErrorCode, TurnoutError } from "../errors.ts";
 import { UP_USAGE, runUpCommand } from "./up-command.ts";
 import { runSimCommand } from "../sim/sim-command.ts";
 import { CONTROL_USAGE, runControlCommand } from "./control-command.ts";
 import { EXPERIMENT_USAGE, runExperimentCommand } from "./experiment-command.ts";
+import { KEY_USAGE, runKeyCommand } from "./key-command.ts";
 import { PROXY_USAGE, runProxyCommand } from "./proxy-command.ts";
 import { ROLLOUT_USAGE, runRolloutCommand } from "./rollout-command.ts";
 import { SWITCH_USAGE, runSwitchCommand } from "./switch-command.ts";
@@ -28,7 +30,7 @@ ${indent(UP_USAGE)}    Runs the control plane and one proxy in one process, over
     --tls-cert/--tls-key and --admin-tls-cert/--admin-tls-key serve TLS (HTTP/2 and HTTP/1.1 by
     ALPN, reloaded when the files change); --admin-client-ca requires admin client certificates.
     With --nats it takes the NATS credential and TLS flags of \`turnout control\`.
-${indent(CONTROL_USAGE)}${indent(PROXY_USAGE)}${indent(SWITCH_USAGE)}${indent(ROLLOUT_USAGE)}${indent(EXPERIMENT_USAGE)}  turnout sim [--port 11434] [--nodes N] [--models a,b] [...]   (turnout sim --help)
+${indent(CONTROL_USAGE)}${indent(PROXY_USAGE)}${indent(SWITCH_USAGE)}${indent(ROLLOUT_USAGE)}${indent(EXPERIMENT_USAGE)}${indent(KEY_USAGE)}  turnout sim [--port 11434] [--nodes N] [--models a,b] [...]   (turnout sim --help)
     Runs simulated Ollama nodes for tests, demos and benchmarks.
   turnout help
 `;
@@ -61,6 +63,9 @@ async function main(argv: string[]): Promise<void> {
       return;
     case "experiment":
       process.exitCode = await runExperimentCommand(rest);
+      return;
+    case "key":
+      process.exitCode = await runKeyCommand(rest);
       return;
     case "switch":
       process.exitCode = await runSwitchCommand(rest);

@@ -1,16 +1,18 @@
 /**
  * The control plane, wired in data-flow order: admin RPCs in → validate → write queue (one write
- * at a time) → state store (CAS) → compile → check → publish at SNAPSHOT_KEY; the workflows
- * (switches, rollouts, experiments) write through the admin operations; the observers (fleet,
- * metrics, config events) watch the bus, the outcome log and what is published. Transport-
- * independent: it only needs a KvStore (and, for the observers, a bus and an outcome log). Shut
- * down in reverse: refuse writes, end the RPC streams, stop the workflows and observers, then let
- * the queued writes and their publish finish.
+ * at a time) → state store (CAS) → compile → check → publish at SNAPSHOT_KEY; API keys and the
+ * admin audit log live in the same store (the admin server authenticates against them); the
+ * workflows (switches, rollouts, experiments) write through the admin operations; the observers
+ * (fleet, metrics, config events) watch the bus, the outcome log and what is published.
+ * Transport-independent: it only needs a KvStore (and, for the observers, a bus and an outcome
+ * log). Shut down in reverse: refuse writes, end the RPC streams, stop the workflows and
+ * observers, then let the queued writes and their publish finish.
  */
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { AdminService } from "../../gen/turnout/v1/admin_pb.js";
 import { ExperimentService } from "../../gen/turnout/v1/experiment_pb.js";
+import { KeyService } from "../../gen/turnout/v1/keys_pb.js";
 import { FleetService } from "../../gen/turnout/v1/fleet_pb.js";
 import { MetricsService } from "../../gen/turnout/v1/metrics_pb.js";
 import { RolloutService } from "../../gen/turnout/v1/rollout_pb.js";
@@ -22,6 +24,8 @@ import type { EventBus, KvStore, OutcomeLog } from "../transport/types.ts";
 import { createAdminOperations, type AdminOperations } from "./admin/admin-operations.ts";
 import { createAdminService } from "./admin/admin-service.ts";
 import { bootstrapStore } from "./admin/bootstrap-store.ts";
+import { createKeyOperations, type KeyOperations } from "./admin/key-operations.ts";
+import { createKeyService } from "./admin/key-service.ts";
 import { createConfigEvents } from "./events/config-events.ts";
 import { createExperimentClock } from "./experiments/experiment-clock.ts";
 import { createExperimentOperations, type ExperimentOperations } from "./experiments/experiment-operations.ts";
@@ -36,6 +40,7 @@ import { createSnapshotPublisher } from "./publish/publish.ts";
 import { createWriteQueue } from "./publish/write-queue.ts";
 import { createRolloutEngine, type RolloutEngine, type RolloutEngineOptions } from "./rollout/rollout-engine.ts";
 import { createRolloutService } from "./rollout/rollout-service.ts";
+import { createAuditLog, type AuditLog } from "./state/audit-log.ts";
 import { createStateStore } from "./state/state-store.ts";
 import type { DesiredState } from "./state/desired-state.ts";
 import { createModelSwitcher, type ModelSwitcher } from "./switch/model-switch.ts";
@@ -82,6 +87,8 @@ export interface ControlPlaneOptions {
    * scan every 1 s.
    */
   rollouts?: Pick<RolloutEngineOptions, "warm" | "leaseMs" | "scanMs">;
+  /** Entries the admin audit log keeps (a ring in the store; older ones are overwritten). Default 5000. */
+  auditCapacity?: number;
 }
 
 /** A running control plane. */
@@ -102,7 +109,15 @@ export interface ControlPlane {
   readonly experiments: ExperimentOperations;
   /** Experiment reports (GetReport, WatchReport) and the feedback input `recordFeedback`. */
   readonly reports: ExperimentReports;
-  /** Registers AdminService, SwitchService, MetricsService (and FleetService, with a bus) on a router: `connectNodeAdapter({ routes: controlPlane.routes })`. */
+  /** API keys (KeyService), and the reads the admin port authenticates with. */
+  readonly keys: KeyOperations;
+  /** The admin audit log: the admin port records every write in it; KeyService.ListAuditEntries reads it. */
+  readonly audit: AuditLog;
+  /**
+   * Registers AdminService, SwitchService, ExperimentService, RolloutService, MetricsService,
+   * KeyService (and FleetService, with a bus) on a router: `connectNodeAdapter({ routes:
+   * controlPlane.routes })`. The admin server guards them (roles, audit).
+   */
   routes(router: ConnectRouter): void;
   /** The snapshot this control plane published or found last. */
   currentSnapshot(): RoutingSnapshot;
@@ -163,6 +178,18 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     publish: queue.publish,
     onChange: events?.configChanged,
   });
+
+  // Keys: validated key requests in; CAS writes of `keys.<id>` through the queue (compiled into
+  // the snapshot, hashes only) and ConfigChanged out. Audit log: the admin port's records of
+  // every write, a bounded ring in the store.
+  const keys = createKeyOperations({
+    store,
+    exclusive: queue.exclusive,
+    publish: queue.publish,
+    onChange: events?.configChanged,
+    now: nowMs,
+  });
+  const audit = createAuditLog({ kv: counted.store, capacity: options.auditCapacity });
 
   // Experiments: stored at experiments.<id> (running ones are compiled into the snapshot); each
   // stops itself when its duration passes (the clock is armed below and after every Start).
@@ -232,6 +259,7 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
   const switchService = createSwitchService(switcher);
   const rolloutService = createRolloutService({ engine: rollouts, admin, closed: streamsClosed.signal });
   const experimentService = createExperimentService(experiments, reports, streamsClosed.signal);
+  const keyService = createKeyService(keys, audit);
 
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
@@ -253,12 +281,15 @@ export async function createControlPlane(options: ControlPlaneOptions): Promise<
     switcher,
     experiments,
     reports,
+    keys,
+    audit,
     routes(router) {
       router.service(ExperimentService, experimentService);
       router.service(AdminService, service);
       router.service(SwitchService, switchService);
       router.service(MetricsService, metrics.service);
       router.service(RolloutService, rolloutService);
+      router.service(KeyService, keyService);
       if (fleetService) router.service(FleetService, fleetService);
     },
     currentSnapshot() {

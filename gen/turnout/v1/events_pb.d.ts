@@ -305,21 +305,22 @@ export declare const KeyUseSchema: GenMessage<KeyUse>;
  */
 export declare type ConfigChanged = Message<"turnout.v1.ConfigChanged"> & {
   /**
-   * What changed: "node", "route" or "settings".
+   * What changed: "node", "route", "settings" or "key".
    *
    * @generated from field: string kind = 1;
    */
   kind: string;
 
   /**
-   * Node id or route name.
+   * Node id, route name or key id.
    *
    * @generated from field: string name = 2;
    */
   name: string;
 
   /**
-   * The admin operation: "put", "delete", "switch", "weights".
+   * The admin operation: "put", "delete", "switch", "weights" (nodes, routes), "create",
+   * "revoke" (keys).
    *
    * @generated from field: string action = 3;
    */
@@ -345,6 +346,15 @@ export declare type ConfigChanged = Message<"turnout.v1.ConfigChanged"> & {
    * @generated from field: google.protobuf.Timestamp at = 6;
    */
   at?: Timestamp | undefined;
+
+  /**
+   * Key id of the caller that made the change: a key's id, "bootstrap" (the admin token),
+   * "anonymous" (an open loopback admin port), or "system" when the control plane made it on its
+   * own (a rollout step, a config bootstrap).
+   *
+   * @generated from field: string key_id = 7;
+   */
+  keyId: string;
 };
 
 /**

@@ -8,6 +8,8 @@
  * SwitchModel sets default_variant and clears the arms (the whole route goes to that variant); the
  * previous arms are forgotten, so a later SetWeights starts from a fresh contiguous split. The
  * route's seed is kept. since_version is recorded per route at publish (see publish/publish.ts).
+ * Each write takes the key id of its caller last (default "system": the control plane itself),
+ * which the ConfigChanged event carries.
  */
 import { clone, create, equals } from "@bufbuild/protobuf";
 import {
@@ -20,6 +22,7 @@ import {
   type RoutingSnapshot,
 } from "../../../gen/turnout/v1/routing_pb.js";
 import { ErrorCode, TurnoutError, invalidArgument } from "../../errors.ts";
+import { SYSTEM_KEY_ID } from "../auth/actor.ts";
 import { checkDesiredState, desiredOf } from "../publish/compile.ts";
 import type { ConfigChange } from "../events/config-events.ts";
 import type { DesiredState } from "../state/desired-state.ts";
@@ -52,21 +55,27 @@ export interface CurrentModel {
 export interface AdminOperations {
   listNodes(): Promise<Stored<Node>[]>;
   getNode(id: string): Promise<Stored<Node>>;
-  putNode(node: Node, expectedRevision?: number): Promise<WriteResult>;
-  deleteNode(id: string, expectedRevision?: number): Promise<{ snapshotVersion: number }>;
+  putNode(node: Node, expectedRevision?: number, keyId?: string): Promise<WriteResult>;
+  deleteNode(id: string, expectedRevision?: number, keyId?: string): Promise<{ snapshotVersion: number }>;
   listRoutes(): Promise<Stored<Route>[]>;
   getRoute(name: string): Promise<Stored<Route>>;
   /** Arms may carry weights only; ranges are computed relative to the stored route. */
-  putRoute(route: Route, expectedRevision?: number): Promise<WriteResult & { route: Route }>;
-  deleteRoute(name: string, expectedRevision?: number): Promise<{ snapshotVersion: number }>;
+  putRoute(route: Route, expectedRevision?: number, keyId?: string): Promise<WriteResult & { route: Route }>;
+  deleteRoute(name: string, expectedRevision?: number, keyId?: string): Promise<{ snapshotVersion: number }>;
   getCurrentModel(route: string): Promise<CurrentModel>;
   /** default_variant := variant and arms := [] (the whole route to that variant). */
-  switchModel(route: string, variant: string, expectedRevision?: number): Promise<WriteResult & { previousVariant: string }>;
+  switchModel(
+    route: string,
+    variant: string,
+    expectedRevision?: number,
+    keyId?: string,
+  ): Promise<WriteResult & { previousVariant: string }>;
   /** A weighted split; variants left out get no buckets; only surplus buckets move. */
   setWeights(
     route: string,
     weights: { variant: string; weight: number }[],
     expectedRevision?: number,
+    keyId?: string,
   ): Promise<WriteResult & { route: Route }>;
   getSnapshot(): Promise<RoutingSnapshot>;
 }
@@ -133,9 +142,10 @@ export function createAdminOperations(ctx: AdminOperationsContext): AdminOperati
     kind: ConfigChange["kind"],
     name: string,
     action: ConfigChange["action"],
+    keyId: string,
     result: T,
   ): T => {
-    ctx.onChange?.({ kind, name, action, revision: result.revision ?? 0, snapshotVersion: result.snapshotVersion });
+    ctx.onChange?.({ kind, name, action, revision: result.revision ?? 0, snapshotVersion: result.snapshotVersion, keyId });
     return result;
   };
 
@@ -154,6 +164,7 @@ export function createAdminOperations(ctx: AdminOperationsContext): AdminOperati
     existing: Stored<Route> | undefined,
     field: string,
     action: ConfigChange["action"],
+    keyId: string,
   ): Promise<WriteResult> {
     if (existing !== undefined && equals(RouteSchema, existing.value, route)) {
       return { revision: existing.revision, snapshotVersion: await currentVersion() };
@@ -161,7 +172,7 @@ export function createAdminOperations(ctx: AdminOperationsContext): AdminOperati
     const { desired, index } = withRoute(state, route, route.name);
     requireConsistent(desired, { kind: "route", index, field }, `writing route ${JSON.stringify(route.name)}`);
     const revision = await store.putRoute(route, existing?.revision ?? 0);
-    return changed("route", route.name, action, { revision, snapshotVersion: version(await publish()) });
+    return changed("route", route.name, action, keyId, { revision, snapshotVersion: version(await publish()) });
   }
 
   async function getSnapshot(): Promise<RoutingSnapshot> {
@@ -181,7 +192,7 @@ export function createAdminOperations(ctx: AdminOperationsContext): AdminOperati
     async getNode(id) {
       return (await store.getNode(id)) ?? Promise.reject(notFound(`node ${JSON.stringify(id)}`));
     },
-    async putNode(input, expected) {
+    async putNode(input, expected, keyId = SYSTEM_KEY_ID) {
       requireValid(validateNode(input, "node"));
       const node = normalizeNode(input);
       return exclusive(async () => {
@@ -194,10 +205,10 @@ export function createAdminOperations(ctx: AdminOperationsContext): AdminOperati
         const { desired, index } = withNode(state, node, node.id);
         requireConsistent(desired, { kind: "node", index, field: "node" }, `writing node ${JSON.stringify(node.id)}`);
         const revision = await store.putNode(node, existing?.revision ?? 0);
-        return changed("node", node.id, "put", { revision, snapshotVersion: version(await publish()) });
+        return changed("node", node.id, "put", keyId, { revision, snapshotVersion: version(await publish()) });
       });
     },
-    async deleteNode(id, expected) {
+    async deleteNode(id, expected, keyId = SYSTEM_KEY_ID) {
       if (id === "") throw invalidArgument([{ field: "id", message: "must not be empty" }]);
       return exclusive(async () => {
         const state = await store.readState();
@@ -207,7 +218,7 @@ export function createAdminOperations(ctx: AdminOperationsContext): AdminOperati
         const { desired } = withNode(state, undefined, id);
         requireConsistent(desired, { kind: "node", index: -1, field: "id" }, `deleting node ${JSON.stringify(id)}`);
         await store.deleteNode(id, existing.revision);
-        return changed("node", id, "delete", { snapshotVersion: version(await publish()) });
+        return changed("node", id, "delete", keyId, { snapshotVersion: version(await publish()) });
       });
     },
     listRoutes: async () =>
@@ -215,24 +226,24 @@ export function createAdminOperations(ctx: AdminOperationsContext): AdminOperati
     async getRoute(name) {
       return (await store.getRoute(name)) ?? Promise.reject(notFound(`route ${JSON.stringify(name)}`));
     },
-    async putRoute(input, expected) {
+    async putRoute(input, expected, keyId = SYSTEM_KEY_ID) {
       requireValid(validateRoute(input, "route"));
       return exclusive(async () => {
         const state = await store.readState();
         const existing = state.routes.find((r) => r.value.name === input.name);
         checkExpectedRevision(`route ${JSON.stringify(input.name)}`, existing?.revision, expected);
         const route = normalizeRoute(input, existing?.value);
-        return { ...(await writeRoute(state, route, existing, "route", "put")), route };
+        return { ...(await writeRoute(state, route, existing, "route", "put", keyId)), route };
       });
     },
-    async deleteRoute(name, expected) {
+    async deleteRoute(name, expected, keyId = SYSTEM_KEY_ID) {
       requireRouteName(name, "name");
       return exclusive(async () => {
         const state = await store.readState();
         const existing = await routeOf(state, name);
         checkExpectedRevision(`route ${JSON.stringify(name)}`, existing.revision, expected);
         await store.deleteRoute(name, existing.revision);
-        return changed("route", name, "delete", { snapshotVersion: version(await publish()) });
+        return changed("route", name, "delete", keyId, { snapshotVersion: version(await publish()) });
       });
     },
     async getCurrentModel(name) {
@@ -251,7 +262,7 @@ export function createAdminOperations(ctx: AdminOperationsContext): AdminOperati
         snapshotVersion: Number(snapshot.version),
       };
     },
-    async switchModel(name, variant, expected) {
+    async switchModel(name, variant, expected, keyId = SYSTEM_KEY_ID) {
       requireRouteName(name, "route");
       if (variant === "") throw invalidArgument([{ field: "variant", message: "must not be empty" }]);
       return exclusive(async () => {
@@ -270,11 +281,11 @@ export function createAdminOperations(ctx: AdminOperationsContext): AdminOperati
         const route = clone(RouteSchema, existing.value);
         route.defaultVariant = variant;
         route.arms = [];
-        const result = await writeRoute(state, route, existing, "route", "switch");
+        const result = await writeRoute(state, route, existing, "route", "switch", keyId);
         return { ...result, previousVariant: existing.value.defaultVariant };
       });
     },
-    async setWeights(name, weights, expected) {
+    async setWeights(name, weights, expected, keyId = SYSTEM_KEY_ID) {
       requireRouteName(name, "route");
       return exclusive(async () => {
         const state = await store.readState();
@@ -286,7 +297,7 @@ export function createAdminOperations(ctx: AdminOperationsContext): AdminOperati
           weights.map((w) => create(ArmSchema, { variant: w.variant, weight: w.weight })),
           existing.value.arms,
         );
-        return { ...(await writeRoute(state, route, existing, "route", "weights")), route };
+        return { ...(await writeRoute(state, route, existing, "route", "weights", keyId)), route };
       });
     },
     getSnapshot,

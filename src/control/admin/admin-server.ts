@@ -1,14 +1,25 @@
 /**
- * The admin server: AdminService on its own port, separate from traffic. One port speaks Connect
- * (JSON or binary over HTTP/1.1, e.g. curl), gRPC over h2c (`buf curl --protocol grpc
- * --http2-prior-knowledge`, grpcurl -plaintext) and gRPC-web.
+ * The admin server: the control plane's services on their own port, separate from traffic. One
+ * port speaks Connect (JSON or binary over HTTP/1.1, e.g. curl), gRPC over h2c (`buf curl
+ * --protocol grpc --http2-prior-knowledge`, grpcurl -plaintext) and gRPC-web.
+ *
+ * Every RPC, gRPC reflection and `/metrics` need a key of the right role once authentication is
+ * enforced (an admin token configured, or an admin key stored: control/auth/). Without either,
+ * a loopback listener stays open — every caller is the anonymous admin, and one log line says so
+ * — and any other address refuses to start.
  */
-import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { ErrorCode } from "../../errors.ts";
+import { createContextValues } from "@connectrpc/connect";
+import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import { Role } from "../../../gen/turnout/v1/routing_pb.js";
+import { ErrorCode, TurnoutError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { type TlsFiles, listenDual } from "../../server/dual-server.ts";
 import { registerReflection } from "../../server/reflection/register-reflection.ts";
 import { PROMETHEUS_CONTENT_TYPE, isMetricsPath } from "../../stats/prometheus-text.ts";
+import { createAdminAuthenticator, authorize, type AdminAuthenticator } from "../auth/admin-authenticator.ts";
+import { adminExposureProblem } from "../auth/admin-exposure.ts";
+import { REMOTE_ADDRESS, createAdminInterceptor } from "../auth/admin-interceptor.ts";
+import { methodsWithoutRole } from "../auth/method-roles.ts";
 import type { ControlPlane } from "../control-plane.ts";
 
 /** Options of {@link startAdminServer}. */
@@ -17,7 +28,7 @@ export interface AdminServerOptions {
   port: number;
   /** Address to bind. Default "127.0.0.1". */
   host?: string;
-  /** The control plane whose AdminService is served. */
+  /** The control plane whose services are served. */
   controlPlane: ControlPlane;
   /** Root logger; the server logs as `component: "admin-server"`. */
   logger: Logger;
@@ -29,12 +40,16 @@ export interface AdminServerOptions {
    * Default: none (cleartext HTTP/1.1 and h2c).
    */
   tls?: TlsFiles;
-  /**
-   * Admin credentials. `adminToken`: the bootstrap admin token (from `TURNOUT_ADMIN_TOKEN` or
-   * `auth.admin_token_file`, at least 16 characters), accepted as key id `bootstrap` with role
-   * admin and never stored. Default: none (no bootstrap token).
-   */
-  auth?: { adminToken?: string };
+  /** Admin authentication. Default: no admin token (keys only, once an admin key is stored). */
+  auth?: {
+    /**
+     * The bootstrap admin token (TURNOUT_ADMIN_TOKEN or auth.admin_token_file): at least 16
+     * characters; it authenticates as key id "bootstrap" with the admin role. Default: none.
+     */
+    adminToken?: string;
+    /** Clock for key expiry and audit times, epoch ms. Default `Date.now`. */
+    now?: () => number;
+  };
 }
 
 /** A listening admin server. */
@@ -47,53 +62,106 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-/** Starts the admin server. */
+type Fallback = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
+type NodeServerRequest = Parameters<Fallback>[0];
+type NodeServerResponse = Parameters<Fallback>[1];
+
+/** Answers a plain-HTTP error in the Connect JSON error shape. */
+function sendError(
+  res: NodeServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
+  const body = JSON.stringify({ code, message });
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+/** `/metrics`: the Prometheus text for a viewer (or anyone, while authentication is not enforced). */
+async function serveMetrics(
+  req: NodeServerRequest,
+  res: NodeServerResponse,
+  auth: AdminAuthenticator,
+  text: () => string,
+): Promise<void> {
+  try {
+    authorize(await auth.caller(req.headers.authorization), Role.VIEWER, "/metrics");
+  } catch (err) {
+    const e = err instanceof TurnoutError ? err : new TurnoutError(ErrorCode.Unavailable, "cannot check the key now");
+    const status = e.code === ErrorCode.Unauthenticated ? 401 : e.code === ErrorCode.PermissionDenied ? 403 : 503;
+    sendError(res, status, e.code, e.message, status === 401 ? { "www-authenticate": "Bearer" } : {});
+    return;
+  }
+  const body = text();
+  res.writeHead(200, { "content-type": PROMETHEUS_CONTENT_TYPE, "content-length": Buffer.byteLength(body) });
+  if (req.method === "HEAD") res.end();
+  else res.end(body);
+}
+
+/**
+ * Starts the admin server. Throws `failed_precondition` (naming TURNOUT_ADMIN_TOKEN) when `host`
+ * is not loopback and nothing would authenticate callers; `invalid_argument` for an admin token
+ * shorter than 16 characters; `internal` when a registered method has no role.
+ */
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const log = options.logger.child({ component: "admin-server" });
+  const host = options.host ?? "127.0.0.1";
+  const { controlPlane } = options;
+  const now = options.auth?.now;
+  const auth = createAdminAuthenticator({ keys: controlPlane.keys, adminToken: options.auth?.adminToken, now });
+  const open = !(await auth.enforced());
+  const exposed = open ? adminExposureProblem(host) : undefined;
+  if (exposed !== undefined) throw new TurnoutError(ErrorCode.FailedPrecondition, exposed);
   // Aborted by close(): ends server streams (WatchFleet, WatchMetrics) so closing does not wait them out.
   const shutdown = new AbortController();
+  let unguarded: string[] = [];
   const handler = connectNodeAdapter({
     shutdownSignal: shutdown.signal,
+    interceptors: [createAdminInterceptor({ authenticator: auth, audit: controlPlane.audit, logger: options.logger, now })],
+    contextValues: (req) => createContextValues().set(REMOTE_ADDRESS, req.socket?.remoteAddress ?? ""),
     routes: (router) => {
-      options.controlPlane.routes(router);
+      controlPlane.routes(router);
       registerReflection(router);
+      unguarded = methodsWithoutRole(router.handlers);
     },
     fallback(req, res) {
       if (req.url !== undefined && isMetricsPath(req.url) && (req.method === "GET" || req.method === "HEAD")) {
-        const body = options.controlPlane.metrics.prometheusText() + (options.extraMetrics?.() ?? "");
-        res.writeHead(200, { "content-type": PROMETHEUS_CONTENT_TYPE, "content-length": Buffer.byteLength(body) });
-        if (req.method === "HEAD") res.end();
-        else res.end(body);
+        void serveMetrics(req, res, auth, () => controlPlane.metrics.prometheusText() + (options.extraMetrics?.() ?? ""));
         return;
       }
-      res.writeHead(404, { "content-type": "application/json" });
-      res.end(JSON.stringify({ code: ErrorCode.NotFound, message: "no such admin procedure; see turnout.v1.AdminService" }));
+      sendError(res, 404, ErrorCode.NotFound, "no such admin procedure; see turnout.v1.AdminService");
     },
   });
+  if (unguarded.length > 0)
+    throw new TurnoutError(
+      ErrorCode.Internal,
+      `admin methods without a role (see control/auth/method-roles.ts): ${unguarded.join(", ")}`,
+    );
   // Open requests, so close() can let ended streams leave their connections idle before closing.
-  let open = 0;
+  let inFlight = 0;
   let onIdle: (() => void) | undefined;
   const counted: typeof handler = (req, res) => {
-    open++;
+    inFlight++;
     res.once("close", () => {
-      if (--open === 0) onIdle?.();
+      if (--inFlight === 0) onIdle?.();
     });
     handler(req, res);
   };
-  const server = await listenDual({
-    port: options.port,
-    host: options.host,
-    handler: counted,
-    tls: options.tls,
-    logger: options.logger,
-  });
+  const server = await listenDual({ port: options.port, host, handler: counted, tls: options.tls, logger: options.logger });
   log.info({ url: server.url }, "admin server listening");
+  if (open)
+    log.warn(
+      { url: server.url },
+      "admin API open without credentials (loopback only): every caller is an anonymous admin until an admin key is created or TURNOUT_ADMIN_TOKEN is set",
+    );
   return {
     url: server.url,
     port: server.port,
     async close() {
       shutdown.abort();
-      if (open > 0) {
+      if (inFlight > 0) {
         const idle = new Promise<void>((resolve) => (onIdle = resolve));
         await Promise.race([idle, new Promise<void>((resolve) => setTimeout(resolve, 1000).unref())]);
       }

@@ -5,6 +5,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { AdminService } from "../../../gen/turnout/v1/admin_pb.js";
 import { invalidArgument, rpc } from "../../errors.ts";
+import { callerOf } from "../auth/actor.ts";
 import type { AdminOperations } from "./admin-operations.ts";
 import type { Fleet } from "../fleet/fleet.ts";
 import { checkFleetWait, waitForFleet } from "../fleet/wait-for-fleet.ts";
@@ -42,12 +43,12 @@ export function createAdminService(
     putNode: (req, ctx) =>
       write(req.waitForFleetMs, ctx.signal, async () => {
         if (req.node === undefined) throw missing("node");
-        const r = await ops.putNode(req.node, rev(req.expectedRevision));
+        const r = await ops.putNode(req.node, rev(req.expectedRevision), callerOf(ctx));
         return { revision: big(r.revision), snapshotVersion: big(r.snapshotVersion) };
       }),
     deleteNode: (req, ctx) =>
       write(req.waitForFleetMs, ctx.signal, async () => ({
-        snapshotVersion: big((await ops.deleteNode(req.id, rev(req.expectedRevision))).snapshotVersion),
+        snapshotVersion: big((await ops.deleteNode(req.id, rev(req.expectedRevision), callerOf(ctx))).snapshotVersion),
       })),
     listRoutes: () =>
       rpc(async () => ({ routes: (await ops.listRoutes()).map((r) => ({ route: r.value, revision: big(r.revision) })) })),
@@ -59,12 +60,12 @@ export function createAdminService(
     putRoute: (req, ctx) =>
       write(req.waitForFleetMs, ctx.signal, async () => {
         if (req.route === undefined) throw missing("route");
-        const r = await ops.putRoute(req.route, rev(req.expectedRevision));
+        const r = await ops.putRoute(req.route, rev(req.expectedRevision), callerOf(ctx));
         return { revision: big(r.revision), snapshotVersion: big(r.snapshotVersion), route: r.route };
       }),
     deleteRoute: (req, ctx) =>
       write(req.waitForFleetMs, ctx.signal, async () => ({
-        snapshotVersion: big((await ops.deleteRoute(req.name, rev(req.expectedRevision))).snapshotVersion),
+        snapshotVersion: big((await ops.deleteRoute(req.name, rev(req.expectedRevision), callerOf(ctx))).snapshotVersion),
       })),
     getCurrentModel: (req) =>
       rpc(async () => {
@@ -80,14 +81,15 @@ export function createAdminService(
               expectedRevision: rev(req.expectedRevision),
               skipPrewarm: req.skipPrewarm,
               stopAfterShift: true,
+              keyId: callerOf(ctx),
             }).shifted
-          : await ops.switchModel(req.route, req.variant, rev(req.expectedRevision));
+          : await ops.switchModel(req.route, req.variant, rev(req.expectedRevision), callerOf(ctx));
         return { previousVariant: r.previousVariant, revision: big(r.revision), snapshotVersion: big(r.snapshotVersion) };
       }),
     setWeights: (req, ctx) =>
       write(req.waitForFleetMs, ctx.signal, async () => {
         const weights = req.weights.map((w) => ({ variant: w.variant, weight: w.weight }));
-        const r = await ops.setWeights(req.route, weights, rev(req.expectedRevision));
+        const r = await ops.setWeights(req.route, weights, rev(req.expectedRevision), callerOf(ctx));
         return { route: r.route, revision: big(r.revision), snapshotVersion: big(r.snapshotVersion) };
       }),
     getSnapshot: () => rpc(async () => ({ snapshot: await ops.getSnapshot() })),

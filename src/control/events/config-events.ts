@@ -14,15 +14,17 @@ import { SUBJECTS, type EventBus } from "../../transport/types.ts";
 /** One accepted admin change. */
 export interface ConfigChange {
   /** What changed. */
-  kind: "node" | "route" | "settings";
-  /** Node id or route name ("" for settings). */
+  kind: "node" | "route" | "settings" | "key";
+  /** Node id, route name or key id ("" for settings). */
   name: string;
   /** The admin operation. */
-  action: "put" | "delete" | "switch" | "weights";
+  action: "put" | "delete" | "switch" | "weights" | "create" | "revoke";
   /** Store revision of the object after the change (0 for a delete). */
   revision: number;
   /** Version of the snapshot that carries the change. */
   snapshotVersion: number;
+  /** Key id of the caller that made it (see control/auth/actor.ts). */
+  keyId: string;
 }
 
 /** Options of {@link createConfigEvents}. */
@@ -67,6 +69,7 @@ export function createConfigEvents(options: ConfigEventsOptions): ConfigEvents {
         revision: BigInt(change.revision),
         snapshotVersion: BigInt(change.snapshotVersion),
         at: timestampFromDate(now()),
+        keyId: change.keyId,
       });
       send(SUBJECTS.configChanged, toJsonString(ConfigChangedSchema, message));
     },

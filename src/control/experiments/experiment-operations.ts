@@ -44,7 +44,8 @@ export interface ExperimentOperations {
   start(id: string, expectedRevision?: number): Promise<ExperimentResult>;
   pause(id: string, expectedRevision?: number): Promise<ExperimentResult>;
   stop(id: string, expectedRevision?: number): Promise<ExperimentResult>;
-  conclude(id: string, arm: string, expectedRevision?: number): Promise<ExperimentResult>;
+  /** Switches the route to the winning arm's variant (a write by `keyId`, default "system"), then concludes. */
+  conclude(id: string, arm: string, expectedRevision?: number, keyId?: string): Promise<ExperimentResult>;
   /** Opens a new phase with `weights` (empty: the current ones), re-randomised when asked. */
   changeSplit(id: string, weights: readonly number[], rerandomize: boolean, expectedRevision?: number): Promise<ExperimentResult>;
   get(id: string): Promise<Stored<Experiment>>;
@@ -268,7 +269,7 @@ export function createExperimentOperations(ctx: ExperimentOperationsContext): Ex
       });
     },
     stop: (id, expected) => stopWith(id, expected, "stopped"),
-    async conclude(id, arm, expected) {
+    async conclude(id, arm, expected, keyId) {
       requireId(id);
       const current = await store.getExperiment(id);
       if (current === undefined) throw new TurnoutError(ErrorCode.NotFound, `experiment ${JSON.stringify(id)} does not exist`);
@@ -283,7 +284,7 @@ export function createExperimentOperations(ctx: ExperimentOperationsContext): Ex
       precondition(current.value, "concluded", [RUNNING, PAUSED, STOPPED]);
       checkExpectedRevision(`experiment ${JSON.stringify(id)}`, current.revision, expected);
       // The route switch first (idempotent): a Conclude that fails after it can simply be repeated.
-      await ctx.admin.switchModel(current.value.route, winner.variant);
+      await ctx.admin.switchModel(current.value.route, winner.variant, undefined, keyId);
       return exclusive(async () => {
         const state = await store.readState();
         const existing = await find(state, id);

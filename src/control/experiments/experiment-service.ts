@@ -5,6 +5,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { ExperimentService } from "../../../gen/turnout/v1/experiment_pb.js";
 import { toConnectError, rpc } from "../../errors.ts";
+import { callerOf } from "../auth/actor.ts";
 import type { ExperimentOperations, ExperimentResult } from "./experiment-operations.ts";
 import type { ExperimentReports } from "./experiment-reports.ts";
 
@@ -33,7 +34,8 @@ export function createExperimentService(
     start: (req) => rpc(async () => answer(await ops.start(req.id, rev(req.expectedRevision)))),
     pause: (req) => rpc(async () => answer(await ops.pause(req.id, rev(req.expectedRevision)))),
     stop: (req) => rpc(async () => answer(await ops.stop(req.id, rev(req.expectedRevision)))),
-    conclude: (req) => rpc(async () => answer(await ops.conclude(req.id, req.arm, rev(req.expectedRevision)))),
+    conclude: (req, ctx) =>
+      rpc(async () => answer(await ops.conclude(req.id, req.arm, rev(req.expectedRevision), callerOf(ctx)))),
     changeSplit: (req) =>
       rpc(async () => answer(await ops.changeSplit(req.id, req.weights, req.rerandomize, rev(req.expectedRevision)))),
     get: (req) =>

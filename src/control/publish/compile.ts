@@ -1,14 +1,16 @@
 /**
- * Compile: the stored state (nodes, routes, settings, experiments) plus the previous snapshot in,
- * the next immutable RoutingSnapshot out. Pure (the clock is a parameter). Running experiments are
- * compiled into snapshot form (experiment-snapshots.ts), nodes are sorted by id and routes by
- * name, settings get their defaults, and the snapshot carries version = previous + 1, its parent
+ * Compile: the stored state (nodes, routes, settings, experiments, keys) plus the previous
+ * snapshot in, the next immutable RoutingSnapshot out. Pure (the clock is a parameter). Running
+ * experiments are compiled into snapshot form (experiment-snapshots.ts), keys neither revoked nor
+ * expired at `now` into theirs (key-snapshots.ts), nodes are sorted by id, routes by name and keys
+ * by id, settings get their defaults, and the snapshot carries version = previous + 1, its parent
  * and content hash.
  */
 import { clone, create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   ExperimentSnapshotSchema,
+  KeySnapshotSchema,
   NodeSchema,
   RouteSchema,
   RoutingSnapshotSchema,
@@ -20,18 +22,23 @@ import { snapshotContentHash } from "../../snapshot/content-hash.ts";
 import { withDefaultSettings, type DesiredState } from "../state/desired-state.ts";
 import type { StoredState } from "../state/state-store.ts";
 import { experimentSnapshots } from "./experiment-snapshots.ts";
+import { keyExpired, keySnapshots } from "./key-snapshots.ts";
 
 function byKey<T>(key: (item: T) => string): (a: T, b: T) => number {
   return (a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
 }
 
-/** The desired state of a stored state: its objects without revisions, running experiments in snapshot form. */
+/**
+ * The desired state of a stored state: its objects without revisions, running experiments and
+ * keys that are not revoked in snapshot form.
+ */
 export function desiredOf(state: StoredState): DesiredState {
   return {
     nodes: state.nodes.map((n) => n.value),
     routes: state.routes.map((r) => r.value),
     settings: state.settings?.value,
     experiments: experimentSnapshots(state.experiments.map((e) => e.value)),
+    keys: keySnapshots((state.keys ?? []).map((k) => k.value)),
   };
 }
 
@@ -45,6 +52,7 @@ function assemble(state: DesiredState, version: bigint, parentVersion: bigint, c
     routes: state.routes.map((r) => clone(RouteSchema, r)),
     settings: withDefaultSettings(state.settings),
     experiments: (state.experiments ?? []).map((e) => clone(ExperimentSnapshotSchema, e)),
+    keys: (state.keys ?? []).map((k) => clone(KeySnapshotSchema, k)),
   });
   snapshot.contentHash = snapshotContentHash(snapshot);
   return snapshot;
@@ -53,7 +61,8 @@ function assemble(state: DesiredState, version: bigint, parentVersion: bigint, c
 /**
  * The snapshot that follows `previous` (undefined for the first) for `state`: version
  * previous.version + 1 (1 for the first), parent_version previous.version (0), nodes sorted by id,
- * routes by name, default settings filled in, content hash, created_at `now`.
+ * routes by name, keys by id (those expired at `now` left out), default settings filled in,
+ * content hash, created_at `now`.
  */
 export function compileSnapshot(
   state: DesiredState,
@@ -66,6 +75,7 @@ export function compileSnapshot(
     routes: [...state.routes].sort(byKey((r) => r.name)),
     settings: state.settings,
     experiments: state.experiments && [...state.experiments].sort(byKey((e) => e.id)),
+    keys: state.keys?.filter((k) => !keyExpired(k, now.getTime())).sort(byKey((k) => k.id)),
   };
   return assemble(sorted, parent + 1n, parent, now);
 }

@@ -1,6 +1,7 @@
 /**
- * The desired state: what operators asked for (nodes, routes, settings), as stored by the control
- * plane and bootstrapped from a config file. `compileSnapshot` turns it into a RoutingSnapshot.
+ * The desired state: what operators asked for (nodes, routes, settings, keys), as stored by the
+ * control plane and bootstrapped from a config file. `compileSnapshot` turns it into a
+ * RoutingSnapshot.
  */
 import { clone, create } from "@bufbuild/protobuf";
 import {
@@ -9,6 +10,7 @@ import {
   SettingsSchema,
   SlotQueueSchema,
   type ExperimentSnapshot,
+  type KeySnapshot,
   type Node,
   type Route,
   type Settings,
@@ -24,6 +26,8 @@ export interface DesiredState {
   settings?: Settings;
   /** Running experiments in snapshot form (see `publish/experiment-snapshots.ts`). Default: none. */
   experiments?: ExperimentSnapshot[];
+  /** API keys in snapshot form (hashes only, see `publish/key-snapshots.ts`). Default: none. */
+  keys?: KeySnapshot[];
 }
 
 /** Default assignment unit header. */

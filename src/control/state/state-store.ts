@@ -3,8 +3,9 @@
  * compiled here (see publish/compile.ts). Keys: `nodes.<id>`, `routes.<base64url(name)>` (route
  * names may hold ':' or '/', which NATS keys do not allow), `settings`, the published snapshot at
  * SNAPSHOT_KEY and `meta.route-since` (since which snapshot version each route's default variant
- * serves), and experiments at `experiments.<id>`. Values are binary protobuf (Node, Route,
- * Settings, RoutingSnapshot, Experiment); an object's revision is its KvEntry revision.
+ * serves), experiments at `experiments.<id>` and API keys at `keys.<id>` (a KeyRecord: the key and
+ * the SHA-256 of its secret, never the secret). Values are binary protobuf (Node, Route, Settings,
+ * RoutingSnapshot, Experiment, KeyRecord); an object's revision is its KvEntry revision.
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
@@ -18,6 +19,7 @@ import {
   type Settings,
 } from "../../../gen/turnout/v1/routing_pb.js";
 import { ExperimentSchema, type Experiment } from "../../../gen/turnout/v1/experiment_pb.js";
+import { KeyRecordSchema, type KeyRecord } from "../../../gen/turnout/v1/keys_pb.js";
 import { ErrorCode, TurnoutError } from "../../errors.ts";
 import { SNAPSHOT_KEY, type KvEntry, type KvStore } from "../../transport/types.ts";
 
@@ -36,6 +38,8 @@ export interface StoredState {
   settings?: Stored<Settings>;
   /** Experiments (every status) sorted by key. */
   experiments: Stored<Experiment>[];
+  /** API keys (revoked and expired ones too) sorted by id. Always set by `readState`. */
+  keys?: Stored<KeyRecord>[];
 }
 
 /** Since which snapshot version each route's default variant has served it. */
@@ -44,6 +48,7 @@ export type RouteSince = Record<string, { variant: string; since: number }>;
 const NODES = "nodes.";
 const ROUTES = "routes.";
 const EXPERIMENTS = "experiments.";
+const KEYS = "keys.";
 /** Key of the stored settings. */
 const SETTINGS_KEY = "settings";
 /** Key of the route-since record. */
@@ -57,6 +62,11 @@ function nodeKey(id: string): string {
 /** Store key of experiment `id` (ids are key-safe, see experiment-input.ts). */
 function experimentKey(id: string): string {
   return EXPERIMENTS + id;
+}
+
+/** Store key of API key `id` (ids are 16 hex digits, see src/auth/api-token.ts). */
+function keyKey(id: string): string {
+  return KEYS + id;
 }
 
 /** Store key of route `name`. */
@@ -76,6 +86,7 @@ const parseNode = (b: Uint8Array) => fromBinary(NodeSchema, b);
 const parseRoute = (b: Uint8Array) => fromBinary(RouteSchema, b);
 const parseSettings = (b: Uint8Array) => fromBinary(SettingsSchema, b);
 const parseExperiment = (b: Uint8Array) => fromBinary(ExperimentSchema, b);
+const parseKey = (b: Uint8Array) => fromBinary(KeyRecordSchema, b);
 
 /** Typed access to the desired state and the published snapshot in `kv`. */
 export interface StateStore {
@@ -92,6 +103,12 @@ export interface StateStore {
   getExperiment(id: string): Promise<Stored<Experiment> | undefined>;
   /** Writes an experiment with CAS on `expectedRevision` (0: must not exist). */
   putExperiment(experiment: Experiment, expectedRevision?: number): Promise<number>;
+  /** The API key `id` (any string: one that is no key id is simply not found). */
+  getKey(id: string): Promise<Stored<KeyRecord> | undefined>;
+  /** Every stored API key, sorted by id. */
+  listKeys(): Promise<Stored<KeyRecord>[]>;
+  /** Writes an API key with CAS on `expectedRevision` (0: must not exist). */
+  putKey(record: KeyRecord, expectedRevision?: number): Promise<number>;
   /** The published snapshot and the revision of its key. */
   readSnapshot(): Promise<Stored<RoutingSnapshot> | undefined>;
   /** Publishes `snapshot` with CAS on the snapshot key's revision (0: must not exist). */
@@ -105,14 +122,16 @@ export function createStateStore(kv: KvStore): StateStore {
   return {
     kv,
     async readState() {
-      const [nodes, routes, settings, experiments] = await Promise.all([
+      const [nodes, routes, settings, experiments, keys] = await Promise.all([
         kv.list(NODES),
         kv.list(ROUTES),
         kv.get(SETTINGS_KEY),
         kv.list(EXPERIMENTS),
+        kv.list(KEYS),
       ]);
       return {
         experiments: experiments.map((e) => decode(e, parseExperiment)),
+        keys: keys.map((e) => decode(e, parseKey)),
         nodes: nodes.map((e) => decode(e, parseNode)),
         routes: routes.map((e) => decode(e, parseRoute)),
         settings: settings === undefined ? undefined : decode(settings, parseSettings),
@@ -135,6 +154,12 @@ export function createStateStore(kv: KvStore): StateStore {
       return entry === undefined ? undefined : decode(entry, parseExperiment);
     },
     putExperiment: (e, expected) => kv.put(experimentKey(e.id), toBinary(ExperimentSchema, e), expected),
+    async getKey(id) {
+      const entry = await kv.get(keyKey(id));
+      return entry === undefined ? undefined : decode(entry, parseKey);
+    },
+    listKeys: async () => (await kv.list(KEYS)).map((e) => decode(e, parseKey)),
+    putKey: (record, expected) => kv.put(keyKey(record.key?.id ?? ""), toBinary(KeyRecordSchema, record), expected),
     putSettings: (settings, expected) => kv.put(SETTINGS_KEY, toBinary(SettingsSchema, settings), expected),
     async readSnapshot() {
       const entry = await kv.get(SNAPSHOT_KEY);

@@ -23,6 +23,8 @@ export interface SwitchInput {
   skipPrewarm?: boolean;
   /** End after the shift unless an unload is due (nobody watches the drain). Default false. */
   stopAfterShift?: boolean;
+  /** Key id of the caller, carried by the shift's ConfigChanged event. Default "system". */
+  keyId?: string;
 }
 
 /** A route's switch before its shift. */

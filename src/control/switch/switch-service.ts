@@ -8,6 +8,7 @@ import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { SwitchPhase, SwitchResponseSchema, type SwitchService, type SwitchResponse } from "../../../gen/turnout/v1/switch_pb.js";
 import { toConnectError } from "../../errors.ts";
+import { callerOf } from "../auth/actor.ts";
 import type { ModelSwitcher } from "./model-switch.ts";
 import type { SwitchEvent, SwitchStep } from "./switch-run.ts";
 
@@ -39,6 +40,7 @@ export function createSwitchService(switcher: ModelSwitcher): ServiceImpl<typeof
         fleetTimeoutMs: req.fleetTimeoutMs,
         drainTimeoutMs: req.drainTimeoutMs,
         keepAlive: req.keepAlive,
+        keyId: callerOf(ctx),
       });
       try {
         for await (const event of run.events(ctx.signal)) yield switchResponse(event);

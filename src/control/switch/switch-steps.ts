@@ -145,7 +145,7 @@ export async function runSwitchSteps(c: SwitchStepsContext): Promise<void> {
   // 3. Shift: the write, then every live proxy serving it.
   let result;
   try {
-    const write = c.admin.switchModel(route, variant, c.input.expectedRevision ?? c.stored.revision);
+    const write = c.admin.switchModel(route, variant, c.input.expectedRevision ?? c.stored.revision, c.input.keyId);
     c.lock.writing = write.catch(() => undefined);
     result = await write;
   } catch (err) {

@@ -6,6 +6,7 @@
  */
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { KeySnapshot, Role } from "../../../gen/turnout/v1/routing_pb.js";
+import { SHA256_HEX } from "../../auth/api-token.ts";
 
 /** A key's limits; 0 means no limit for each. */
 export interface CompiledLimits {
@@ -31,7 +32,6 @@ export interface CompiledKey {
 }
 
 const NO_LIMITS: CompiledLimits = { requestsPerMinute: 0, tokensPerMinute: 0, maxConcurrent: 0, maxTokensPerRequest: 0 };
-const SHA256_HEX = /^[0-9a-f]{64}$/;
 const EMPTY = Buffer.alloc(0);
 
 /** The keys of one snapshot. */

@@ -22,6 +22,15 @@ export interface ClientAuthOptions {
 }
 
 /**
+ * Why a traffic listener on `host` with `options` may not start, or undefined when it may: off
+ * loopback it needs required client keys or an explicit allowance of anonymous traffic.
+ */
+export function trafficExposureProblem(host: string, options: ClientAuthOptions): string | undefined {
+  if (options.requireClientKeys === true || options.allowAnonymousTraffic === true || isLoopbackHost(host)) return undefined;
+  return `the traffic port binds ${host}, which is not loopback, without client keys: set --require-client-keys (auth.require_client_keys), or --allow-anonymous-traffic (auth.allow_anonymous_traffic) to serve anyone who reaches it`;
+}
+
+/**
  * Refuses (throws `failed_precondition`) a traffic listener on non-loopback `host` without required
  * client keys or an explicit allowance of anonymous traffic; logs the one line that says traffic
  * is anonymous otherwise.
@@ -32,12 +41,7 @@ export function checkTrafficExposure(host: string, options: ClientAuthOptions, l
     logger.info({ host }, "traffic port on loopback without client keys: every request is anonymous");
     return;
   }
-  if (options.allowAnonymousTraffic === true) {
-    logger.warn({ host }, "traffic port reachable from other machines without client keys (anonymous traffic allowed)");
-    return;
-  }
-  throw new TurnoutError(
-    ErrorCode.FailedPrecondition,
-    `traffic port on ${host} would take anonymous requests from other machines: require client keys (--require-client-keys, auth.require_client_keys: true) or allow anonymous traffic explicitly (--allow-anonymous-traffic, auth.allow_anonymous_traffic: true)`,
-  );
+  const problem = trafficExposureProblem(host, options);
+  if (problem !== undefined) throw new TurnoutError(ErrorCode.FailedPrecondition, problem);
+  logger.warn({ host }, "traffic port reachable from other machines without client keys (anonymous traffic allowed)");
 }

@@ -1,10 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { isLoopback } from "../../src/server/is-loopback.ts";
+import { isLoopbackHost } from "../../src/server/is-loopback-host.ts";
 
 test("only loopback bind addresses count as loopback", () => {
   for (const host of ["127.0.0.1", "127.1.2.3", "localhost", "LOCALHOST", "::1", "[::1]", "::ffff:127.0.0.1"])
-    assert.equal(isLoopback(host), true, host);
+    assert.equal(isLoopbackHost(host), true, host);
   for (const host of [
     "0.0.0.0",
     "::",
@@ -17,5 +17,5 @@ test("only loopback bind addresses count as loopback", () => {
     "127.0.0.1.example.com",
     "localhost.example.com",
   ])
-    assert.equal(isLoopback(host), false, host);
+    assert.equal(isLoopbackHost(host), false, host);
 });
