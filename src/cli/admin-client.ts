@@ -10,6 +10,12 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 /** Admin address when neither `--admin` nor TURNOUT_ADMIN says one. */
 const DEFAULT_ADMIN_URL = "http://127.0.0.1:8081";
 
+/** The flags every admin-port command takes: `--admin URL` and `--token TOKEN` (for `parseArgs`). */
+export const ADMIN_CLIENT_FLAGS = {
+  admin: { type: "string" },
+  token: { type: "string" },
+} as const;
+
 /** The control plane's admin URL: the flag, else TURNOUT_ADMIN, else {@link DEFAULT_ADMIN_URL}. */
 export function adminUrl(flag: string | undefined): string {
   return flag ?? process.env.TURNOUT_ADMIN ?? DEFAULT_ADMIN_URL;

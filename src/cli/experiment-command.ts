@@ -10,7 +10,7 @@ import { text as readAll } from "node:stream/consumers";
 import { parseArgs } from "node:util";
 import { fromJson, toJsonString, type JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { adminClient, adminError, adminToken, adminUrl } from "./admin-client.ts";
+import { ADMIN_CLIENT_FLAGS, adminClient, adminError, adminToken, adminUrl } from "./admin-client.ts";
 import {
   ExperimentSchema,
   ExperimentService,
@@ -98,8 +98,7 @@ export async function runExperimentCommand(
     allowPositionals: true,
     strict: true,
     options: {
-      admin: { type: "string" },
-      token: { type: "string" },
+      ...ADMIN_CLIENT_FLAGS,
       watch: { type: "boolean" },
       interval: { type: "string" },
       route: { type: "string" },

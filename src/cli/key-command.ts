@@ -10,7 +10,7 @@ import { KeyService, type AuditEntry, type KeyInfo } from "../../gen/turnout/v1/
 import { roleName, roleNamed } from "../auth/roles.ts";
 import { KEY_LIFETIME, parseDuration } from "../duration.ts";
 import { ErrorCode, TurnoutError } from "../errors.ts";
-import { adminClient, adminError, adminToken, adminUrl } from "./admin-client.ts";
+import { ADMIN_CLIENT_FLAGS, adminClient, adminError, adminToken, adminUrl } from "./admin-client.ts";
 
 export const KEY_USAGE = `turnout key create NAME --role viewer|operator|admin|client [--expires 90d|2031-01-01T00:00:00Z]
                  [--routes R1,R2] [--rpm N] [--tpm N] [--max-concurrent N] [--max-tokens N]
@@ -83,8 +83,7 @@ export async function runKeyCommand(argv: string[], out: Out = (l) => process.st
     allowPositionals: true,
     strict: true,
     options: {
-      admin: { type: "string" },
-      token: { type: "string" },
+      ...ADMIN_CLIENT_FLAGS,
       role: { type: "string" },
       expires: { type: "string" },
       routes: { type: "string" },

@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import { create } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
-import { adminClient, adminError, adminToken, adminUrl } from "./admin-client.ts";
+import { ADMIN_CLIENT_FLAGS, adminClient, adminError, adminToken, adminUrl } from "./admin-client.ts";
 import { RolloutGatesSchema, RolloutService, RolloutState, type Rollout } from "../../gen/turnout/v1/rollout_pb.js";
 import { INTERVAL_FLAG, MS_FLAG, parseDuration } from "../duration.ts";
 import { ErrorCode, TurnoutError } from "../errors.ts";
@@ -79,8 +79,7 @@ export async function runRolloutCommand(argv: string[], out: Out = (l) => proces
     allowPositionals: true,
     strict: true,
     options: {
-      admin: { type: "string" },
-      token: { type: "string" },
+      ...ADMIN_CLIENT_FLAGS,
       from: { type: "string" },
       to: { type: "string" },
       steps: { type: "string" },

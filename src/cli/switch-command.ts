@@ -5,7 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { adminClient, adminToken, adminUrl } from "./admin-client.ts";
+import { ADMIN_CLIENT_FLAGS, adminClient, adminToken, adminUrl } from "./admin-client.ts";
 import { SwitchPhase, SwitchService, type SwitchResponse } from "../../gen/turnout/v1/switch_pb.js";
 import { TIMEOUT_FLAG, parseDuration } from "../duration.ts";
 
@@ -82,8 +82,7 @@ export async function runSwitchCommand(
       args: argv,
       allowPositionals: true,
       options: {
-        admin: { type: "string" },
-        token: { type: "string" },
+        ...ADMIN_CLIENT_FLAGS,
         unload: { type: "boolean" },
         "no-unload": { type: "boolean" },
         "fleet-timeout": { type: "string" },
