@@ -172,7 +172,7 @@ test("an invalid native config reports every problem with its config path, unkno
         "routes[0].variants[1].model: must not be empty",
         'routes[1].name: "has space" must not contain whitespace',
         "routes[1].variants: must have at least one variant",
-        "settings.colour: unknown key (allowed: unit_header, connect_timeout, first_byte_timeout, idle_timeout, total_timeout, health_check, outlier_detection, queue, client_keep_alive)",
+        "settings.colour: unknown key (allowed: unit_header, connect_timeout, first_byte_timeout, idle_timeout, total_timeout, health_check, outlier_detection, queue, client_keep_alive, feedback_ref_ttl)",
         'settings.connect_timeout: must be a duration such as "250ms", "5s", "5m" or a number of ms, got string "soon"',
       ],
     );
