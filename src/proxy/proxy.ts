@@ -195,6 +195,10 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
       refreshMs: options.keyUsageRefreshMs,
     });
 
+  // Feedback replays: the (ref, metric) key of each accepted piece of feedback in, out on the bus
+  // to the other proxies, theirs in; a replay of any of them is refused.
+  const feedbackReplays = createFeedbackReplays({ id, logger, bus: options.bus, capacity: options.feedbackReplayKeys });
+
   // Outcomes: one record per request in; Prometheus counters (GET /metrics), batches to the
   // outcome log and the caller's onOutcome out.
   const outcomes = createProxyOutcomes({
@@ -205,11 +209,13 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     onFeedback: options.onFeedback,
     current: applier.current,
     inFlight: () => inFlight,
+    feedback: () => ({
+      ...feedbackReplays.results,
+      windowKeys: feedbackReplays.window.size,
+      evictedWhenFull: feedbackReplays.window.evictedWhenFull,
+      givenUp: feedbackReplays.givenUpTotal(),
+    }),
   });
-
-  // Feedback replays: the (ref, metric) key of each accepted piece of feedback in, out on the bus
-  // to the other proxies, theirs in; a replay of any of them is refused.
-  const feedbackReplays = createFeedbackReplays({ id, logger, bus: options.bus, capacity: options.feedbackReplayKeys });
 
   // Dialects: client requests in, exchanges on the current table out.
   const ctx: ProxyContext = {

@@ -208,6 +208,18 @@ describe("feedback integrity", () => {
     const report = await plane.reports.get("fi");
     const thumbs = report.arms.reduce((n, a) => n + Number(a.feedback.find((f) => f.metric === "thumbs_up")?.count ?? 0), 0);
     assert.equal(thumbs, 2, "the report counts each ref once");
+
+    const metrics = await (await fetch(`${proxy.url}/metrics`)).text();
+    const sample = (name: string) => Number(metrics.match(new RegExp(`^${name} (\\d+)$`, "m"))?.[1]);
+    assert.deepEqual(
+      [
+        sample('turnout_proxy_feedback_total\\{result="accepted"\\}'),
+        sample('turnout_proxy_feedback_total\\{result="replayed"\\}'),
+        sample('turnout_proxy_feedback_total\\{result="refused"\\}'),
+        sample("turnout_proxy_feedback_replay_keys"),
+      ],
+      [accepted.length, 52, 0, accepted.length],
+    );
   });
 
   test("a ref issued longer ago than settings.feedback_ref_ttl (1h) is refused as expired on both endpoints; one within it is taken", async () => {

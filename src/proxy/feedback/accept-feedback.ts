@@ -143,6 +143,24 @@ export function acceptFeedback(
   desk: FeedbackDesk,
   nowMs = Date.now(),
 ): { experiment: string; arm: number } {
+  const results = desk.replays.results;
+  try {
+    const r = accept(input, targets, desk, nowMs);
+    results.accepted++;
+    return r;
+  } catch (err) {
+    if (err instanceof TurnoutError && err.code === ErrorCode.AlreadyExists) results.replayed++;
+    else results.refused++;
+    throw err;
+  }
+}
+
+function accept(
+  input: FeedbackInput,
+  targets: FeedbackTargets | undefined,
+  desk: FeedbackDesk,
+  nowMs: number,
+): { experiment: string; arm: number } {
   const { violations, fields } = checkInput(input, desk.refKey);
   if (violations.length > 0 || fields === undefined) throw invalidArgument(violations);
   if (targets === undefined) throw new TurnoutError(ErrorCode.Unavailable, "no routing snapshot yet");

@@ -38,10 +38,21 @@ export interface FeedbackReplaysOptions {
   maxPendingKeys?: number;
 }
 
+/** What became of the feedback this proxy was sent (for `/metrics`). */
+export interface FeedbackResults {
+  accepted: number;
+  /** Refused as replays (409). */
+  replayed: number;
+  /** Refused otherwise (400, or 503 before the first snapshot). */
+  refused: number;
+}
+
 /** A proxy's shared replay window. */
 export interface FeedbackReplays {
   /** The window (check it before accepting). */
   readonly window: FeedbackReplayWindow;
+  /** Counts of accepted and refused feedback, kept by the endpoints. */
+  readonly results: FeedbackResults;
   /** Records feedback accepted here: into the window and out to the other proxies. */
   accepted(key: number, issuedAtMs: number): void;
   /** Keys the other proxies shared that were new here. */
@@ -149,6 +160,7 @@ export function createFeedbackReplays(options: FeedbackReplaysOptions): Feedback
 
   return {
     window,
+    results: { accepted: 0, replayed: 0, refused: 0 },
     accepted(key, issuedAtMs) {
       window.add(key, issuedAtMs);
       if (bus === undefined) return;
