@@ -21,6 +21,7 @@ const fields = {
 const DAY = 24 * 3600_000;
 /** Experiment "e" (2 phases, 2 arms, any metric) running, "d" (1 phase, 3 arms) taking thumbs_up in [0, 1] and score in [1, 5]. */
 const targets: FeedbackTargets = {
+  version: 5,
   ttlMs: 7 * DAY,
   experiments: new Map([
     ["e", { phases: 2, arms: 2, metrics: null, running: true }],
@@ -140,6 +141,24 @@ test("a validly signed ref for an unknown experiment, phase or arm is refused na
     );
   }
   assert.equal(d.replays.window.size, 0, "nothing refused was remembered");
+});
+
+test("a ref from a newer snapshot naming an experiment or phase this proxy does not know yet is unavailable (retry), not refused", () => {
+  const d = desk();
+  const now = fields.issuedAt + 1;
+  for (const change of [{ experiment: "new-one" }, { phase: 2 }]) {
+    const ref = signRef({ ...fields, ...change, snapshotVersion: 6 }, key);
+    assert.deepEqual(
+      refusal(() => acceptFeedback({ ref, metric: "score", value: 1 }, targets, d, now)),
+      [ErrorCode.Unavailable, "this proxy has not applied snapshot 6 of the ref yet (it serves 5); try again", []],
+    );
+  }
+  const oldArm = signRef({ ...fields, arm: 9, snapshotVersion: 6 }, key);
+  assert.equal(
+    refusal(() => acceptFeedback({ ref: oldArm, metric: "score", value: 1 }, targets, d, now))[0],
+    ErrorCode.InvalidArgument,
+    "arms never change",
+  );
 });
 
 test("values must be in the metric's declared range, undeclared metrics of an experiment that declares some are refused, and the default range is ±1e9", () => {

@@ -278,6 +278,15 @@ describe("feedback integrity", () => {
     ];
     for (const [change, message] of cases)
       await refusedOnBoth(signRef({ ...fields, ...change }, SECRET), "thumbs_up", 1, "ref", message);
+    // signed on a snapshot this proxy has not applied yet: a retry, not a refusal
+    const ahead = signRef({ ...fields, experiment: "ghost", snapshotVersion: fields.snapshotVersion + 100 }, SECRET);
+    const res = await fetch(`${proxy.url}/v1/feedback`, {
+      method: "POST",
+      body: JSON.stringify({ ref: ahead, metric: "thumbs_up", value: 1 }),
+    });
+    assert.deepEqual([res.status, res.headers.get("retry-after")], [503, "1"]);
+    assert.match(((await res.json()) as { error: string }).error, /^this proxy has not applied snapshot \d+ of the ref yet/);
+    assert.equal((await rpcFeedback(ahead, "thumbs_up", 1)).err?.code, Code.Unavailable);
     assert.equal(accepted.length, before);
   });
 

@@ -7,7 +7,8 @@
  * metric's range, a body that is not a JSON object) is answered
  * `400 {"error":"ref: bad signature","violations":[{field,message}]}`, a replay (feedback on the
  * same ref and metric accepted before, anywhere in the fleet) `409` in the same shape, and nothing
- * is recorded. Never a 5xx for bad input; `503` with `retry-after` before the first snapshot. With
+ * is recorded. Never a 5xx for bad input; `503` with `retry-after` before the first snapshot, and
+ * for a ref signed on a newer snapshot naming an experiment or phase this proxy does not know yet. With
  * client keys required, a request without a good one is answered `401 {"error":"invalid API key"}`
  * before its body is read.
  */

@@ -13,8 +13,8 @@
  * 3. Replays (feedback-replays.ts): feedback is accepted once per ref and metric, fleet-wide.
  *
  * Problems of 1 and 2 are one `invalid_argument` error naming every bad field (`ref: expired …`),
- * a replay is `already_exists` (`ref: …`), no snapshot yet is `unavailable`; nothing is recorded
- * then. Accepted feedback goes to the listener (the outcome batcher: the same batches, retries,
+ * a replay is `already_exists` (`ref: …`); no snapshot yet, or an experiment or phase unknown to a
+ * proxy behind the ref's snapshot version, is `unavailable` (retry); nothing is recorded then. Accepted feedback goes to the listener (the outcome batcher: the same batches, retries,
  * dedupe ids and log as outcomes) and its key into the replay window.
  */
 import { RefProblem, verifyRef, type RefFields } from "../../assign/feedback-ref.ts";
@@ -105,6 +105,12 @@ function checkTarget(f: RefFields, metric: string, value: number, targets: Feedb
     return [{ field: "ref", message: `expired (issued ${roughly(age)} ago; refs take feedback for ${roughly(targets.ttlMs)})` }];
   const e = targets.experiments.get(f.experiment);
   const name = JSON.stringify(f.experiment);
+  // the ref comes from a proxy that applied a newer snapshot (an experiment just started or re-split)
+  if ((e === undefined || f.phase >= e.phases) && f.snapshotVersion > targets.version)
+    throw new TurnoutError(
+      ErrorCode.Unavailable,
+      `this proxy has not applied snapshot ${f.snapshotVersion} of the ref yet (it serves ${targets.version}); try again`,
+    );
   if (e === undefined)
     return [
       {

@@ -29,6 +29,8 @@ export interface FeedbackTarget {
 
 /** The feedback view of one snapshot. */
 export interface FeedbackTargets {
+  /** Version of the snapshot. */
+  readonly version: number;
   /** How long after it was issued a ref takes feedback, in ms. */
   readonly ttlMs: number;
   readonly experiments: ReadonlyMap<string, FeedbackTarget>;
@@ -53,5 +55,6 @@ export function compileFeedbackTargets(snapshot: RoutingSnapshot): FeedbackTarge
     if (experiments.has(e.id)) continue; // checkSnapshot refuses it; running wins
     experiments.set(e.id, { phases: e.phases, arms: e.arms, metrics: metricsOf(e.feedbackMetrics), running: false });
   }
-  return { ttlMs: snapshot.settings?.feedbackRefTtlMs || DEFAULT_FEEDBACK_REF_TTL_MS, experiments };
+  const ttlMs = snapshot.settings?.feedbackRefTtlMs || DEFAULT_FEEDBACK_REF_TTL_MS;
+  return { version: Number(snapshot.version), ttlMs, experiments };
 }
