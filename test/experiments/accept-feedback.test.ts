@@ -24,7 +24,7 @@ const targets: FeedbackTargets = {
   version: 5,
   ttlMs: 7 * DAY,
   experiments: new Map([
-    ["e", { phases: 2, arms: 2, metrics: null, running: true }],
+    ["e", { phases: 2, arms: 2, metrics: null }],
     [
       "d",
       {
@@ -34,7 +34,6 @@ const targets: FeedbackTargets = {
           ["thumbs_up", { min: 0, max: 1 }],
           ["score", { min: 1, max: 5 }],
         ]),
-        running: false,
       },
     ],
   ]),

@@ -23,8 +23,6 @@ export interface FeedbackTarget {
   readonly arms: number;
   /** The metrics it declared, by name; null when it declared none (any name, the default range). */
   readonly metrics: ReadonlyMap<string, FeedbackRange> | null;
-  /** Whether it assigns users now (false: paused, stopped or concluded). */
-  readonly running: boolean;
 }
 
 /** The feedback view of one snapshot. */
@@ -50,10 +48,10 @@ export function feedbackRange(target: FeedbackTarget, metric: string): FeedbackR
 export function compileFeedbackTargets(snapshot: RoutingSnapshot): FeedbackTargets {
   const experiments = new Map<string, FeedbackTarget>();
   for (const e of snapshot.experiments)
-    experiments.set(e.id, { phases: e.phase + 1, arms: e.arms.length, metrics: metricsOf(e.feedbackMetrics), running: true });
+    experiments.set(e.id, { phases: e.phase + 1, arms: e.arms.length, metrics: metricsOf(e.feedbackMetrics) });
   for (const e of snapshot.feedbackExperiments) {
     if (experiments.has(e.id)) continue; // checkSnapshot refuses it; running wins
-    experiments.set(e.id, { phases: e.phases, arms: e.arms, metrics: metricsOf(e.feedbackMetrics), running: false });
+    experiments.set(e.id, { phases: e.phases, arms: e.arms, metrics: metricsOf(e.feedbackMetrics) });
   }
   const ttlMs = snapshot.settings?.feedbackRefTtlMs || DEFAULT_FEEDBACK_REF_TTL_MS;
   return { version: Number(snapshot.version), ttlMs, experiments };
