@@ -322,4 +322,13 @@ describe("feedback integrity", () => {
     );
     assert.equal(conversions, 2);
   });
+
+  test("a paused experiment's refs take feedback while it is paused, with its declared ranges still checked", async () => {
+    const { ref } = await answer("fi-user-10");
+    const paused = await plane.experiments.pause("fi");
+    await proxy.waitForVersion(paused.snapshotVersion, AbortSignal.timeout(5000));
+    await refusedOnBoth(ref, "thumbs_up", 3, "value", /^value: must be from 0 to 1 for metric "thumbs_up", got 3$/);
+    assert.equal((await postFeedback({ ref, metric: "thumbs_up", value: 1 })).status, 202);
+    assert.ok((await rpcFeedback(ref, "score", 2)).ok);
+  });
 });
