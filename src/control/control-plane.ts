@@ -77,8 +77,9 @@ export interface ControlPlaneOptions {
    */
   consumerName?: string;
   /**
-   * Receives every accepted piece of feedback read from `outcomes` (after a restart, those of the
-   * metrics horizon again). Also counted in `turnout_feedback_total`. Default: none.
+   * Receives every accepted piece of feedback read from `outcomes`, each ref and metric once (after
+   * a restart, those of the metrics horizon again). Also counted in `turnout_feedback_total`.
+   * Default: none.
    */
   onFeedback?: FeedbackHook;
   /**

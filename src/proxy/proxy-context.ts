@@ -3,6 +3,7 @@ import type { KeyObject } from "node:crypto";
 import type { Logger } from "../log.ts";
 import type { ClientAuth } from "./auth/client-auth.ts";
 import type { FeedbackListener } from "./feedback/accept-feedback.ts";
+import type { FeedbackReplays } from "./feedback/feedback-replays.ts";
 import type { OutcomeListener } from "./outcome.ts";
 import type { SeriesInFlight } from "./report/series-in-flight.ts";
 import type { RoutingTable } from "./snapshot/routing-table.ts";
@@ -15,6 +16,8 @@ export interface ProxyContext {
   onOutcome: OutcomeListener | undefined;
   /** Receives accepted feedback (POST /v1/feedback, ChatService.Feedback). Default: none. */
   onFeedback?: FeedbackListener;
+  /** The fleet's accepted (ref, metric) keys: feedback is accepted once per ref and metric. */
+  feedbackReplays: FeedbackReplays;
   /** Per-(route, variant) in-flight counts, for the status reports. Default: none. */
   seriesInFlight?: SeriesInFlight;
   logger: Logger;

@@ -18,6 +18,7 @@ import { checkTrafficExposure, type ClientAuthOptions } from "./auth/traffic-exp
 import { createChatService } from "./dialects/connect-chat.ts";
 import { createHttpHandler } from "./dialects/http-handler.ts";
 import type { FeedbackListener } from "./feedback/accept-feedback.ts";
+import { createFeedbackReplays, type FeedbackReplays } from "./feedback/feedback-replays.ts";
 import type { OutcomeListener } from "./outcome.ts";
 import { createProxyOutcomes, isMetricsPath } from "./outcomes/proxy-outcomes.ts";
 import type { ProxyContext } from "./proxy-context.ts";
@@ -63,6 +64,12 @@ export interface ProxyOptions {
   onOutcome?: OutcomeListener;
   /** Receives every piece of feedback accepted on `POST /v1/feedback` or `ChatService.Feedback`. Default: none. */
   onFeedback?: FeedbackListener;
+  /**
+   * Most (ref, metric) keys of accepted feedback the proxy remembers to refuse replays, about 24
+   * bytes each; when full, the oldest goes and refs issued before it are refused as expired.
+   * Default 1,000,000.
+   */
+  feedbackReplayKeys?: number;
   /** How long `close` waits for open requests before cutting them, in ms. Default 5000. */
   closeGraceMs?: number;
   /**
@@ -118,6 +125,8 @@ export interface Proxy {
   readonly fleetLoad: FleetLoad | undefined;
   /** This proxy's per-key limits: its counters and the live peers it shares their use with. */
   readonly keyLimiter: KeyLimiter;
+  /** The (ref, metric) keys of accepted feedback this proxy refuses replays of: its own and those the fleet shared. */
+  readonly feedbackReplays: FeedbackReplays;
   /** Stops serving and releases everything. */
   close(): Promise<void>;
 }
@@ -186,6 +195,10 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
       refreshMs: options.keyUsageRefreshMs,
     });
 
+  // Feedback replays: the (ref, metric) key of each accepted piece of feedback in, out on the bus
+  // to the other proxies, theirs in; a replay of any of them is refused.
+  const feedbackReplays = createFeedbackReplays({ id, logger, bus: options.bus, capacity: options.feedbackReplayKeys });
+
   // Outcomes: one record per request in; Prometheus counters (GET /metrics), batches to the
   // outcome log and the caller's onOutcome out.
   const outcomes = createProxyOutcomes({
@@ -196,6 +209,12 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     onFeedback: options.onFeedback,
     current: applier.current,
     inFlight: () => inFlight,
+    feedback: () => ({
+      ...feedbackReplays.results,
+      windowKeys: feedbackReplays.window.size,
+      evictedWhenFull: feedbackReplays.window.evictedWhenFull,
+      givenUp: feedbackReplays.givenUpTotal(),
+    }),
   });
 
   // Dialects: client requests in, exchanges on the current table out.
@@ -203,6 +222,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     current: applier.current,
     onOutcome: outcomes.listener,
     onFeedback: outcomes.feedbackListener,
+    feedbackReplays,
     logger,
     seriesInFlight,
     refKey: loadRefKey(options.refSecret, options.dataDir, logger),
@@ -235,6 +255,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   try {
     server = await listenDual({ port: options.port, host, handler, tls: options.tls, logger });
   } catch (err) {
+    feedbackReplays.close();
     keyUsage?.close();
     fleetLoad?.close();
     await outcomes.close();
@@ -251,9 +272,11 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     waitForVersion: applier.waitForVersion,
     fleetLoad,
     keyLimiter: limiter,
+    feedbackReplays,
     async close() {
       reporter?.close();
       await server.close(options.closeGraceMs ?? 5000);
+      feedbackReplays.close();
       keyUsage?.close();
       fleetLoad?.close();
       await outcomes.close();

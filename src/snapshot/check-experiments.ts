@@ -2,13 +2,16 @@
  * The consistency check of a snapshot's running experiments (part of `checkSnapshot`): unique ids;
  * the route and every arm's variant resolve; each experiment's arm ranges are valid, disjoint and
  * cover 0..9999 exactly once; the targeting rule is valid; its layer buckets are valid and shared
- * with no other experiment of the layer; and experiments on one route share one layer (so that at
- * most one of them decides a request's variant). Problems as FieldViolations.
+ * with no other experiment of the layer; experiments on one route share one layer (so that at
+ * most one of them decides a request's variant); declared feedback metrics have valid names and
+ * ranges. The experiments kept for feedback only have unique ids of their own, at least one phase
+ * and arm, and valid metrics. Problems as FieldViolations.
  */
-import type { ExperimentSnapshot, Route } from "../../gen/turnout/v1/routing_pb.js";
+import type { ExperimentSnapshot, FeedbackExperimentSnapshot, Route } from "../../gen/turnout/v1/routing_pb.js";
 import { BUCKETS } from "../assign/hash.ts";
 import { validateTargeting } from "../assign/targeting/validate-targeting.ts";
 import type { FieldViolation } from "../errors.ts";
+import { feedbackMetricProblems } from "./feedback-rules.ts";
 
 /** Checks `ranges` under `path` against `owner` (bucket → owner index) for owner `index`. */
 function claim(
@@ -85,6 +88,7 @@ export function checkExperiments(
       (x) => `experiments[${x}] (${JSON.stringify(experiments[x].id)})`,
       problems,
     );
+    problems.push(...feedbackMetricProblems(e.feedbackMetrics, `${path}.feedback_metrics`));
     const other = routeLayer.get(e.route);
     if (other === undefined) routeLayer.set(e.route, e.layer);
     else if (other !== e.layer) {
@@ -102,4 +106,22 @@ export function checkExperiments(
         message: `experiments of layer ${JSON.stringify(name)} must share one layer seed`,
       });
   }
+}
+
+/** Appends every problem of the experiments kept for feedback only (`running`: the running ones) to `problems`. */
+export function checkFeedbackExperiments(
+  experiments: readonly FeedbackExperimentSnapshot[],
+  running: readonly ExperimentSnapshot[],
+  problems: FieldViolation[],
+): void {
+  const ids = new Set(running.map((e) => e.id));
+  experiments.forEach((e, i) => {
+    const path = `feedback_experiments[${i}]`;
+    if (e.id === "") problems.push({ field: `${path}.id`, message: "must not be empty" });
+    else if (ids.has(e.id)) problems.push({ field: `${path}.id`, message: `duplicate experiment id ${JSON.stringify(e.id)}` });
+    ids.add(e.id);
+    if (e.phases < 1) problems.push({ field: `${path}.phases`, message: "must be at least 1" });
+    if (e.arms < 1) problems.push({ field: `${path}.arms`, message: "must be at least 1" });
+    problems.push(...feedbackMetricProblems(e.feedbackMetrics, `${path}.feedback_metrics`));
+  });
 }

@@ -6,7 +6,7 @@
 import { BUCKETS } from "../assign/hash.ts";
 import type { Node, Route, RoutingSnapshot } from "../../gen/turnout/v1/routing_pb.js";
 import type { FieldViolation } from "../errors.ts";
-import { checkExperiments } from "./check-experiments.ts";
+import { checkExperiments, checkFeedbackExperiments } from "./check-experiments.ts";
 import { checkKeys } from "./check-keys.ts";
 import { baseUrlProblem, uniqueKeys, variantsProblem, weightsSumProblem } from "./check-rules.ts";
 import { checkSettings } from "./check-settings.ts";
@@ -129,7 +129,7 @@ function checkRoutes(routes: readonly Route[], nodes: ReadonlyMap<string, Node>,
  * names and variant names; that every reference resolves (default_variant, arm.variant,
  * variant.nodes, and that some node serves each variant's model); that arms' ranges are sorted,
  * disjoint, within 0..10000 and cover 0..9999 exactly, matching weights 0..100 that sum to 100;
- * running experiments (`check-experiments.ts`); API keys (`check-keys.ts`); the settings
+ * running experiments and those kept for feedback (`check-experiments.ts`); API keys (`check-keys.ts`); the settings
  * (`check-settings.ts`); valid base URLs; version ordering; and that content_hash matches the
  * content.
  */
@@ -146,6 +146,7 @@ export function checkSnapshot(snapshot: RoutingSnapshot): FieldViolation[] {
   const nodes = new Map(snapshot.nodes.map((n) => [n.id, n]));
   checkRoutes(snapshot.routes, nodes, out);
   checkExperiments(snapshot.experiments, snapshot.routes, out);
+  checkFeedbackExperiments(snapshot.feedbackExperiments, snapshot.experiments, out);
   checkKeys(snapshot.keys, out);
   if (snapshot.settings !== undefined) out.push(...checkSettings(snapshot.settings));
   const hash = snapshotContentHash(snapshot);

@@ -149,6 +149,10 @@ export const SUBJECTS = {
   keyUsage: (proxyId: string) => `turnout.usage.${proxyId}`,
   /** Wildcard of every proxy's KeyUsage. */
   keyUsageAll: "turnout.usage.*",
+  /** FeedbackSeen from proxy `<id>`: the replay keys of feedback it accepted, per event-loop turn, sent again until it comes back. */
+  feedbackSeen: (proxyId: string) => `turnout.feedback.seen.${proxyId}`,
+  /** Wildcard of every proxy's FeedbackSeen. */
+  feedbackSeenAll: "turnout.feedback.seen.*",
   /** ConfigChanged for every accepted admin change. */
   configChanged: "turnout.events.config",
   /** SnapshotPublished for every new snapshot. */

@@ -172,7 +172,7 @@ test("an invalid native config reports every problem with its config path, unkno
         "routes[0].variants[1].model: must not be empty",
         'routes[1].name: "has space" must not contain whitespace',
         "routes[1].variants: must have at least one variant",
-        "settings.colour: unknown key (allowed: unit_header, connect_timeout, first_byte_timeout, idle_timeout, total_timeout, health_check, outlier_detection, queue, client_keep_alive)",
+        "settings.colour: unknown key (allowed: unit_header, connect_timeout, first_byte_timeout, idle_timeout, total_timeout, health_check, outlier_detection, queue, client_keep_alive, feedback_ref_ttl)",
         'settings.connect_timeout: must be a duration such as "250ms", "5s", "5m" or a number of ms, got string "soon"',
       ],
     );
@@ -226,6 +226,17 @@ test("durations accept ms, s, m, h, d, combinations and plain numbers of ms", ()
     [250, 5000, 300000, 5400000, 1500, 42, 42, 432_000_000],
   );
   assert.deepEqual(["soon", "5 s", -1].map(durationMs), [undefined, undefined, undefined]);
+});
+
+test("settings.feedback_ref_ttl is a duration into Settings.feedback_ref_ttl_ms; unset it stays 0 (7 days at the proxy); a bad one names its key", () => {
+  const ttl = (text: string) =>
+    parseConfig(`settings:\n  feedback_ref_ttl: ${text}\n`, "t.yaml").state.settings?.feedbackRefTtlMs;
+  assert.deepEqual(["7d", "36h", "90m", "60000"].map(ttl), [604_800_000, 129_600_000, 5_400_000, 60_000]);
+  assert.equal(parseConfig("settings:\n  unit_header: x-u\n", "t.yaml").state.settings?.feedbackRefTtlMs, 0);
+  assert.deepEqual(
+    problemsOf(() => parseConfig("settings:\n  feedback_ref_ttl: a week\n", "t.yaml")),
+    ['settings.feedback_ref_ttl: must be a duration such as "250ms", "5s", "5m" or a number of ms, got string "a week"'],
+  );
 });
 
 test("weights are normalised to percent summing to 100 by largest remainder", () => {

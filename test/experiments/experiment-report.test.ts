@@ -239,4 +239,41 @@ describe("experiment report", () => {
     assert.equal(entry.outcomes, 4);
     assert.equal(tally.droppedTotal(), 3);
   });
+
+  test("feedback values beyond ±1e12 or not numbers are not counted, so two of 1.7e308 never make a mean or a comparison Infinity or NaN", () => {
+    const tally = createExperimentTally();
+    for (let u = 0; u < 200; u++) {
+      const arm = u % 2;
+      tally.apply({
+        experiment: "e1",
+        phase: 0,
+        arm,
+        unitHash: u,
+        status: "ok",
+        latencyMs: 10,
+        ttftMs: 5,
+        completionTokens: 1,
+        tokensPerSecond: 0,
+      });
+      // the largest values accepted, many per user
+      for (let k = 0; k < 50; k++)
+        tally.recordFeedback({
+          experiment: "e1",
+          phase: 0,
+          arm,
+          unitHash: u,
+          metric: "revenue",
+          value: arm === 0 ? 1e12 : -1e12,
+        });
+    }
+    for (const value of [1.7e308, 1.7e308, Number.POSITIVE_INFINITY, Number.NaN, -2e12])
+      tally.recordFeedback({ experiment: "e1", phase: 0, arm: 0, unitHash: 0, metric: "revenue", value });
+    assert.equal(tally.droppedTotal(), 5);
+    const report = buildExperimentReport(experiment, tally.get("e1"), 0);
+    const [a, b] = report.arms.map((x) => x.feedback.find((f) => f.metric === "revenue")!);
+    assert.deepEqual([a.mean, b.mean, Number(a.count)], [1e12, -1e12, 5000]);
+    const cmp = report.comparisons.find((c) => c.metric === "revenue")!;
+    for (const n of [cmp.controlMean, cmp.treatmentMean, cmp.lift, cmp.liftCiLow, cmp.liftCiHigh, cmp.pValue])
+      assert.ok(Number.isFinite(n), `${n} is finite`);
+  });
 });

@@ -91,6 +91,100 @@ describe("ExperimentService", () => {
     ]);
   });
 
+  test("Create takes feedback metrics with ranges (unset bounds are ±1e9) and refuses bad names, duplicates, bounds beyond ±1e12 and min above max", async () => {
+    const { p, client } = await plane();
+    const arms = [
+      { name: "a", weight: 50 },
+      { name: "b", weight: 50 },
+    ];
+    const err = await refusal(
+      client.create({
+        name: "bad",
+        route: "chat",
+        arms,
+        duration: "24h",
+        feedbackMetrics: [
+          { name: "Thumbs Up", min: 0, max: 1 },
+          { name: "score", min: 5, max: 1 },
+          { name: "score" },
+          { name: "revenue", min: -1e13 },
+          { name: "latency", max: Number.POSITIVE_INFINITY },
+        ],
+      }),
+    );
+    assert.equal(err.code, Code.InvalidArgument);
+    for (const part of [
+      "feedback_metrics[0].name: must be 1..64 characters of [a-z0-9_.-]",
+      "feedback_metrics[1].max: must not be below min (1 < 5)",
+      'feedback_metrics[2].name: duplicate metric "score"',
+      "feedback_metrics[3].min: must be a number from -1e12 to 1e12, got -10000000000000",
+      "feedback_metrics[4].max: must be a number from -1e12 to 1e12, got Infinity",
+    ])
+      assert.ok(err.rawMessage.includes(part), `${part} in ${err.rawMessage}`);
+    assert.equal((await client.list({})).experiments.length, 0);
+
+    const created = await client.create({
+      id: "fm",
+      name: "fm",
+      route: "chat",
+      arms,
+      duration: "24h",
+      metrics: ["response_time", "accuracy"],
+      feedbackMetrics: [{ name: "thumbs_up", min: 0, max: 1 }, { name: "score", min: 1 }, { name: "delta" }],
+    });
+    assert.deepEqual(
+      created.experiment?.feedbackMetrics.map((m) => [m.name, m.min, m.max]),
+      [
+        ["thumbs_up", 0, 1],
+        ["score", 1, 1e9],
+        ["delta", -1e9, 1e9],
+      ],
+    );
+    assert.deepEqual(created.experiment?.metrics, ["response_time", "accuracy"], "the seed's metric names are kept as they were");
+    await client.start({ id: "fm" });
+    const snap = p.controlPlane.currentSnapshot();
+    assert.deepEqual(
+      snap.experiments[0].feedbackMetrics.map((m) => [m.name, m.min, m.max]),
+      [
+        ["thumbs_up", 0, 1],
+        ["score", 1, 1e9],
+        ["delta", -1e9, 1e9],
+      ],
+    );
+    assert.deepEqual(snap.feedbackExperiments, []);
+  });
+
+  test("a paused or stopped experiment stays in the snapshot for feedback, with its phases, arms and metrics", async () => {
+    const { p, client } = await plane();
+    await client.create({
+      id: "kept",
+      name: "kept",
+      route: "chat",
+      arms: [
+        { name: "a", weight: 50 },
+        { name: "b", weight: 50 },
+      ],
+      duration: "24h",
+      feedbackMetrics: [{ name: "thumbs_up", min: 0, max: 1 }],
+    });
+    await client.start({ id: "kept" });
+    await client.changeSplit({ id: "kept", weights: [80, 20] });
+    await client.pause({ id: "kept" });
+    const paused = p.controlPlane.currentSnapshot();
+    assert.deepEqual(checkSnapshot(paused), []);
+    assert.deepEqual(
+      paused.feedbackExperiments.map((e) => [e.id, e.phases, e.arms, e.feedbackMetrics.map((m) => m.name), e.endedAt]),
+      [["kept", 2, 2, ["thumbs_up"], undefined]],
+    );
+    const stopped = await client.stop({ id: "kept" });
+    const snap = p.controlPlane.currentSnapshot();
+    assert.equal(snap.version, stopped.snapshotVersion);
+    assert.deepEqual(
+      snap.feedbackExperiments.map((e) => [e.id, e.phases, e.endedAt?.seconds]),
+      [["kept", 2, stopped.experiment?.phases[1].endedAt?.seconds]],
+    );
+  });
+
   test("Start publishes a consistent snapshot carrying the running experiment; Pause and Stop take it out", async () => {
     const { p, client } = await plane();
     await client.create({

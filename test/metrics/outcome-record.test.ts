@@ -125,3 +125,21 @@ test("feedback entries ride in the batch as OutcomeBatch.feedback and decode to 
     [0, 1, "thumbs_up"],
   );
 });
+
+test("a feedback entry's replay key and ref time ride in Feedback.replay_key and ref_issued_at", () => {
+  const entry: FeedbackEntry = {
+    experiment: "exp-1",
+    phase: 0,
+    arm: 1,
+    unitHash: "1f",
+    requestId: "req-9",
+    metric: "score",
+    value: 3,
+    receivedAtMs: 1_795_000_002_000,
+    replayKey: 2 ** 53 - 7,
+    refIssuedAtMs: 1_795_000_001_250,
+  };
+  const [f] = fromBinary(OutcomeBatchSchema, encodeOutcomeBatch("p", [], [], [entry])).feedback;
+  assert.equal(f.replayKey, BigInt(2 ** 53 - 7));
+  assert.deepEqual([f.refIssuedAt?.seconds, f.refIssuedAt?.nanos], [1_795_000_001n, 250_000_000]);
+});

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import {
   ExperimentSnapshotSchema,
+  FeedbackExperimentSnapshotSchema,
   RoutingSnapshotSchema,
   type ExperimentSnapshot,
   type RoutingSnapshot,
@@ -91,6 +92,47 @@ test("overlapping layer buckets, dangling references, uncovered arm buckets and 
       lines.some((p) => p.startsWith(w)),
       `${w}\nin:\n${lines.join("\n")}`,
     );
+});
+
+test("declared feedback metrics and the experiments kept for feedback are checked: names, ranges, ids, phases and arms", () => {
+  const s = withExperiments([
+    experiment({
+      id: "e1",
+      feedbackMetrics: [
+        { name: "thumbs_up", min: 0, max: 1 },
+        { name: "thumbs_up", min: 0, max: 1 },
+        { name: "score", min: 5, max: 1 },
+      ],
+    }),
+  ]);
+  s.feedbackExperiments = [
+    create(FeedbackExperimentSnapshotSchema, { id: "e1", phases: 1, arms: 2 }),
+    create(FeedbackExperimentSnapshotSchema, {
+      id: "old",
+      phases: 0,
+      arms: 0,
+      feedbackMetrics: [{ name: "x", min: Number.NaN, max: 2e12 }],
+    }),
+    create(FeedbackExperimentSnapshotSchema, {
+      id: "fine",
+      phases: 3,
+      arms: 2,
+      feedbackMetrics: [{ name: "conversion", min: 0, max: 1 }],
+    }),
+  ];
+  s.contentHash = snapshotContentHash(s);
+  assert.deepEqual(
+    checkSnapshot(s).map((v) => `${v.field}: ${v.message}`),
+    [
+      'experiments[0].feedback_metrics[1].name: duplicate metric "thumbs_up"',
+      "experiments[0].feedback_metrics[2].max: must not be below min (1 < 5)",
+      'feedback_experiments[0].id: duplicate experiment id "e1"',
+      "feedback_experiments[1].phases: must be at least 1",
+      "feedback_experiments[1].arms: must be at least 1",
+      "feedback_experiments[1].feedback_metrics[0].min: must be a number from -1e12 to 1e12, got NaN",
+      "feedback_experiments[1].feedback_metrics[0].max: must be a number from -1e12 to 1e12, got 2000000000000",
+    ],
+  );
 });
 
 test("the proxy refuses (NACKs) a snapshot whose experiments overlap in a layer and keeps serving the last good one", async () => {

@@ -31,7 +31,8 @@ export declare type FeedbackRequest = Message<"turnout.v1.FeedbackRequest"> & {
   metric: string;
 
   /**
-   * The value: 1/0 for thumbs up/down, conversion or task completed; a finite number for a score.
+   * The value: 1/0 for thumbs up/down, conversion or task completed; a finite number for a score,
+   * within the metric's range.
    *
    * @generated from field: double value = 3;
    */
@@ -296,7 +297,10 @@ export declare const ChatService: GenService<{
   },
   /**
    * Feedback records a metric value for an answer given in an experiment, named by the answer's
-   * x-turnout-ref; a missing, malformed, forged or altered ref is InvalidArgument ("ref: ...").
+   * x-turnout-ref, once per ref and metric. A missing, malformed, forged, altered or expired ref,
+   * one naming an experiment, phase or arm the proxy's snapshot does not have, a metric the
+   * experiment does not take or a value outside the metric's range is InvalidArgument naming the
+   * field ("ref: ..."); a ref and metric accepted before is AlreadyExists.
    *
    * @generated from rpc turnout.v1.ChatService.Feedback
    */

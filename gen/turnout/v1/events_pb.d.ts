@@ -664,6 +664,21 @@ export declare type Feedback = Message<"turnout.v1.Feedback"> & {
    * @generated from field: google.protobuf.Timestamp received_at = 9;
    */
   receivedAt?: Timestamp | undefined;
+
+  /**
+   * The replay key of (ref, metric): 53 bits of SHA-256 over the ref and the metric, the same on
+   * every proxy. The control plane counts one entry per key (0: none, counted as it comes).
+   *
+   * @generated from field: uint64 replay_key = 10;
+   */
+  replayKey: bigint;
+
+  /**
+   * When the ref was issued (from the ref).
+   *
+   * @generated from field: google.protobuf.Timestamp ref_issued_at = 11;
+   */
+  refIssuedAt?: Timestamp | undefined;
 };
 
 /**
@@ -671,6 +686,69 @@ export declare type Feedback = Message<"turnout.v1.Feedback"> & {
  * Use `create(FeedbackSchema)` to create a new message.
  */
 export declare const FeedbackSchema: GenMessage<Feedback>;
+
+/**
+ * FeedbackSeen carries the replay keys of feedback a proxy accepted, so that every proxy of the
+ * fleet refuses a replay of it (published on turnout.feedback.seen.<proxy>, JSON).
+ *
+ * @generated from message turnout.v1.FeedbackSeen
+ */
+export declare type FeedbackSeen = Message<"turnout.v1.FeedbackSeen"> & {
+  /**
+   * Proxy that accepted the feedback (the last token of the subject).
+   *
+   * @generated from field: string proxy = 1;
+   */
+  proxy: string;
+
+  /**
+   * Sequence number of this message on its proxy (the proxy publishes it again until it sees it
+   * come back from the bus).
+   *
+   * @generated from field: uint64 seq = 2;
+   */
+  seq: bigint;
+
+  /**
+   * The keys it accepted.
+   *
+   * @generated from field: repeated turnout.v1.FeedbackSeenKey keys = 3;
+   */
+  keys: FeedbackSeenKey[];
+};
+
+/**
+ * Describes the message turnout.v1.FeedbackSeen.
+ * Use `create(FeedbackSeenSchema)` to create a new message.
+ */
+export declare const FeedbackSeenSchema: GenMessage<FeedbackSeen>;
+
+/**
+ * FeedbackSeenKey is one accepted (ref, metric).
+ *
+ * @generated from message turnout.v1.FeedbackSeenKey
+ */
+export declare type FeedbackSeenKey = Message<"turnout.v1.FeedbackSeenKey"> & {
+  /**
+   * Feedback.replay_key.
+   *
+   * @generated from field: uint64 key = 1;
+   */
+  key: bigint;
+
+  /**
+   * When the ref was issued, in epoch milliseconds.
+   *
+   * @generated from field: uint64 issued_at_ms = 2;
+   */
+  issuedAtMs: bigint;
+};
+
+/**
+ * Describes the message turnout.v1.FeedbackSeenKey.
+ * Use `create(FeedbackSeenKeySchema)` to create a new message.
+ */
+export declare const FeedbackSeenKeySchema: GenMessage<FeedbackSeenKey>;
 
 /**
  * NodeHealthChanged announces that a proxy's view of a node changed: the node was taken out of

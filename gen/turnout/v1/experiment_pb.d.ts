@@ -255,6 +255,15 @@ export declare type Experiment = Message<"turnout.v1.Experiment"> & {
    * @generated from field: string winner = 19;
    */
   winner: string;
+
+  /**
+   * Feedback metrics the experiment takes, each with its range (see docs/experiments.md,
+   * "Feedback"). Empty: any metric name, with values in the default range [-1e9, 1e9]; when set,
+   * feedback on any other metric is refused.
+   *
+   * @generated from field: repeated turnout.v1.ExperimentFeedbackMetric feedback_metrics = 20;
+   */
+  feedbackMetrics: ExperimentFeedbackMetric[];
 };
 
 /**
@@ -262,6 +271,41 @@ export declare type Experiment = Message<"turnout.v1.Experiment"> & {
  * Use `create(ExperimentSchema)` to create a new message.
  */
 export declare const ExperimentSchema: GenMessage<Experiment>;
+
+/**
+ * ExperimentFeedbackMetric declares one feedback metric and the values it accepts, e.g.
+ * {"name": "thumbs_up", "min": 0, "max": 1}.
+ *
+ * @generated from message turnout.v1.ExperimentFeedbackMetric
+ */
+export declare type ExperimentFeedbackMetric = Message<"turnout.v1.ExperimentFeedbackMetric"> & {
+  /**
+   * Metric name, [a-z0-9_.-]{1,64}, unique in the experiment.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Smallest accepted value (inclusive), at least -1e12; unset means -1e9.
+   *
+   * @generated from field: optional double min = 2;
+   */
+  min?: number | undefined;
+
+  /**
+   * Largest accepted value (inclusive), at most 1e12 and not below min; unset means 1e9.
+   *
+   * @generated from field: optional double max = 3;
+   */
+  max?: number | undefined;
+};
+
+/**
+ * Describes the message turnout.v1.ExperimentFeedbackMetric.
+ * Use `create(ExperimentFeedbackMetricSchema)` to create a new message.
+ */
+export declare const ExperimentFeedbackMetricSchema: GenMessage<ExperimentFeedbackMetric>;
 
 /**
  * ExperimentServiceCreateRequest carries the experiment to create. The seed's body
@@ -346,6 +390,13 @@ export declare type ExperimentServiceCreateRequest = Message<"turnout.v1.Experim
    * @generated from field: repeated string guardrail_metrics = 11;
    */
   guardrailMetrics: string[];
+
+  /**
+   * Feedback metrics with their ranges (see Experiment.feedback_metrics).
+   *
+   * @generated from field: repeated turnout.v1.ExperimentFeedbackMetric feedback_metrics = 12;
+   */
+  feedbackMetrics: ExperimentFeedbackMetric[];
 };
 
 /**

@@ -84,6 +84,15 @@ export declare type RoutingSnapshot = Message<"turnout.v1.RoutingSnapshot"> & {
    * @generated from field: repeated turnout.v1.KeySnapshot keys = 9;
    */
   keys: KeySnapshot[];
+
+  /**
+   * Experiments that no longer assign users but whose answers' refs still take feedback, sorted by
+   * id: paused ones while they are paused, stopped and concluded ones until
+   * settings.feedback_ref_ttl_ms after they ended (every ref they issued has expired by then).
+   *
+   * @generated from field: repeated turnout.v1.FeedbackExperimentSnapshot feedback_experiments = 10;
+   */
+  feedbackExperiments: FeedbackExperimentSnapshot[];
 };
 
 /**
@@ -481,6 +490,14 @@ export declare type Settings = Message<"turnout.v1.Settings"> & {
    * @generated from field: string client_keep_alive = 9;
    */
   clientKeepAlive: string;
+
+  /**
+   * How long an answer's x-turnout-ref takes feedback, from the time it was issued, in
+   * milliseconds; an older ref is refused as expired. 0 means the default, 604800000 (7 days).
+   *
+   * @generated from field: uint32 feedback_ref_ttl_ms = 10;
+   */
+  feedbackRefTtlMs: number;
 };
 
 /**
@@ -694,6 +711,14 @@ export declare type ExperimentSnapshot = Message<"turnout.v1.ExperimentSnapshot"
    * @generated from field: repeated turnout.v1.BucketRange layer_ranges = 9;
    */
   layerRanges: BucketRange[];
+
+  /**
+   * The feedback metrics the experiment declared, each with its accepted range; empty means any
+   * metric name, with values in the default range [-1e9, 1e9].
+   *
+   * @generated from field: repeated turnout.v1.FeedbackMetricSnapshot feedback_metrics = 10;
+   */
+  feedbackMetrics: FeedbackMetricSnapshot[];
 };
 
 /**
@@ -701,6 +726,89 @@ export declare type ExperimentSnapshot = Message<"turnout.v1.ExperimentSnapshot"
  * Use `create(ExperimentSnapshotSchema)` to create a new message.
  */
 export declare const ExperimentSnapshotSchema: GenMessage<ExperimentSnapshot>;
+
+/**
+ * FeedbackMetricSnapshot is one feedback metric an experiment takes, with its range resolved.
+ *
+ * @generated from message turnout.v1.FeedbackMetricSnapshot
+ */
+export declare type FeedbackMetricSnapshot = Message<"turnout.v1.FeedbackMetricSnapshot"> & {
+  /**
+   * Metric name, [a-z0-9_.-]{1,64}.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Smallest accepted value (inclusive).
+   *
+   * @generated from field: double min = 2;
+   */
+  min: number;
+
+  /**
+   * Largest accepted value (inclusive).
+   *
+   * @generated from field: double max = 3;
+   */
+  max: number;
+};
+
+/**
+ * Describes the message turnout.v1.FeedbackMetricSnapshot.
+ * Use `create(FeedbackMetricSnapshotSchema)` to create a new message.
+ */
+export declare const FeedbackMetricSnapshotSchema: GenMessage<FeedbackMetricSnapshot>;
+
+/**
+ * FeedbackExperimentSnapshot is an experiment that assigns no users any more (paused, stopped or
+ * concluded) but whose refs still take feedback: what a proxy checks a ref and its metric against.
+ *
+ * @generated from message turnout.v1.FeedbackExperimentSnapshot
+ */
+export declare type FeedbackExperimentSnapshot = Message<"turnout.v1.FeedbackExperimentSnapshot"> & {
+  /**
+   * Experiment id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Number of phases it had; refs of phases 0..phases-1 are accepted.
+   *
+   * @generated from field: uint32 phases = 2;
+   */
+  phases: number;
+
+  /**
+   * Number of arms; refs of arms 0..arms-1 are accepted.
+   *
+   * @generated from field: uint32 arms = 3;
+   */
+  arms: number;
+
+  /**
+   * The feedback metrics it declared (see ExperimentSnapshot.feedback_metrics).
+   *
+   * @generated from field: repeated turnout.v1.FeedbackMetricSnapshot feedback_metrics = 4;
+   */
+  feedbackMetrics: FeedbackMetricSnapshot[];
+
+  /**
+   * When it stopped or was concluded; unset while it is paused.
+   *
+   * @generated from field: google.protobuf.Timestamp ended_at = 5;
+   */
+  endedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message turnout.v1.FeedbackExperimentSnapshot.
+ * Use `create(FeedbackExperimentSnapshotSchema)` to create a new message.
+ */
+export declare const FeedbackExperimentSnapshotSchema: GenMessage<FeedbackExperimentSnapshot>;
 
 /**
  * ExperimentArmSnapshot is one arm of a running experiment.

@@ -98,6 +98,7 @@ export function readNativeConfig(root: unknown, p: Problems): ConfigFile {
     "outlier_detection",
     "queue",
     "client_keep_alive",
+    "feedback_ref_ttl",
   ]);
   const settings =
     settingsMap === undefined
@@ -112,6 +113,7 @@ export function readNativeConfig(root: unknown, p: Problems): ConfigFile {
           outlierDetection: readOutlierDetection(settingsMap.outlier_detection, "settings.outlier_detection", p),
           queue: readSlotQueue(settingsMap.queue, "settings.queue", p),
           clientKeepAlive: readString(settingsMap.client_keep_alive, "settings.client_keep_alive", p) ?? "",
+          feedbackRefTtlMs: readDuration(settingsMap.feedback_ref_ttl, "settings.feedback_ref_ttl", p) ?? 0,
         });
   const nodes = (readList(top.nodes, "nodes", p) ?? []).map((n, i) => readNode(n, at("nodes", i), p));
   const routes = (readList(top.routes, "routes", p) ?? []).map((r, i) => readRoute(r, at("routes", i), p));

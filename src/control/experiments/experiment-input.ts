@@ -1,13 +1,15 @@
 /**
  * Validation and normalisation of a Create request into a stored DRAFT Experiment. Every problem
  * is collected with its request field (`arms[1].weight: must be a non-negative number`) and
- * answered at once as `invalid_argument`; nothing is stored when any is found. Pure: the routes
- * and the clock are parameters.
+ * answered at once as `invalid_argument`; nothing is stored when any is found. Declared feedback
+ * metrics are stored with both bounds set (an unset one takes the default range's). Pure: the
+ * routes and the clock are parameters.
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   ExperimentArmSchema,
+  ExperimentFeedbackMetricSchema,
   ExperimentSchema,
   ExperimentStatus,
   type Experiment,
@@ -17,6 +19,7 @@ import type { Route } from "../../../gen/turnout/v1/routing_pb.js";
 import { validateTargeting } from "../../assign/targeting/validate-targeting.ts";
 import { EXPERIMENT_DURATION, parseDuration } from "../../duration.ts";
 import { invalidArgument, type FieldViolation } from "../../errors.ts";
+import { DEFAULT_FEEDBACK_RANGE, feedbackMetricProblems } from "../../snapshot/feedback-rules.ts";
 
 /** Experiment ids: safe as store keys and in `x-turnout-ref`. */
 export const EXPERIMENT_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -132,6 +135,13 @@ export function experimentFromRequest(
   });
   if (req.primaryMetric !== "" && metricProblem(req.primaryMetric))
     out.push({ field: "primary_metric", message: metricProblem(req.primaryMetric) as string });
+  // unset bounds take the default range's
+  const feedbackMetrics = req.feedbackMetrics.map((m) => ({
+    name: m.name,
+    min: m.min ?? DEFAULT_FEEDBACK_RANGE.min,
+    max: m.max ?? DEFAULT_FEEDBACK_RANGE.max,
+  }));
+  out.push(...feedbackMetricProblems(feedbackMetrics, "feedback_metrics"));
   if (out.length > 0) throw invalidArgument(out);
 
   const routeName = (route as Route).name;
@@ -147,6 +157,7 @@ export function experimentFromRequest(
     metrics: [...req.metrics],
     primaryMetric: req.primaryMetric || req.metrics[0] || "",
     guardrailMetrics: [...req.guardrailMetrics],
+    feedbackMetrics: feedbackMetrics.map((m) => create(ExperimentFeedbackMetricSchema, m)),
     status: ExperimentStatus.DRAFT,
     createdAt: timestampFromDate(now),
   });

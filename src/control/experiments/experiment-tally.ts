@@ -10,11 +10,14 @@
  * Memory grows with the users of an experiment: about 150 bytes per user per phase (nine numbers
  * and a map entry), plus two latency histograms per arm (a few KB each) and one small map per user
  * that gave feedback. `maxUnits` caps the units of one experiment and `maxExperiments` the
- * experiments held; records beyond either are not counted and are counted in `droppedTotal`.
+ * experiments held; records beyond either are not counted and are counted in `droppedTotal`, as
+ * is feedback whose value is not a number within ±1e12 (FEEDBACK_VALUE_LIMIT: proxies accept
+ * nothing beyond it), so that no sum and no mean of accepted values is ever Infinity or NaN.
  *
  * Counting is exact when each record is applied once; the outcome consumer guarantees that (log
  * seq dedupe, and the metrics aggregator's record-key dedupe decides for records in its horizon).
  */
+import { FEEDBACK_VALUE_LIMIT } from "../../snapshot/feedback-rules.ts";
 import { SparseHistogram } from "../../stats/log-linear-histogram.ts";
 
 /** One outcome of a request counted in an experiment. */
@@ -104,7 +107,7 @@ export interface ExperimentTally {
   recordFeedback(record: FeedbackRecord): void;
   /** The tally of `experiment`, or undefined when nothing was counted for it. */
   get(experiment: string): ExperimentTallyEntry | undefined;
-  /** Records not counted because `maxExperiments` experiments, or `maxUnits` units of theirs, were held already. */
+  /** Records not counted because `maxExperiments` experiments, or `maxUnits` units of theirs, were held already, or because a feedback value was beyond ±1e12 or not a number. */
   droppedTotal(): number;
 }
 
@@ -192,7 +195,12 @@ export function createExperimentTally(options: ExperimentTallyOptions = {}): Exp
     },
 
     recordFeedback(record) {
-      if (record.experiment === "" || record.arm < 0 || record.metric === "" || !Number.isFinite(record.value)) return;
+      if (record.experiment === "" || record.arm < 0 || record.metric === "") return;
+      // proxies accept nothing beyond the limit; an entry from elsewhere must not make a sum infinite
+      if (!(Math.abs(record.value) <= FEEDBACK_VALUE_LIMIT)) {
+        dropped++;
+        return;
+      }
       const found = armOf(record);
       if (found === undefined) return;
       const key = `${record.phase}:${record.unitHash}`;

@@ -4,8 +4,9 @@
  * aggregator (per-second buckets) → MetricsService windows and the Prometheus text of the admin
  * port. Without an outcome log the service answers empty windows. A restarted control plane
  * rebuilds its windows from the log, so they cover the whole horizon again, counting each
- * request once; its all-time counters start with the rebuilt hour. Feedback entries of the log
- * feed `turnout_feedback_total{experiment,metric}` and the `onFeedback` hook (feedback-counter.ts).
+ * request once; its all-time counters start with the rebuilt hour. Feedback entries of the log,
+ * each (ref, metric) once (feedback-dedupe.ts), feed `turnout_feedback_total{experiment,metric}`
+ * and the `onFeedback` hook (feedback-counter.ts).
  */
 import { hostname } from "node:os";
 import type { ServiceImpl } from "@connectrpc/connect";
@@ -16,6 +17,7 @@ import type { OutcomeLog } from "../../transport/types.ts";
 import { createMetricsService } from "./metrics-service.ts";
 import { createOutcomeAggregator, type OutcomeAggregator, type OutcomeAggregatorOptions } from "./outcome-aggregator.ts";
 import { createFeedbackCounter, type FeedbackCounter, type FeedbackHook } from "./feedback-counter.ts";
+import { createFeedbackDedupe } from "./feedback-dedupe.ts";
 import { startOutcomeConsumer, type ExperimentOutcomeSink, type OutcomeConsumer } from "./outcome-consumer.ts";
 
 /** Options of {@link createControlMetrics}. */
@@ -39,7 +41,7 @@ export interface ControlMetricsOptions {
   snapshotVersion?: () => number;
   /** Store errors by operation and code, for the Prometheus counter. Default: none (not exported). */
   storeErrors?: () => { operation: string; code: string; count: number }[];
-  /** Receives every accepted piece of feedback read from the outcome log (replayed ones after a restart too). Default: none. */
+  /** Receives every accepted piece of feedback read from the outcome log, each ref and metric once (replayed ones after a restart too). Default: none. */
   onFeedback?: FeedbackHook;
   /** Outcomes counted in experiments also go here (the report tally). Default: none. */
   experiments?: ExperimentOutcomeSink;
@@ -70,6 +72,8 @@ export function createControlMetrics(options: ControlMetricsOptions): ControlMet
   const now = options.now ?? Date.now;
   const aggregator = createOutcomeAggregator(options.aggregator);
   const feedback = createFeedbackCounter({ onFeedback: options.onFeedback });
+  // each (ref, metric) once, however many proxies accepted it
+  const dedupe = createFeedbackDedupe();
   const consumer: OutcomeConsumer | undefined =
     options.outcomes === undefined
       ? undefined
@@ -80,7 +84,9 @@ export function createControlMetrics(options: ControlMetricsOptions): ControlMet
           logger: options.logger,
           now,
           replayMs: (options.aggregator?.horizonSeconds ?? 3600) * 1000,
-          onFeedback: feedback.apply,
+          onFeedback: (f) => {
+            if (dedupe.first(f)) feedback.apply(f);
+          },
           experiments: options.experiments,
         });
   const closing = new AbortController();
@@ -136,6 +142,11 @@ export function createControlMetrics(options: ControlMetricsOptions): ControlMet
         "turnout_feedback_total",
         "Feedback accepted by proxies and read from the outcome log, by experiment and metric.",
         feedback.samples(),
+      );
+      w.counter(
+        "turnout_feedback_duplicates_total",
+        "Feedback entries on a ref and metric counted before (accepted by two proxies in a race), not counted again.",
+        [[undefined, dedupe.duplicatesTotal()]],
       );
       w.counter("turnout_control_completion_tokens_total", "Tokens generated, by route and variant, from outcomes.", tokens);
       if (options.snapshotVersion !== undefined) {

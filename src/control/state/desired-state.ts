@@ -10,6 +10,7 @@ import {
   SettingsSchema,
   SlotQueueSchema,
   type ExperimentSnapshot,
+  type FeedbackExperimentSnapshot,
   type KeySnapshot,
   type Node,
   type Route,
@@ -26,6 +27,8 @@ export interface DesiredState {
   settings?: Settings;
   /** Running experiments in snapshot form (see `publish/experiment-snapshots.ts`). Default: none. */
   experiments?: ExperimentSnapshot[];
+  /** Paused, stopped and concluded experiments in their feedback form (same file). Default: none. */
+  feedbackExperiments?: FeedbackExperimentSnapshot[];
   /** API keys in snapshot form (hashes only, see `publish/key-snapshots.ts`). Default: none. */
   keys?: KeySnapshot[];
 }
@@ -42,7 +45,8 @@ const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 /**
  * `settings` with every unset timeout and the unit header replaced by its default. The resilience
  * blocks (health_check, outlier_detection, queue, total_timeout_ms) are carried as given: the
- * proxy fills in their defaults (see src/proxy/upstream/resilience-settings.ts).
+ * proxy fills in their defaults (see src/proxy/upstream/resilience-settings.ts); so is
+ * feedback_ref_ttl_ms (0: 7 days, src/snapshot/feedback-rules.ts).
  */
 export function withDefaultSettings(settings: Settings | undefined): Settings {
   return create(SettingsSchema, {
@@ -55,5 +59,6 @@ export function withDefaultSettings(settings: Settings | undefined): Settings {
     outlierDetection: settings?.outlierDetection && clone(OutlierDetectionSchema, settings.outlierDetection),
     queue: settings?.queue && clone(SlotQueueSchema, settings.queue),
     clientKeepAlive: settings?.clientKeepAlive ?? "",
+    feedbackRefTtlMs: settings?.feedbackRefTtlMs ?? 0,
   });
 }

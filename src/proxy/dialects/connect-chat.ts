@@ -7,7 +7,7 @@
  * the x-ratelimit-* headers); a mid-stream failure ends the call with Unavailable after the deltas
  * already sent. Feedback checks the key and the ref and records the feedback like
  * `POST /v1/feedback` (accept-feedback.ts); bad input is InvalidArgument naming the field
- * (`ref: bad signature`).
+ * (`ref: bad signature`), a replay AlreadyExists, no snapshot yet Unavailable.
  */
 import type { OutgoingHttpHeaders } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -153,7 +153,8 @@ export function createChatService(ctx: ProxyContext): ServiceImpl<typeof ChatSer
       else if (ctx.clientAuth.required) throw new ConnectError("no routing snapshot yet", Code.Unavailable);
       const ref = req.ref || call.requestHeader.get("x-turnout-ref") || "";
       try {
-        const r = acceptFeedback({ ref, metric: req.metric, value: req.value }, ctx.refKey, ctx.onFeedback);
+        const desk = { refKey: ctx.refKey, replays: ctx.feedbackReplays, listener: ctx.onFeedback };
+        const r = acceptFeedback({ ref, metric: req.metric, value: req.value }, table?.feedback, desk);
         return create(FeedbackResponseSchema, { accepted: true, experiment: r.experiment, arm: r.arm });
       } catch (err) {
         throw toConnectError(err);

@@ -52,6 +52,8 @@ function writeFeedback(w: BinaryWriter, f: FeedbackEntry, proxy: string): void {
   double(w, 7, f.value);
   str(w, 8, proxy);
   timestamp(w, 9, f.receivedAtMs);
+  if (f.replayKey !== undefined) w.tag(10, WireType.Varint).uint64(f.replayKey);
+  if (f.refIssuedAtMs !== undefined) timestamp(w, 11, f.refIssuedAtMs);
   w.join();
 }
 

@@ -40,6 +40,21 @@ export interface ProxyGauges {
   batcher?: { appendedBatches: number; droppedBatches: number; droppedRecords: number; queuedRecords: number; retries: number };
   /** The current snapshot's nodes. Default: none. */
   nodes?: NodeGauge[];
+  /** Feedback endpoints and the replay window. Default: none. */
+  feedback?: FeedbackGauges;
+}
+
+/** The feedback endpoints' counters and the replay window's size, read at scrape time. */
+export interface FeedbackGauges {
+  accepted: number;
+  replayed: number;
+  refused: number;
+  /** Keys in the replay window now. */
+  windowKeys: number;
+  /** Keys that left the window because it was full. */
+  evictedWhenFull: number;
+  /** Keys of this proxy's given up before the bus delivered them. */
+  givenUp: number;
 }
 
 /** Per-series counters of one proxy. */
@@ -160,6 +175,27 @@ export class ProxyMetrics {
           [undefined, b.retries],
         ])
         .gauge("turnout_proxy_outcomes_queued", "Outcome records waiting to be appended.", [[undefined, b.queuedRecords]]);
+    }
+    const f = gauges.feedback;
+    if (f !== undefined) {
+      w.counter("turnout_proxy_feedback_total", "Feedback sent to this proxy, by result: accepted, replayed (409) or refused.", [
+        [{ result: "accepted" }, f.accepted],
+        [{ result: "replayed" }, f.replayed],
+        [{ result: "refused" }, f.refused],
+      ])
+        .gauge("turnout_proxy_feedback_replay_keys", "Accepted (ref, metric) keys in the replay window (the fleet's).", [
+          [undefined, f.windowKeys],
+        ])
+        .counter(
+          "turnout_proxy_feedback_replay_keys_evicted_total",
+          "Keys that left the full replay window; refs older than the last one are refused as expired.",
+          [[undefined, f.evictedWhenFull]],
+        )
+        .counter(
+          "turnout_proxy_feedback_keys_given_up_total",
+          "Accepted keys given up before the bus delivered them to the other proxies.",
+          [[undefined, f.givenUp]],
+        );
     }
     return w.text();
   }

@@ -16,7 +16,7 @@ import type { OutcomeListener } from "../outcome.ts";
 import type { RoutingTable } from "../snapshot/routing-table.ts";
 import { createOutcomeBatcher, type OutcomeBatcher, type OutcomeBatcherOptions } from "./outcome-batcher.ts";
 import { preciseNowMs } from "./outcome-record.ts";
-import { ProxyMetrics, type NodeGauge } from "./proxy-metrics.ts";
+import { ProxyMetrics, type FeedbackGauges, type NodeGauge } from "./proxy-metrics.ts";
 
 /** Options of {@link createProxyOutcomes}. */
 export interface ProxyOutcomesOptions {
@@ -32,6 +32,8 @@ export interface ProxyOutcomesOptions {
   current: () => RoutingTable | undefined;
   /** Requests being served now (for the in-flight gauge). */
   inFlight: () => number;
+  /** The feedback counters and replay window, for `/metrics`. Default: none. */
+  feedback?: () => FeedbackGauges;
   /** Batching limits (see OutcomeBatcherOptions). Default: the batcher's defaults. */
   batching?: Partial<Omit<OutcomeBatcherOptions, "log" | "proxyId" | "logger">>;
 }
@@ -100,6 +102,7 @@ export function createProxyOutcomes(options: ProxyOutcomesOptions): ProxyOutcome
       snapshotVersion: table?.version ?? 0,
       batcher: batcher?.stats(),
       nodes: nodeGauges(table),
+      feedback: options.feedback?.(),
     });
   };
   return {

@@ -1,8 +1,9 @@
 /**
  * The compiled, immutable form of a RoutingSnapshot that the hot path reads: routes by name with
  * their variants resolved to node objects, a bucket → arm table per route, the byte patterns
- * used to rewrite model names in answers, and the API keys by id. Requests pin the table they started on (`acquire`/
- * `release`); a superseded table (`retire`) gives its upstream pools back once its last request ends.
+ * used to rewrite model names in answers, the API keys by id and what feedback may be about.
+ * Requests pin the table they started on (`acquire`/`release`); a superseded table (`retire`)
+ * gives its upstream pools back once its last request ends.
  */
 import type { RoutingSnapshot } from "../../../gen/turnout/v1/routing_pb.js";
 import { bucketTable } from "../../assign/allocate.ts";
@@ -13,6 +14,7 @@ import { resilienceSettings, type ResilienceSettings } from "../upstream/resilie
 import { SlotQueue } from "../upstream/slot-queue.ts";
 import { compileKeys, type KeyTable } from "../auth/compiled-key.ts";
 import { ClientKeepAlive, clientKeepAlivePolicy } from "../routing/client-keep-alive.ts";
+import { compileFeedbackTargets, type FeedbackTargets } from "../feedback/feedback-targets.ts";
 import { compileRouteExperiments } from "../routing/route-experiments.ts";
 import type { CompiledNode, CompiledRoute, CompiledVariant } from "./compiled-route.ts";
 
@@ -50,6 +52,8 @@ export class RoutingTable {
   readonly keys: KeyTable;
   /** Whether any key has a requests, tokens or concurrency limit (their use is shared over the bus). */
   readonly hasCountedKeys: boolean;
+  /** What feedback may be about: the ref TTL and the experiments that take feedback. */
+  readonly feedback: FeedbackTargets;
   private refs = 1;
   private readonly onDispose: (table: RoutingTable) => void;
 
@@ -70,6 +74,7 @@ export class RoutingTable {
     let counted = false;
     for (const k of this.keys.byId.values()) counted ||= k.counted;
     this.hasCountedKeys = counted;
+    this.feedback = compileFeedbackTargets(snapshot);
     this.onDispose = onDispose;
   }
 

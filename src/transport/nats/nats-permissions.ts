@@ -6,8 +6,8 @@
  *
  * A control plane owns the state: it may write the KV bucket and manage its two streams and
  * their consumers, nothing else in the account. A proxy may only read the bucket (bind to it and
- * watch `snapshot.current` with an ordered consumer), append to the outcome stream and publish
- * its own reports; it can neither write a key (`$KV.<bucket>.…`) nor change, purge or delete a
+ * watch `snapshot.current` with an ordered consumer), append to the outcome stream, publish
+ * its own reports and share load, key usage and accepted feedback keys with the other proxies; it can neither write a key (`$KV.<bucket>.…`) nor change, purge or delete a
  * stream (`$JS.API.STREAM.{CREATE,UPDATE,PURGE,DELETE,MSG.DELETE}…`) nor read the outcomes.
  * JetStream answers requests on `_INBOX.…`.
  */
@@ -72,8 +72,9 @@ export function natsPermissions(names: NatsPermissionNames = {}): { control: Nat
         SUBJECTS.nodeHealth,
         SUBJECTS.fleetLoadAll,
         "turnout.usage.*",
+        SUBJECTS.feedbackSeenAll,
       ],
-      subscribe: ["_INBOX.>", SUBJECTS.fleetLoadAll, "turnout.usage.*"],
+      subscribe: ["_INBOX.>", SUBJECTS.fleetLoadAll, "turnout.usage.*", SUBJECTS.feedbackSeenAll],
     },
   };
 }
